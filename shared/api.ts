@@ -1,0 +1,243 @@
+/**
+ * The HTTP API contract: one zod schema per body, used by the server both to validate
+ * requests and to write the OpenAPI document (/api/openapi.json). The extension imports
+ * only the inferred types (`import type`), so zod never ships in its bundle.
+ */
+import { z } from '@hono/zod-openapi';
+import { CODE_LENGTH } from './codes';
+
+export const ErrorBody = z
+  .object({
+    error: z.object({
+      code: z.string().openapi({ example: 'invalid_credentials' }),
+      message: z.string().openapi({ example: 'Invalid username or password.' }),
+    }),
+  })
+  .openapi('Error');
+export type ErrorBody = z.infer<typeof ErrorBody>;
+
+export const Role = z.enum(['user', 'admin']);
+export type Role = z.infer<typeof Role>;
+
+export const MfaUsage = z.enum(['required', 'optional_per_user', 'skipped']).openapi({
+  description:
+    'required: everyone passes MFA; optional_per_user: only users an admin configured; skipped: no MFA step.',
+});
+export type MfaUsage = z.infer<typeof MfaUsage>;
+
+export const Username = z
+  .string()
+  .min(3, 'Username must be at least 3 characters.')
+  .max(64, 'Username must be at most 64 characters.')
+  .regex(/^[A-Za-z0-9._@-]+$/, 'Username may contain letters, digits and . _ @ - only.');
+
+/** NIST SP 800-63B: at least 8 characters; the upper bound keeps one hash cheap enough. */
+export const NewPassword = z
+  .string()
+  .min(8, 'Password must be at least 8 characters.')
+  .max(256, 'Password must be at most 256 characters.');
+
+/** What a client may send as a password when proving one: any policy would leak through errors. */
+const GivenPassword = z.string().min(1, 'Password is required.').max(1024);
+const GivenCode = z.string().min(1, 'Code is required.').max(64);
+const Token = z.string().min(1).max(128);
+
+export const User = z.object({ id: z.string(), username: z.string(), role: Role }).openapi('User');
+export type User = z.infer<typeof User>;
+
+export const LoginRequest = z
+  .strictObject({ username: z.string().min(1, 'Username is required.').max(64), password: GivenPassword })
+  .openapi('LoginRequest');
+export type LoginRequest = z.infer<typeof LoginRequest>;
+
+export const MfaMethod = z.enum(['totp', 'backup_code']);
+export type MfaMethod = z.infer<typeof MfaMethod>;
+
+export const LoginResponse = z
+  .discriminatedUnion('status', [
+    z.object({ status: z.literal('ok'), token: z.string(), user: User }),
+    z.object({ status: z.literal('mfa_required'), mfaToken: z.string(), methods: z.array(MfaMethod) }),
+    z.object({
+      status: z.literal('mfa_enroll'),
+      mfaToken: z.string(),
+      secret: z.string().openapi({ description: 'RFC 4648 base32, upper case, no padding.' }),
+      otpauthUri: z.string(),
+    }),
+  ])
+  .openapi('LoginResponse');
+export type LoginResponse = z.infer<typeof LoginResponse>;
+
+export const MfaRequest = z
+  .strictObject({ mfaToken: Token, method: MfaMethod, code: GivenCode })
+  .openapi('MfaRequest');
+export type MfaRequest = z.infer<typeof MfaRequest>;
+
+export const SessionResponse = z
+  .object({
+    token: z.string(),
+    user: User,
+    backupCodes: z.object({ remaining: z.number().int() }).optional(),
+  })
+  .openapi('SessionResponse');
+export type SessionResponse = z.infer<typeof SessionResponse>;
+
+export const EnrollRequest = z.strictObject({ mfaToken: Token, code: GivenCode }).openapi('EnrollRequest');
+export type EnrollRequest = z.infer<typeof EnrollRequest>;
+
+export const Reason = z.object({ code: z.string(), message: z.string() });
+export type Reason = z.infer<typeof Reason>;
+
+export const BackupCodeStatus = z.object({
+  allowed: z.boolean(),
+  reason: Reason.nullable(),
+  total: z.number().int().openapi({ description: 'Codes in the current set; 0 when there is none.' }),
+  remaining: z.number().int(),
+  used: z.array(z.number().int()).openapi({ description: 'Numbers (1-based) of the spent codes.' }),
+  generatedAt: z.string().nullable(),
+  warn: z.boolean().openapi({ description: 'True when remaining is at or under the policy threshold.' }),
+});
+export type BackupCodeStatus = z.infer<typeof BackupCodeStatus>;
+
+export const MfaType = z.enum(['none', 'totp']);
+export type MfaType = z.infer<typeof MfaType>;
+
+export const Me = z
+  .object({
+    user: User,
+    mfa: z.object({ enabled: z.boolean(), enrolled: z.boolean(), type: MfaType }),
+    backupCodes: BackupCodeStatus,
+  })
+  .openapi('Me');
+export type Me = z.infer<typeof Me>;
+
+export const GenerateCodesRequest = z.strictObject({ password: GivenPassword }).openapi('GenerateCodesRequest');
+export type GenerateCodesRequest = z.infer<typeof GenerateCodesRequest>;
+
+export const GeneratedCodes = z
+  .object({
+    codes: z.array(
+      z.object({
+        number: z.number().int(),
+        code: z.string().length(CODE_LENGTH + 1).openapi({ example: '7K3QX-M2D9P' }),
+      }),
+    ),
+    generatedAt: z.string(),
+  })
+  .openapi('GeneratedCodes');
+export type GeneratedCodes = z.infer<typeof GeneratedCodes>;
+
+export const AuditEventType = z.enum([
+  'login_succeeded',
+  'login_failed',
+  'mfa_succeeded',
+  'mfa_failed',
+  'mfa_locked',
+  'mfa_enrolled',
+  'backup_code_used',
+  'backup_code_failed',
+  'backup_codes_generated',
+  'backup_codes_revoked',
+  'logout',
+  'policy_changed',
+  'user_created',
+  'user_updated',
+  'user_deleted',
+  'mfa_configured',
+  'mfa_reset',
+]);
+export type AuditEventType = z.infer<typeof AuditEventType>;
+
+const UserRef = z.object({ id: z.string(), username: z.string() }).nullable();
+
+export const AuditEvent = z
+  .object({
+    id: z.string(),
+    at: z.string(),
+    type: AuditEventType,
+    actor: UserRef,
+    subject: UserRef,
+    ip: z.string().nullable(),
+    userAgent: z.string().nullable(),
+    details: z.record(z.string(), z.union([z.string(), z.number(), z.boolean(), z.null()])).optional(),
+  })
+  .openapi('AuditEvent');
+export type AuditEvent = z.infer<typeof AuditEvent>;
+
+export const AuditEvents = z.object({ events: z.array(AuditEvent) }).openapi('AuditEvents');
+export type AuditEvents = z.infer<typeof AuditEvents>;
+
+export const Policy = z
+  .strictObject({
+    mfaUsage: MfaUsage,
+    backupCodes: z.strictObject({
+      enabled: z.boolean(),
+      count: z
+        .number()
+        .int('Number of backup codes must be a whole number.')
+        .min(1, 'Number of backup codes must be between 1 and 20.')
+        .max(20, 'Number of backup codes must be between 1 and 20.'),
+      warnWhenRemaining: z
+        .number()
+        .int('Warning threshold must be a whole number.')
+        .min(0, 'Warning threshold must be between 0 and 20.')
+        .max(20, 'Warning threshold must be between 0 and 20.'),
+    }),
+  })
+  .openapi('Policy');
+export type Policy = z.infer<typeof Policy>;
+
+export const DEFAULT_POLICY: Policy = {
+  mfaUsage: 'optional_per_user',
+  backupCodes: { enabled: false, count: 10, warnWhenRemaining: 3 },
+};
+
+export const AdminUser = z
+  .object({
+    id: z.string(),
+    username: z.string(),
+    role: Role,
+    createdAt: z.string(),
+    mfa: z.object({ type: MfaType, enrolled: z.boolean(), configureLater: z.boolean() }),
+    backupCodes: z.object({
+      total: z.number().int(),
+      remaining: z.number().int(),
+      generatedAt: z.string().nullable(),
+      lastUsedAt: z.string().nullable(),
+    }),
+  })
+  .openapi('AdminUser');
+export type AdminUser = z.infer<typeof AdminUser>;
+
+export const AdminUsers = z.object({ users: z.array(AdminUser) }).openapi('AdminUsers');
+export type AdminUsers = z.infer<typeof AdminUsers>;
+
+export const CreateUserRequest = z
+  .strictObject({ username: Username, password: NewPassword, role: Role.default('user') })
+  .openapi('CreateUserRequest');
+export type CreateUserRequest = z.input<typeof CreateUserRequest>;
+
+export const CreatedUser = z.object({ user: User }).openapi('CreatedUser');
+
+export const UpdateUserRequest = z
+  .strictObject({
+    role: Role.optional(),
+    mfa: z
+      .strictObject({
+        type: MfaType,
+        configureLater: z.boolean().optional(),
+      })
+      .optional(),
+  })
+  .openapi('UpdateUserRequest');
+export type UpdateUserRequest = z.infer<typeof UpdateUserRequest>;
+
+export const UpdatedUser = z
+  .object({
+    user: AdminUser,
+    totp: z
+      .object({ secret: z.string(), otpauthUri: z.string() })
+      .optional()
+      .openapi({ description: 'Only when the admin configured an authenticator now: shown once.' }),
+  })
+  .openapi('UpdatedUser');
+export type UpdatedUser = z.infer<typeof UpdatedUser>;

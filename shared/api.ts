@@ -110,7 +110,9 @@ export const Me = z
   .openapi('Me');
 export type Me = z.infer<typeof Me>;
 
-export const GenerateCodesRequest = z.strictObject({ password: GivenPassword }).openapi('GenerateCodesRequest');
+export const GenerateCodesRequest = z
+  .strictObject({ password: GivenPassword })
+  .openapi('GenerateCodesRequest');
 export type GenerateCodesRequest = z.infer<typeof GenerateCodesRequest>;
 
 export const GeneratedCodes = z
@@ -118,7 +120,10 @@ export const GeneratedCodes = z
     codes: z.array(
       z.object({
         number: z.number().int(),
-        code: z.string().length(CODE_LENGTH + 1).openapi({ example: '7K3QX-M2D9P' }),
+        code: z
+          .string()
+          .length(CODE_LENGTH + 1)
+          .openapi({ example: '7K3QX-M2D9P' }),
       }),
     ),
     generatedAt: z.string(),

@@ -1,0 +1,106 @@
+/**
+ * The app factory: everything the server does, built from its dependencies (store, hasher, clock,
+ * security settings, logger), so tests build it with fakes or with the real parts.
+ */
+import { randomUUID } from 'node:crypto';
+import { OpenAPIHono } from '@hono/zod-openapi';
+import { bodyLimit } from 'hono/body-limit';
+import { HTTPException } from 'hono/http-exception';
+import { secureHeaders } from 'hono/secure-headers';
+import type { Deps } from './deps';
+import { type AppEnv, requestMeta } from './http/context';
+import { ApiError } from './http/errors';
+import { type Logger, silentLogger } from './log';
+import { adminRoutes } from './routes/admin';
+import { authRoutes } from './routes/auth';
+import { meRoutes } from './routes/me';
+
+/** Every request body of the API is small; a larger one is refused before it is parsed. */
+export const MAX_BODY_BYTES = 16 * 1024;
+
+export function createApp(deps: Deps, log: Logger = silentLogger) {
+  const app = new OpenAPIHono<AppEnv>();
+
+  app.use(async (c, next) => {
+    const requestId = randomUUID();
+    const started = performance.now();
+    c.set('requestId', requestId);
+    await next();
+    c.header('X-Request-Id', requestId);
+    log.info('request', {
+      requestId,
+      method: c.req.method,
+      path: c.req.path,
+      status: c.res.status,
+      ms: Math.round((performance.now() - started) * 10) / 10,
+    });
+  });
+  app.use(
+    secureHeaders({
+      // Pages are server-rendered forms: no script at all, styles and images from ourselves only.
+      contentSecurityPolicy: {
+        defaultSrc: ["'none'"],
+        styleSrc: ["'self'"],
+        imgSrc: ["'self'", 'data:'],
+        formAction: ["'self'"],
+        frameAncestors: ["'none'"],
+        baseUri: ["'none'"],
+      },
+      referrerPolicy: 'no-referrer',
+      xFrameOptions: 'DENY',
+      strictTransportSecurity: deps.security.https ? 'max-age=31536000; includeSubDomains' : false,
+      crossOriginResourcePolicy: 'same-origin',
+    }),
+  );
+  app.use(async (c, next) => {
+    await next();
+    // API answers carry tokens, codes and account state: no cache may keep them.
+    c.header('Cache-Control', 'no-store');
+  });
+  app.use(
+    bodyLimit({
+      maxSize: MAX_BODY_BYTES,
+      onError: () => {
+        throw new ApiError(
+          413,
+          'payload_too_large',
+          `The request body is larger than ${MAX_BODY_BYTES} bytes.`,
+        );
+      },
+    }),
+  );
+  app.use(requestMeta(deps));
+
+  app.get('/healthz', (c) => c.json({ status: 'ok' }));
+  app.route('/', authRoutes(deps));
+  app.route('/', meRoutes(deps));
+  app.route('/', adminRoutes(deps));
+
+  app.openAPIRegistry.registerComponent('securitySchemes', 'bearer', { type: 'http', scheme: 'bearer' });
+  app.doc31('/api/openapi.json', {
+    openapi: '3.1.0',
+    info: {
+      title: 'SpareKey sync server',
+      version: '1.0.0',
+      description: 'Admin policy, accounts, MFA sign-in and one-time backup codes.',
+    },
+  });
+
+  app.notFound((c) => c.json({ error: { code: 'not_found', message: 'No such endpoint.' } }, 404));
+  app.onError((error, c) => {
+    if (error instanceof ApiError) {
+      if (error.extras.retryAfter) c.header('Retry-After', String(error.extras.retryAfter));
+      return c.json(error.toBody(), error.status);
+    }
+    if (error instanceof HTTPException && error.status < 500) {
+      // Hono's own refusals: malformed JSON, a missing or unsupported Content-Type.
+      const code = error.status === 415 ? 'unsupported_media_type' : 'invalid_request';
+      return c.json({ error: { code, message: error.message || 'The request is not valid.' } }, error.status);
+    }
+    log.error('unhandled', { requestId: c.get('requestId'), path: c.req.path, error: String(error) });
+    return c.json({ error: { code: 'internal_error', message: 'Something went wrong on the server.' } }, 500);
+  });
+  return app;
+}
+
+export type App = ReturnType<typeof createApp>;

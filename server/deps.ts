@@ -1,0 +1,23 @@
+/** What the app is built from: tests pass fakes (clock, fast hasher) or the real parts. */
+import type { SecurityConfig } from './config';
+import type { Hasher } from './crypto/hasher';
+import type { Store } from './store/types';
+
+export interface Clock {
+  now(): number;
+}
+
+export const systemClock: Clock = { now: () => Date.now() };
+
+export interface Deps {
+  store: Store;
+  hasher: Hasher;
+  clock: Clock;
+  security: SecurityConfig;
+}
+
+/** Who is asking, for the audit log and per-address throttling. */
+export interface RequestMeta {
+  ip: string | null;
+  userAgent: string | null;
+}

@@ -1,0 +1,147 @@
+import { createRoute, z } from '@hono/zod-openapi';
+import {
+  AdminUsers,
+  AuditEvents,
+  AuditEventType,
+  CreatedUser,
+  CreateUserRequest,
+  Policy,
+  UpdatedUser,
+  UpdateUserRequest,
+} from '../../shared/api';
+import type { Deps } from '../deps';
+import { requireAdmin, requireUser } from '../http/context';
+import { bearer, errors, json, jsonBody, routeGroup } from '../http/openapi';
+import { revokeBackupCodes } from '../services/backup-codes';
+import { adminView, createUser, deleteUser, setPolicy, updateUser } from '../services/users';
+
+const UserId = z.object({
+  id: z
+    .string()
+    .uuid('Not a user id.')
+    .openapi({ param: { name: 'id', in: 'path' }, example: '6f1c2a9e-8a4b-4c1d-9e2f-0a1b2c3d4e5f' }),
+});
+
+const AuditQuery = z.strictObject({
+  limit: z.coerce
+    .number()
+    .int()
+    .min(1)
+    .max(500)
+    .default(100)
+    .openapi({ param: { name: 'limit', in: 'query' } }),
+  userId: z
+    .string()
+    .uuid('Not a user id.')
+    .optional()
+    .openapi({ param: { name: 'userId', in: 'query' } }),
+  type: AuditEventType.optional().openapi({ param: { name: 'type', in: 'query' } }),
+});
+
+const tags = ['Administration'];
+const routes = {
+  getPolicy: createRoute({
+    method: 'get',
+    path: '/api/admin/policy',
+    tags,
+    summary: 'The multifactor policy',
+    security: bearer,
+    responses: { 200: json(Policy, 'The policy'), ...errors(401, 403) },
+  }),
+  putPolicy: createRoute({
+    method: 'put',
+    path: '/api/admin/policy',
+    tags,
+    summary: 'Replace the whole policy: all of it is saved, or nothing (400 names the field)',
+    security: bearer,
+    request: jsonBody(Policy),
+    responses: { 200: json(Policy, 'Saved'), ...errors(400, 401, 403, 413) },
+  }),
+  listUsers: createRoute({
+    method: 'get',
+    path: '/api/admin/users',
+    tags,
+    summary: 'Every account with its MFA and backup-code state',
+    security: bearer,
+    responses: { 200: json(AdminUsers, 'Users'), ...errors(401, 403) },
+  }),
+  createUser: createRoute({
+    method: 'post',
+    path: '/api/admin/users',
+    tags,
+    summary: 'Create an account',
+    security: bearer,
+    request: jsonBody(CreateUserRequest),
+    responses: { 201: json(CreatedUser, 'Created'), ...errors(400, 401, 403, 409, 413) },
+  }),
+  updateUser: createRoute({
+    method: 'patch',
+    path: '/api/admin/users/{id}',
+    tags,
+    summary: "Change a role or set the user's MFA (off, authenticator now, or configured later by the user)",
+    security: bearer,
+    request: { params: UserId, ...jsonBody(UpdateUserRequest) },
+    responses: { 200: json(UpdatedUser, 'Updated'), ...errors(400, 401, 403, 404, 409, 413) },
+  }),
+  deleteUser: createRoute({
+    method: 'delete',
+    path: '/api/admin/users/{id}',
+    tags,
+    summary: 'Delete an account; its sessions end',
+    security: bearer,
+    request: { params: UserId },
+    responses: { 204: { description: 'Deleted' }, ...errors(400, 401, 403, 404, 409) },
+  }),
+  revokeCodes: createRoute({
+    method: 'delete',
+    path: '/api/admin/users/{id}/backup-codes',
+    tags,
+    summary: "Revoke the user's backup-code set",
+    security: bearer,
+    request: { params: UserId },
+    responses: { 204: { description: 'Revoked' }, ...errors(400, 401, 403, 404) },
+  }),
+  audit: createRoute({
+    method: 'get',
+    path: '/api/admin/audit',
+    tags,
+    summary: 'The latest audit events, newest first, optionally for one user or one event type',
+    security: bearer,
+    request: { query: AuditQuery },
+    responses: { 200: json(AuditEvents, 'Events'), ...errors(400, 401, 403) },
+  }),
+};
+
+export function adminRoutes(deps: Deps) {
+  const app = routeGroup();
+  app.use('/api/admin/*', requireUser(deps), requireAdmin);
+
+  app.openapi(routes.getPolicy, async (c) => c.json(await deps.store.getPolicy(), 200));
+  app.openapi(routes.putPolicy, async (c) =>
+    c.json(await setPolicy(deps, c.get('meta'), c.get('user'), c.req.valid('json')), 200),
+  );
+  app.openapi(routes.listUsers, async (c) => {
+    const users = await deps.store.listUsers();
+    return c.json({ users: users.map(adminView).sort((a, b) => a.username.localeCompare(b.username)) }, 200);
+  });
+  app.openapi(routes.createUser, async (c) => {
+    const user = await createUser(deps, c.get('meta'), c.get('user'), c.req.valid('json'));
+    return c.json({ user }, 201);
+  });
+  app.openapi(routes.updateUser, async (c) => {
+    const { id } = c.req.valid('param');
+    return c.json(await updateUser(deps, c.get('meta'), c.get('user'), id, c.req.valid('json')), 200);
+  });
+  app.openapi(routes.deleteUser, async (c) => {
+    await deleteUser(deps, c.get('meta'), c.get('user'), c.req.valid('param').id);
+    return c.body(null, 204);
+  });
+  app.openapi(routes.revokeCodes, async (c) => {
+    await revokeBackupCodes(deps, c.get('meta'), c.get('user'), c.req.valid('param').id);
+    return c.body(null, 204);
+  });
+  app.openapi(routes.audit, async (c) =>
+    c.json({ events: await deps.store.listAudit(c.req.valid('query')) }, 200),
+  );
+  return app;
+}

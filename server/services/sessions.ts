@@ -1,0 +1,81 @@
+/**
+ * Sessions and MFA challenges are both bearer tokens: 256 random bits given to the client once,
+ * stored only as their SHA-256.
+ */
+import { hashToken, newToken } from '../crypto/tokens';
+import type { Deps } from '../deps';
+import type { TokenRecord, UserRecord } from '../store/types';
+
+/** Writing lastSeenAt on every request would cost a disk write per call; a minute's slack is harmless. */
+const TOUCH_EVERY_MS = 60_000;
+
+const iso = (ms: number) => new Date(ms).toISOString();
+
+export async function startSession(deps: Deps, user: UserRecord): Promise<string> {
+  const token = newToken();
+  const now = deps.clock.now();
+  await deps.store.putToken({
+    hash: hashToken(token),
+    kind: 'session',
+    userId: user.id,
+    createdAt: iso(now),
+    lastSeenAt: iso(now),
+    expiresAt: iso(now + deps.security.sessionMaxMs),
+  });
+  return token;
+}
+
+/** The signed-in user, or null when the token is unknown, expired (idle or absolute) or its user is gone. */
+export async function resolveSession(deps: Deps, token: string): Promise<UserRecord | null> {
+  const hash = hashToken(token);
+  const record = await deps.store.getToken(hash);
+  if (record?.kind !== 'session') return null;
+  const now = deps.clock.now();
+  const idleSince = Date.parse(record.lastSeenAt);
+  if (now >= Date.parse(record.expiresAt) || now - idleSince >= deps.security.sessionIdleMs) {
+    await deps.store.deleteToken(hash);
+    return null;
+  }
+  const user = await deps.store.getUser(record.userId);
+  if (!user) {
+    await deps.store.deleteToken(hash);
+    return null;
+  }
+  if (now - idleSince >= TOUCH_EVERY_MS) await deps.store.putToken({ ...record, lastSeenAt: iso(now) });
+  return user;
+}
+
+export async function endSession(deps: Deps, token: string): Promise<void> {
+  await deps.store.deleteToken(hashToken(token));
+}
+
+/** A short-lived proof that the password step passed; it dies at its first successful MFA step. */
+export async function startChallenge(deps: Deps, user: UserRecord, pendingSecret: string | null = null) {
+  const token = newToken();
+  const now = deps.clock.now();
+  await deps.store.putToken({
+    hash: hashToken(token),
+    kind: 'mfa',
+    userId: user.id,
+    createdAt: iso(now),
+    lastSeenAt: iso(now),
+    expiresAt: iso(now + deps.security.mfaTokenMs),
+    pendingSecret,
+  });
+  return token;
+}
+
+export async function readChallenge(deps: Deps, mfaToken: string): Promise<TokenRecord | null> {
+  const record = await deps.store.getToken(hashToken(mfaToken));
+  if (record?.kind !== 'mfa') return null;
+  if (deps.clock.now() >= Date.parse(record.expiresAt)) {
+    await deps.store.deleteToken(record.hash);
+    return null;
+  }
+  return record;
+}
+
+/** True for exactly one caller: two requests racing on one challenge cannot both become sessions. */
+export async function finishChallenge(deps: Deps, challenge: TokenRecord): Promise<boolean> {
+  return (await deps.store.takeToken(challenge.hash)) !== null;
+}

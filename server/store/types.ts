@@ -1,0 +1,119 @@
+/**
+ * The one storage interface of the server. Adapters: lowdb (embedded default, ./lowdb.ts);
+ * PostgreSQL follows behind the same interface for several instances.
+ *
+ * Every write is durable before its promise resolves: a success the server answers is on disk.
+ */
+import type { AuditEvent, AuditEventType, MfaType, Policy, Role } from '../../shared/api';
+
+export interface BackupCodeRecord {
+  number: number;
+  /** base64 of raw argon2id(code, set salt); null once the code is spent (nothing left to match). */
+  digest: string | null;
+  usedAt: string | null;
+}
+
+export interface BackupCodeSet {
+  id: string;
+  /** base64 random salt shared by the whole set, so one attempt costs one argon2id evaluation. */
+  salt: string;
+  generatedAt: string;
+  codes: BackupCodeRecord[];
+}
+
+export interface MfaRecord {
+  type: MfaType;
+  /** RFC 4648 base32 TOTP secret; null when type is none or enrolment has not begun. */
+  secret: string | null;
+  enrolled: boolean;
+  /** The admin chose "configured later by the user": the user enrols at the next sign-in. */
+  configureLater: boolean;
+  /** The last accepted TOTP time step: a step once accepted is refused again. */
+  lastStep: number | null;
+}
+
+export interface UserRecord {
+  id: string;
+  username: string;
+  role: Role;
+  passwordHash: string;
+  createdAt: string;
+  mfa: MfaRecord;
+  backupCodes: BackupCodeSet | null;
+  /** Failed MFA attempts (ISO times) inside the lockout window, and the lock's end if locked. */
+  mfaFailures: string[];
+  mfaLockedUntil: string | null;
+}
+
+export type TokenKind = 'session' | 'mfa';
+
+/** A session or MFA challenge, keyed by the SHA-256 of its token: the token itself is never stored. */
+export interface TokenRecord {
+  hash: string;
+  kind: TokenKind;
+  userId: string;
+  createdAt: string;
+  lastSeenAt: string;
+  expiresAt: string;
+  /** For MFA challenges that enrol: the pending TOTP secret, kept only until the first code proves it. */
+  pendingSecret?: string | null;
+}
+
+export interface AuditQuery {
+  limit: number;
+  userId?: string;
+  type?: AuditEventType;
+}
+
+export type NewAuditEvent = Omit<AuditEvent, 'id'>;
+
+export class UsernameTakenError extends Error {
+  constructor(username: string) {
+    super(`Username ${username} is taken.`);
+    this.name = 'UsernameTakenError';
+  }
+}
+
+export interface Store {
+  /** Loads (or creates) the data; call once before anything else. */
+  open(): Promise<void>;
+  close(): Promise<void>;
+
+  getPolicy(): Promise<Policy>;
+  setPolicy(policy: Policy): Promise<void>;
+
+  countUsers(): Promise<number>;
+  listUsers(): Promise<UserRecord[]>;
+  getUser(id: string): Promise<UserRecord | null>;
+  /** Case-insensitive: "Alice" and "alice" are one account. */
+  findUserByUsername(username: string): Promise<UserRecord | null>;
+  /** Throws UsernameTakenError when the name (case-insensitively) is in use. */
+  createUser(user: UserRecord): Promise<void>;
+  /**
+   * Reads, changes and writes one user atomically: calls for the same user run one at a time, so
+   * `change` sees the latest record (this is what makes spending a code exactly-once). `change`
+   * returns the new record, or null to write nothing. Resolves with what `change` returned, once
+   * durable; resolves null when the user does not exist.
+   */
+  updateUser<T>(
+    id: string,
+    change: (user: UserRecord) => { user: UserRecord | null; result: T },
+  ): Promise<T | null>;
+  deleteUser(id: string): Promise<boolean>;
+
+  putToken(token: TokenRecord): Promise<void>;
+  getToken(hash: string): Promise<TokenRecord | null>;
+  /** Atomically removes the token and says whether it was there: a token dies at its first use. */
+  takeToken(hash: string): Promise<TokenRecord | null>;
+  deleteToken(hash: string): Promise<void>;
+  deleteTokensOfUser(userId: string): Promise<void>;
+
+  /** Failures per client address, kept across restarts (throttling password spraying). */
+  addIpFailure(ip: string, at: string): Promise<void>;
+  /** The failures of `ip` at or after `since` (ISO); older ones may be pruned. */
+  countIpFailures(ip: string, since: string): Promise<number>;
+
+  appendAudit(event: NewAuditEvent): Promise<AuditEvent>;
+  /** Newest first. */
+  listAudit(query: AuditQuery): Promise<AuditEvent[]>;
+}

@@ -1,0 +1,113 @@
+import { describe, expect, it } from 'vitest';
+import {
+  backupCodeReason,
+  backupCodeStatus,
+  backupCodeUsable,
+  mfaStep,
+} from '../../server/services/mfa-policy';
+import type { MfaRecord, UserRecord } from '../../server/store/types';
+import { DEFAULT_POLICY, type MfaUsage, type Policy } from '../../shared/api';
+
+const noMfa: MfaRecord = {
+  type: 'none',
+  secret: null,
+  enrolled: false,
+  configureLater: false,
+  lastStep: null,
+};
+const enrolled: MfaRecord = {
+  type: 'totp',
+  secret: 'JBSWY3DPEHPK3PXP',
+  enrolled: true,
+  configureLater: false,
+  lastStep: null,
+};
+const later: MfaRecord = { ...noMfa, type: 'totp', configureLater: true };
+
+function user(mfa: MfaRecord, used = 0, total = 0): UserRecord {
+  return {
+    id: 'u1',
+    username: 'alice',
+    role: 'user',
+    passwordHash: 'x',
+    createdAt: '2026-01-01T00:00:00Z',
+    mfa,
+    backupCodes: total
+      ? {
+          id: 's1',
+          salt: 'c2FsdA==',
+          generatedAt: '2026-01-02T00:00:00Z',
+          codes: Array.from({ length: total }, (_, i) => ({
+            number: i + 1,
+            digest: i < used ? null : 'ZGlnZXN0',
+            usedAt: i < used ? '2026-01-03T00:00:00Z' : null,
+          })),
+        }
+      : null,
+    mfaFailures: [],
+    mfaLockedUntil: null,
+  };
+}
+
+const policy = (mfaUsage: MfaUsage, enabled = true, warnWhenRemaining = 3): Policy => ({
+  mfaUsage,
+  backupCodes: { enabled, count: 10, warnWhenRemaining },
+});
+
+describe('what each MFA usage asks of each kind of user', () => {
+  it.each([
+    ['required', noMfa, 'enroll'],
+    ['required', later, 'enroll'],
+    ['required', enrolled, 'verify'],
+    ['optional_per_user', noMfa, 'none'],
+    ['optional_per_user', later, 'enroll'],
+    ['optional_per_user', enrolled, 'verify'],
+    ['skipped', noMfa, 'none'],
+    ['skipped', later, 'none'],
+    ['skipped', enrolled, 'none'],
+  ] as const)('%s + %o -> %s', (usage, mfa, step) => {
+    expect(mfaStep(policy(usage), user(mfa))).toBe(step);
+  });
+});
+
+describe('who may generate backup codes', () => {
+  it('nobody while the admin has not enabled them', () => {
+    expect(backupCodeReason(policy('required', false), user(enrolled))?.message).toBe(
+      'Your administrator has not enabled backup codes.',
+    );
+  });
+  it('nobody when MFA is skipped', () => {
+    expect(backupCodeReason(policy('skipped'), user(enrolled))?.code).toBe('mfa_skipped');
+  });
+  it('not a user whose MFA is not configured yet', () => {
+    for (const mfa of [noMfa, later]) {
+      expect(backupCodeReason(policy('optional_per_user'), user(mfa))?.message).toBe(
+        'Multifactor authentication must be configured for your account first.',
+      );
+    }
+  });
+  it('an enrolled user when enabled', () => {
+    expect(backupCodeReason(policy('required'), user(enrolled))).toBeNull();
+    expect(backupCodeReason(policy('optional_per_user'), user(enrolled))).toBeNull();
+  });
+  it('the default policy enables nothing', () => {
+    expect(backupCodeReason(DEFAULT_POLICY, user(enrolled))?.code).toBe('backup_codes_disabled');
+  });
+});
+
+describe('backup-code status', () => {
+  it('counts remaining and lists used numbers', () => {
+    const status = backupCodeStatus(policy('required'), user(enrolled, 3, 10));
+    expect(status).toMatchObject({ allowed: true, total: 10, remaining: 7, used: [1, 2, 3], warn: false });
+  });
+  it('warns at or under the threshold, never at 0', () => {
+    expect(backupCodeStatus(policy('required', true, 3), user(enrolled, 7, 10)).warn).toBe(true);
+    expect(backupCodeStatus(policy('required', true, 3), user(enrolled, 6, 10)).warn).toBe(false);
+    expect(backupCodeStatus(policy('required', true, 0), user(enrolled, 10, 10)).warn).toBe(false);
+  });
+  it('codes are offered at sign-in only while allowed and left', () => {
+    expect(backupCodeUsable(policy('required'), user(enrolled, 0, 2))).toBe(true);
+    expect(backupCodeUsable(policy('required'), user(enrolled, 2, 2))).toBe(false);
+    expect(backupCodeUsable(policy('required', false), user(enrolled, 0, 2))).toBe(false);
+  });
+});

@@ -1,0 +1,117 @@
+/**
+ * A lowdb Adapter whose write is atomic and durable: a crash at any moment leaves either the old
+ * or the new file on disk, and a write resolves only once the new file survives a power cut.
+ * (lowdb's own TextFile writes through steno, which renames but never fsyncs.)
+ */
+import { randomBytes } from 'node:crypto';
+import { open, readdir, readFile, rename, unlink } from 'node:fs/promises';
+import { basename, dirname, join } from 'node:path';
+import type { Adapter } from 'lowdb';
+
+/** A file that exists but does not hold what it should (bad JSON or the wrong shape). */
+export class CorruptFileError extends Error {
+  constructor(
+    readonly path: string,
+    reason: string,
+  ) {
+    super(`${path} is corrupt: ${reason}`);
+    this.name = 'CorruptFileError';
+  }
+}
+
+/** Checks what was read from disk and returns it typed, or throws with a short reason. */
+export type Parse<T> = (raw: unknown) => T;
+
+// Temp files start with a dot and end in .tmp, so they never look like a record (<id>.json).
+const TEMP_FILE = /^\..+\.tmp$/;
+
+export class DurableJsonFile<T> implements Adapter<T> {
+  constructor(
+    readonly path: string,
+    private readonly parse: Parse<T>,
+  ) {}
+
+  async read(): Promise<T | null> {
+    let text: string;
+    try {
+      text = await readFile(this.path, 'utf8');
+    } catch (error) {
+      if (isMissing(error)) return null;
+      throw error;
+    }
+    let raw: unknown;
+    try {
+      raw = JSON.parse(text);
+    } catch {
+      throw new CorruptFileError(this.path, 'not valid JSON');
+    }
+    try {
+      return this.parse(raw);
+    } catch (error) {
+      throw new CorruptFileError(this.path, error instanceof Error ? error.message : 'unexpected content');
+    }
+  }
+
+  async write(data: T): Promise<void> {
+    await writeFileDurably(this.path, JSON.stringify(data));
+  }
+}
+
+/** Temp file in the same directory, fsync, rename over the target, fsync the directory. */
+export async function writeFileDurably(path: string, text: string): Promise<void> {
+  const directory = dirname(path);
+  // A random suffix: two writers never share a temp file, and a crash leftover never blocks a write.
+  const temp = join(directory, `.${basename(path)}.${randomBytes(6).toString('hex')}.tmp`);
+  // 0600: records hold password hashes and TOTP secrets.
+  const handle = await open(temp, 'wx', 0o600);
+  try {
+    try {
+      await handle.writeFile(text, 'utf8');
+      await handle.sync();
+    } finally {
+      await handle.close();
+    }
+    await rename(temp, path);
+  } catch (error) {
+    await unlink(temp).catch(() => {});
+    throw error;
+  }
+  // The rename is only durable once the directory entry itself is on disk.
+  await syncDirectory(directory);
+}
+
+/** Removes a file durably; resolves false when it was not there. Unlink is atomic: one caller wins. */
+export async function removeFileDurably(path: string): Promise<boolean> {
+  try {
+    await unlink(path);
+  } catch (error) {
+    if (isMissing(error)) return false;
+    throw error;
+  }
+  await syncDirectory(dirname(path));
+  return true;
+}
+
+export async function syncDirectory(directory: string): Promise<void> {
+  const handle = await open(directory, 'r');
+  try {
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
+}
+
+/** Deletes the temp files a crash left behind in `directory`; returns how many. */
+export async function removeTempFiles(directory: string): Promise<number> {
+  let removed = 0;
+  for (const name of await readdir(directory)) {
+    if (!TEMP_FILE.test(name)) continue;
+    await unlink(join(directory, name)).catch(() => {});
+    removed++;
+  }
+  return removed;
+}
+
+export function isMissing(error: unknown): boolean {
+  return (error as NodeJS.ErrnoException | null)?.code === 'ENOENT';
+}

@@ -1,0 +1,560 @@
+/**
+ * The embedded store: lowdb files under DATA_DIR, laid out so that the cost of a write does not grow
+ * with the number of users.
+ *
+ *   policy.json              the admin policy (cached in memory)
+ *   index.json, index.jsonl  the user index: snapshot + journal of changes (./user-index.ts)
+ *   users/<id>.json          one small file per user, read on demand
+ *   tokens/<hash>.json       one file per session or MFA challenge, named by the token's hash
+ *   ip-failures/<sha256(ip)>.json  failed attempts per client address
+ *   audit.jsonl              the audit log, append-only, one event per line
+ *
+ * Every JSON file is written atomically and durably (./durable-json-file.ts) and every log line is
+ * fsynced before its promise resolves. Single process: the locks live in memory.
+ */
+import { createHash, randomUUID } from 'node:crypto';
+import { mkdir, readdir, stat } from 'node:fs/promises';
+import { join } from 'node:path';
+import { Low } from 'lowdb';
+import { type AuditEvent, DEFAULT_POLICY, type Policy } from '../../shared/api';
+import { AppendLog } from './append-log';
+import {
+  CorruptFileError,
+  DurableJsonFile,
+  removeFileDurably,
+  removeTempFiles,
+  syncDirectory,
+} from './durable-json-file';
+import { KeyedMutex } from './keyed-mutex';
+import { LruCache } from './lru-cache';
+import {
+  AuditEventSchema,
+  type IpFailures,
+  IpFailuresSchema,
+  PolicySchema,
+  parserFor,
+  TokenRecordSchema,
+  UserRecordSchema,
+  usernameKey,
+} from './records';
+import {
+  type AuditQuery,
+  type NewAuditEvent,
+  type Store,
+  type TokenRecord,
+  UsernameTakenError,
+  type UserRecord,
+} from './types';
+import { UserIndex } from './user-index';
+
+export { CorruptFileError } from './durable-json-file';
+export { IndexUnreadableError } from './user-index';
+
+export interface LowdbStoreOptions {
+  /** Users kept in memory after a read or write under their lock (default 1000). */
+  userCacheSize?: number;
+  /** Journal lines after which the user index snapshot is rewritten (default 1024, or half the index). */
+  indexCompactAfter?: number;
+}
+
+/** Ids and hashes become file names: anything but these characters could walk out of the directory. */
+const SAFE_NAME = /^[A-Za-z0-9_-]{1,128}$/;
+/** Bounds one address's file, so a flood of failures cannot make each write bigger without limit. */
+const MAX_IP_FAILURES = 10_000;
+/** How long a deleted token stays refused: longer than any request that read it before it died. */
+const TOMBSTONE_MS = 10 * 60_000;
+/** Files read at once when a call must visit many (listUsers, deleteTokensOfUser). */
+const READ_CONCURRENCY = 16;
+/** Token and address-failure writes between two sweeps of abandoned files. */
+const SWEEP_EVERY = 1000;
+/** A file untouched this long (and a token expired this long) is abandoned. */
+const SWEEP_AGE_MS = 24 * 60 * 60_000;
+
+const parseUser = parserFor(UserRecordSchema);
+const parseToken = parserFor(TokenRecordSchema);
+const parseIpFailures = parserFor(IpFailuresSchema);
+
+export class LowdbStore implements Store {
+  readonly #dir: string;
+  readonly #usersDir: string;
+  readonly #tokensDir: string;
+  readonly #ipDir: string;
+  readonly #policy: Low<Policy>;
+  readonly #index: UserIndex;
+  readonly #audit: AppendLog;
+  readonly #userLocks = new KeyedMutex();
+  readonly #tokenLocks = new KeyedMutex();
+  readonly #ipLocks = new KeyedMutex();
+  readonly #policyLock = new KeyedMutex();
+  /** Holds only records read or written under their user's lock, so it is never staler than the file. */
+  readonly #users: LruCache<string, UserRecord>;
+  /** Names and ids of users being created: taken, though not in the index yet. */
+  readonly #pendingKeys = new Set<string>();
+  readonly #pendingIds = new Set<string>();
+  /** Recently deleted token files: a request that read the token before logout must not write it back. */
+  readonly #deadTokens = new Map<string, number>();
+  #isOpen = false;
+  #writesSinceSweep = 0;
+  #sweeping: Promise<void> | null = null;
+
+  constructor(dataDir: string, options: LowdbStoreOptions = {}) {
+    this.#dir = dataDir;
+    this.#usersDir = join(dataDir, 'users');
+    this.#tokensDir = join(dataDir, 'tokens');
+    this.#ipDir = join(dataDir, 'ip-failures');
+    this.#policy = new Low(
+      new DurableJsonFile(join(dataDir, 'policy.json'), parserFor(PolicySchema)),
+      structuredClone(DEFAULT_POLICY),
+    );
+    this.#index = new UserIndex(join(dataDir, 'index.json'), join(dataDir, 'index.jsonl'), {
+      compactAfter: options.indexCompactAfter,
+    });
+    this.#audit = new AppendLog(join(dataDir, 'audit.jsonl'));
+    this.#users = new LruCache(options.userCacheSize ?? 1000);
+  }
+
+  /**
+   * Reads the policy and the user index, cleans temp files left by a crash and repairs a torn log
+   * line. Throws (IndexUnreadableError, CorruptFileError) when the index or the policy cannot be
+   * read: starting with an unknown set of accounts or a default policy would be wrong. User files
+   * are not read here, so one damaged user file cannot stop the server.
+   */
+  async open(): Promise<void> {
+    if (this.#isOpen) return;
+    // 0700: the directory holds password hashes and TOTP secrets.
+    for (const dir of [this.#dir, this.#usersDir, this.#tokensDir, this.#ipDir]) {
+      await mkdir(dir, { recursive: true, mode: 0o700 });
+    }
+    await syncDirectory(this.#dir);
+    for (const dir of [this.#dir, this.#usersDir, this.#tokensDir, this.#ipDir]) await removeTempFiles(dir);
+    await this.#policy.read();
+    await this.#index.load();
+    await this.#audit.open();
+    this.#isOpen = true;
+  }
+
+  async close(): Promise<void> {
+    if (!this.#isOpen) return;
+    this.#isOpen = false;
+    await Promise.all([
+      this.#userLocks.idle(),
+      this.#tokenLocks.idle(),
+      this.#ipLocks.idle(),
+      this.#policyLock.idle(),
+      this.#sweeping,
+    ]);
+    await this.#index.close();
+    await this.#audit.close();
+  }
+
+  async getPolicy(): Promise<Policy> {
+    this.#assertOpen();
+    return structuredClone(this.#policy.data);
+  }
+
+  async setPolicy(policy: Policy): Promise<void> {
+    this.#assertOpen();
+    const checked = PolicySchema.parse(policy);
+    await this.#policyLock.run('policy', async () => {
+      await this.#policy.adapter.write(checked);
+      this.#policy.data = checked;
+    });
+  }
+
+  async countUsers(): Promise<number> {
+    this.#assertOpen();
+    return this.#index.size;
+  }
+
+  /** Every user in creation order; a user whose file is damaged is left out and reported on stderr. */
+  async listUsers(): Promise<UserRecord[]> {
+    this.#assertOpen();
+    const records = await mapLimit(this.#index.entries(), READ_CONCURRENCY, async (entry) => {
+      try {
+        return await this.getUser(entry.id);
+      } catch (error) {
+        if (!(error instanceof CorruptFileError)) throw error;
+        logError('user file unreadable, left out of the list', error);
+        return null;
+      }
+    });
+    return records.filter((record): record is UserRecord => record !== null);
+  }
+
+  /** Null for an unknown id; throws CorruptFileError when the user's file is damaged. */
+  async getUser(id: string): Promise<UserRecord | null> {
+    this.#assertOpen();
+    if (!SAFE_NAME.test(id) || !this.#index.get(id)) return null;
+    const cached = this.#users.get(id);
+    if (cached) return structuredClone(cached);
+    return this.#readUser(id);
+  }
+
+  async findUserByUsername(username: string): Promise<UserRecord | null> {
+    this.#assertOpen();
+    const id = this.#index.idOfKey(usernameKey(username));
+    return id === undefined ? null : this.getUser(id);
+  }
+
+  async createUser(user: UserRecord): Promise<void> {
+    this.#assertOpen();
+    if (!SAFE_NAME.test(user.id)) throw new Error('A user id may hold only letters, digits, - and _.');
+    const record = parseUser(structuredClone(user));
+    const key = usernameKey(record.username);
+    // Checked and reserved in one synchronous step, so of two racing creates exactly one gets the name.
+    if (this.#index.idOfKey(key) !== undefined || this.#pendingKeys.has(key)) {
+      throw new UsernameTakenError(record.username);
+    }
+    if (this.#index.get(record.id) || this.#pendingIds.has(record.id)) {
+      throw new Error(`A user with id ${record.id} already exists.`);
+    }
+    this.#pendingKeys.add(key);
+    this.#pendingIds.add(record.id);
+    try {
+      await this.#userLocks.run(record.id, async () => {
+        // The user's file is durable before the index points to it: after a crash the index never
+        // names a user without a file (at worst an unindexed file is left, which nothing reads).
+        await this.#userFile(record.id).write(record);
+        try {
+          await this.#index.put({ id: record.id, username: record.username, key, role: record.role });
+        } catch (error) {
+          await removeFileDurably(this.#userPath(record.id)).catch(() => {});
+          throw error;
+        }
+        this.#users.set(record.id, record);
+      });
+    } finally {
+      this.#pendingKeys.delete(key);
+      this.#pendingIds.delete(record.id);
+    }
+  }
+
+  async updateUser<T>(
+    id: string,
+    change: (user: UserRecord) => { user: UserRecord | null; result: T },
+  ): Promise<T | null> {
+    this.#assertOpen();
+    if (!SAFE_NAME.test(id)) return null;
+    return this.#userLocks.run(id, async () => {
+      const entry = this.#index.get(id);
+      if (!entry) return null;
+      const current = this.#users.get(id) ?? (await this.#readUser(id));
+      if (!current) return null;
+      this.#users.set(id, current);
+      // `change` gets a copy: if it throws halfway, the cached record is untouched.
+      const { user: next, result } = change(structuredClone(current));
+      if (next === null) return result;
+      const record = parseUser(structuredClone(next));
+      if (record.id !== id) throw new Error('updateUser cannot change a user id.');
+      const key = usernameKey(record.username);
+      if (key !== entry.key && (this.#index.idOfKey(key) !== undefined || this.#pendingKeys.has(key))) {
+        throw new UsernameTakenError(record.username);
+      }
+      await this.#userFile(id).write(record);
+      this.#users.set(id, record);
+      // The index is rewritten only when what it holds changed (a role or a name), never per update.
+      if (record.username !== entry.username || record.role !== entry.role) {
+        await this.#index.put({ id, username: record.username, key, role: record.role });
+      }
+      return result;
+    });
+  }
+
+  async deleteUser(id: string): Promise<boolean> {
+    this.#assertOpen();
+    if (!SAFE_NAME.test(id)) return false;
+    const deleted = await this.#userLocks.run(id, async () => {
+      if (!this.#index.get(id)) return false;
+      // Out of the index first: from this moment the account cannot sign in, even if the unlink fails.
+      await this.#index.remove(id);
+      this.#users.delete(id);
+      await removeFileDurably(this.#userPath(id));
+      return true;
+    });
+    if (deleted) await this.deleteTokensOfUser(id);
+    return deleted;
+  }
+
+  async putToken(token: TokenRecord): Promise<void> {
+    this.#assertOpen();
+    const record = parseToken(structuredClone(token));
+    const name = tokenFileName(record.hash);
+    await this.#tokenLocks.run(name, async () => {
+      if (this.#isDeadToken(name)) return;
+      await this.#tokenFile(name).write(record);
+    });
+    this.#countWrite();
+  }
+
+  /**
+   * The token as stored, expired or not: the services judge expiry with their own clock (tests run
+   * on a fake one) and delete what they find expired, which is the lazy pruning on read. Tokens no
+   * one reads again are removed by sweepExpired().
+   */
+  async getToken(hash: string): Promise<TokenRecord | null> {
+    this.#assertOpen();
+    return this.#readToken(tokenFileName(hash), hash);
+  }
+
+  async takeToken(hash: string): Promise<TokenRecord | null> {
+    this.#assertOpen();
+    const name = tokenFileName(hash);
+    return this.#tokenLocks.run(name, async () => {
+      const record = await this.#readToken(name, hash);
+      if (!record) return null;
+      // unlink succeeds for exactly one caller, even if the lock were bypassed.
+      return (await removeFileDurably(this.#tokenPath(name))) ? record : null;
+    });
+  }
+
+  async deleteToken(hash: string): Promise<void> {
+    this.#assertOpen();
+    const name = tokenFileName(hash);
+    await this.#tokenLocks.run(name, async () => {
+      this.#markTokenDead(name);
+      await removeFileDurably(this.#tokenPath(name));
+    });
+  }
+
+  /** Scans every token file: fine for what calls it (a user deletion or an MFA reset). */
+  async deleteTokensOfUser(userId: string): Promise<void> {
+    this.#assertOpen();
+    await mapLimit(await recordNames(this.#tokensDir), READ_CONCURRENCY, async (name) => {
+      const record = await this.#readToken(name, null);
+      if (record?.userId !== userId) return;
+      await this.#tokenLocks.run(name, async () => {
+        this.#markTokenDead(name);
+        await removeFileDurably(this.#tokenPath(name));
+      });
+    });
+  }
+
+  async addIpFailure(ip: string, at: string): Promise<void> {
+    this.#assertOpen();
+    const name = ipFileName(ip);
+    await this.#ipLocks.run(name, async () => {
+      const failures = [...(await this.#readIpFailures(name)), at].slice(-MAX_IP_FAILURES);
+      await this.#ipFile(name).write({ failures });
+    });
+    this.#countWrite();
+  }
+
+  /** Counts the failures at or after `since`, and prunes the older ones of this address. */
+  async countIpFailures(ip: string, since: string): Promise<number> {
+    this.#assertOpen();
+    const name = ipFileName(ip);
+    const sinceMs = Date.parse(since);
+    const isRecent = (at: string) => !(Date.parse(at) < sinceMs);
+    const failures = await this.#readIpFailures(name);
+    const recent = failures.filter(isRecent).length;
+    if (recent < failures.length) {
+      await this.#ipLocks.run(name, async () => {
+        const latest = (await this.#readIpFailures(name)).filter(isRecent);
+        if (latest.length === 0) await removeFileDurably(this.#ipPath(name));
+        else await this.#ipFile(name).write({ failures: latest });
+      });
+    }
+    return recent;
+  }
+
+  async appendAudit(event: NewAuditEvent): Promise<AuditEvent> {
+    this.#assertOpen();
+    const stored: AuditEvent = { id: randomUUID(), ...event };
+    await this.#audit.append(JSON.stringify(stored));
+    return stored;
+  }
+
+  /**
+   * Newest first, reading the log backwards until `limit` events match. `userId` matches events
+   * where the user is the actor or the subject. Lines that do not parse are skipped.
+   */
+  async listAudit(query: AuditQuery): Promise<AuditEvent[]> {
+    this.#assertOpen();
+    const limit = Math.floor(query.limit);
+    const events: AuditEvent[] = [];
+    if (!(limit > 0)) return events;
+    for await (const line of this.#audit.readBackwards()) {
+      const event = parseAuditLine(line);
+      if (!event) continue;
+      if (query.type !== undefined && event.type !== query.type) continue;
+      if (
+        query.userId !== undefined &&
+        event.actor?.id !== query.userId &&
+        event.subject?.id !== query.userId
+      ) {
+        continue;
+      }
+      events.push(event);
+      if (events.length >= limit) break;
+    }
+    return events;
+  }
+
+  /**
+   * Removes the token and address-failure files that nobody read again, so abandoned sign-ins and
+   * sessions never logged out do not pile up. Runs in the background every SWEEP_EVERY token or
+   * failure writes (never at startup). Only files untouched for SWEEP_AGE_MS of real time are
+   * candidates, and a token must also be past its expiry by as much: a token still in use, or one
+   * written under a test's fake clock, is never swept. Resolves with the number of files removed.
+   */
+  async sweepExpired(): Promise<number> {
+    this.#assertOpen();
+    const cutoff = Date.now() - SWEEP_AGE_MS;
+    const isStale = async (path: string) => {
+      const stats = await stat(path).catch(() => null);
+      return stats !== null && stats.mtimeMs < cutoff;
+    };
+    let removed = 0;
+    await mapLimit(await recordNames(this.#tokensDir), READ_CONCURRENCY, async (name) => {
+      if (!(await isStale(this.#tokenPath(name)))) return;
+      await this.#tokenLocks.run(name, async () => {
+        const record = await this.#readToken(name, null);
+        if (record && !(Date.parse(record.expiresAt) < cutoff)) return;
+        if (await removeFileDurably(this.#tokenPath(name))) removed++;
+      });
+    });
+    await mapLimit(await recordNames(this.#ipDir), READ_CONCURRENCY, async (name) => {
+      // Failures that old are outside any lockout window a server would use.
+      if (!(await isStale(this.#ipPath(name)))) return;
+      await this.#ipLocks.run(name, async () => {
+        if ((await isStale(this.#ipPath(name))) && (await removeFileDurably(this.#ipPath(name)))) removed++;
+      });
+    });
+    return removed;
+  }
+
+  #countWrite(): void {
+    if (!this.#isOpen) return;
+    this.#writesSinceSweep++;
+    if (this.#writesSinceSweep < SWEEP_EVERY || this.#sweeping) return;
+    this.#writesSinceSweep = 0;
+    this.#sweeping = this.sweepExpired()
+      .catch((error) => logError('sweep of expired files failed', error))
+      .then(() => {
+        this.#sweeping = null;
+      });
+  }
+
+  async #readUser(id: string): Promise<UserRecord | null> {
+    const record = await this.#userFile(id).read();
+    if (record && record.id !== id) throw new CorruptFileError(this.#userPath(id), 'holds another user');
+    return record;
+  }
+
+  /** A damaged token file counts as no token (and is removed): a token that cannot be read grants nothing. */
+  async #readToken(name: string, hash: string | null): Promise<TokenRecord | null> {
+    try {
+      const record = await this.#tokenFile(name).read();
+      return record && (hash === null || record.hash === hash) ? record : null;
+    } catch (error) {
+      if (!(error instanceof CorruptFileError)) throw error;
+      logError('token file unreadable, removed', error);
+      await removeFileDurably(this.#tokenPath(name)).catch(() => {});
+      return null;
+    }
+  }
+
+  /** A damaged failure file starts again from nothing rather than blocking sign-in for that address. */
+  async #readIpFailures(name: string): Promise<string[]> {
+    try {
+      return (await this.#ipFile(name).read())?.failures ?? [];
+    } catch (error) {
+      if (!(error instanceof CorruptFileError)) throw error;
+      logError('ip-failures file unreadable, starting again', error);
+      return [];
+    }
+  }
+
+  #markTokenDead(name: string): void {
+    const now = Date.now();
+    this.#deadTokens.delete(name);
+    this.#deadTokens.set(name, now);
+    // Insertion order is time order: drop the expired ones from the front.
+    for (const [oldName, at] of this.#deadTokens) {
+      if (now - at < TOMBSTONE_MS) break;
+      this.#deadTokens.delete(oldName);
+    }
+  }
+
+  #isDeadToken(name: string): boolean {
+    const at = this.#deadTokens.get(name);
+    return at !== undefined && Date.now() - at < TOMBSTONE_MS;
+  }
+
+  #userPath(id: string): string {
+    return join(this.#usersDir, `${id}.json`);
+  }
+
+  #userFile(id: string): DurableJsonFile<UserRecord> {
+    return new DurableJsonFile(this.#userPath(id), parseUser);
+  }
+
+  #tokenPath(name: string): string {
+    return join(this.#tokensDir, `${name}.json`);
+  }
+
+  #tokenFile(name: string): DurableJsonFile<TokenRecord> {
+    return new DurableJsonFile(this.#tokenPath(name), parseToken);
+  }
+
+  #ipPath(name: string): string {
+    return join(this.#ipDir, `${name}.json`);
+  }
+
+  #ipFile(name: string): DurableJsonFile<IpFailures> {
+    return new DurableJsonFile(this.#ipPath(name), parseIpFailures);
+  }
+
+  #assertOpen(): void {
+    if (!this.#isOpen) throw new Error('The store is not open: call open() first.');
+  }
+}
+
+/** A token hash that is not already a safe file name (say, base64 with "/") is hashed into one. */
+function tokenFileName(hash: string): string {
+  return SAFE_NAME.test(hash) ? hash : sha256Hex(hash);
+}
+
+/** Hashed so the file name neither reveals the address nor depends on what characters it holds. */
+function ipFileName(ip: string): string {
+  return sha256Hex(ip);
+}
+
+function sha256Hex(text: string): string {
+  return createHash('sha256').update(text).digest('hex');
+}
+
+/** The record names in a directory: `<name>.json`, leaving out temp files. */
+async function recordNames(directory: string): Promise<string[]> {
+  return (await readdir(directory))
+    .filter((file) => file.endsWith('.json') && !file.startsWith('.'))
+    .map((file) => file.slice(0, -'.json'.length));
+}
+
+function parseAuditLine(line: string): AuditEvent | null {
+  try {
+    const result = AuditEventSchema.safeParse(JSON.parse(line));
+    return result.success ? result.data : null;
+  } catch {
+    return null;
+  }
+}
+
+function logError(msg: string, error: unknown): void {
+  // The path and reason only: never a file's content, which may hold hashes or secrets.
+  const path = error instanceof CorruptFileError ? error.path : undefined;
+  console.error(JSON.stringify({ level: 'error', msg, path, error: String(error) }));
+}
+
+async function mapLimit<T, R>(items: T[], limit: number, work: (item: T) => Promise<R>): Promise<R[]> {
+  const results = new Array<R>(items.length);
+  let next = 0;
+  const worker = async () => {
+    while (next < items.length) {
+      const i = next++;
+      results[i] = await work(items[i] as T);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+  return results;
+}

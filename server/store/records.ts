@@ -1,0 +1,89 @@
+/**
+ * The shapes of what the lowdb store keeps on disk, checked on every read: a file that parses but
+ * holds something else must be refused, never handed to the services as a record.
+ * `satisfies` ties each schema to its type in ./types, so a field added there fails to compile here.
+ */
+import { z } from 'zod';
+import { AuditEvent, MfaType, Policy, Role } from '../../shared/api';
+import type { BackupCodeSet, MfaRecord, TokenRecord, UserRecord } from './types';
+
+// Loose objects keep fields this version does not know, so an older build never drops a newer one's data.
+const MfaRecordSchema = z.looseObject({
+  type: MfaType,
+  secret: z.string().nullable(),
+  enrolled: z.boolean(),
+  configureLater: z.boolean(),
+  lastStep: z.number().nullable(),
+}) satisfies z.ZodType<MfaRecord>;
+
+const BackupCodeSetSchema = z.looseObject({
+  id: z.string(),
+  salt: z.string(),
+  generatedAt: z.string(),
+  codes: z.array(
+    z.looseObject({ number: z.number().int(), digest: z.string().nullable(), usedAt: z.string().nullable() }),
+  ),
+}) satisfies z.ZodType<BackupCodeSet>;
+
+export const UserRecordSchema = z.looseObject({
+  id: z.string(),
+  username: z.string(),
+  role: Role,
+  passwordHash: z.string(),
+  createdAt: z.string(),
+  mfa: MfaRecordSchema,
+  backupCodes: BackupCodeSetSchema.nullable(),
+  mfaFailures: z.array(z.string()),
+  mfaLockedUntil: z.string().nullable(),
+}) satisfies z.ZodType<UserRecord>;
+
+export const TokenRecordSchema = z.looseObject({
+  hash: z.string(),
+  kind: z.enum(['session', 'mfa']),
+  userId: z.string(),
+  createdAt: z.string(),
+  lastSeenAt: z.string(),
+  expiresAt: z.string(),
+  pendingSecret: z.string().nullable().optional(),
+}) satisfies z.ZodType<TokenRecord>;
+
+export const PolicySchema = Policy;
+
+/** One row of the user index: what listing, counting and sign-in by name need without opening a file. */
+export const IndexEntrySchema = z.object({
+  id: z.string(),
+  username: z.string(),
+  /** The username lower-cased: "Alice" and "alice" are one account. */
+  key: z.string(),
+  role: Role,
+});
+export type IndexEntry = z.infer<typeof IndexEntrySchema>;
+
+export const IndexFileSchema = z.object({ version: z.literal(1), users: z.array(IndexEntrySchema) });
+export type IndexFile = z.infer<typeof IndexFileSchema>;
+
+/** A line of the index journal: an entry written or removed since the last snapshot. */
+export const IndexChangeSchema = z.discriminatedUnion('op', [
+  z.object({ op: z.literal('put'), entry: IndexEntrySchema }),
+  z.object({ op: z.literal('delete'), id: z.string() }),
+]);
+export type IndexChange = z.infer<typeof IndexChangeSchema>;
+
+export const IpFailuresSchema = z.object({ failures: z.array(z.string()) });
+export type IpFailures = z.infer<typeof IpFailuresSchema>;
+
+export const AuditEventSchema = AuditEvent;
+
+/** Turns a zod schema into the parse function DurableJsonFile wants, with a one-line reason on failure. */
+export function parserFor<T>(schema: z.ZodType<T>): (raw: unknown) => T {
+  return (raw) => {
+    const result = schema.safeParse(raw);
+    if (result.success) return result.data;
+    const issue = result.error.issues[0];
+    throw new Error(issue ? `${issue.path.join('.') || '(root)'}: ${issue.message}` : 'unexpected content');
+  };
+}
+
+export function usernameKey(username: string): string {
+  return username.toLowerCase();
+}

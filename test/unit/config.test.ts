@@ -1,0 +1,53 @@
+import { describe, expect, it } from 'vitest';
+import { ConfigError, loadConfig } from '../../server/config';
+
+describe('configuration from the environment', () => {
+  it('has the documented defaults', () => {
+    const config = loadConfig({});
+    expect(config).toMatchObject({
+      host: '127.0.0.1',
+      port: 8787,
+      dataDir: './data',
+      bootstrapAdminPassword: null,
+    });
+    expect(config.argon2).toEqual({ memoryCost: 19_456, timeCost: 2, parallelism: 1 });
+    expect(config.security).toMatchObject({
+      sessionIdleMs: 30 * 60_000,
+      sessionMaxMs: 12 * 3_600_000,
+      mfaTokenMs: 5 * 60_000,
+      mfaLockoutAttempts: 5,
+      ipFailureLimit: 100,
+      https: false,
+    });
+  });
+
+  it('honours PORT, HOST, DATA_DIR and BOOTSTRAP_ADMIN_PASSWORD', () => {
+    const config = loadConfig({
+      PORT: '9000',
+      HOST: '::1',
+      DATA_DIR: '/srv/sk',
+      BOOTSTRAP_ADMIN_PASSWORD: 'pw-12345',
+    });
+    expect(config).toMatchObject({
+      port: 9000,
+      host: '::1',
+      dataDir: '/srv/sk',
+      bootstrapAdminPassword: 'pw-12345',
+    });
+  });
+
+  it('refuses to listen off the loopback without TLS, and says why', () => {
+    expect(() => loadConfig({ HOST: '0.0.0.0' })).toThrow(ConfigError);
+    expect(() => loadConfig({ HOST: '192.0.2.10' })).toThrow(/without TLS/);
+    expect(loadConfig({ HOST: '0.0.0.0', ALLOW_INSECURE_HTTP: '1' }).host).toBe('0.0.0.0');
+    expect(
+      loadConfig({ HOST: '0.0.0.0', TLS_CERT_FILE: 'c.pem', TLS_KEY_FILE: 'k.pem' }).security.https,
+    ).toBe(true);
+  });
+
+  it('rejects nonsense values with the variable named', () => {
+    expect(() => loadConfig({ PORT: 'eighty' })).toThrow(/PORT/);
+    expect(() => loadConfig({ ARGON2_MEMORY_KIB: '1' })).toThrow(/ARGON2_MEMORY_KIB/);
+    expect(() => loadConfig({ TLS_CERT_FILE: 'only-cert.pem' })).toThrow(/TLS_KEY_FILE/);
+  });
+});

@@ -3,6 +3,7 @@ import { EnrollRequest, LoginRequest, LoginResponse, MfaRequest, SessionResponse
 import type { Deps } from '../deps';
 import { requireUser } from '../http/context';
 import { bearer, errors, json, jsonBody, routeGroup } from '../http/openapi';
+import { audit } from '../services/audit';
 import { enroll, login, verifyMfa } from '../services/auth';
 import { endSession } from '../services/sessions';
 
@@ -53,6 +54,7 @@ export function authRoutes(deps: Deps) {
   app.use(logoutRoute.path, requireUser(deps));
   app.openapi(logoutRoute, async (c) => {
     await endSession(deps, c.get('token'));
+    await audit(deps, c.get('meta'), 'logout', { actor: c.get('user'), subject: c.get('user') });
     return c.body(null, 204);
   });
   return app;

@@ -1,0 +1,144 @@
+/**
+ * Builds the extension from the one top-level manifest.json:
+ *   npm run build                  -> dist/chromium, dist/firefox and a zip of each
+ *   SPAREKEY_E2E=1 npm run build   -> dist/chromium-e2e only (test build, see below)
+ * Each bundle is one classic script (IIFE): content scripts and the Firefox background page cannot
+ * load modules, and one format everywhere keeps the pages alike.
+ */
+
+import { existsSync } from 'node:fs';
+import { cp, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import * as esbuild from 'esbuild';
+import webExt from 'web-ext';
+import { ICON_SIZES, iconPng } from './icons';
+
+const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+const SRC = join(ROOT, 'extension', 'src');
+const DIST = join(ROOT, 'dist');
+
+type Browser = 'chromium' | 'firefox';
+
+interface Target {
+  name: string;
+  browser: Browser;
+  clipboardClearMs: number;
+  /**
+   * Test-only: grant the loopback server in the manifest, because Playwright cannot click the
+   * permission prompt. Shipped builds keep host access optional and ask for the configured server.
+   */
+  grantLoopback: boolean;
+  zip: boolean;
+}
+
+const SHIPPED: Target[] = [
+  { name: 'chromium', browser: 'chromium', clipboardClearMs: 30_000, grantLoopback: false, zip: true },
+  { name: 'firefox', browser: 'firefox', clipboardClearMs: 30_000, grantLoopback: false, zip: true },
+];
+
+/** The e2e test watches the clipboard being cleared; 30 s would make it slow, not more truthful. */
+const E2E: Target = {
+  name: 'chromium-e2e',
+  browser: 'chromium',
+  clipboardClearMs: 2_000,
+  grantLoopback: true,
+  zip: false,
+};
+
+type Manifest = Record<string, unknown> & { permissions: string[]; version: string };
+
+function manifestFor(source: Manifest, target: Target): Manifest {
+  const manifest: Manifest = structuredClone(source);
+  if (target.browser === 'firefox') {
+    // Firefox MV3 runs an event page; offscreen documents and the managed_schema key are Chromium-only
+    // (Firefox reads managed storage from policies.json instead).
+    manifest.background = { scripts: ['background.js'] };
+    manifest.permissions = manifest.permissions.filter((p) => p !== 'offscreen');
+    delete manifest.storage;
+    delete manifest.minimum_chrome_version;
+  } else {
+    manifest.background = { service_worker: 'background.js' };
+    delete manifest.browser_specific_settings;
+  }
+  if (target.grantLoopback) manifest.host_permissions = ['http://127.0.0.1/*'];
+  return manifest;
+}
+
+function entryPoints(target: Target): Record<string, string> {
+  const entries: Record<string, string> = {
+    popup: join(SRC, 'popup', 'index.tsx'),
+    options: join(SRC, 'options', 'index.tsx'),
+    print: join(SRC, 'print', 'index.tsx'),
+    background: join(SRC, 'background', 'index.ts'),
+  };
+  if (target.browser === 'chromium') entries.offscreen = join(SRC, 'offscreen', 'index.ts');
+  const content = join(SRC, 'content', 'index.ts');
+  if (existsSync(content)) entries.content = content;
+  return entries;
+}
+
+async function buildTarget(source: Manifest, target: Target): Promise<string> {
+  const out = join(DIST, target.name);
+  await rm(out, { recursive: true, force: true });
+  await mkdir(join(out, 'icons'), { recursive: true });
+
+  await esbuild.build({
+    entryPoints: entryPoints(target),
+    outdir: out,
+    bundle: true,
+    format: 'iife',
+    platform: 'browser',
+    target: ['chrome120', 'firefox140'],
+    jsx: 'automatic',
+    jsxImportSource: 'preact',
+    charset: 'utf8',
+    // Readable output: store reviewers read the bundle, and there is no remote or generated code to hide.
+    minify: false,
+    legalComments: 'eof',
+    logLevel: 'warning',
+    define: {
+      __SPAREKEY_BROWSER__: JSON.stringify(target.browser),
+      __SPAREKEY_CLIPBOARD_CLEAR_MS__: String(target.clipboardClearMs),
+      'process.env.NODE_ENV': '"production"',
+    },
+  });
+
+  const pages = ['popup.html', 'options.html', 'print.html', 'styles.css'];
+  if (target.browser === 'chromium') pages.push('offscreen.html');
+  for (const page of pages) await cp(join(ROOT, 'extension', 'static', page), join(out, page));
+  await cp(join(ROOT, 'extension', '_locales'), join(out, '_locales'), { recursive: true });
+  if (target.browser === 'chromium')
+    await cp(join(ROOT, 'managed_schema.json'), join(out, 'managed_schema.json'));
+  for (const size of ICON_SIZES) await writeFile(join(out, 'icons', `icon-${size}.png`), iconPng(size));
+
+  const manifest = manifestFor(source, target);
+  await writeFile(join(out, 'manifest.json'), `${JSON.stringify(manifest, null, 2)}\n`);
+
+  if (target.zip) {
+    await webExt.cmd.build(
+      {
+        sourceDir: out,
+        artifactsDir: DIST,
+        filename: `sparekey-${target.name}-${manifest.version}.zip`,
+        overwriteDest: true,
+      },
+      { showReadyMessage: false },
+    );
+  }
+  return out;
+}
+
+async function main(): Promise<void> {
+  const source = JSON.parse(await readFile(join(ROOT, 'manifest.json'), 'utf8')) as Manifest;
+  const targets = process.env.SPAREKEY_E2E === '1' ? [E2E] : SHIPPED;
+  for (const target of targets) {
+    const out = await buildTarget(source, target);
+    console.log(`built ${target.name} -> ${out}${target.zip ? ' (+ zip)' : ''}`);
+  }
+}
+
+main().catch((error) => {
+  console.error(error);
+  process.exitCode = 1;
+});

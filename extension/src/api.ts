@@ -1,0 +1,117 @@
+/**
+ * The one module that talks to the SpareKey server (contract: docs/API.md, shared/api.ts).
+ * Types only from shared/api: zod stays out of the bundle.
+ */
+import type {
+  AdminUsers,
+  AuditEvents,
+  CreateUserRequest,
+  GeneratedCodes,
+  LoginResponse,
+  Me,
+  MfaMethod,
+  Policy,
+  SessionResponse,
+  UpdatedUser,
+  UpdateUserRequest,
+  User,
+} from '../../shared/api';
+
+export class ApiError extends Error {
+  constructor(
+    /** HTTP status, 0 when the server could not be reached. */
+    readonly status: number,
+    /** The server's snake_case code, or `unreachable`. */
+    readonly code: string,
+    message: string,
+    /** From Retry-After on 429: seconds until the lockout ends. */
+    readonly retryAfterSeconds: number | null = null,
+  ) {
+    super(message);
+    this.name = 'ApiError';
+  }
+}
+
+export const UNREACHABLE = 'unreachable';
+
+function retryAfter(res: Response): number | null {
+  const value = res.headers.get('Retry-After');
+  if (value === null) return null;
+  const seconds = Number(value);
+  if (Number.isFinite(seconds)) return Math.max(0, Math.ceil(seconds));
+  const date = Date.parse(value);
+  return Number.isNaN(date) ? null : Math.max(0, Math.ceil((date - Date.now()) / 1000));
+}
+
+function errorOf(body: unknown): { code: string; message: string } | null {
+  if (typeof body !== 'object' || body === null || !('error' in body)) return null;
+  const error = (body as { error: unknown }).error;
+  if (typeof error !== 'object' || error === null) return null;
+  const { code, message } = error as { code?: unknown; message?: unknown };
+  return typeof code === 'string' && typeof message === 'string' ? { code, message } : null;
+}
+
+export type Api = ReturnType<typeof createApi>;
+
+/** A client for one server; `token` is the session token when signed in. */
+export function createApi(serverUrl: string, token: string | null = null) {
+  const base = serverUrl.replace(/\/+$/, '');
+
+  async function request<T>(method: string, path: string, body?: unknown): Promise<T> {
+    const headers: Record<string, string> = { Accept: 'application/json' };
+    if (body !== undefined) headers['Content-Type'] = 'application/json';
+    // The token goes in a header only: URLs end up in history and logs.
+    if (token) headers.Authorization = `Bearer ${token}`;
+    let res: Response;
+    try {
+      res = await fetch(`${base}${path}`, {
+        method,
+        headers,
+        body: body === undefined ? undefined : JSON.stringify(body),
+        // No cookies: the server's web sign-in session must not stand in for the token.
+        credentials: 'omit',
+        cache: 'no-store',
+      });
+    } catch {
+      throw new ApiError(0, UNREACHABLE, 'The server cannot be reached.');
+    }
+    if (res.status === 204) return undefined as T;
+    const data: unknown = await res.json().catch(() => null);
+    if (!res.ok) {
+      const error = errorOf(data);
+      throw new ApiError(
+        res.status,
+        error?.code ?? `http_${res.status}`,
+        error?.message ?? `The server answered ${res.status}.`,
+        res.status === 429 ? retryAfter(res) : null,
+      );
+    }
+    return data as T;
+  }
+
+  const userPath = (id: string) => `/api/admin/users/${encodeURIComponent(id)}`;
+
+  return {
+    serverUrl: base,
+    login: (username: string, password: string) =>
+      request<LoginResponse>('POST', '/api/auth/login', { username, password }),
+    mfa: (mfaToken: string, method: MfaMethod, code: string) =>
+      request<SessionResponse>('POST', '/api/auth/mfa', { mfaToken, method, code }),
+    enroll: (mfaToken: string, code: string) =>
+      request<SessionResponse>('POST', '/api/auth/enroll', { mfaToken, code }),
+    logout: () => request<void>('POST', '/api/auth/logout'),
+    me: () => request<Me>('GET', '/api/me'),
+    generateCodes: (password: string) =>
+      request<GeneratedCodes>('POST', '/api/me/backup-codes', { password }),
+    myEvents: () => request<AuditEvents>('GET', '/api/me/events'),
+    policy: () => request<Policy>('GET', '/api/admin/policy'),
+    savePolicy: (policy: Policy) => request<Policy>('PUT', '/api/admin/policy', policy),
+    users: () => request<AdminUsers>('GET', '/api/admin/users'),
+    createUser: (user: CreateUserRequest) => request<{ user: User }>('POST', '/api/admin/users', user),
+    updateUser: (id: string, change: UpdateUserRequest) =>
+      request<UpdatedUser>('PATCH', userPath(id), change),
+    deleteUser: (id: string) => request<void>('DELETE', userPath(id)),
+    revokeCodes: (id: string) => request<void>('DELETE', `${userPath(id)}/backup-codes`),
+    audit: (limit: number) => request<AuditEvents>('GET', `/api/admin/audit?limit=${limit}`),
+  };
+}

@@ -1,0 +1,67 @@
+/**
+ * Polls the signed-in user's status and audit events: keeps the toolbar badge current and raises a
+ * browser notification when one of the user's backup codes was used to sign in.
+ */
+import browser from 'webextension-polyfill';
+import { createApi } from '../api';
+import { showCodesLeft } from '../badge';
+import { codeUsesAfter, describeCodeUse, markNotified, notifiedAt } from '../code-use-events';
+import { isSessionExpired } from '../errors';
+import { t } from '../i18n';
+import { savedServerUrl } from '../server-url';
+import { forgetToken, readToken, TOKEN_KEY } from '../session-token';
+
+const ALARM = 'sparekey-poll';
+const PERIOD_MINUTES = 1;
+
+async function poll(): Promise<void> {
+  const [serverUrl, token] = await Promise.all([savedServerUrl(), readToken()]);
+  if (!serverUrl || !token) {
+    await showCodesLeft(null);
+    return;
+  }
+  const api = createApi(serverUrl, token);
+  try {
+    const [me, { events }, since] = await Promise.all([api.me(), api.myEvents(), notifiedAt()]);
+    await showCodesLeft(me.backupCodes);
+    if (since === null) {
+      // First look after install: older uses are in the popup notice; notify only from now on.
+      await markNotified(new Date().toISOString());
+      return;
+    }
+    const fresh = codeUsesAfter(events, since);
+    const latest = fresh[0];
+    if (!latest) return;
+    await markNotified(latest.at);
+    const more = fresh.length > 1 ? ` ${t('codeUseMore', fresh.length - 1)}` : '';
+    await browser.notifications.create(`sparekey-code-use-${latest.id}`, {
+      type: 'basic',
+      iconUrl: browser.runtime.getURL('icons/icon-128.png'),
+      title: t('codeUseTitle'),
+      message: `${describeCodeUse(latest)}${more}`,
+    });
+  } catch (error) {
+    if (isSessionExpired(error)) {
+      await forgetToken();
+      await showCodesLeft(null);
+    }
+    // Unreachable or failing server: the next poll tries again; the popup shows the error if opened.
+  }
+}
+
+async function ensureAlarm(): Promise<void> {
+  if (!(await browser.alarms.get(ALARM))) {
+    await browser.alarms.create(ALARM, { periodInMinutes: PERIOD_MINUTES, delayInMinutes: PERIOD_MINUTES });
+  }
+}
+
+export function registerCodeUseWatch(): void {
+  browser.alarms.onAlarm.addListener((alarm) => {
+    if (alarm.name === ALARM) poll();
+  });
+  // A sign-in or sign-out shows in the badge right away, not at the next poll.
+  browser.storage.session.onChanged.addListener((changes) => {
+    if (TOKEN_KEY in changes) poll();
+  });
+  ensureAlarm();
+}

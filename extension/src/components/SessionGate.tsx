@@ -1,0 +1,112 @@
+import type { ComponentChildren } from 'preact';
+import { useCallback, useEffect, useMemo, useState } from 'preact/hooks';
+import type { SessionResponse, User } from '../../../shared/api';
+import { type Api, createApi } from '../api';
+import { t } from '../i18n';
+import { hasHostPermission, managedServerUrl, savedServerUrl } from '../server-url';
+import { forgetToken, readToken, storeToken } from '../session-token';
+import { Notice } from './Alert';
+import { ServerSetup } from './ServerSetup';
+import { SignIn } from './SignIn';
+
+export interface Session {
+  api: Api;
+  serverUrl: string;
+  /** Set right after an interactive sign-in; null when the session was resumed. */
+  signedInAs: User | null;
+  /** Codes left when this sign-in spent a backup code. */
+  backupCodesLeft: number | null;
+  signOut: () => Promise<void>;
+  /** The server no longer accepts the token: back to sign-in, with a word why. */
+  expire: () => void;
+}
+
+type Phase =
+  | { name: 'loading' }
+  | { name: 'setup'; initialUrl: string; managed: boolean }
+  | { name: 'signin'; serverUrl: string; expired: boolean }
+  | { name: 'ready'; serverUrl: string; token: string; signedIn: SessionResponse | null };
+
+async function initialPhase(): Promise<Phase> {
+  const [saved, managed] = await Promise.all([savedServerUrl(), managedServerUrl()]);
+  const serverUrl = saved ?? managed;
+  if (!saved || !(await hasHostPermission(saved))) {
+    return { name: 'setup', initialUrl: serverUrl ?? '', managed: managed !== null && serverUrl === managed };
+  }
+  const token = await readToken();
+  return token
+    ? { name: 'ready', serverUrl: saved, token, signedIn: null }
+    : { name: 'signin', serverUrl: saved, expired: false };
+}
+
+/** Server set-up and sign-in, shared by the popup and the options page; renders `children` once signed in. */
+export function SessionGate({ children }: { children: (session: Session) => ComponentChildren }) {
+  const [phase, setPhase] = useState<Phase>({ name: 'loading' });
+
+  useEffect(() => {
+    initialPhase().then(setPhase);
+  }, []);
+
+  const changeServer = useCallback(async () => {
+    await forgetToken();
+    const [saved, managed] = await Promise.all([savedServerUrl(), managedServerUrl()]);
+    setPhase({ name: 'setup', initialUrl: saved ?? managed ?? '', managed: managed !== null && !saved });
+  }, []);
+
+  const session = useMemo<Session | null>(() => {
+    if (phase.name !== 'ready') return null;
+    const { serverUrl, token, signedIn } = phase;
+    const api = createApi(serverUrl, token);
+    return {
+      api,
+      serverUrl,
+      signedInAs: signedIn?.user ?? null,
+      backupCodesLeft: signedIn?.backupCodes?.remaining ?? null,
+      signOut: async () => {
+        // Forget the token even if the server cannot be told: a stale token in memory helps no one.
+        await api.logout().catch(() => undefined);
+        await forgetToken();
+        setPhase({ name: 'signin', serverUrl, expired: false });
+      },
+      expire: () => {
+        forgetToken().then(() => setPhase({ name: 'signin', serverUrl, expired: true }));
+      },
+    };
+  }, [phase]);
+
+  switch (phase.name) {
+    case 'loading':
+      return <p class="muted">{t('loading')}</p>;
+    case 'setup':
+      return (
+        <ServerSetup
+          initialUrl={phase.initialUrl}
+          managed={phase.managed}
+          onReady={(serverUrl) => setPhase({ name: 'signin', serverUrl, expired: false })}
+        />
+      );
+    case 'signin': {
+      const { serverUrl } = phase;
+      return (
+        <div class="stack">
+          {phase.expired && <Notice tone="warning">{t('errorSessionExpired')}</Notice>}
+          <SignIn
+            api={createApi(serverUrl)}
+            onSignedIn={async (signedIn) => {
+              await storeToken(signedIn.token);
+              setPhase({ name: 'ready', serverUrl, token: signedIn.token, signedIn });
+            }}
+          />
+          <p class="muted small">
+            {t('serverLabel', new URL(serverUrl).host)}{' '}
+            <button type="button" class="link" onClick={changeServer}>
+              {t('changeServer')}
+            </button>
+          </p>
+        </div>
+      );
+    }
+    default:
+      return session ? children(session) : null;
+  }
+}

@@ -1,0 +1,149 @@
+import { useCallback, useEffect, useState } from 'preact/hooks';
+import type { AuditEvent, AuditEventType } from '../../../shared/api';
+import { ErrorAlert } from '../components/Alert';
+import type { Session } from '../components/SessionGate';
+import { isSessionExpired } from '../errors';
+import { formatDateTime, type MessageKey, t } from '../i18n';
+
+const LIMIT = 200;
+
+/** A label for every event type: the Record makes a type added to the API a compile error here. */
+export const EVENT_LABELS: Record<AuditEventType, MessageKey> = {
+  login_succeeded: 'eventLoginSucceeded',
+  login_failed: 'eventLoginFailed',
+  mfa_succeeded: 'eventMfaSucceeded',
+  mfa_failed: 'eventMfaFailed',
+  mfa_locked: 'eventMfaLocked',
+  mfa_enrolled: 'eventMfaEnrolled',
+  backup_code_used: 'eventBackupCodeUsed',
+  backup_code_failed: 'eventBackupCodeFailed',
+  backup_codes_generated: 'eventBackupCodesGenerated',
+  backup_codes_revoked: 'eventBackupCodesRevoked',
+  logout: 'eventLogout',
+  policy_changed: 'eventPolicyChanged',
+  user_created: 'eventUserCreated',
+  user_updated: 'eventUserUpdated',
+  user_deleted: 'eventUserDeleted',
+  mfa_configured: 'eventMfaConfigured',
+  mfa_reset: 'eventMfaReset',
+};
+
+const TYPES = Object.keys(EVENT_LABELS) as AuditEventType[];
+
+function involves(event: AuditEvent, username: string): boolean {
+  return event.actor?.username === username || event.subject?.username === username;
+}
+
+function detailsText(event: AuditEvent): string {
+  return Object.entries(event.details ?? {})
+    .map(([key, value]) => `${key}: ${String(value)}`)
+    .join(', ');
+}
+
+/** The latest events, newest first, narrowed by user and event type. */
+export function AuditLog({ session, revision }: { session: Session; revision: number }) {
+  const [events, setEvents] = useState<AuditEvent[] | null>(null);
+  const [error, setError] = useState<unknown>(null);
+  const [user, setUser] = useState('');
+  const [type, setType] = useState<AuditEventType | ''>('');
+
+  const load = useCallback(async () => {
+    setError(null);
+    try {
+      const { events: loaded } = await session.api.audit(LIMIT);
+      setEvents([...loaded].sort((a, b) => Date.parse(b.at) - Date.parse(a.at)));
+    } catch (caught) {
+      if (isSessionExpired(caught)) session.expire();
+      else setError(caught);
+    }
+  }, [session]);
+
+  // `revision` is the signal to reload after a change made elsewhere on the page.
+  useEffect(() => {
+    load();
+  }, [load, revision]);
+
+  const usernames = [
+    ...new Set(
+      (events ?? []).flatMap((e) => [e.actor?.username, e.subject?.username]).filter((u) => u !== undefined),
+    ),
+  ].sort();
+  const shown = (events ?? []).filter((e) => (!user || involves(e, user)) && (!type || e.type === type));
+
+  return (
+    <section class="card" aria-labelledby="audit-heading">
+      <div class="row spread">
+        <h2 id="audit-heading">{t('auditHeading')}</h2>
+        <button type="button" onClick={load}>
+          {t('refresh')}
+        </button>
+      </div>
+      <div class="row">
+        <div class="field">
+          <label for="audit-user">{t('auditFilterUser')}</label>
+          <select id="audit-user" value={user} onChange={(event) => setUser(event.currentTarget.value)}>
+            <option value="">{t('allUsers')}</option>
+            {usernames.map((name) => (
+              <option key={name} value={name}>
+                {name}
+              </option>
+            ))}
+          </select>
+        </div>
+        <div class="field">
+          <label for="audit-type">{t('auditFilterType')}</label>
+          <select
+            id="audit-type"
+            value={type}
+            onChange={(event) => setType(event.currentTarget.value as AuditEventType | '')}
+          >
+            <option value="">{t('allEvents')}</option>
+            {TYPES.map((value) => (
+              <option key={value} value={value}>
+                {t(EVENT_LABELS[value])}
+              </option>
+            ))}
+          </select>
+        </div>
+      </div>
+      <ErrorAlert error={error} />
+      {events !== null &&
+        (shown.length === 0 ? (
+          <p class="muted">{t('noEvents')}</p>
+        ) : (
+          <div class="table-scroll">
+            <table>
+              <caption class="visually-hidden">{t('auditHeading')}</caption>
+              <thead>
+                <tr>
+                  <th scope="col">{t('colWhen')}</th>
+                  <th scope="col">{t('colEvent')}</th>
+                  <th scope="col">{t('colActor')}</th>
+                  <th scope="col">{t('colSubject')}</th>
+                  <th scope="col">{t('colFrom')}</th>
+                  <th scope="col">{t('colDetails')}</th>
+                </tr>
+              </thead>
+              <tbody>
+                {shown.map((event) => (
+                  <tr key={event.id}>
+                    <td>
+                      <time dateTime={event.at}>{formatDateTime(event.at)}</time>
+                    </td>
+                    <td>{EVENT_LABELS[event.type] ? t(EVENT_LABELS[event.type]) : event.type}</td>
+                    <td>{event.actor?.username ?? '—'}</td>
+                    <td>{event.subject?.username ?? '—'}</td>
+                    <td>
+                      {event.ip ?? '—'}
+                      {event.userAgent && <span class="hint">{event.userAgent}</span>}
+                    </td>
+                    <td>{detailsText(event)}</td>
+                  </tr>
+                ))}
+              </tbody>
+            </table>
+          </div>
+        ))}
+    </section>
+  );
+}

@@ -1,0 +1,102 @@
+import { useState } from 'preact/hooks';
+import type { Role } from '../../../shared/api';
+import { ApiError } from '../api';
+import { ErrorAlert } from '../components/Alert';
+import { Field } from '../components/Field';
+import type { Session } from '../components/SessionGate';
+import { isSessionExpired } from '../errors';
+import { t } from '../i18n';
+import { type UserField, userFieldOf } from './field-errors';
+
+interface CreateUserFormProps {
+  session: Session;
+  onCreated: (username: string) => void;
+  onCancel: () => void;
+}
+
+export function CreateUserForm({ session, onCreated, onCancel }: CreateUserFormProps) {
+  const [username, setUsername] = useState('');
+  const [password, setPassword] = useState('');
+  const [role, setRole] = useState<Role>('user');
+  const [fieldErrors, setFieldErrors] = useState<Partial<Record<UserField, string>>>({});
+  const [error, setError] = useState<unknown>(null);
+  const [busy, setBusy] = useState(false);
+
+  const submit = async (event: Event) => {
+    event.preventDefault();
+    setBusy(true);
+    setFieldErrors({});
+    setError(null);
+    try {
+      await session.api.createUser({ username: username.trim(), password, role });
+      onCreated(username.trim());
+    } catch (caught) {
+      if (isSessionExpired(caught)) return session.expire();
+      const field =
+        caught instanceof ApiError
+          ? caught.status === 409
+            ? 'username'
+            : caught.status === 400
+              ? userFieldOf(caught.message)
+              : null
+          : null;
+      if (field && caught instanceof ApiError) setFieldErrors({ [field]: caught.message });
+      else setError(caught);
+    } finally {
+      setBusy(false);
+    }
+  };
+
+  return (
+    <form
+      class="panel stack"
+      onSubmit={submit}
+      noValidate
+      aria-labelledby="create-user-heading"
+      aria-busy={busy}
+    >
+      <h3 id="create-user-heading">{t('addUser')}</h3>
+      <Field
+        label={t('usernameLabel')}
+        value={username}
+        onValue={setUsername}
+        autocomplete="off"
+        spellcheck={false}
+        required
+        error={fieldErrors.username}
+      />
+      <Field
+        label={t('newPasswordLabel')}
+        hint={t('newPasswordHint')}
+        type="password"
+        value={password}
+        onValue={setPassword}
+        autocomplete="new-password"
+        required
+        error={fieldErrors.password}
+      />
+      <div class="field">
+        <label for="create-user-role">{t('colRole')}</label>
+        <select
+          id="create-user-role"
+          value={role}
+          onChange={(event) => setRole(event.currentTarget.value as Role)}
+          aria-invalid={fieldErrors.role ? true : undefined}
+        >
+          <option value="user">{t('roleUser')}</option>
+          <option value="admin">{t('roleAdmin')}</option>
+        </select>
+        {fieldErrors.role && <p class="field-error">{fieldErrors.role}</p>}
+      </div>
+      <ErrorAlert error={error} />
+      <div class="row">
+        <button type="submit" class="primary" disabled={busy}>
+          {t('createUser')}
+        </button>
+        <button type="button" onClick={onCancel}>
+          {t('cancel')}
+        </button>
+      </div>
+    </form>
+  );
+}

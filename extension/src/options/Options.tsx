@@ -1,0 +1,72 @@
+import { useEffect, useState } from 'preact/hooks';
+import type { Me } from '../../../shared/api';
+import { ErrorAlert } from '../components/Alert';
+import { type Session, SessionGate } from '../components/SessionGate';
+import { isSessionExpired } from '../errors';
+import { t } from '../i18n';
+import { AuditLog } from './AuditLog';
+import { MultifactorSection } from './MultifactorSection';
+import { UsersSection } from './UsersSection';
+
+export function Options() {
+  return (
+    <main class="options">
+      <h1 class="brand">{t('optionsTitle')}</h1>
+      <SessionGate>{(session) => <AdminConsole session={session} />}</SessionGate>
+    </main>
+  );
+}
+
+/** The administration sections, for admins only; anyone else is told plainly. */
+function AdminConsole({ session }: { session: Session }) {
+  const [me, setMe] = useState<Me | null>(null);
+  const [error, setError] = useState<unknown>(null);
+  // Bumped after a change to users, so the audit log shows the events it produced.
+  const [revision, setRevision] = useState(0);
+
+  useEffect(() => {
+    session.api
+      .me()
+      .then(setMe)
+      .catch((caught) => (isSessionExpired(caught) ? session.expire() : setError(caught)));
+  }, [session]);
+
+  const signOut = (
+    <button type="button" onClick={session.signOut}>
+      {t('signOut')}
+    </button>
+  );
+
+  if (error) {
+    return (
+      <div class="stack">
+        <ErrorAlert error={error} />
+        {signOut}
+      </div>
+    );
+  }
+  if (!me) return <p class="muted">{t('loading')}</p>;
+  if (me.user.role !== 'admin') {
+    return (
+      <div class="stack">
+        <p>{t('adminsOnly', me.user.username)}</p>
+        {signOut}
+      </div>
+    );
+  }
+  return (
+    <div class="stack-wide">
+      <div class="row spread">
+        <p>{t('signedInAs', me.user.username, new URL(session.serverUrl).host)}</p>
+        {signOut}
+      </div>
+      <MultifactorSection session={session} onChanged={() => setRevision((n) => n + 1)} />
+      <UsersSection
+        session={session}
+        currentUserId={me.user.id}
+        onChanged={() => setRevision((n) => n + 1)}
+      />
+      <AuditLog session={session} revision={revision} />
+    </div>
+  );
+}

@@ -1,0 +1,182 @@
+import { useCallback, useEffect, useState } from 'preact/hooks';
+import type { AdminUser, UpdatedUser } from '../../../shared/api';
+import { ErrorAlert, Notice } from '../components/Alert';
+import { AuthenticatorSecret } from '../components/AuthenticatorSecret';
+import { ConfirmButton } from '../components/ConfirmButton';
+import type { Session } from '../components/SessionGate';
+import { isSessionExpired } from '../errors';
+import { formatDateTime, t } from '../i18n';
+import { CreateUserForm } from './CreateUserForm';
+import { UserMfaEditor } from './UserMfaEditor';
+
+interface UsersSectionProps {
+  session: Session;
+  currentUserId: string;
+  onChanged: () => void;
+}
+
+function mfaCell(user: AdminUser): string {
+  if (user.mfa.type === 'none') return t('mfaOff');
+  if (user.mfa.enrolled) return t('mfaAuthenticatorReady');
+  return user.mfa.configureLater ? t('mfaConfigureLater') : t('mfaAuthenticatorPending');
+}
+
+/** Every account: who it is, its MFA and codes, and the actions an admin takes on it. */
+export function UsersSection({ session, currentUserId, onChanged }: UsersSectionProps) {
+  const [users, setUsers] = useState<AdminUser[] | null>(null);
+  const [error, setError] = useState<unknown>(null);
+  const [status, setStatus] = useState<string | null>(null);
+  const [editing, setEditing] = useState<AdminUser | null>(null);
+  const [creating, setCreating] = useState(false);
+  const [shownSecret, setShownSecret] = useState<{
+    username: string;
+    totp: NonNullable<UpdatedUser['totp']>;
+  } | null>(null);
+
+  const fail = useCallback(
+    (caught: unknown) => (isSessionExpired(caught) ? session.expire() : setError(caught)),
+    [session],
+  );
+
+  const load = useCallback(async () => {
+    try {
+      setUsers((await session.api.users()).users);
+    } catch (caught) {
+      fail(caught);
+    }
+  }, [session, fail]);
+
+  useEffect(() => {
+    load();
+  }, [load]);
+
+  /** Runs one admin action (if any), then reloads the table and tells the user what happened. */
+  const act = async (done: string, action?: () => Promise<unknown>) => {
+    setError(null);
+    setStatus(null);
+    try {
+      await action?.();
+      setStatus(done);
+      onChanged();
+      await load();
+    } catch (caught) {
+      fail(caught);
+    }
+  };
+
+  return (
+    <section class="card" aria-labelledby="users-heading">
+      <div class="row spread">
+        <h2 id="users-heading">{t('usersHeading')}</h2>
+        {!creating && (
+          <button type="button" onClick={() => setCreating(true)}>
+            {t('addUser')}
+          </button>
+        )}
+      </div>
+      {creating && (
+        <CreateUserForm
+          session={session}
+          onCancel={() => setCreating(false)}
+          onCreated={(username) => {
+            setCreating(false);
+            act(t('userCreated', username));
+          }}
+        />
+      )}
+      {shownSecret && (
+        <section class="panel stack" aria-labelledby="secret-heading">
+          <h3 id="secret-heading">{t('secretShownOnceTitle', shownSecret.username)}</h3>
+          <p>{t('secretShownOnce')}</p>
+          <AuthenticatorSecret secret={shownSecret.totp.secret} otpauthUri={shownSecret.totp.otpauthUri} />
+          <button type="button" class="primary" onClick={() => setShownSecret(null)}>
+            {t('secretDone')}
+          </button>
+        </section>
+      )}
+      <ErrorAlert error={error} />
+      {status && <Notice tone="success">{status}</Notice>}
+      {users === null ? (
+        !error && <p class="muted">{t('loading')}</p>
+      ) : (
+        <div class="table-scroll">
+          <table>
+            <caption class="visually-hidden">{t('usersHeading')}</caption>
+            <thead>
+              <tr>
+                <th scope="col">{t('colUsername')}</th>
+                <th scope="col">{t('colRole')}</th>
+                <th scope="col">{t('colMfa')}</th>
+                <th scope="col">{t('colCodes')}</th>
+                <th scope="col">{t('colLastCodeUse')}</th>
+                <th scope="col">{t('colActions')}</th>
+              </tr>
+            </thead>
+            <tbody>
+              {users.map((user) => (
+                <tr key={user.id}>
+                  <th scope="row">{user.username}</th>
+                  <td>{user.role === 'admin' ? t('roleAdmin') : t('roleUser')}</td>
+                  <td>{mfaCell(user)}</td>
+                  <td>
+                    {user.backupCodes.total > 0
+                      ? t('codesLeftShort', user.backupCodes.remaining, user.backupCodes.total)
+                      : t('noCodes')}
+                  </td>
+                  <td>
+                    {user.backupCodes.lastUsedAt ? formatDateTime(user.backupCodes.lastUsedAt) : t('never')}
+                  </td>
+                  <td class="actions">
+                    <button
+                      type="button"
+                      aria-label={t('editMfaFor', user.username)}
+                      onClick={() => setEditing(user)}
+                    >
+                      {t('editMfa')}
+                    </button>
+                    <ConfirmButton
+                      question={t('revokeQuestion', user.username)}
+                      confirmLabel={t('revokeConfirm')}
+                      disabled={user.backupCodes.total === 0}
+                      label={t('revokeFor', user.username)}
+                      onConfirm={() =>
+                        act(t('codesRevoked', user.username), () => session.api.revokeCodes(user.id))
+                      }
+                    >
+                      {t('revoke')}
+                    </ConfirmButton>
+                    <ConfirmButton
+                      question={t('deleteQuestion', user.username)}
+                      confirmLabel={t('deleteConfirm')}
+                      disabled={user.id === currentUserId}
+                      label={t('deleteFor', user.username)}
+                      onConfirm={() =>
+                        act(t('userDeleted', user.username), () => session.api.deleteUser(user.id))
+                      }
+                    >
+                      {t('delete')}
+                    </ConfirmButton>
+                  </td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        </div>
+      )}
+      {editing && (
+        <UserMfaEditor
+          key={editing.id}
+          user={editing}
+          onCancel={() => setEditing(null)}
+          onApply={(change) =>
+            act(t('mfaUpdated', editing.username), async () => {
+              const updated = await session.api.updateUser(editing.id, { mfa: change });
+              setEditing(null);
+              if (updated.totp) setShownSecret({ username: editing.username, totp: updated.totp });
+            })
+          }
+        />
+      )}
+    </section>
+  );
+}

@@ -1,0 +1,12 @@
+import { SessionGate } from '../components/SessionGate';
+import { t } from '../i18n';
+import { AccountView } from './AccountView';
+
+export function Popup() {
+  return (
+    <main class="popup">
+      <h1 class="brand">{t('extName')}</h1>
+      <SessionGate>{(session) => <AccountView session={session} />}</SessionGate>
+    </main>
+  );
+}

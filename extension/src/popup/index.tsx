@@ -1,0 +1,4 @@
+import { mountPage } from '../components/page';
+import { Popup } from './Popup';
+
+mountPage(<Popup />);

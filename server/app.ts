@@ -14,6 +14,7 @@ import { type Logger, silentLogger } from './log';
 import { adminRoutes } from './routes/admin';
 import { authRoutes } from './routes/auth';
 import { meRoutes } from './routes/me';
+import { webRoutes } from './routes/web';
 
 /** Every request body of the API is small; a larger one is refused before it is parsed. */
 export const MAX_BODY_BYTES = 16 * 1024;
@@ -75,6 +76,7 @@ export function createApp(deps: Deps, log: Logger = silentLogger) {
   app.route('/', authRoutes(deps));
   app.route('/', meRoutes(deps));
   app.route('/', adminRoutes(deps));
+  app.route('/', webRoutes(deps));
 
   app.openAPIRegistry.registerComponent('securitySchemes', 'bearer', { type: 'http', scheme: 'bearer' });
   app.doc31('/api/openapi.json', {

@@ -1,0 +1,235 @@
+/**
+ * The web sign-in screen: server-rendered forms that work without JavaScript. Password, then the
+ * MFA step (authenticator code, backup code, or enrolment), then /account. The sign-in logic is the
+ * JSON API's (services/auth); this file only maps it onto pages, cookies and redirects.
+ */
+import { type Context, Hono, type MiddlewareHandler } from 'hono';
+import { HTTPException } from 'hono/http-exception';
+import type { MfaMethod } from '../../shared/api';
+import { otpauthUri } from '../crypto/totp';
+import type { Deps } from '../deps';
+import type { AppEnv } from '../http/context';
+import { ApiError, tooManyAttempts } from '../http/errors';
+import { enroll, login, verifyMfa } from '../services/auth';
+import { backupCodeStatus, backupCodeUsable } from '../services/mfa-policy';
+import { endSession, readChallenge, resolveSession } from '../services/sessions';
+import { mfaLockRemaining } from '../services/throttle';
+import { CHALLENGE_COOKIE, clearCookie, readCookie, SESSION_COOKIE, writeCookie } from '../web/cookies';
+import { CSRF_FIELD, formToken, formTokenValid, originCheck } from '../web/csrf';
+import { BACKUP_CODE, checkField, PASSWORD, readForm, TOTP_CODE, USERNAME } from '../web/form';
+import { qrSvg } from '../web/qr';
+import { STYLESHEET_PATH, stylesheet } from '../web/static';
+import { accountPage } from '../web/views/account';
+import { enrollPage } from '../web/views/enroll';
+import { loginPage } from '../web/views/login';
+import { messagePage } from '../web/views/message';
+import { mfaPage } from '../web/views/mfa';
+
+type WebEnv = { Variables: AppEnv['Variables'] & { form: URLSearchParams } };
+type WebContext = Context<WebEnv>;
+
+/** Messages /login may show, chosen by a fixed key: nothing from the URL is ever echoed. */
+const NOTICES: Record<string, string> = {
+  expired: 'Your sign-in expired or was already completed. Sign in again.',
+  signed_out: 'You have signed out.',
+};
+
+const csrfRefused = () =>
+  new ApiError(
+    403,
+    'csrf_refused',
+    'This form has expired or was not sent from this site. Go back to sign-in and try again.',
+  );
+
+export function webRoutes(deps: Deps) {
+  const app = new Hono<WebEnv>();
+
+  /** The double-submit check; it also parses the form once for the handler. */
+  const formCheck: MiddlewareHandler<WebEnv> = async (c, next) => {
+    const form = await readForm(c);
+    if (!form || !formTokenValid(c, deps, form.get(CSRF_FIELD))) throw csrfRefused();
+    c.set('form', form);
+    await next();
+  };
+  const guarded = [originCheck(deps), formCheck] as const;
+
+  async function signedInUser(c: WebContext) {
+    const token = readCookie(c, deps, SESSION_COOKIE);
+    return token ? resolveSession(deps, token) : null;
+  }
+
+  /** The challenge in this browser's cookie, its user, and whether a backup code may be offered. */
+  async function pendingChallenge(c: WebContext) {
+    const token = readCookie(c, deps, CHALLENGE_COOKIE);
+    const challenge = token ? await readChallenge(deps, token) : null;
+    const user = challenge ? await deps.store.getUser(challenge.userId) : null;
+    if (!token || !challenge || !user) return null;
+    const backupAllowed = backupCodeUsable(await deps.store.getPolicy(), user);
+    return { token, challenge, user, backupAllowed };
+  }
+
+  function expired(c: WebContext) {
+    clearCookie(c, deps, CHALLENGE_COOKIE);
+    return c.redirect('/login?notice=expired', 303);
+  }
+
+  async function signedIn(c: WebContext, sessionToken: string) {
+    // A sign-in replaces whatever session this browser had, so the old token cannot linger.
+    const previous = readCookie(c, deps, SESSION_COOKIE);
+    if (previous) await endSession(deps, previous);
+    clearCookie(c, deps, CHALLENGE_COOKIE);
+    writeCookie(c, deps, SESSION_COOKIE, sessionToken);
+    return c.redirect('/account', 303);
+  }
+
+  /** A service refusal the page shows at its form; anything else is a real fault for the app's handler. */
+  function refusal(c: WebContext, error: unknown): ApiError {
+    if (!(error instanceof ApiError)) throw error;
+    if (error.extras.retryAfter) c.header('Retry-After', String(error.extras.retryAfter));
+    return error;
+  }
+
+  app.onError((error, c) => {
+    if (error instanceof HTTPException && error.status === 403) {
+      // hono's csrf(): the Origin or Sec-Fetch-Site named another site.
+      const refused = csrfRefused();
+      return c.html(messagePage('Request refused', refused.message), 403);
+    }
+    if (error instanceof ApiError) {
+      if (error.extras.retryAfter) c.header('Retry-After', String(error.extras.retryAfter));
+      return c.html(messagePage('Something is wrong', error.message), error.status);
+    }
+    // Unexpected faults go to the app's handler, which logs them.
+    throw error;
+  });
+
+  app.get(STYLESHEET_PATH, (c) => c.body(stylesheet, 200, { 'Content-Type': 'text/css; charset=utf-8' }));
+
+  app.get('/', async (c) => c.redirect((await signedInUser(c)) ? '/account' : '/login', 303));
+
+  app.get('/login', async (c) => {
+    if (await signedInUser(c)) return c.redirect('/account', 303);
+    const key = c.req.query('notice');
+    const notice = key && Object.hasOwn(NOTICES, key) ? (NOTICES[key] ?? null) : null;
+    return c.html(loginPage({ csrf: formToken(c, deps), notice }));
+  });
+
+  app.post('/login', ...guarded, async (c) => {
+    const form = c.get('form');
+    const username = checkField(form, USERNAME);
+    const password = checkField(form, PASSWORD);
+    const csrf = formToken(c, deps);
+    if (username.error || password.error) {
+      const fieldErrors = { username: username.error, password: password.error };
+      return c.html(loginPage({ csrf, username: username.value, fieldErrors }), 400);
+    }
+    let result: Awaited<ReturnType<typeof login>>;
+    try {
+      result = await login(deps, c.get('meta'), { username: username.value, password: password.value });
+    } catch (error) {
+      const refused = refusal(c, error);
+      return c.html(loginPage({ csrf, username: username.value, error: refused.message }), refused.status);
+    }
+    switch (result.status) {
+      case 'ok':
+        return signedIn(c, result.token);
+      case 'mfa_required':
+        writeCookie(c, deps, CHALLENGE_COOKIE, result.mfaToken);
+        return c.redirect('/login/mfa', 303);
+      case 'mfa_enroll':
+        writeCookie(c, deps, CHALLENGE_COOKIE, result.mfaToken);
+        return c.redirect('/login/enroll', 303);
+    }
+  });
+
+  app.get('/login/mfa', async (c) => {
+    const pending = await pendingChallenge(c);
+    if (!pending) return expired(c);
+    if (pending.challenge.pendingSecret) return c.redirect('/login/enroll', 303);
+    const method: MfaMethod =
+      c.req.query('method') === 'backup_code' && pending.backupAllowed ? 'backup_code' : 'totp';
+    const lockedFor = mfaLockRemaining(pending.user, deps.clock.now());
+    const error = lockedFor > 0 ? tooManyAttempts(lockedFor).message : null;
+    return c.html(mfaPage({ csrf: formToken(c, deps), method, backupAllowed: pending.backupAllowed, error }));
+  });
+
+  app.post('/login/mfa', ...guarded, async (c) => {
+    const form = c.get('form');
+    // Which form was sent is told by its field: the two forms post to the same place.
+    const method: MfaMethod = form.has('backup_code') ? 'backup_code' : 'totp';
+    const pending = await pendingChallenge(c);
+    if (!pending) return expired(c);
+    if (pending.challenge.pendingSecret) return c.redirect('/login/enroll', 303);
+    const code = checkField(form, method === 'backup_code' ? BACKUP_CODE : TOTP_CODE);
+    const show = (error: string, status: ApiError['status']) =>
+      c.html(
+        mfaPage({ csrf: formToken(c, deps), method, backupAllowed: pending.backupAllowed, error }),
+        status,
+      );
+    if (code.error) return show(code.error, 400);
+    try {
+      const session = await verifyMfa(deps, c.get('meta'), {
+        mfaToken: pending.token,
+        method,
+        code: code.value,
+      });
+      return signedIn(c, session.token);
+    } catch (error) {
+      const refused = refusal(c, error);
+      if (refused.code === 'invalid_mfa_token') return expired(c);
+      return show(refused.message, refused.status);
+    }
+  });
+
+  app.get('/login/enroll', async (c) => {
+    const pending = await pendingChallenge(c);
+    if (!pending) return expired(c);
+    const secret = pending.challenge.pendingSecret;
+    if (!secret) return c.redirect('/login/mfa', 303);
+    const qr = await qrSvg(otpauthUri(secret, pending.user.username));
+    return c.html(
+      enrollPage({ csrf: formToken(c, deps), username: pending.user.username, secret, qrSvg: qr }),
+    );
+  });
+
+  app.post('/login/enroll', ...guarded, async (c) => {
+    const pending = await pendingChallenge(c);
+    if (!pending) return expired(c);
+    const secret = pending.challenge.pendingSecret;
+    if (!secret) return c.redirect('/login/mfa', 303);
+    const code = checkField(c.get('form'), TOTP_CODE);
+    const show = async (error: string, status: ApiError['status']) => {
+      const qr = await qrSvg(otpauthUri(secret, pending.user.username));
+      const view = { csrf: formToken(c, deps), username: pending.user.username, secret, qrSvg: qr, error };
+      return c.html(enrollPage(view), status);
+    };
+    if (code.error) return show(code.error, 400);
+    try {
+      const session = await enroll(deps, c.get('meta'), { mfaToken: pending.token, code: code.value });
+      return signedIn(c, session.token);
+    } catch (error) {
+      const refused = refusal(c, error);
+      if (refused.code === 'invalid_mfa_token') return expired(c);
+      return show(refused.message, refused.status);
+    }
+  });
+
+  app.get('/account', async (c) => {
+    const user = await signedInUser(c);
+    if (!user) {
+      if (readCookie(c, deps, SESSION_COOKIE)) clearCookie(c, deps, SESSION_COOKIE);
+      return c.redirect('/login', 303);
+    }
+    const backupCodes = backupCodeStatus(await deps.store.getPolicy(), user);
+    return c.html(accountPage({ csrf: formToken(c, deps), username: user.username, backupCodes }));
+  });
+
+  app.post('/logout', ...guarded, async (c) => {
+    const token = readCookie(c, deps, SESSION_COOKIE);
+    if (token) await endSession(deps, token);
+    clearCookie(c, deps, SESSION_COOKIE);
+    return c.redirect('/login?notice=signed_out', 303);
+  });
+
+  return app;
+}

@@ -1,0 +1,64 @@
+/** The MFA step: the authenticator-code form, or the backup-code form the user switched to. */
+import { html } from 'hono/html';
+import type { MfaMethod } from '../../../shared/api';
+import { csrfField, field } from './fields';
+import { type Html, layout } from './layout';
+
+export const BACKUP_CODE_PATH = '/login/mfa?method=backup_code';
+
+export interface MfaView {
+  csrf: string;
+  method: MfaMethod;
+  /** Whether to offer the backup-code form: the policy allows codes and one is left. */
+  backupAllowed: boolean;
+  error?: string | null;
+}
+
+function totpForm(v: MfaView): Html {
+  return html`<h1>Two-step verification</h1>
+<p>Open your authenticator app and enter the code it shows for SpareKey.</p>
+<form method="post" action="/login/mfa">
+${csrfField(v.csrf)}
+${field({
+  id: 'totp',
+  label: 'Authenticator code',
+  hint: 'The 6-digit code from your app.',
+  autocomplete: 'one-time-code',
+  inputmode: 'numeric',
+  error: v.error ?? null,
+  autofocus: true,
+  maxlength: 64,
+})}
+<button type="submit">Verify</button>
+</form>
+${v.backupAllowed ? html`<p class="switch"><a href="${BACKUP_CODE_PATH}">Use a backup code</a></p>` : ''}`;
+}
+
+function backupForm(v: MfaView): Html {
+  return html`<h1>Use a backup code</h1>
+<p>Enter one of the backup codes you saved. Each code works once.</p>
+<form method="post" action="/login/mfa">
+${csrfField(v.csrf)}
+${field({
+  id: 'backup_code',
+  label: 'Backup code',
+  hint: '10 characters, like 7K3QX-M2D9P. Dashes, spaces and case do not matter.',
+  autocomplete: 'one-time-code',
+  autocapitalize: 'characters',
+  error: v.error ?? null,
+  autofocus: true,
+  maxlength: 64,
+})}
+<button type="submit">Verify</button>
+</form>
+<p class="switch"><a href="/login/mfa">Use your authenticator app</a></p>`;
+}
+
+export function mfaPage(v: MfaView): Html {
+  const body = v.method === 'backup_code' ? backupForm(v) : totpForm(v);
+  return layout(
+    v.method === 'backup_code' ? 'Backup code' : 'Two-step verification',
+    html`${body}
+<p class="switch"><a href="/login">Sign in as someone else</a></p>`,
+  );
+}

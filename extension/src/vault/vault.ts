@@ -72,6 +72,8 @@ export type VaultStatus =
       /** The number the next fill would hand out, or null when none is left. */
       next: number | null;
       stale: boolean;
+      /** A code was handed to a page since the last sync: the server may have spent it. */
+      awaitingSync: boolean;
       idleMinutes: number;
       /** When the key will be dropped if nothing uses it (ms since epoch), while unlocked. */
       lockAt: number | null;
@@ -188,6 +190,7 @@ export function createVault(deps: VaultDeps): Vault {
       used: sorted(record.spent),
       next: nextNumber(record),
       stale: record.stale,
+      awaitingSync: record.pending.length > 0,
       idleMinutes: minutes,
       lockAt: key ? key.lastActive + minutes * 60_000 : null,
     };

@@ -1,0 +1,136 @@
+/**
+ * The background half of autofill: keeps the content script registered for the configured server,
+ * answers its requests after checking who sent them, hands out one code per user request, syncs spent
+ * numbers with the server, handles the keyboard shortcut and the vault's idle lock.
+ */
+import browser, { type Runtime } from 'webextension-polyfill';
+import type { Me } from '../../../shared/api';
+import { createApi } from '../api';
+import { savedServerUrl } from '../server-url';
+import { readToken } from '../session-token';
+import { browserVault } from '../vault';
+import { originOf, VAULT_IDLE_ALARM, type Vault } from '../vault/vault';
+import {
+  AUTOFILL_FILL,
+  type ContentRequest,
+  FILL_COMMAND,
+  type FillReply,
+  isContentRequest,
+  type StatusReply,
+} from './messages';
+import { syncContentScript } from './registration';
+import { isTrustedContentSender } from './sender';
+import { type ActiveTabFill, fillInActiveTab } from './trigger';
+
+export interface AutofillOptions {
+  vault?: Vault;
+  /** The configured server URL (storage.local), or null before first run. */
+  serverUrl?: () => Promise<string | null>;
+  /** GET /api/me with the extension's session, or null when signed out or unreachable. */
+  fetchMe?: () => Promise<Me | null>;
+}
+
+export interface Autofill {
+  /** Call after the server URL changes (permission changes are followed already). */
+  refreshRegistration(): Promise<void>;
+  fillInActiveTab(): Promise<ActiveTabFill>;
+  /** Marks spent what the server reports used; call with a fresh /api/me whenever one is fetched. */
+  applyMe(me: Me): Promise<void>;
+}
+
+async function defaultFetchMe(serverUrl: () => Promise<string | null>): Promise<Me | null> {
+  const [url, token] = await Promise.all([serverUrl(), readToken()]);
+  if (!url || !token) return null;
+  try {
+    return await createApi(url, token).me();
+  } catch {
+    // Offline or signed out: handed-out codes stay skipped until a later sync.
+    return null;
+  }
+}
+
+/** Tries to open the popup so the user can unlock; browsers refuse without a recent gesture, which is fine. */
+async function offerUnlock(): Promise<void> {
+  try {
+    await (browser.action as { openPopup?: () => Promise<void> }).openPopup?.();
+  } catch {
+    // The button's own text tells the user to unlock from the toolbar.
+  }
+}
+
+export function installAutofill(options: AutofillOptions = {}): Autofill {
+  const vault = options.vault ?? browserVault();
+  const serverUrl = options.serverUrl ?? savedServerUrl;
+  const fetchMe = options.fetchMe ?? (() => defaultFetchMe(serverUrl));
+
+  let registering: Promise<unknown> = Promise.resolve();
+  const refreshRegistration = async () => {
+    // One at a time: overlapping registrations of the same id fail with "duplicate script id".
+    registering = registering.then(
+      async () => syncContentScript(await serverUrl()),
+      async () => syncContentScript(await serverUrl()),
+    );
+    await registering.catch(() => undefined);
+  };
+
+  const applyMe = async (me: Me) => {
+    const url = await serverUrl();
+    if (url) await vault.applyServerStatus(url, me.user.username, me.backupCodes);
+  };
+
+  async function status(origin: string): Promise<StatusReply> {
+    let current = await vault.status();
+    if (current.state !== 'empty' && current.server === origin && current.awaitingSync) {
+      // A code went to a page since the last sync: after that sign-in the server knows it is spent.
+      const me = await fetchMe();
+      if (me) {
+        await applyMe(me);
+        current = await vault.status();
+      }
+    }
+    if (current.state === 'empty' || current.server !== origin) return { state: 'off' };
+    if (current.next === null) return { state: 'none_left' };
+    return { state: current.state === 'unlocked' ? 'ready' : 'locked', next: current.next };
+  }
+
+  async function fill(origin: string): Promise<FillReply> {
+    const taken = await vault.takeNext(origin);
+    if (taken.ok) return { ok: true, number: taken.number, code: taken.code };
+    if (taken.reason === 'locked') await offerUnlock();
+    return {
+      ok: false,
+      reason: taken.reason === 'locked' || taken.reason === 'none_left' ? taken.reason : 'off',
+    };
+  }
+
+  async function answer(message: ContentRequest, sender: Runtime.MessageSender) {
+    const origin = originOf((await serverUrl()) ?? '');
+    if (!isTrustedContentSender(sender, browser.runtime.id, origin) || !origin) return undefined;
+    return message.type === AUTOFILL_FILL ? fill(origin) : status(origin);
+  }
+
+  browser.runtime.onMessage.addListener((message: unknown, sender: Runtime.MessageSender) => {
+    // Not ours: leave it to the other listeners (returning undefined claims no reply).
+    if (!isContentRequest(message)) return undefined;
+    return answer(message, sender);
+  });
+
+  const fillActive = async (tab?: Parameters<typeof fillInActiveTab>[1]) =>
+    fillInActiveTab(await serverUrl(), tab);
+
+  browser.commands.onCommand.addListener((command, tab) => {
+    if (command === FILL_COMMAND) void fillActive(tab);
+  });
+
+  browser.alarms.onAlarm.addListener((alarm) => {
+    if (alarm.name === VAULT_IDLE_ALARM) void vault.lockIfIdle();
+  });
+
+  browser.permissions.onAdded.addListener(() => void refreshRegistration());
+  browser.permissions.onRemoved.addListener(() => void refreshRegistration());
+  browser.runtime.onStartup.addListener(() => void refreshRegistration());
+  browser.runtime.onInstalled.addListener(() => void refreshRegistration());
+  void refreshRegistration();
+
+  return { refreshRegistration, fillInActiveTab: () => fillActive(), applyMe };
+}

@@ -1,0 +1,123 @@
+/**
+ * The content script's logic, apart from its browser wiring (../content/index.ts): watch for the
+ * backup-code field, offer the button, and fill only when the user asks.
+ */
+import { createFillButton, type FillButton } from './button';
+import { type CodeField, fieldInputs } from './detect';
+import { fillCodeField } from './fill';
+import {
+  AUTOFILL_FILL,
+  AUTOFILL_STATUS,
+  type ContentRequest,
+  type FillReply,
+  type StatusReply,
+  type TriggerReply,
+} from './messages';
+import type { Translate } from './text';
+import { watchCodeField } from './watch';
+
+export interface ContentDeps {
+  /** browser.runtime.sendMessage to the background; undefined when it does not answer. */
+  send(request: ContentRequest): Promise<unknown>;
+  text: Translate;
+  /** Defaults to event.isTrusted; tests stand in for a real user's click. */
+  isUserClick?: (event: MouseEvent) => boolean;
+}
+
+export interface ContentAutofill {
+  /** A fill the user asked for outside the page (keyboard shortcut, popup). */
+  trigger(): Promise<TriggerReply>;
+  /** Asks the background again (the user may have unlocked or kept codes meanwhile). */
+  refresh(): Promise<void>;
+  stop(): void;
+}
+
+function asStatus(reply: unknown): StatusReply {
+  const r = reply as Partial<{ state: string; next: unknown }> | undefined;
+  if ((r?.state === 'ready' || r?.state === 'locked') && typeof r.next === 'number') {
+    return { state: r.state, next: r.next };
+  }
+  return r?.state === 'none_left' ? { state: 'none_left' } : { state: 'off' };
+}
+
+function asFill(reply: unknown): FillReply {
+  const r = reply as Partial<{ ok: boolean; number: unknown; code: unknown; reason: unknown }> | undefined;
+  if (r?.ok === true && typeof r.number === 'number' && typeof r.code === 'string') {
+    return { ok: true, number: r.number, code: r.code };
+  }
+  return { ok: false, reason: r?.reason === 'locked' || r?.reason === 'none_left' ? r.reason : 'off' };
+}
+
+export function startAutofill(doc: Document, deps: ContentDeps): ContentAutofill {
+  let field: CodeField | null = null;
+  let button: FillButton | null = null;
+  let busy = false;
+
+  const drop = () => {
+    button?.remove();
+    button = null;
+  };
+
+  const showStatus = (status: StatusReply) => {
+    if (!field || status.state === 'off') return drop();
+    const inputs = fieldInputs(field);
+    button ??= createFillButton(inputs[inputs.length - 1] as HTMLInputElement, () => void fill(), {
+      isUserClick: deps.isUserClick,
+    });
+    if (status.state === 'none_left') button.show(deps.text('autofillNoneLeft'), 'problem', false);
+    else button.show(deps.text('autofillFill', status.next), 'ready', true);
+  };
+
+  const refresh = async () => {
+    if (!field || busy) return;
+    const asked = field;
+    const status = asStatus(await deps.send({ type: AUTOFILL_STATUS }).catch(() => undefined));
+    // The page may have switched forms while the background answered.
+    if (field === asked && !busy) showStatus(status);
+  };
+
+  async function fill(): Promise<TriggerReply> {
+    if (busy) return { filled: false, reason: 'busy' };
+    const target = field;
+    if (!target) return { filled: false, reason: 'no_field' };
+    busy = true;
+    button?.show(deps.text('autofillFilling'), 'busy', false);
+    try {
+      const reply = asFill(await deps.send({ type: AUTOFILL_FILL }).catch(() => undefined));
+      if (!reply.ok) {
+        if (reply.reason === 'off') drop();
+        else if (reply.reason === 'locked') button?.show(deps.text('autofillLocked'), 'problem', true);
+        else button?.show(deps.text('autofillNoneLeft'), 'problem', false);
+        return { filled: false, reason: reply.reason };
+      }
+      if (!fillCodeField(target, reply.code)) {
+        button?.show(deps.text('autofillFailed'), 'problem', true);
+        return { filled: false, reason: 'rejected' };
+      }
+      button?.show(deps.text('autofillFilled', reply.number), 'done', true);
+      return { filled: true, number: reply.number };
+    } finally {
+      busy = false;
+    }
+  }
+
+  const stopWatching = watchCodeField(doc, (found) => {
+    drop();
+    field = found;
+    void refresh();
+  });
+
+  // Back from the toolbar popup (after an unlock, say): the button tells the truth again.
+  const onFocus = () => void refresh();
+  doc.defaultView?.addEventListener('focus', onFocus);
+
+  return {
+    trigger: fill,
+    refresh,
+    stop() {
+      stopWatching();
+      doc.defaultView?.removeEventListener('focus', onFocus);
+      drop();
+    },
+  };
+}

@@ -1,0 +1,43 @@
+/**
+ * The protocol between the content script on the server's pages and the background. The content script
+ * learns the next number before a click, and receives a code only in the reply to a fill request.
+ */
+
+export const AUTOFILL_STATUS = 'sparekey:autofill:status';
+export const AUTOFILL_FILL = 'sparekey:autofill:fill';
+/** Background -> content script: the user asked for a fill (keyboard shortcut or popup). */
+export const AUTOFILL_TRIGGER = 'sparekey:autofill:trigger';
+
+/** The `commands` entry in manifest.json. */
+export const FILL_COMMAND = 'fill-backup-code';
+
+export type ContentRequest = { type: typeof AUTOFILL_STATUS } | { type: typeof AUTOFILL_FILL };
+
+export type StatusReply =
+  /** Codes kept for this server: `locked` means the popup must unlock them before a fill. */
+  | { state: 'ready' | 'locked'; next: number }
+  | { state: 'none_left' }
+  /** Nothing kept for this server: the content script shows nothing. */
+  | { state: 'off' };
+
+export type FillReply =
+  | { ok: true; number: number; code: string }
+  | { ok: false; reason: 'locked' | 'none_left' | 'off' };
+
+export type TriggerRequest = { type: typeof AUTOFILL_TRIGGER };
+
+export type TriggerReply =
+  | { filled: true; number: number }
+  | { filled: false; reason: 'no_field' | 'locked' | 'none_left' | 'off' | 'rejected' | 'busy' };
+
+const typeOf = (message: unknown): unknown =>
+  typeof message === 'object' && message !== null ? (message as { type?: unknown }).type : undefined;
+
+export function isContentRequest(message: unknown): message is ContentRequest {
+  const type = typeOf(message);
+  return type === AUTOFILL_STATUS || type === AUTOFILL_FILL;
+}
+
+export function isTriggerRequest(message: unknown): message is TriggerRequest {
+  return typeOf(message) === AUTOFILL_TRIGGER;
+}

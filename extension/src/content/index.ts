@@ -1,0 +1,19 @@
+/**
+ * The content script, registered at run time for the configured server only (autofill/registration.ts).
+ * Bundled as one classic script: everything below is inlined by the build.
+ */
+import browser, { type Runtime } from 'webextension-polyfill';
+import { startAutofill } from '../autofill/content';
+import { isTriggerRequest } from '../autofill/messages';
+import { translator } from '../autofill/text';
+
+const autofill = startAutofill(document, {
+  send: (request) => browser.runtime.sendMessage(request),
+  text: translator((key, substitutions) => browser.i18n.getMessage(key, substitutions)),
+});
+
+browser.runtime.onMessage.addListener((message: unknown, sender: Runtime.MessageSender) => {
+  // Only the extension itself (background or popup, which have no tab) may ask for a fill.
+  if (!isTriggerRequest(message) || sender.id !== browser.runtime.id || sender.tab) return undefined;
+  return autofill.trigger();
+});

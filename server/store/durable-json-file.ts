@@ -4,7 +4,7 @@
  * (lowdb's own TextFile writes through steno, which renames but never fsyncs.)
  */
 import { randomBytes } from 'node:crypto';
-import { open, readdir, readFile, rename, unlink } from 'node:fs/promises';
+import { open, readdir, readFile, rename, stat, unlink } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import type { Adapter } from 'lowdb';
 
@@ -101,13 +101,27 @@ export async function syncDirectory(directory: string): Promise<void> {
   }
 }
 
-/** Deletes the temp files a crash left behind in `directory`; returns how many. */
-export async function removeTempFiles(directory: string): Promise<number> {
+/**
+ * Deletes the temp files a crash left behind in `directory`; returns how many. While writes may be
+ * running, pass `olderThan` (epoch ms) so a temp file about to be renamed is left alone.
+ */
+export async function removeTempFiles(
+  directory: string,
+  olderThan = Number.POSITIVE_INFINITY,
+): Promise<number> {
   let removed = 0;
   for (const name of await readdir(directory)) {
     if (!TEMP_FILE.test(name)) continue;
-    await unlink(join(directory, name)).catch(() => {});
-    removed++;
+    const path = join(directory, name);
+    const stats = await stat(path).catch(() => null);
+    if (!stats || !(stats.mtimeMs < olderThan)) continue;
+    if (
+      await unlink(path).then(
+        () => true,
+        () => false,
+      )
+    )
+      removed++;
   }
   return removed;
 }

@@ -69,6 +69,7 @@ const READ_CONCURRENCY = 16;
 const SWEEP_EVERY = 1000;
 /** A file untouched this long (and a token expired this long) is abandoned. */
 const SWEEP_AGE_MS = 24 * 60 * 60_000;
+const TEMP_FILE_AGE_MS = 60 * 60_000;
 
 const parseUser = parserFor(UserRecordSchema);
 const parseToken = parserFor(TokenRecordSchema);
@@ -126,7 +127,9 @@ export class LowdbStore implements Store {
       await mkdir(dir, { recursive: true, mode: 0o700 });
     }
     await syncDirectory(this.#dir);
-    for (const dir of [this.#dir, this.#usersDir, this.#tokensDir, this.#ipDir]) await removeTempFiles(dir);
+    // Only the top directory here: listing 100,000 user files would slow every start. Temp files in
+    // the record directories are never read (their names are not <id>.json) and the sweep removes them.
+    await removeTempFiles(this.#dir);
     await this.#policy.read();
     await this.#index.load();
     await this.#audit.open();
@@ -392,10 +395,11 @@ export class LowdbStore implements Store {
 
   /**
    * Removes the token and address-failure files that nobody read again, so abandoned sign-ins and
-   * sessions never logged out do not pile up. Runs in the background every SWEEP_EVERY token or
-   * failure writes (never at startup). Only files untouched for SWEEP_AGE_MS of real time are
-   * candidates, and a token must also be past its expiry by as much: a token still in use, or one
-   * written under a test's fake clock, is never swept. Resolves with the number of files removed.
+   * sessions never logged out do not pile up, and temp files a crash left. Runs in the background
+   * every SWEEP_EVERY token or failure writes (never at startup). Only files untouched for
+   * SWEEP_AGE_MS of real time are candidates, and a token must also be past its expiry by as much:
+   * a token still in use, or one written under a test's fake clock, is never swept. Resolves with
+   * the number of files removed.
    */
   async sweepExpired(): Promise<number> {
     this.#assertOpen();
@@ -405,6 +409,10 @@ export class LowdbStore implements Store {
       return stats !== null && stats.mtimeMs < cutoff;
     };
     let removed = 0;
+    // An hour-old temp file is no write in progress (those take milliseconds): a crash left it.
+    for (const dir of [this.#usersDir, this.#tokensDir, this.#ipDir]) {
+      removed += await removeTempFiles(dir, Date.now() - TEMP_FILE_AGE_MS);
+    }
     await mapLimit(await recordNames(this.#tokensDir), READ_CONCURRENCY, async (name) => {
       if (!(await isStale(this.#tokenPath(name)))) return;
       await this.#tokenLocks.run(name, async () => {

@@ -1,4 +1,7 @@
-/** The page shell every sign-in screen shares: no script, one stylesheet from ourselves. */
+/**
+ * The page shell every sign-in screen shares: no script, one stylesheet from ourselves, and an empty
+ * icon so browsers do not ask for /favicon.ico.
+ */
 import { html } from 'hono/html';
 import { STYLESHEET_PATH } from '../static';
 
@@ -13,6 +16,7 @@ export function layout(title: string, body: Html): Html {
 <meta name="color-scheme" content="light dark">
 <title>${title} · SpareKey</title>
 <link rel="stylesheet" href="${STYLESHEET_PATH}">
+<link rel="icon" href="data:,">
 </head>
 <body>
 <header class="brand"><span class="logo" aria-hidden="true"></span>SpareKey</header>

@@ -250,14 +250,21 @@ export class LowdbStore implements Store {
       const record = parseUser(structuredClone(next));
       if (record.id !== id) throw new Error('updateUser cannot change a user id.');
       const key = usernameKey(record.username);
-      if (key !== entry.key && (this.#index.idOfKey(key) !== undefined || this.#pendingKeys.has(key))) {
+      const renamed = key !== entry.key;
+      if (renamed && (this.#index.idOfKey(key) !== undefined || this.#pendingKeys.has(key))) {
         throw new UsernameTakenError(record.username);
       }
-      await this.#userFile(id).write(record);
-      this.#users.set(id, record);
-      // The index is rewritten only when what it holds changed (a role or a name), never per update.
-      if (record.username !== entry.username || record.role !== entry.role) {
-        await this.#index.put({ id, username: record.username, key, role: record.role });
+      // A new name is held while the file is written, so a racing create cannot take it meanwhile.
+      if (renamed) this.#pendingKeys.add(key);
+      try {
+        await this.#userFile(id).write(record);
+        this.#users.set(id, record);
+        // The index changes only when what it holds changed (a role or a name), never per update.
+        if (record.username !== entry.username || record.role !== entry.role) {
+          await this.#index.put({ id, username: record.username, key, role: record.role });
+        }
+      } finally {
+        if (renamed) this.#pendingKeys.delete(key);
       }
       return result;
     });

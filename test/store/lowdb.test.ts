@@ -278,6 +278,22 @@ describe('updateUser', () => {
     expect(index.trim().split('\n').pop()).toContain('"role":"admin"');
   });
 
+  it('lets exactly one of a rename and a create racing for the same new name win', async () => {
+    const store = await openStore();
+    const alice = makeUser('alice');
+    await store.createUser(alice);
+    const renaming = store.updateUser(alice.id, (user) => ({
+      user: { ...user, username: 'dave' },
+      result: null,
+    }));
+    // Let the rename reach its file write before the create checks the name.
+    await new Promise((resolve) => setImmediate(resolve));
+    const results = await Promise.allSettled([renaming, store.createUser(makeUser('DAVE'))]);
+    expect(results.filter((result) => result.status === 'fulfilled')).toHaveLength(1);
+    expect(await store.countUsers()).toBe(results[1]?.status === 'fulfilled' ? 2 : 1);
+    expect(await store.findUserByUsername('Dave')).not.toBeNull();
+  });
+
   it('refuses to rename a user onto a name another user holds', async () => {
     const store = await openStore();
     const alice = makeUser('alice');

@@ -132,7 +132,12 @@ export class LowdbStore implements Store {
     await removeTempFiles(this.#dir);
     await this.#policy.read();
     await this.#index.load();
-    await this.#audit.open();
+    try {
+      await this.#audit.open();
+    } catch (error) {
+      await this.#index.close();
+      throw error;
+    }
     this.#isOpen = true;
   }
 

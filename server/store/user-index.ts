@@ -61,18 +61,23 @@ export class UserIndex {
     this.#snapshot.data = { version: 1, users: [] };
 
     await this.#journal.open();
-    const lines = await this.#journal.readAll();
-    lines.forEach((line, i) => {
-      let change: IndexChange;
-      try {
-        change = IndexChangeSchema.parse(JSON.parse(line));
-      } catch {
-        // A torn last line was already cut at open; a bad line inside means the file was damaged.
-        throw new IndexUnreadableError(`${this.#journal.path} line ${i + 1} is corrupt`);
-      }
-      this.#apply(change);
-    });
-    this.#journalLines = lines.length;
+    try {
+      const lines = await this.#journal.readAll();
+      lines.forEach((line, i) => {
+        let change: IndexChange;
+        try {
+          change = IndexChangeSchema.parse(JSON.parse(line));
+        } catch {
+          // A torn last line was already cut at open; a bad line inside means the file was damaged.
+          throw new IndexUnreadableError(`${this.#journal.path} line ${i + 1} is corrupt`);
+        }
+        this.#apply(change);
+      });
+      this.#journalLines = lines.length;
+    } catch (error) {
+      await this.#journal.close();
+      throw error;
+    }
   }
 
   get size(): number {

@@ -660,6 +660,15 @@ describe('opening a data directory', () => {
     await expect(new LowdbStore(dir).open()).rejects.toThrow(/user index cannot be read: .*index\.json/);
   });
 
+  it('fails clearly when a line inside the index journal is damaged', async () => {
+    const dir = await tempDir();
+    const store = await openStore(dir);
+    await store.createUser(makeUser('alice'));
+    await store.close();
+    await writeFile(join(dir, 'index.jsonl'), `garbage\n${await readFile(join(dir, 'index.jsonl'), 'utf8')}`);
+    await expect(new LowdbStore(dir).open()).rejects.toThrow(/index\.jsonl line 1 is corrupt/);
+  });
+
   it('fails clearly when the policy is unreadable, rather than falling back to the default', async () => {
     const dir = await tempDir();
     const store = await openStore(dir);

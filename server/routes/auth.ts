@@ -3,9 +3,7 @@ import { EnrollRequest, LoginRequest, LoginResponse, MfaRequest, SessionResponse
 import type { Deps } from '../deps';
 import { requireUser } from '../http/context';
 import { bearer, errors, json, jsonBody, routeGroup } from '../http/openapi';
-import { audit } from '../services/audit';
-import { enroll, login, verifyMfa } from '../services/auth';
-import { endSession } from '../services/sessions';
+import { enroll, login, signOut, verifyMfa } from '../services/auth';
 
 const loginRoute = createRoute({
   method: 'post',
@@ -53,8 +51,7 @@ export function authRoutes(deps: Deps) {
   app.openapi(enrollRoute, async (c) => c.json(await enroll(deps, c.get('meta'), c.req.valid('json')), 200));
   app.use(logoutRoute.path, requireUser(deps));
   app.openapi(logoutRoute, async (c) => {
-    await endSession(deps, c.get('token'));
-    await audit(deps, c.get('meta'), 'logout', { actor: c.get('user'), subject: c.get('user') });
+    await signOut(deps, c.get('meta'), c.get('token'));
     return c.body(null, 204);
   });
   return app;

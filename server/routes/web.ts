@@ -10,7 +10,7 @@ import { otpauthUri } from '../crypto/totp';
 import type { Deps } from '../deps';
 import type { AppEnv } from '../http/context';
 import { ApiError, tooManyAttempts } from '../http/errors';
-import { enroll, login, verifyMfa } from '../services/auth';
+import { enroll, login, signOut, verifyMfa } from '../services/auth';
 import { backupCodeStatus, backupCodeUsable } from '../services/mfa-policy';
 import { endSession, readChallenge, resolveSession } from '../services/sessions';
 import { mfaLockRemaining } from '../services/throttle';
@@ -226,7 +226,7 @@ export function webRoutes(deps: Deps) {
 
   app.post('/logout', ...guarded, async (c) => {
     const token = readCookie(c, deps, SESSION_COOKIE);
-    if (token) await endSession(deps, token);
+    if (token) await signOut(deps, c.get('meta'), token);
     clearCookie(c, deps, SESSION_COOKIE);
     return c.redirect('/login?notice=signed_out', 303);
   });

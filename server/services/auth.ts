@@ -11,7 +11,14 @@ import type { TokenRecord, UserRecord } from '../store/types';
 import { audit } from './audit';
 import { findUnusedCode } from './backup-codes';
 import { backupCodeUsable, mfaStep, unusedCount } from './mfa-policy';
-import { finishChallenge, readChallenge, startChallenge, startSession } from './sessions';
+import {
+  endSession,
+  finishChallenge,
+  readChallenge,
+  resolveSession,
+  startChallenge,
+  startSession,
+} from './sessions';
 import {
   ensureAddressAllowed,
   mfaLockRemaining,
@@ -235,4 +242,11 @@ export async function enroll(
   if (outcome.kind === 'failed') return failAttempt(deps, meta, user, 'enrolment', outcome.locked);
   await audit(deps, meta, 'mfa_enrolled', { actor: outcome.user, subject: outcome.user });
   return completeSignIn(deps, meta, challenge, outcome.user, 'enrolment');
+}
+
+/** Ends the session behind `token` (API or web) and records who signed out. */
+export async function signOut(deps: Deps, meta: RequestMeta, token: string): Promise<void> {
+  const user = await resolveSession(deps, token);
+  await endSession(deps, token);
+  if (user) await audit(deps, meta, 'logout', { actor: user, subject: user });
 }

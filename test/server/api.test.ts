@@ -116,6 +116,11 @@ describe('sign-in without MFA, sessions and logout', () => {
     const after = await api('GET', '/api/me', { token: admin });
     expect(after.status).toBe(401);
     expect(after.body.error.code).toBe('unauthorized');
+
+    const again = await api('POST', '/api/auth/login', { body: { username: 'admin', password: 'admin-password' } });
+    const audit = await api('GET', '/api/admin/audit?type=logout', { token: again.body.token });
+    expect(audit.body.events).toHaveLength(1);
+    expect(audit.body.events[0].actor.username).toBe('admin');
   });
 
   it('an unknown user and a wrong password get the same 401', async () => {

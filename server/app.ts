@@ -15,6 +15,7 @@ import { adminRoutes } from './routes/admin';
 import { authRoutes } from './routes/auth';
 import { meRoutes } from './routes/me';
 import { webRoutes } from './routes/web';
+import { messagePage } from './web/views/message';
 
 /** Every request body of the API is small; a larger one is refused before it is parsed. */
 export const MAX_BODY_BYTES = 16 * 1024;
@@ -90,8 +91,11 @@ export function createApp(deps: Deps, log: Logger = silentLogger) {
 
   app.notFound((c) => c.json({ error: { code: 'not_found', message: 'No such endpoint.' } }, 404));
   app.onError((error, c) => {
+    // A person on a web page gets a page; API clients get the JSON error shape.
+    const wantsPage = !c.req.path.startsWith('/api/') && (c.req.header('accept') ?? '').includes('text/html');
     if (error instanceof ApiError) {
       if (error.extras.retryAfter) c.header('Retry-After', String(error.extras.retryAfter));
+      if (wantsPage) return c.html(messagePage('Request refused', error.message), error.status);
       return c.json(error.toBody(), error.status);
     }
     if (error instanceof HTTPException && error.status < 500) {
@@ -100,6 +104,7 @@ export function createApp(deps: Deps, log: Logger = silentLogger) {
       return c.json({ error: { code, message: error.message || 'The request is not valid.' } }, error.status);
     }
     log.error('unhandled', { requestId: c.get('requestId'), path: c.req.path, error: String(error) });
+    if (wantsPage) return c.html(messagePage('Something went wrong', 'Please try again in a moment.'), 500);
     return c.json({ error: { code: 'internal_error', message: 'Something went wrong on the server.' } }, 500);
   });
   return app;

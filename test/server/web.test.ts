@@ -262,6 +262,18 @@ describe('sign-in with a password only', () => {
 
     const huge = await browser.submit(form, '/login', { username: 'alice', password: 'p'.repeat(20_000) });
     expect(huge.status).toBe(413);
+
+    // A browser asking for a page gets a page, not the API's JSON.
+    const page = await t.app.fetch(
+      new Request('http://127.0.0.1/login', {
+        method: 'POST',
+        headers: { accept: 'text/html', 'content-type': 'application/x-www-form-urlencoded' },
+        body: `password=${'p'.repeat(20_000)}`,
+      }),
+    );
+    expect(page.status).toBe(413);
+    expect(page.headers.get('content-type')).toContain('text/html');
+    expect(await page.text()).toContain('larger than');
   });
 
   it('escapes what users type and what the store holds', async () => {

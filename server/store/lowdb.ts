@@ -262,7 +262,13 @@ export class LowdbStore implements Store {
       // A new name is held while the file is written, so a racing create cannot take it meanwhile.
       if (renamed) this.#pendingKeys.add(key);
       try {
-        await this.#userFile(id).write(record);
+        try {
+          await this.#userFile(id).write(record);
+        } catch (error) {
+          // The rename may have happened before the failure: the next call must read the file, not trust memory.
+          this.#users.delete(id);
+          throw error;
+        }
         this.#users.set(id, record);
         // The index changes only when what it holds changed (a role or a name), never per update.
         if (record.username !== entry.username || record.role !== entry.role) {

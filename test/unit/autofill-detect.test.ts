@@ -39,21 +39,30 @@ afterEach(async () => {
 });
 
 describe('our /login MFA page', () => {
-  it('finds the backup-code field, never the authenticator field', () => {
+  it('finds the backup-code field on the backup-code step', () => {
     const doc = openFixture('login-mfa.html');
-    // The authenticator step shows first: its one-time-code field is not a backup code.
+    expect(findCodeField(doc)).toEqual({ kind: 'single', input: doc.getElementById('backup_code') });
+  });
+
+  it("does not take the authenticator step's one-time-code field for it", () => {
+    expect(findCodeField(openFixture('login-mfa-totp.html'))).toBeNull();
+  });
+});
+
+describe('a page that switches forms without a reload', () => {
+  it('finds the backup-code field only while it is shown', () => {
+    const doc = openFixture('switch-forms.html');
     expect(findCodeField(doc)).toBeNull();
 
     click(doc, 'use-backup');
-    const field = findCodeField(doc);
-    expect(field).toEqual({ kind: 'single', input: doc.getElementById('backup_code') });
+    expect(findCodeField(doc)).toEqual({ kind: 'single', input: doc.getElementById('backup_code') });
 
     click(doc, 'use-totp');
     expect(findCodeField(doc)).toBeNull();
   });
 
-  it('follows the switch to "Use a backup code" without a reload', async () => {
-    const doc = openFixture('login-mfa.html');
+  it('follows the switch to "Use a backup code" by watching the DOM', async () => {
+    const doc = openFixture('switch-forms.html');
     const seen: (string | string[] | null)[] = [];
     const stop = watchCodeField(doc, (field) => seen.push(names(field)));
     expect(seen).toEqual([]);

@@ -1,0 +1,340 @@
+import { beforeEach, describe, expect, it, vi } from 'vitest';
+import type { Me } from '../../shared/api';
+import { generateCode } from '../../shared/codes';
+
+type Listener = (...args: never[]) => unknown;
+
+/** The slice of the extension API the background half uses, recorded in memory. */
+const fake = vi.hoisted(() => {
+  const events = () => {
+    const listeners: Listener[] = [];
+    return { listeners, addListener: (fn: Listener) => listeners.push(fn) };
+  };
+  const state = {
+    granted: true,
+    registered: [] as { id: string; matches?: string[]; js?: string[] }[],
+  };
+  const browser = {
+    runtime: { id: 'sparekey@extension', onMessage: events(), onStartup: events(), onInstalled: events() },
+    commands: { onCommand: events() },
+    alarms: { onAlarm: events() },
+    permissions: {
+      contains: async () => state.granted,
+      onAdded: events(),
+      onRemoved: events(),
+    },
+    scripting: {
+      getRegisteredContentScripts: async ({ ids }: { ids: string[] }) =>
+        state.registered.filter((s) => ids.includes(s.id)),
+      registerContentScripts: async (scripts: typeof state.registered) => {
+        if (scripts.some((s) => state.registered.some((r) => r.id === s.id)))
+          throw new Error('Duplicate script ID');
+        state.registered.push(...scripts);
+      },
+      updateContentScripts: async (scripts: typeof state.registered) => {
+        state.registered = state.registered.map((r) => scripts.find((s) => s.id === r.id) ?? r);
+      },
+      unregisterContentScripts: async ({ ids }: { ids: string[] }) => {
+        state.registered = state.registered.filter((s) => !ids.includes(s.id));
+      },
+    },
+    tabs: {
+      query: async () => [],
+      sendMessage: (..._args: unknown[]) => Promise.resolve({ filled: true, number: 1 }),
+    },
+    action: { openPopup: async () => undefined },
+  };
+  return { browser, state };
+});
+
+vi.mock('webextension-polyfill', () => ({ default: fake.browser }));
+
+const { installAutofill } = await import('../../extension/src/autofill/background');
+const { isTrustedContentSender } = await import('../../extension/src/autofill/sender');
+const { AUTOFILL_FILL, AUTOFILL_STATUS, AUTOFILL_TRIGGER, FILL_COMMAND } = await import(
+  '../../extension/src/autofill/messages'
+);
+const { createVault, VAULT_IDLE_ALARM } = await import('../../extension/src/vault/vault');
+
+class MemoryArea {
+  data = new Map<string, unknown>();
+  async get(key: string) {
+    return this.data.has(key) ? { [key]: structuredClone(this.data.get(key)) } : {};
+  }
+  async set(items: Record<string, unknown>) {
+    for (const [k, v] of Object.entries(items)) this.data.set(k, structuredClone(v));
+  }
+  async remove(key: string) {
+    this.data.delete(key);
+  }
+}
+
+const SERVER_URL = 'https://sparekey.example:8443/sk';
+const ORIGIN = 'https://sparekey.example:8443';
+const PASS = 'correct horse battery';
+
+const goodSender = {
+  id: 'sparekey@extension',
+  frameId: 0,
+  url: `${ORIGIN}/login/mfa?method=backup_code`,
+  tab: {
+    id: 7,
+    url: `${ORIGIN}/login/mfa?method=backup_code`,
+    index: 0,
+    highlighted: true,
+    active: true,
+    pinned: false,
+    incognito: false,
+  },
+};
+
+function me(username: string, used: number[]): Me {
+  return {
+    user: { id: 'u1', username, role: 'user' },
+    mfa: { enabled: true, enrolled: true, type: 'totp' },
+    backupCodes: {
+      allowed: true,
+      reason: null,
+      total: 4,
+      remaining: 4 - used.length,
+      used,
+      generatedAt: '2025-01-01T00:00:00.000Z',
+      warn: false,
+    },
+  };
+}
+
+let clock: number;
+let vault: ReturnType<typeof createVault>;
+let session: MemoryArea;
+let fetchMe: ReturnType<typeof vi.fn<() => Promise<Me | null>>>;
+let serverUrl: string | null;
+let codes: { number: number; code: string }[];
+
+function listeners(event: { listeners: Listener[] }) {
+  return event.listeners as ((...args: unknown[]) => unknown)[];
+}
+
+/** Delivers a message as the browser would, to every runtime.onMessage listener; the first reply wins. */
+async function deliver(message: unknown, sender: unknown = goodSender): Promise<unknown> {
+  for (const listener of listeners(fake.browser.runtime.onMessage)) {
+    const reply = listener(message, sender);
+    if (reply !== undefined) return await reply;
+  }
+  return 'no listener answered';
+}
+
+async function settle() {
+  for (let i = 0; i < 20; i++) await new Promise((r) => setTimeout(r, 0));
+}
+
+beforeEach(async () => {
+  for (const event of [
+    fake.browser.runtime.onMessage,
+    fake.browser.runtime.onStartup,
+    fake.browser.runtime.onInstalled,
+    fake.browser.commands.onCommand,
+    fake.browser.alarms.onAlarm,
+    fake.browser.permissions.onAdded,
+    fake.browser.permissions.onRemoved,
+  ]) {
+    event.listeners.length = 0;
+  }
+  fake.state.granted = true;
+  fake.state.registered = [];
+  clock = Date.UTC(2025, 0, 2);
+  session = new MemoryArea();
+  vault = createVault({
+    local: new MemoryArea(),
+    session,
+    alarms: { create: () => undefined, clear: () => undefined },
+    now: () => clock,
+  });
+  serverUrl = SERVER_URL;
+  fetchMe = vi.fn(async () => null);
+  codes = Array.from({ length: 4 }, (_, i) => {
+    const raw = generateCode();
+    return { number: i + 1, code: `${raw.slice(0, 5)}-${raw.slice(5)}` };
+  });
+  vi.restoreAllMocks();
+});
+
+function install() {
+  const autofill = installAutofill({ vault, serverUrl: async () => serverUrl, fetchMe });
+  return autofill;
+}
+
+describe('content script registration', () => {
+  it('registers the content script for the configured host once its permission is granted', async () => {
+    install();
+    await settle();
+    expect(fake.state.registered).toEqual([
+      {
+        id: 'sparekey-autofill',
+        matches: ['https://sparekey.example/*'],
+        js: ['content.js'],
+        runAt: 'document_idle',
+        allFrames: false,
+      },
+    ]);
+  });
+
+  it('registers nothing without the permission, and unregisters when it is withdrawn', async () => {
+    fake.state.granted = false;
+    install();
+    await settle();
+    expect(fake.state.registered).toEqual([]);
+
+    fake.state.granted = true;
+    for (const listener of listeners(fake.browser.permissions.onAdded)) listener({ origins: [] });
+    await settle();
+    expect(fake.state.registered).toHaveLength(1);
+
+    fake.state.granted = false;
+    for (const listener of listeners(fake.browser.permissions.onRemoved)) listener({ origins: [] });
+    await settle();
+    expect(fake.state.registered).toEqual([]);
+  });
+
+  it('follows a change of server, and survives several refreshes at once', async () => {
+    const autofill = install();
+    serverUrl = 'https://codes.example.org';
+    await Promise.all([autofill.refreshRegistration(), autofill.refreshRegistration()]);
+    expect(fake.state.registered.map((s) => s.matches)).toEqual([['https://codes.example.org/*']]);
+
+    serverUrl = null;
+    await autofill.refreshRegistration();
+    expect(fake.state.registered).toEqual([]);
+  });
+});
+
+describe('who gets an answer', () => {
+  it.each([
+    ['another extension', { ...goodSender, id: 'evil@extension' }],
+    ['a page on another origin', { ...goodSender, url: 'https://evil.example/login' }],
+    ['the same host on another port', { ...goodSender, url: 'https://sparekey.example/login' }],
+    ['a frame inside the server page', { ...goodSender, frameId: 3 }],
+    ['an extension page (no tab)', { id: 'sparekey@extension', url: 'chrome-extension://x/popup.html' }],
+    [
+      'a tab that navigated away',
+      { ...goodSender, tab: { ...goodSender.tab, url: 'https://evil.example/' } },
+    ],
+    ['a sandboxed frame (opaque origin)', { ...goodSender, origin: 'null' }],
+  ])('%s gets nothing', async (_, sender) => {
+    install();
+    await vault.keep(codes, PASS, { server: SERVER_URL, username: 'alice' });
+    expect(await deliver({ type: AUTOFILL_STATUS }, sender)).toBeUndefined();
+    expect(await deliver({ type: AUTOFILL_FILL }, sender)).toBeUndefined();
+    expect(await vault.status()).toMatchObject({ next: 1, awaitingSync: false });
+  });
+
+  it('answers nothing before a server is configured', async () => {
+    serverUrl = null;
+    install();
+    expect(await deliver({ type: AUTOFILL_STATUS })).toBeUndefined();
+  });
+
+  it('leaves messages that are not its own to the other listeners', () => {
+    install();
+    const [listener] = listeners(fake.browser.runtime.onMessage);
+    expect(listener?.({ type: 'clipboard:clear-later', digest: 'x' }, goodSender)).toBeUndefined();
+    expect(listener?.('hello', goodSender)).toBeUndefined();
+  });
+
+  it('trusts our own content script on the configured server', () => {
+    expect(isTrustedContentSender(goodSender, 'sparekey@extension', ORIGIN)).toBe(true);
+    expect(
+      isTrustedContentSender({ ...goodSender, origin: ORIGIN } as never, 'sparekey@extension', ORIGIN),
+    ).toBe(true);
+    expect(isTrustedContentSender(goodSender, 'sparekey@extension', null)).toBe(false);
+  });
+});
+
+describe('handing out codes', () => {
+  it('tells the number first, then gives one code per fill request, lowest first', async () => {
+    install();
+    await vault.keep(codes, PASS, { server: SERVER_URL, username: 'alice' });
+    const status = await deliver({ type: AUTOFILL_STATUS });
+    expect(status).toEqual({ state: 'ready', next: 1 });
+    expect(JSON.stringify(status)).not.toContain(codes[0]?.code);
+
+    expect(await deliver({ type: AUTOFILL_FILL })).toEqual({ ok: true, number: 1, code: codes[0]?.code });
+    expect(await deliver({ type: AUTOFILL_FILL })).toEqual({ ok: true, number: 2, code: codes[1]?.code });
+  });
+
+  it('syncs with the server after a code was handed out, and never offers a spent one', async () => {
+    install();
+    await vault.keep(codes, PASS, {
+      server: SERVER_URL,
+      username: 'alice',
+      generatedAt: '2025-01-01T00:00:00.000Z',
+    });
+    await deliver({ type: AUTOFILL_STATUS });
+    expect(fetchMe).not.toHaveBeenCalled();
+
+    await deliver({ type: AUTOFILL_FILL });
+    fetchMe.mockResolvedValue(me('alice', [1, 2]));
+    expect(await deliver({ type: AUTOFILL_STATUS })).toEqual({ state: 'ready', next: 3 });
+    expect(fetchMe).toHaveBeenCalledTimes(1);
+    expect(await deliver({ type: AUTOFILL_FILL })).toMatchObject({ ok: true, number: 3 });
+
+    fetchMe.mockResolvedValue(me('alice', [1, 2, 3, 4]));
+    expect(await deliver({ type: AUTOFILL_STATUS })).toEqual({ state: 'none_left' });
+    expect(await deliver({ type: AUTOFILL_FILL })).toEqual({ ok: false, reason: 'none_left' });
+  });
+
+  it('gives nothing while locked and offers the popup to unlock', async () => {
+    const openPopup = vi.spyOn(fake.browser.action, 'openPopup');
+    install();
+    await vault.keep(codes, PASS, { server: SERVER_URL, username: 'alice' });
+    await vault.lock();
+    expect(await deliver({ type: AUTOFILL_STATUS })).toEqual({ state: 'locked', next: 1 });
+    expect(await deliver({ type: AUTOFILL_FILL })).toEqual({ ok: false, reason: 'locked' });
+    expect(openPopup).toHaveBeenCalledTimes(1);
+  });
+
+  it('shows nothing on a server the kept codes do not belong to', async () => {
+    install();
+    await vault.keep(codes, PASS, { server: 'https://other.example', username: 'alice' });
+    expect(await deliver({ type: AUTOFILL_STATUS })).toEqual({ state: 'off' });
+    expect(await deliver({ type: AUTOFILL_FILL })).toEqual({ ok: false, reason: 'off' });
+  });
+
+  it('locks the codes when the idle alarm fires', async () => {
+    install();
+    await vault.keep(codes, PASS, { server: SERVER_URL, username: 'alice' });
+    clock += 15 * 60_000;
+    for (const listener of listeners(fake.browser.alarms.onAlarm)) listener({ name: VAULT_IDLE_ALARM });
+    await settle();
+    expect(session.data.size).toBe(0);
+    expect(await deliver({ type: AUTOFILL_FILL })).toEqual({ ok: false, reason: 'locked' });
+  });
+});
+
+describe('the keyboard shortcut', () => {
+  it('asks the content script of the active server tab to fill', async () => {
+    const sendMessage = vi.spyOn(fake.browser.tabs, 'sendMessage');
+    install();
+    for (const listener of listeners(fake.browser.commands.onCommand)) listener(FILL_COMMAND, goodSender.tab);
+    await settle();
+    expect(sendMessage).toHaveBeenCalledWith(7, { type: AUTOFILL_TRIGGER }, { frameId: 0 });
+  });
+
+  it('does nothing on another site or for another command', async () => {
+    const sendMessage = vi.spyOn(fake.browser.tabs, 'sendMessage');
+    install();
+    for (const listener of listeners(fake.browser.commands.onCommand)) {
+      listener(FILL_COMMAND, { ...goodSender.tab, url: 'https://evil.example/login' });
+      listener('something-else', goodSender.tab);
+    }
+    await settle();
+    expect(sendMessage).not.toHaveBeenCalled();
+  });
+
+  it('reports a tab without the content script', async () => {
+    vi.spyOn(fake.browser.tabs, 'sendMessage').mockRejectedValue(new Error('Receiving end does not exist.'));
+    vi.spyOn(fake.browser.tabs, 'query').mockResolvedValue([goodSender.tab] as never);
+    const autofill = install();
+    expect(await autofill.fillInActiveTab()).toEqual({ filled: false, reason: 'no_content_script' });
+  });
+});

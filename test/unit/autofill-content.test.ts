@@ -1,0 +1,253 @@
+// @vitest-environment happy-dom
+import { readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { Window } from 'happy-dom';
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { type ContentAutofill, startAutofill } from '../../extension/src/autofill/content';
+import {
+  AUTOFILL_FILL,
+  AUTOFILL_STATUS,
+  type ContentRequest,
+  type FillReply,
+  type StatusReply,
+} from '../../extension/src/autofill/messages';
+import { translator } from '../../extension/src/autofill/text';
+
+const CODE = '7K3QX-M2D9P';
+const windows: Window[] = [];
+const running: ContentAutofill[] = [];
+
+interface Page {
+  doc: Document;
+  /** Shadow roots the content script attached; a real page cannot see these (closed, other world). */
+  roots: ShadowRoot[];
+}
+
+function openFixture(name: string): Page {
+  const win = new Window({
+    url: 'https://sparekey.example/login/mfa',
+    settings: { enableJavaScriptEvaluation: true, suppressInsecureJavaScriptEnvironmentWarning: true },
+  });
+  windows.push(win);
+  const roots: ShadowRoot[] = [];
+  const attach = win.Element.prototype.attachShadow;
+  win.Element.prototype.attachShadow = function (this: never, init: never) {
+    const root = attach.call(this, init);
+    roots.push(root as unknown as ShadowRoot);
+    return root;
+  };
+  win.document.write(readFileSync(resolve(import.meta.dirname, '../fixtures/autofill', name), 'utf8'));
+  return { doc: win.document as unknown as Document, roots };
+}
+
+/** A stand-in background: answers status and fill requests and records what it was asked. */
+function background(status: StatusReply | undefined, fill: FillReply | undefined = undefined) {
+  const asked: string[] = [];
+  const send = vi.fn(async (request: ContentRequest) => {
+    asked.push(request.type);
+    return request.type === AUTOFILL_STATUS ? status : fill;
+  });
+  return { send, asked };
+}
+
+function start(doc: Document, send: (r: ContentRequest) => Promise<unknown>, userClicks = true) {
+  const autofill = startAutofill(doc, {
+    send,
+    text: translator(() => ''),
+    ...(userClicks ? { isUserClick: () => true } : {}),
+  });
+  running.push(autofill);
+  return autofill;
+}
+
+const buttonOf = (page: Page) => page.roots.at(-1)?.querySelector('button') ?? null;
+const hostOf = (page: Page) => page.doc.querySelector('sparekey-autofill');
+const input = (page: Page) => page.doc.getElementById('backup_code') as HTMLInputElement;
+
+afterEach(async () => {
+  for (const autofill of running.splice(0)) autofill.stop();
+  await Promise.all(windows.splice(0).map((win) => win.happyDOM.close()));
+});
+
+describe('the fill button', () => {
+  it('offers the next number next to the field, and fills nothing on load', async () => {
+    const page = openFixture('login-mfa.html');
+    const { send, asked } = background({ state: 'ready', next: 3 });
+    start(page.doc, send);
+
+    await vi.waitFor(() => expect(buttonOf(page)?.textContent).toBe('Fill backup code #3'));
+    expect(asked).toEqual([AUTOFILL_STATUS]);
+    expect(input(page).value).toBe('');
+    expect(input(page).nextElementSibling).toBe(hostOf(page));
+    expect((hostOf(page) as HTMLElement).shadowRoot).toBeNull();
+  });
+
+  it('asks for one code only when clicked, and fills it', async () => {
+    const page = openFixture('login-mfa.html');
+    const { send, asked } = background({ state: 'ready', next: 3 }, { ok: true, number: 3, code: CODE });
+    start(page.doc, send);
+    await vi.waitFor(() => expect(buttonOf(page)).not.toBeNull());
+
+    buttonOf(page)?.click();
+    await vi.waitFor(() => expect(buttonOf(page)?.textContent).toBe('Filled backup code #3'));
+    expect(input(page).value).toBe(CODE);
+    expect(asked).toEqual([AUTOFILL_STATUS, AUTOFILL_FILL]);
+  });
+
+  it('ignores a click the page made up', async () => {
+    const page = openFixture('login-mfa.html');
+    const { send, asked } = background({ state: 'ready', next: 1 }, { ok: true, number: 1, code: CODE });
+    start(page.doc, send, false);
+    await vi.waitFor(() => expect(buttonOf(page)).not.toBeNull());
+
+    const { MouseEvent } = page.doc.defaultView as Window & typeof globalThis;
+    buttonOf(page)?.dispatchEvent(new MouseEvent('click', { bubbles: true }));
+    await new Promise((r) => setTimeout(r, 20));
+    expect(asked).toEqual([AUTOFILL_STATUS]);
+    expect(input(page).value).toBe('');
+  });
+
+  it('hands one click one code, however fast the user clicks', async () => {
+    const page = openFixture('login-mfa.html');
+    const { send, asked } = background({ state: 'ready', next: 1 }, { ok: true, number: 1, code: CODE });
+    const autofill = start(page.doc, send);
+    await vi.waitFor(() => expect(buttonOf(page)).not.toBeNull());
+
+    buttonOf(page)?.click();
+    expect(await autofill.trigger()).toEqual({ filled: false, reason: 'busy' });
+    await vi.waitFor(() => expect(input(page).value).toBe(CODE));
+    expect(asked.filter((t) => t === AUTOFILL_FILL)).toHaveLength(1);
+  });
+
+  it('shows nothing when the background has nothing for this page or does not answer', async () => {
+    for (const status of [{ state: 'off' } as const, undefined]) {
+      const page = openFixture('login-mfa.html');
+      const { send, asked } = background(status);
+      start(page.doc, send);
+      await vi.waitFor(() => expect(asked).toEqual([AUTOFILL_STATUS]));
+      await new Promise((r) => setTimeout(r, 20));
+      expect(hostOf(page)).toBeNull();
+    }
+  });
+
+  it('says when no kept code is left, and offers no fill', async () => {
+    const page = openFixture('login-mfa.html');
+    const { send } = background({ state: 'none_left' });
+    start(page.doc, send);
+    await vi.waitFor(() =>
+      expect(buttonOf(page)?.textContent).toBe('No kept backup codes left: generate a new set in SpareKey'),
+    );
+    expect(buttonOf(page)?.disabled).toBe(true);
+  });
+
+  it('asks the user to unlock when the codes are locked, then fills on the next click', async () => {
+    const page = openFixture('login-mfa.html');
+    let reply: FillReply = { ok: false, reason: 'locked' };
+    const send = vi.fn(async (request: ContentRequest) =>
+      request.type === AUTOFILL_STATUS ? { state: 'locked', next: 1 } : reply,
+    );
+    start(page.doc, send);
+    await vi.waitFor(() => expect(buttonOf(page)?.textContent).toBe('Fill backup code #1'));
+
+    buttonOf(page)?.click();
+    await vi.waitFor(() =>
+      expect(buttonOf(page)?.textContent).toBe('Unlock SpareKey from the toolbar, then click again'),
+    );
+    expect(input(page).value).toBe('');
+
+    reply = { ok: true, number: 1, code: CODE };
+    buttonOf(page)?.click();
+    await vi.waitFor(() => expect(input(page).value).toBe(CODE));
+  });
+
+  it('says so when the page refuses the value', async () => {
+    const page = openFixture('login-mfa.html');
+    input(page).addEventListener('input', () => {
+      input(page).value = '';
+    });
+    const { send } = background({ state: 'ready', next: 1 }, { ok: true, number: 1, code: CODE });
+    start(page.doc, send);
+    await vi.waitFor(() => expect(buttonOf(page)).not.toBeNull());
+    buttonOf(page)?.click();
+    await vi.waitFor(() =>
+      expect(buttonOf(page)?.textContent).toBe('This field did not take the code: paste it instead'),
+    );
+  });
+
+  it('stays visible when page CSS tries to hide it', async () => {
+    const page = openFixture('login-mfa.html');
+    const style = page.doc.createElement('style');
+    style.textContent =
+      'sparekey-autofill, #backup_code + * { display: none !important; visibility: hidden !important; }';
+    page.doc.head.append(style);
+    start(page.doc, background({ state: 'ready', next: 1 }).send);
+    await vi.waitFor(() => expect(hostOf(page)).not.toBeNull());
+    const computed = page.doc.defaultView?.getComputedStyle(hostOf(page) as Element);
+    expect(computed?.display).toBe('inline-block');
+    expect(computed?.visibility).toBe('visible');
+  });
+});
+
+describe('other pages', () => {
+  it('never talks to the background on a page without a backup-code field', async () => {
+    for (const name of ['login-mfa-totp.html', 'decoy-zip.html', 'decoy-coupon.html', 'decoy-search.html']) {
+      const page = openFixture(name);
+      const { send } = background({ state: 'ready', next: 1 });
+      start(page.doc, send);
+      await new Promise((r) => setTimeout(r, 20));
+      expect(send, name).not.toHaveBeenCalled();
+      expect(hostOf(page), name).toBeNull();
+    }
+  });
+
+  it('offers the button once a late field appears', async () => {
+    const page = openFixture('late-field.html');
+    const { send, asked } = background({ state: 'ready', next: 2 });
+    start(page.doc, send);
+    expect(asked).toEqual([]);
+    await vi.waitFor(() => expect(buttonOf(page)?.textContent).toBe('Fill backup code #2'), {
+      timeout: 3000,
+    });
+  });
+
+  it('fills split boxes, with the button after the last box', async () => {
+    const page = openFixture('split-boxes.html');
+    const { send } = background({ state: 'ready', next: 1 }, { ok: true, number: 1, code: CODE });
+    start(page.doc, send);
+    await vi.waitFor(() => expect(buttonOf(page)).not.toBeNull());
+    const boxes = [...page.doc.querySelectorAll<HTMLInputElement>('input[aria-label^="Symbol"]')];
+    expect(boxes.at(-1)?.nextElementSibling).toBe(hostOf(page));
+
+    buttonOf(page)?.click();
+    await vi.waitFor(() => expect(boxes.map((b) => b.value).join('')).toBe('7K3QXM2D9P'));
+  });
+});
+
+describe('a fill asked for from the toolbar or the keyboard', () => {
+  it('fills the field without a click', async () => {
+    const page = openFixture('login-mfa.html');
+    const { send } = background({ state: 'ready', next: 4 }, { ok: true, number: 4, code: CODE });
+    const autofill = start(page.doc, send);
+    await vi.waitFor(() => expect(buttonOf(page)).not.toBeNull());
+    expect(await autofill.trigger()).toEqual({ filled: true, number: 4 });
+    expect(input(page).value).toBe(CODE);
+  });
+
+  it('asks for no code where there is no field', async () => {
+    const page = openFixture('login-mfa-totp.html');
+    const { send } = background({ state: 'ready', next: 1 }, { ok: true, number: 1, code: CODE });
+    const autofill = start(page.doc, send);
+    expect(await autofill.trigger()).toEqual({ filled: false, reason: 'no_field' });
+    expect(send).not.toHaveBeenCalled();
+  });
+});
+
+describe('the words', () => {
+  it('come from the browser catalogue, with English when a key is missing', () => {
+    const french = translator((key, subs) =>
+      key === 'autofillFill' ? `Remplir le code de secours n° ${subs?.[0]}` : '',
+    );
+    expect(french('autofillFill', 5)).toBe('Remplir le code de secours n° 5');
+    expect(french('autofillFilled', 5)).toBe('Filled backup code #5');
+  });
+});

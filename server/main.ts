@@ -10,6 +10,7 @@ import { ConfigError, loadConfig } from './config';
 import { argon2Hasher } from './crypto/hasher';
 import { type Deps, systemClock } from './deps';
 import { jsonLogger } from './log';
+import { prepareSignIn } from './services/auth';
 import { bootstrapAdmin } from './services/users';
 import { LowdbStore } from './store/lowdb';
 
@@ -41,6 +42,7 @@ async function main() {
     log.info('created admin account', { username: 'admin', passwordFrom: 'BOOTSTRAP_ADMIN_PASSWORD' });
   }
 
+  await prepareSignIn(deps);
   const app = createApp(deps, log);
   const server = serve(
     {

@@ -4,25 +4,36 @@
  */
 import { hashToken, newToken } from '../crypto/tokens';
 import type { Deps } from '../deps';
-import type { TokenRecord, UserRecord } from '../store/types';
+import type { TokenKind, TokenRecord, UserRecord } from '../store/types';
 
 /** Writing lastSeenAt on every request would cost a disk write per call; a minute's slack is harmless. */
 const TOUCH_EVERY_MS = 60_000;
 
 const iso = (ms: number) => new Date(ms).toISOString();
 
-export async function startSession(deps: Deps, user: UserRecord): Promise<string> {
+async function issueToken(
+  deps: Deps,
+  user: UserRecord,
+  kind: TokenKind,
+  lifetimeMs: number,
+  pendingSecret: string | null = null,
+): Promise<string> {
   const token = newToken();
   const now = deps.clock.now();
   await deps.store.putToken({
     hash: hashToken(token),
-    kind: 'session',
+    kind,
     userId: user.id,
     createdAt: iso(now),
     lastSeenAt: iso(now),
-    expiresAt: iso(now + deps.security.sessionMaxMs),
+    expiresAt: iso(now + lifetimeMs),
+    ...(kind === 'mfa' ? { pendingSecret } : {}),
   });
   return token;
+}
+
+export function startSession(deps: Deps, user: UserRecord): Promise<string> {
+  return issueToken(deps, user, 'session', deps.security.sessionMaxMs);
 }
 
 /** The signed-in user, or null when the token is unknown, expired (idle or absolute) or its user is gone. */
@@ -50,19 +61,8 @@ export async function endSession(deps: Deps, token: string): Promise<void> {
 }
 
 /** A short-lived proof that the password step passed; it dies at its first successful MFA step. */
-export async function startChallenge(deps: Deps, user: UserRecord, pendingSecret: string | null = null) {
-  const token = newToken();
-  const now = deps.clock.now();
-  await deps.store.putToken({
-    hash: hashToken(token),
-    kind: 'mfa',
-    userId: user.id,
-    createdAt: iso(now),
-    lastSeenAt: iso(now),
-    expiresAt: iso(now + deps.security.mfaTokenMs),
-    pendingSecret,
-  });
-  return token;
+export function startChallenge(deps: Deps, user: UserRecord, pendingSecret: string | null = null) {
+  return issueToken(deps, user, 'mfa', deps.security.mfaTokenMs, pendingSecret);
 }
 
 export async function readChallenge(deps: Deps, mfaToken: string): Promise<TokenRecord | null> {

@@ -8,7 +8,10 @@ declare module 'web-ext' {
   }
   const webExt: {
     cmd: {
-      build(options: BuildOptions, extra?: { showReadyMessage?: boolean }): Promise<{ extensionPath: string }>;
+      build(
+        options: BuildOptions,
+        extra?: { showReadyMessage?: boolean },
+      ): Promise<{ extensionPath: string }>;
     };
   };
   export default webExt;

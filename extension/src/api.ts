@@ -5,6 +5,7 @@
 import type {
   AdminUsers,
   AuditEvents,
+  AuditEventType,
   CreateUserRequest,
   GeneratedCodes,
   LoginResponse,
@@ -26,6 +27,8 @@ export class ApiError extends Error {
     message: string,
     /** From Retry-After on 429: seconds until the lockout ends. */
     readonly retryAfterSeconds: number | null = null,
+    /** The request field the error is about, as a dotted path (e.g. `backupCodes.count`). */
+    readonly field: string | null = null,
   ) {
     super(message);
     this.name = 'ApiError';
@@ -43,12 +46,13 @@ function retryAfter(res: Response): number | null {
   return Number.isNaN(date) ? null : Math.max(0, Math.ceil((date - Date.now()) / 1000));
 }
 
-function errorOf(body: unknown): { code: string; message: string } | null {
+function errorOf(body: unknown): { code: string; message: string; field: string | null } | null {
   if (typeof body !== 'object' || body === null || !('error' in body)) return null;
   const error = (body as { error: unknown }).error;
   if (typeof error !== 'object' || error === null) return null;
-  const { code, message } = error as { code?: unknown; message?: unknown };
-  return typeof code === 'string' && typeof message === 'string' ? { code, message } : null;
+  const { code, message, field } = error as { code?: unknown; message?: unknown; field?: unknown };
+  if (typeof code !== 'string' || typeof message !== 'string') return null;
+  return { code, message, field: typeof field === 'string' ? field : null };
 }
 
 export type Api = ReturnType<typeof createApi>;
@@ -84,6 +88,7 @@ export function createApi(serverUrl: string, token: string | null = null) {
         error?.code ?? `http_${res.status}`,
         error?.message ?? `The server answered ${res.status}.`,
         res.status === 429 ? retryAfter(res) : null,
+        error?.field ?? null,
       );
     }
     return data as T;
@@ -112,6 +117,11 @@ export function createApi(serverUrl: string, token: string | null = null) {
       request<UpdatedUser>('PATCH', userPath(id), change),
     deleteUser: (id: string) => request<void>('DELETE', userPath(id)),
     revokeCodes: (id: string) => request<void>('DELETE', `${userPath(id)}/backup-codes`),
-    audit: (limit: number) => request<AuditEvents>('GET', `/api/admin/audit?limit=${limit}`),
+    audit: (filter: { limit: number; userId?: string; type?: AuditEventType }) => {
+      const query = new URLSearchParams({ limit: String(filter.limit) });
+      if (filter.userId) query.set('userId', filter.userId);
+      if (filter.type) query.set('type', filter.type);
+      return request<AuditEvents>('GET', `/api/admin/audit?${query}`);
+    },
   };
 }

@@ -33,7 +33,9 @@ export const markNotified = (at: string) => browser.storage.local.set({ [NOTIFIE
 export function describeCodeUse(event: AuditEvent): string {
   const who = event.subject?.username ?? event.actor?.username ?? '?';
   const where = event.ip ?? t('unknownPlace');
-  return event.userAgent
+  const line = event.userAgent
     ? t('codeUseLineWithAgent', who, formatDateTime(event.at), where, event.userAgent)
     : t('codeUseLine', who, formatDateTime(event.at), where);
+  const number = event.details?.number;
+  return typeof number === 'number' ? `${t('codeUseNumber', number)} ${line}` : line;
 }

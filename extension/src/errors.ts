@@ -2,11 +2,11 @@
 import { ApiError, UNREACHABLE } from './api';
 import { t } from './i18n';
 
-/** 401 codes that mean "what you typed is wrong", as opposed to "your session is gone". */
-const WRONG_INPUT = new Set(['invalid_credentials', 'invalid_password', 'invalid_code']);
+/** 401 codes that mean "what you typed is wrong" or "start sign-in over", not "your session is gone". */
+const NOT_SESSION = new Set(['invalid_credentials', 'invalid_password', 'invalid_code', 'invalid_mfa_token']);
 
 export function isSessionExpired(error: unknown): boolean {
-  return error instanceof ApiError && error.status === 401 && !WRONG_INPUT.has(error.code);
+  return error instanceof ApiError && error.status === 401 && !NOT_SESSION.has(error.code);
 }
 
 export function lockoutMessage(seconds: number | null): string {
@@ -26,12 +26,14 @@ export function describeError(error: unknown): string {
       return t('errorInvalidPassword');
     case 'invalid_code':
       return t('errorInvalidCode');
+    case 'invalid_mfa_token':
+      return t('errorMfaExpired');
     case 'too_many_attempts':
       return lockoutMessage(error.retryAfterSeconds);
     default:
       if (isSessionExpired(error)) return t('errorSessionExpired');
-      if (error.status === 403) return t('errorForbidden');
-      // Anything else is the server's own sentence (validation messages name the field); shown as text.
+      // Anything else is the server's own sentence (a reason, or a validation message naming the
+      // field): plain words, rendered as text.
       return error.message;
   }
 }

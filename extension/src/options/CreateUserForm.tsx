@@ -6,7 +6,7 @@ import { Field } from '../components/Field';
 import type { Session } from '../components/SessionGate';
 import { isSessionExpired } from '../errors';
 import { t } from '../i18n';
-import { type UserField, userFieldOf } from './field-errors';
+import { fieldMessage, type UserField, userFieldOf } from './field-errors';
 
 interface CreateUserFormProps {
   session: Session;
@@ -32,15 +32,8 @@ export function CreateUserForm({ session, onCreated, onCancel }: CreateUserFormP
       onCreated(username.trim());
     } catch (caught) {
       if (isSessionExpired(caught)) return session.expire();
-      const field =
-        caught instanceof ApiError
-          ? caught.status === 409
-            ? 'username'
-            : caught.status === 400
-              ? userFieldOf(caught.message)
-              : null
-          : null;
-      if (field && caught instanceof ApiError) setFieldErrors({ [field]: caught.message });
+      const field = userFieldOf(caught);
+      if (field && caught instanceof ApiError) setFieldErrors({ [field]: fieldMessage(caught) });
       else setError(caught);
     } finally {
       setBusy(false);

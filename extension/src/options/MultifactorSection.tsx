@@ -6,7 +6,7 @@ import { Field } from '../components/Field';
 import type { Session } from '../components/SessionGate';
 import { isSessionExpired } from '../errors';
 import { type MessageKey, t } from '../i18n';
-import { type PolicyField, policyFieldOf } from './field-errors';
+import { fieldMessage, type PolicyField, policyFieldOf } from './field-errors';
 
 const USAGES: { value: MfaUsage; label: MessageKey; hint: MessageKey }[] = [
   { value: 'required', label: 'mfaUsageRequired', hint: 'mfaUsageRequiredHint' },
@@ -103,10 +103,9 @@ export function MultifactorSection({ session, onChanged }: { session: Session; o
       onChanged();
     } catch (caught) {
       if (isSessionExpired(caught)) return session.expire();
-      const field =
-        caught instanceof ApiError && caught.status === 400 ? policyFieldOf(caught.message) : null;
+      const field = policyFieldOf(caught);
       if (field && caught instanceof ApiError) {
-        setFieldErrors({ [field]: caught.message });
+        setFieldErrors({ [field]: fieldMessage(caught) });
         if (field !== 'mfaUsage') setConfiguring(true);
       } else {
         setError(caught);

@@ -1,5 +1,5 @@
 import { useEffect, useState } from 'preact/hooks';
-import type { Me } from '../../../shared/api';
+import type { AdminUser, Me } from '../../../shared/api';
 import { ErrorAlert } from '../components/Alert';
 import { type Session, SessionGate } from '../components/SessionGate';
 import { isSessionExpired } from '../errors';
@@ -23,6 +23,7 @@ function AdminConsole({ session }: { session: Session }) {
   const [error, setError] = useState<unknown>(null);
   // Bumped after a change to users, so the audit log shows the events it produced.
   const [revision, setRevision] = useState(0);
+  const [users, setUsers] = useState<AdminUser[]>([]);
 
   useEffect(() => {
     session.api
@@ -65,8 +66,9 @@ function AdminConsole({ session }: { session: Session }) {
         session={session}
         currentUserId={me.user.id}
         onChanged={() => setRevision((n) => n + 1)}
+        onUsersLoaded={setUsers}
       />
-      <AuditLog session={session} revision={revision} />
+      <AuditLog session={session} users={users} revision={revision} />
     </div>
   );
 }

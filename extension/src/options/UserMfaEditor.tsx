@@ -1,6 +1,7 @@
 import { useState } from 'preact/hooks';
 import type { AdminUser, UpdateUserRequest } from '../../../shared/api';
 import { ConfirmButton } from '../components/ConfirmButton';
+import { useFocusOnMount } from '../components/focus';
 import { type MessageKey, t } from '../i18n';
 
 type Choice = 'none' | 'now' | 'later';
@@ -32,13 +33,17 @@ interface UserMfaEditorProps {
 /** One user's MFA: off, an authenticator the admin sets up now, or one the user sets up at next sign-in. */
 export function UserMfaEditor({ user, onApply, onCancel }: UserMfaEditorProps) {
   const [choice, setChoice] = useState<Choice>(currentChoice(user));
-  // Turning MFA off, or replacing an authenticator the user already set up, destroys what they have.
-  const destroys = user.mfa.type === 'totp' && (choice === 'none' || user.mfa.enrolled);
+  // Any MFA change revokes the user's codes and ends their sessions (docs/API.md); an enrolled
+  // authenticator stops working too: ask first whenever the user has something to lose.
+  const destroys = user.mfa.enrolled || user.backupCodes.remaining > 0;
   const name = `mfa-${user.id}`;
+  const heading = useFocusOnMount<HTMLHeadingElement>(user.id);
 
   return (
     <section class="panel stack" aria-labelledby={`${name}-heading`}>
-      <h3 id={`${name}-heading`}>{t('mfaEditorTitle', user.username)}</h3>
+      <h3 id={`${name}-heading`} tabIndex={-1} ref={heading}>
+        {t('mfaEditorTitle', user.username)}
+      </h3>
       <fieldset>
         <legend>{t('mfaTypeLegend')}</legend>
         {CHOICES.map(({ value, label, hint }) => (
@@ -60,9 +65,7 @@ export function UserMfaEditor({ user, onApply, onCancel }: UserMfaEditorProps) {
       <div class="row">
         {destroys ? (
           <ConfirmButton
-            question={
-              choice === 'none' ? t('mfaOffQuestion', user.username) : t('mfaReplaceQuestion', user.username)
-            }
+            question={t('mfaChangeQuestion', user.username)}
             confirmLabel={t('apply')}
             onConfirm={() => onApply(CHANGES[choice])}
           >

@@ -3,6 +3,7 @@ import type { AdminUser, UpdatedUser } from '../../../shared/api';
 import { ErrorAlert, Notice } from '../components/Alert';
 import { AuthenticatorSecret } from '../components/AuthenticatorSecret';
 import { ConfirmButton } from '../components/ConfirmButton';
+import { useFocusOnMount } from '../components/focus';
 import type { Session } from '../components/SessionGate';
 import { isSessionExpired } from '../errors';
 import { formatDateTime, t } from '../i18n';
@@ -13,6 +14,7 @@ interface UsersSectionProps {
   session: Session;
   currentUserId: string;
   onChanged: () => void;
+  onUsersLoaded: (users: AdminUser[]) => void;
 }
 
 function mfaCell(user: AdminUser): string {
@@ -22,7 +24,7 @@ function mfaCell(user: AdminUser): string {
 }
 
 /** Every account: who it is, its MFA and codes, and the actions an admin takes on it. */
-export function UsersSection({ session, currentUserId, onChanged }: UsersSectionProps) {
+export function UsersSection({ session, currentUserId, onChanged, onUsersLoaded }: UsersSectionProps) {
   const [users, setUsers] = useState<AdminUser[] | null>(null);
   const [error, setError] = useState<unknown>(null);
   const [status, setStatus] = useState<string | null>(null);
@@ -33,6 +35,8 @@ export function UsersSection({ session, currentUserId, onChanged }: UsersSection
     totp: NonNullable<UpdatedUser['totp']>;
   } | null>(null);
 
+  const secretHeading = useFocusOnMount<HTMLHeadingElement>(shownSecret);
+
   const fail = useCallback(
     (caught: unknown) => (isSessionExpired(caught) ? session.expire() : setError(caught)),
     [session],
@@ -40,11 +44,13 @@ export function UsersSection({ session, currentUserId, onChanged }: UsersSection
 
   const load = useCallback(async () => {
     try {
-      setUsers((await session.api.users()).users);
+      const loaded = (await session.api.users()).users;
+      setUsers(loaded);
+      onUsersLoaded(loaded);
     } catch (caught) {
       fail(caught);
     }
-  }, [session, fail]);
+  }, [session, fail, onUsersLoaded]);
 
   useEffect(() => {
     load();
@@ -86,7 +92,9 @@ export function UsersSection({ session, currentUserId, onChanged }: UsersSection
       )}
       {shownSecret && (
         <section class="panel stack" aria-labelledby="secret-heading">
-          <h3 id="secret-heading">{t('secretShownOnceTitle', shownSecret.username)}</h3>
+          <h3 id="secret-heading" tabIndex={-1} ref={secretHeading}>
+            {t('secretShownOnceTitle', shownSecret.username)}
+          </h3>
           <p>{t('secretShownOnce')}</p>
           <AuthenticatorSecret secret={shownSecret.totp.secret} otpauthUri={shownSecret.totp.otpauthUri} />
           <button type="button" class="primary" onClick={() => setShownSecret(null)}>
@@ -126,36 +134,38 @@ export function UsersSection({ session, currentUserId, onChanged }: UsersSection
                   <td>
                     {user.backupCodes.lastUsedAt ? formatDateTime(user.backupCodes.lastUsedAt) : t('never')}
                   </td>
-                  <td class="actions">
-                    <button
-                      type="button"
-                      aria-label={t('editMfaFor', user.username)}
-                      onClick={() => setEditing(user)}
-                    >
-                      {t('editMfa')}
-                    </button>
-                    <ConfirmButton
-                      question={t('revokeQuestion', user.username)}
-                      confirmLabel={t('revokeConfirm')}
-                      disabled={user.backupCodes.total === 0}
-                      label={t('revokeFor', user.username)}
-                      onConfirm={() =>
-                        act(t('codesRevoked', user.username), () => session.api.revokeCodes(user.id))
-                      }
-                    >
-                      {t('revoke')}
-                    </ConfirmButton>
-                    <ConfirmButton
-                      question={t('deleteQuestion', user.username)}
-                      confirmLabel={t('deleteConfirm')}
-                      disabled={user.id === currentUserId}
-                      label={t('deleteFor', user.username)}
-                      onConfirm={() =>
-                        act(t('userDeleted', user.username), () => session.api.deleteUser(user.id))
-                      }
-                    >
-                      {t('delete')}
-                    </ConfirmButton>
+                  <td>
+                    <div class="actions">
+                      <button
+                        type="button"
+                        aria-label={t('editMfaFor', user.username)}
+                        onClick={() => setEditing(user)}
+                      >
+                        {t('editMfa')}
+                      </button>
+                      <ConfirmButton
+                        question={t('revokeQuestion', user.username)}
+                        confirmLabel={t('revokeConfirm')}
+                        disabled={user.backupCodes.total === 0}
+                        label={t('revokeFor', user.username)}
+                        onConfirm={() =>
+                          act(t('codesRevoked', user.username), () => session.api.revokeCodes(user.id))
+                        }
+                      >
+                        {t('revoke')}
+                      </ConfirmButton>
+                      <ConfirmButton
+                        question={t('deleteQuestion', user.username)}
+                        confirmLabel={t('deleteConfirm')}
+                        disabled={user.id === currentUserId}
+                        label={t('deleteFor', user.username)}
+                        onConfirm={() =>
+                          act(t('userDeleted', user.username), () => session.api.deleteUser(user.id))
+                        }
+                      >
+                        {t('delete')}
+                      </ConfirmButton>
+                    </div>
                   </td>
                 </tr>
               ))}

@@ -1,20 +1,34 @@
 /**
- * The server names the field in its validation message (docs/API.md: "400 with a message naming the
- * field"); this finds which input it belongs to, so the message is shown there.
+ * Which input a server validation error belongs to: the error's `field` (a dotted path, docs/API.md)
+ * names it, so the message is shown at that field rather than at the top of the form.
  */
+import { ApiError } from '../api';
+
 export type PolicyField = 'mfaUsage' | 'count' | 'warnWhenRemaining';
 export type UserField = 'username' | 'password' | 'role';
 
-export function policyFieldOf(message: string): PolicyField | null {
-  if (/warnWhenRemaining|warning threshold/i.test(message)) return 'warnWhenRemaining';
-  if (/\bcount\b|number of backup codes/i.test(message)) return 'count';
-  if (/mfaUsage|MFA usage/i.test(message)) return 'mfaUsage';
-  return null;
+const POLICY_FIELDS: Record<string, PolicyField> = {
+  mfaUsage: 'mfaUsage',
+  'backupCodes.count': 'count',
+  'backupCodes.warnWhenRemaining': 'warnWhenRemaining',
+};
+
+const USER_FIELDS: Record<string, UserField> = { username: 'username', password: 'password', role: 'role' };
+
+export function policyFieldOf(error: unknown): PolicyField | null {
+  return error instanceof ApiError && error.field ? (POLICY_FIELDS[error.field] ?? null) : null;
 }
 
-export function userFieldOf(message: string): UserField | null {
-  if (/username|name is taken/i.test(message)) return 'username';
-  if (/password/i.test(message)) return 'password';
-  if (/\brole\b/i.test(message)) return 'role';
-  return null;
+export function userFieldOf(error: unknown): UserField | null {
+  if (!(error instanceof ApiError)) return null;
+  // A taken name is about the username whether or not the server names the field.
+  if (error.code === 'username_taken') return 'username';
+  return error.field ? (USER_FIELDS[error.field] ?? null) : null;
+}
+
+/** The server's sentence without its "field: " prefix, since it is shown beside that field. */
+export function fieldMessage(error: ApiError): string {
+  return error.field && error.message.startsWith(`${error.field}: `)
+    ? error.message.slice(error.field.length + 2)
+    : error.message;
 }

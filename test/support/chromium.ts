@@ -1,0 +1,79 @@
+/**
+ * Launches Debian's Chromium with an unpacked extension loaded, through playwright-core (Playwright's
+ * own browser download is not available here). Shared by the extension and autofill e2e tests.
+ */
+import { existsSync } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { type BrowserContext, chromium, type Worker } from 'playwright-core';
+
+export const CHROMIUM_PATH = '/usr/bin/chromium';
+
+export interface ExtensionBrowser {
+  context: BrowserContext;
+  /** The extension's id: the host of its service worker's URL. */
+  extensionId: string;
+  /** chrome-extension://<id>/<path> */
+  url(path: string): string;
+  serviceWorker: Worker;
+  /** Where downloads land (Playwright also reports them as `download` events). */
+  downloadsDir: string;
+  close(): Promise<void>;
+}
+
+export function assertChromium(): void {
+  if (!existsSync(CHROMIUM_PATH)) throw new Error('Chromium not found: apt-get install -y chromium');
+}
+
+export async function launchWithExtension(
+  extensionDir: string,
+  options: { viewport?: { width: number; height: number }; colorScheme?: 'light' | 'dark' } = {},
+): Promise<ExtensionBrowser> {
+  assertChromium();
+  if (!existsSync(join(extensionDir, 'manifest.json'))) {
+    throw new Error(`No built extension in ${extensionDir}: run the build first`);
+  }
+  const profileDir = await mkdtemp(join(tmpdir(), 'sparekey-chromium-'));
+  const downloadsDir = await mkdtemp(join(tmpdir(), 'sparekey-downloads-'));
+  const context = await chromium.launchPersistentContext(profileDir, {
+    headless: true,
+    executablePath: CHROMIUM_PATH,
+    acceptDownloads: true,
+    downloadsPath: downloadsDir,
+    viewport: options.viewport ?? { width: 1200, height: 900 },
+    colorScheme: options.colorScheme ?? 'light',
+    args: [
+      `--disable-extensions-except=${extensionDir}`,
+      `--load-extension=${extensionDir}`,
+      '--no-sandbox',
+      '--disable-gpu',
+      '--no-first-run',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+    ],
+  });
+  try {
+    const serviceWorker =
+      context.serviceWorkers()[0] ?? (await context.waitForEvent('serviceworker', { timeout: 30_000 }));
+    const extensionId = new URL(serviceWorker.url()).host;
+    return {
+      context,
+      extensionId,
+      serviceWorker,
+      downloadsDir,
+      url: (path) => `chrome-extension://${extensionId}/${path.replace(/^\//, '')}`,
+      async close() {
+        await context.close();
+        await rm(profileDir, { recursive: true, force: true });
+        await rm(downloadsDir, { recursive: true, force: true });
+      },
+    };
+  } catch (error) {
+    await context.close();
+    await rm(profileDir, { recursive: true, force: true });
+    await rm(downloadsDir, { recursive: true, force: true });
+    throw error;
+  }
+}

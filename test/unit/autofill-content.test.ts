@@ -100,8 +100,8 @@ describe('the fill button', () => {
     start(page.doc, send, false);
     await vi.waitFor(() => expect(buttonOf(page)).not.toBeNull());
 
-    const { MouseEvent } = page.doc.defaultView as Window & typeof globalThis;
-    buttonOf(page)?.dispatchEvent(new MouseEvent('click', { bubbles: true }));
+    const view = page.doc.defaultView as unknown as typeof globalThis;
+    buttonOf(page)?.dispatchEvent(new view.MouseEvent('click', { bubbles: true }) as unknown as Event);
     await new Promise((r) => setTimeout(r, 20));
     expect(asked).toEqual([AUTOFILL_STATUS]);
     expect(input(page).value).toBe('');

@@ -21,18 +21,17 @@ export interface FillButtonOptions {
 
 const HOST_TAG = 'sparekey-autofill';
 
-const HOST_STYLE = [
-  'all: initial',
-  'display: inline-block',
-  'position: static',
-  'visibility: visible',
-  'opacity: 1',
-  'margin: 0 0 0 0.5em',
-  'vertical-align: middle',
-  'z-index: 2147483647',
-]
-  .map((rule) => `${rule} !important;`)
-  .join(' ');
+/** Set through CSSOM with !important: an author stylesheet cannot override it, and CSP never blocks CSSOM. */
+const HOST_STYLE: [string, string][] = [
+  ['all', 'initial'],
+  ['display', 'inline-block'],
+  ['position', 'static'],
+  ['visibility', 'visible'],
+  ['opacity', '1'],
+  ['margin', '0.25em 0 0 0.5em'],
+  ['vertical-align', 'middle'],
+  ['z-index', '2147483647'],
+];
 
 const SHADOW_CSS = `
   button {
@@ -54,6 +53,22 @@ const SHADOW_CSS = `
   }
 `;
 
+/**
+ * A constructed stylesheet, not a <style> element: a page whose CSP allows only its own stylesheets
+ * (ours does) may block inline styles that a content script inserts, in some browsers.
+ */
+function styleShadow(root: ShadowRoot, doc: Document): void {
+  try {
+    const sheet = new (doc.defaultView ?? window).CSSStyleSheet();
+    sheet.replaceSync(SHADOW_CSS);
+    root.adoptedStyleSheets = [sheet];
+  } catch {
+    const style = doc.createElement('style');
+    style.textContent = SHADOW_CSS;
+    root.append(style);
+  }
+}
+
 export function isHostElement(node: Node): boolean {
   return node.nodeName.toLowerCase() === HOST_TAG;
 }
@@ -66,19 +81,20 @@ export function createFillButton(
 ): FillButton {
   const doc = anchor.ownerDocument;
   const host = doc.createElement(HOST_TAG);
-  host.setAttribute('style', HOST_STYLE);
+  for (const [property, value] of HOST_STYLE) host.style.setProperty(property, value, 'important');
   const root = host.attachShadow({ mode: 'closed' });
-  const style = doc.createElement('style');
-  style.textContent = SHADOW_CSS;
+  styleShadow(root, doc);
   const button = doc.createElement('button');
   button.type = 'button';
+  // Its label changes after a click (filled, locked, none left): screen readers hear the outcome.
+  button.setAttribute('aria-live', 'polite');
   // The page sees the code only when the user asks: a click the page synthesised gets nothing.
   button.addEventListener('click', (event) => {
     event.preventDefault();
     event.stopPropagation();
     if (isUserClick(event)) onClick();
   });
-  root.append(style, button);
+  root.append(button);
   anchor.after(host);
 
   return {
@@ -88,7 +104,6 @@ export function createFillButton(
       button.textContent = label;
       button.dataset.look = look;
       button.disabled = !enabled;
-      button.setAttribute('aria-live', 'polite');
     },
     remove() {
       host.remove();

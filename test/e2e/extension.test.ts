@@ -109,7 +109,7 @@ describe('the extension in Chromium against the real server', () => {
     await options.getByRole('button', { name: `MFA of ${USER}` }).click();
     await options.getByRole('radio', { name: /Authenticator app, configured now/ }).check();
     await options.getByRole('button', { name: 'Apply' }).click();
-    const secretText = await options.locator('.secret-text').innerText();
+    const secretText = (await options.locator('.secret-text').textContent()) ?? '';
     const secret = secretText.replace(/\s+/g, '');
     expect(secret).toMatch(/^[A-Z2-7]+$/);
     await options

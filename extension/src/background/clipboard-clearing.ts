@@ -59,7 +59,6 @@ export function registerClipboardClearing(): void {
     if (!isFromExtensionPage(sender) || !/^[0-9a-f]{64}$/.test(message.digest)) return undefined;
     return scheduleClear(message.digest);
   });
-  browser.alarms.onAlarm.addListener((alarm) => {
-    if (alarm.name === ALARM) clearNow();
-  });
+  // Returning the promise lets callers (and tests) know when the work is done; browsers ignore it.
+  browser.alarms.onAlarm.addListener((alarm) => (alarm.name === ALARM ? clearNow() : undefined));
 }

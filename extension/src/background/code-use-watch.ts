@@ -56,9 +56,8 @@ async function ensureAlarm(): Promise<void> {
 }
 
 export function registerCodeUseWatch(): void {
-  browser.alarms.onAlarm.addListener((alarm) => {
-    if (alarm.name === ALARM) poll();
-  });
+  // Returning the promise lets callers (and tests) know when the work is done; browsers ignore it.
+  browser.alarms.onAlarm.addListener((alarm) => (alarm.name === ALARM ? poll() : undefined));
   // A sign-in or sign-out shows in the badge right away, not at the next poll.
   browser.storage.session.onChanged.addListener((changes) => {
     if (TOKEN_KEY in changes) poll();

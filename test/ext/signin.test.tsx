@@ -47,8 +47,22 @@ describe('first run', () => {
     await fake.storage.managed.set({ serverUrl: 'https://codes.corp.example' });
     render(<Popup />);
     const url = (await screen.findByLabelText('Server address')) as HTMLInputElement;
-    expect(url.value).toBe('https://codes.corp.example');
+    await waitFor(() => expect(url.value).toBe('https://codes.corp.example'));
     expect(screen.getByText('Set by your administrator.')).toBeTruthy();
+    // Once edited, it is the person's address, not the preset.
+    type('Server address', 'https://other.example');
+    expect(screen.queryByText('Set by your administrator.')).toBeNull();
+  });
+
+  test('a slow managed storage does not hold up the form, nor overwrite what was typed', async () => {
+    let answer: (value: Record<string, unknown>) => void = () => undefined;
+    fake.storage.managed.get.mockReturnValueOnce(new Promise((resolve) => (answer = resolve)));
+    render(<Popup />);
+    const url = (await screen.findByLabelText('Server address')) as HTMLInputElement;
+    type('Server address', 'https://mine.example');
+    answer({ serverUrl: 'https://codes.corp.example' });
+    await new Promise((resolve) => setTimeout(resolve, 10));
+    expect(url.value).toBe('https://mine.example');
   });
 
   test('says so when the permission is refused, and stays on the set-up step', async () => {

@@ -1,19 +1,36 @@
-import { useState } from 'preact/hooks';
+import { useEffect, useRef, useState } from 'preact/hooks';
 import { t } from '../i18n';
-import { parseServerUrl, requestHostPermission, saveServerUrl } from '../server-url';
+import { managedServerUrl, parseServerUrl, requestHostPermission, saveServerUrl } from '../server-url';
 import { Field } from './Field';
 
 interface ServerSetupProps {
+  /** The address saved earlier, if any; else the one IT preset is filled in when it arrives. */
   initialUrl: string;
-  /** True when IT preset the address through managed storage. */
-  managed: boolean;
   onReady: (serverUrl: string) => void;
 }
 
 /** First run: which server, then the browser's permission to reach it (and nothing else). */
-export function ServerSetup({ initialUrl, managed, onReady }: ServerSetupProps) {
+export function ServerSetup({ initialUrl, onReady }: ServerSetupProps) {
   const [input, setInput] = useState(initialUrl);
   const [problem, setProblem] = useState<string | null>(null);
+  /** The address IT preset, while it is what the field holds. */
+  const [managed, setManaged] = useState<string | null>(null);
+  const typed = useRef(false);
+
+  // Chromium can take seconds to load managed storage after start-up: the form shows at once and
+  // the preset fills in when it arrives, unless the person has typed meanwhile.
+  useEffect(() => {
+    if (initialUrl) return;
+    let live = true;
+    managedServerUrl().then((url) => {
+      if (!live || !url || typed.current) return;
+      setInput(url);
+      setManaged(url);
+    });
+    return () => {
+      live = false;
+    };
+  }, [initialUrl]);
 
   const submit = async (event: Event) => {
     event.preventDefault();
@@ -41,11 +58,14 @@ export function ServerSetup({ initialUrl, managed, onReady }: ServerSetupProps) 
         label={t('serverUrlLabel')}
         type="url"
         value={input}
-        onValue={setInput}
+        onValue={(value) => {
+          typed.current = true;
+          setInput(value);
+        }}
         placeholder="https://sparekey.example.com"
         autocomplete="url"
         required
-        hint={managed ? t('serverUrlManaged') : t('serverUrlHint')}
+        hint={managed !== null && input === managed ? t('serverUrlManaged') : t('serverUrlHint')}
         error={problem}
       />
       <button type="submit" class="primary">

@@ -3,7 +3,7 @@ import { useCallback, useEffect, useMemo, useState } from 'preact/hooks';
 import type { SessionResponse, User } from '../../../shared/api';
 import { type Api, createApi } from '../api';
 import { t } from '../i18n';
-import { hasHostPermission, managedServerUrl, savedServerUrl } from '../server-url';
+import { hasHostPermission, savedServerUrl } from '../server-url';
 import { forgetToken, readToken, storeToken } from '../session-token';
 import { Notice } from './Alert';
 import { ServerSetup } from './ServerSetup';
@@ -23,16 +23,13 @@ export interface Session {
 
 type Phase =
   | { name: 'loading' }
-  | { name: 'setup'; initialUrl: string; managed: boolean }
+  | { name: 'setup'; initialUrl: string }
   | { name: 'signin'; serverUrl: string; expired: boolean }
   | { name: 'ready'; serverUrl: string; token: string; signedIn: SessionResponse | null };
 
 async function initialPhase(): Promise<Phase> {
-  const [saved, managed] = await Promise.all([savedServerUrl(), managedServerUrl()]);
-  const serverUrl = saved ?? managed;
-  if (!saved || !(await hasHostPermission(saved))) {
-    return { name: 'setup', initialUrl: serverUrl ?? '', managed: managed !== null && serverUrl === managed };
-  }
+  const saved = await savedServerUrl();
+  if (!saved || !(await hasHostPermission(saved))) return { name: 'setup', initialUrl: saved ?? '' };
   const token = await readToken();
   return token
     ? { name: 'ready', serverUrl: saved, token, signedIn: null }
@@ -49,8 +46,7 @@ export function SessionGate({ children }: { children: (session: Session) => Comp
 
   const changeServer = useCallback(async () => {
     await forgetToken();
-    const [saved, managed] = await Promise.all([savedServerUrl(), managedServerUrl()]);
-    setPhase({ name: 'setup', initialUrl: saved ?? managed ?? '', managed: managed !== null && !saved });
+    setPhase({ name: 'setup', initialUrl: (await savedServerUrl()) ?? '' });
   }, []);
 
   const session = useMemo<Session | null>(() => {
@@ -81,7 +77,6 @@ export function SessionGate({ children }: { children: (session: Session) => Comp
       return (
         <ServerSetup
           initialUrl={phase.initialUrl}
-          managed={phase.managed}
           onReady={(serverUrl) => setPhase({ name: 'signin', serverUrl, expired: false })}
         />
       );

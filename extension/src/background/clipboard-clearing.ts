@@ -16,7 +16,7 @@ interface OffscreenApi {
   closeDocument(): Promise<void>;
 }
 
-/** chrome.offscreen, reached through the polyfill (which passes unknown namespaces through). */
+/** The offscreen API, reached through the polyfill (it passes namespaces it does not know straight through). */
 const offscreen = () => (browser as unknown as { offscreen: OffscreenApi }).offscreen;
 
 async function clearOnChromium(digest: string): Promise<boolean> {

@@ -159,6 +159,19 @@ describe('the extension in Chromium against the real server', () => {
     expect(file.match(/[0-9A-Z]{5}-[0-9A-Z]{5}/g)).toEqual(codes);
     expect(file).toContain('Use a backup code');
 
+    // --- Print: the background opens the print page and hands it the set, once.
+    const [printPage] = await Promise.all([
+      browser.context.waitForEvent('page'),
+      popup.getByRole('button', { name: 'Print' }).click(),
+    ]);
+    expect(printPage.url()).toBe(browser.url('print.html'));
+    const printed = printPage.getByRole('list', { name: 'Backup codes' });
+    await printed.waitFor();
+    expect(await printed.locator('code').allTextContents()).toEqual(codes);
+    await printPage.reload();
+    await printPage.getByText(/These codes are no longer available here/).waitFor();
+    await printPage.close();
+
     await popup.getByRole('button', { name: 'I have stored these codes' }).click();
     await popup.getByText('6 of 6 codes left').waitFor();
     expect(await popup.getByRole('list', { name: 'Backup codes' }).count()).toBe(0);

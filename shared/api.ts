@@ -11,6 +11,10 @@ export const ErrorBody = z
     error: z.object({
       code: z.string().openapi({ example: 'invalid_credentials' }),
       message: z.string().openapi({ example: 'Invalid username or password.' }),
+      field: z
+        .string()
+        .optional()
+        .openapi({ description: 'The request field the error is about (dotted path), when there is one.' }),
     }),
   })
   .openapi('Error');

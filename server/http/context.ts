@@ -43,10 +43,14 @@ export function bearerToken(c: Context): string | null {
   return match?.[1] ?? null;
 }
 
+/** Sent by the extension's background polling, which must not keep an idle session alive. */
+export const BACKGROUND_POLL_HEADER = 'x-sparekey-background';
+
 export function requireUser(deps: Deps): MiddlewareHandler<AppEnv> {
   return async (c, next) => {
     const token = bearerToken(c);
-    const user = token ? await resolveSession(deps, token) : null;
+    const activity = c.req.header(BACKGROUND_POLL_HEADER) !== '1';
+    const user = token ? await resolveSession(deps, token, { activity }) : null;
     if (!token || !user) throw unauthorized();
     c.set('user', user);
     c.set('token', token);

@@ -36,8 +36,15 @@ export function startSession(deps: Deps, user: UserRecord): Promise<string> {
   return issueToken(deps, user, 'session', deps.security.sessionMaxMs);
 }
 
-/** The signed-in user, or null when the token is unknown, expired (idle or absolute) or its user is gone. */
-export async function resolveSession(deps: Deps, token: string): Promise<UserRecord | null> {
+/**
+ * The signed-in user, or null when the token is unknown, expired (idle or absolute) or its user is gone.
+ * A background poll (`activity: false`) is not the person using the session, so it does not keep it alive.
+ */
+export async function resolveSession(
+  deps: Deps,
+  token: string,
+  { activity = true }: { activity?: boolean } = {},
+): Promise<UserRecord | null> {
   const hash = hashToken(token);
   const record = await deps.store.getToken(hash);
   if (record?.kind !== 'session') return null;
@@ -52,7 +59,8 @@ export async function resolveSession(deps: Deps, token: string): Promise<UserRec
     await deps.store.deleteToken(hash);
     return null;
   }
-  if (now - idleSince >= TOUCH_EVERY_MS) await deps.store.putToken({ ...record, lastSeenAt: iso(now) });
+  if (activity && now - idleSince >= TOUCH_EVERY_MS)
+    await deps.store.putToken({ ...record, lastSeenAt: iso(now) });
   return user;
 }
 

@@ -117,7 +117,9 @@ describe('sign-in without MFA, sessions and logout', () => {
     expect(after.status).toBe(401);
     expect(after.body.error.code).toBe('unauthorized');
 
-    const again = await api('POST', '/api/auth/login', { body: { username: 'admin', password: 'admin-password' } });
+    const again = await api('POST', '/api/auth/login', {
+      body: { username: 'admin', password: 'admin-password' },
+    });
     const audit = await api('GET', '/api/admin/audit?type=logout', { token: again.body.token });
     expect(audit.body.events).toHaveLength(1);
     expect(audit.body.events[0].actor.username).toBe('admin');
@@ -160,6 +162,17 @@ describe('sign-in without MFA, sessions and logout', () => {
       if (i < 24) expect(res.status).toBe(200);
       else expect(res.status).toBe(401); // past 12 h even though never idle
     }
+  });
+
+  it('background polls do not keep an idle session alive', async () => {
+    const admin = await addAdmin();
+    const poll = { token: admin, headers: { 'x-sparekey-background': '1' } };
+    for (let i = 0; i < 5; i++) {
+      t.clock.advance(5 * 60_000);
+      expect((await api('GET', '/api/me/events', poll)).status).toBe(200);
+    }
+    t.clock.advance(6 * 60_000); // 31 minutes without the person using it
+    expect((await api('GET', '/api/me', poll)).status).toBe(401);
   });
 
   it('refuses missing, malformed and forged tokens', async () => {

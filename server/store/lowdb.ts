@@ -18,6 +18,7 @@ import { join } from 'node:path';
 import { Low } from 'lowdb';
 import { type AuditEvent, DEFAULT_POLICY, type Policy } from '../../shared/api';
 import { AppendLog } from './append-log';
+import { lockDirectory } from './dir-lock';
 import {
   CorruptFileError,
   DurableJsonFile,
@@ -77,6 +78,7 @@ const parseIpFailures = parserFor(IpFailuresSchema);
 
 export class LowdbStore implements Store {
   readonly #dir: string;
+  #unlock: () => Promise<void> = async () => {};
   readonly #usersDir: string;
   readonly #tokensDir: string;
   readonly #ipDir: string;
@@ -127,15 +129,21 @@ export class LowdbStore implements Store {
       await mkdir(dir, { recursive: true, mode: 0o700 });
     }
     await syncDirectory(this.#dir);
+    this.#unlock = await lockDirectory(this.#dir);
     // Only the top directory here: listing 100,000 user files would slow every start. Temp files in
     // the record directories are never read (their names are not <id>.json) and the sweep removes them.
     await removeTempFiles(this.#dir);
-    await this.#policy.read();
-    await this.#index.load();
     try {
-      await this.#audit.open();
+      await this.#policy.read();
+      await this.#index.load();
+      try {
+        await this.#audit.open();
+      } catch (error) {
+        await this.#index.close();
+        throw error;
+      }
     } catch (error) {
-      await this.#index.close();
+      await this.#unlock();
       throw error;
     }
     this.#isOpen = true;
@@ -153,6 +161,7 @@ export class LowdbStore implements Store {
     ]);
     await this.#index.close();
     await this.#audit.close();
+    await this.#unlock();
   }
 
   async getPolicy(): Promise<Policy> {

@@ -171,6 +171,20 @@ describe('restarts and first start', () => {
     }
   });
 
+  it('refuses a second server on the same DATA_DIR, and takes over the lock of a killed one', async () => {
+    const dataDir = await mkdtemp(join(tmpdir(), 'sparekey-dirlock-'));
+    try {
+      const first = await startServer({ dataDir });
+      await expect(startServer({ dataDir })).rejects.toThrow(/in use by process/);
+      await first.stop({ signal: 'SIGKILL' });
+      const second = await startServer({ dataDir });
+      expect((await call(second.url, 'GET', '/healthz')).status).toBe(200);
+      expect(await second.stop()).toBe(0);
+    } finally {
+      await rm(dataDir, { recursive: true, force: true });
+    }
+  });
+
   it('a lockout holds across a restart', async () => {
     const dataDir = await mkdtemp(join(tmpdir(), 'sparekey-lock-'));
     try {

@@ -57,8 +57,19 @@ function errorOf(body: unknown): { code: string; message: string; field: string 
 
 export type Api = ReturnType<typeof createApi>;
 
+/** Tells the server a request is the background's own polling, not the user (docs/API.md). */
+export const BACKGROUND_HEADER = 'X-SpareKey-Background';
+
+export interface ApiOptions {
+  /**
+   * Set for requests the background makes on its own (polls, syncs): the server then does not count
+   * them as activity, so an idle session still expires while the extension keeps watching.
+   */
+  background?: boolean;
+}
+
 /** A client for one server; `token` is the session token when signed in. */
-export function createApi(serverUrl: string, token: string | null = null) {
+export function createApi(serverUrl: string, token: string | null = null, options: ApiOptions = {}) {
   const base = serverUrl.replace(/\/+$/, '');
 
   async function request<T>(method: string, path: string, body?: unknown): Promise<T> {
@@ -66,6 +77,7 @@ export function createApi(serverUrl: string, token: string | null = null) {
     if (body !== undefined) headers['Content-Type'] = 'application/json';
     // The token goes in a header only: URLs end up in history and logs.
     if (token) headers.Authorization = `Bearer ${token}`;
+    if (options.background) headers[BACKGROUND_HEADER] = '1';
     let res: Response;
     try {
       res = await fetch(`${base}${path}`, {

@@ -4,7 +4,7 @@
  */
 import browser from 'webextension-polyfill';
 
-const KEY = 'serverUrl';
+export const SERVER_URL_KEY = 'serverUrl';
 
 const LOOPBACK = new Set(['127.0.0.1', 'localhost', '[::1]']);
 
@@ -33,7 +33,7 @@ export function hostPattern(serverUrl: string): string {
 
 export async function managedServerUrl(): Promise<string | null> {
   try {
-    const value = (await browser.storage.managed.get(KEY))[KEY];
+    const value = (await browser.storage.managed.get(SERVER_URL_KEY))[SERVER_URL_KEY];
     return typeof value === 'string' && value ? value : null;
   } catch {
     // Firefox throws when no policy manages this extension: nothing preset.
@@ -42,12 +42,12 @@ export async function managedServerUrl(): Promise<string | null> {
 }
 
 export async function savedServerUrl(): Promise<string | null> {
-  const value = (await browser.storage.local.get(KEY))[KEY];
+  const value = (await browser.storage.local.get(SERVER_URL_KEY))[SERVER_URL_KEY];
   return typeof value === 'string' && value ? value : null;
 }
 
 export function saveServerUrl(url: string): Promise<void> {
-  return browser.storage.local.set({ [KEY]: url });
+  return browser.storage.local.set({ [SERVER_URL_KEY]: url });
 }
 
 export function hasHostPermission(serverUrl: string): Promise<boolean> {

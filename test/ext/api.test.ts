@@ -40,6 +40,20 @@ describe('api client', () => {
     expect(server.calls[0]?.headers.Authorization).toBeUndefined();
   });
 
+  test('the background’s own requests say so in a header, so they do not keep an idle session alive', async () => {
+    const server = fakeServer({
+      'GET /api/me': { body: {} },
+      'GET /api/me/events': { body: { events: [] } },
+    });
+    const background = createApi(SERVER, 'tok', { background: true });
+    await background.me();
+    await background.myEvents();
+    await createApi(SERVER, 'tok').me();
+    expect(server.calls.map((call) => call.headers['X-SpareKey-Background'])).toEqual(['1', '1', undefined]);
+    // Only the header: the URL stays clean.
+    expect(server.calls.map((call) => call.path)).toEqual(['/api/me', '/api/me/events', '/api/me']);
+  });
+
   test('parses the error shape, with the field a validation error names', async () => {
     fakeServer({
       'PUT /api/admin/policy': errorReply(400, 'invalid_request', 'backupCodes.count: Too many.', {

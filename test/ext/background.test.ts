@@ -1,10 +1,13 @@
 import { afterEach, beforeEach, describe, expect, test, vi } from 'vitest';
+import { installAutofill } from '../../extension/src/autofill/background';
+import { AUTOFILL_FILL, AUTOFILL_STATUS } from '../../extension/src/autofill/messages';
 import { registerClipboardClearing } from '../../extension/src/background/clipboard-clearing';
 import { registerCodeUseWatch } from '../../extension/src/background/code-use-watch';
 import { registerPrintHandoff } from '../../extension/src/background/print-handoff';
 import { sha256Hex } from '../../extension/src/digest';
+import { browserVault } from '../../extension/src/vault';
 import { EXTENSION_ORIGIN, fake, resetFakeBrowser } from './fake-browser';
-import { errorReply, fakeServer } from './fake-server';
+import { errorReply, fakeServer, SERVER } from './fake-server';
 import { codeUsedEvent, configuredBrowser, me } from './fixtures';
 
 vi.mock('webextension-polyfill', async () => (await import('./fake-browser')).polyfillModule);
@@ -142,6 +145,20 @@ describe('status polling', () => {
     expect(fake.notifications.create).toHaveBeenCalledTimes(1);
   });
 
+  test('polls tell the server they are the background, so an idle session still ends', async () => {
+    await configuredBrowser({ token: 't' });
+    const server = fakeServer({
+      'GET /api/me': { body: me() },
+      'GET /api/me/events': { body: { events: [] } },
+    });
+    registerCodeUseWatch();
+    await fireAlarm('sparekey-poll');
+    expect(server.calls.map((call) => [call.path, call.headers['X-SpareKey-Background']])).toEqual([
+      ['/api/me', '1'],
+      ['/api/me/events', '1'],
+    ]);
+  });
+
   test('an expired session forgets the token and clears the badge', async () => {
     await configuredBrowser({ token: 'stale' });
     fakeServer({
@@ -161,5 +178,79 @@ describe('status polling', () => {
     await fireAlarm('sparekey-poll');
     expect(fake.storage.session.data.get('sessionToken')).toBe('t');
     expect(fake.notifications.create).not.toHaveBeenCalled();
+  });
+});
+
+describe('autofill in the background', () => {
+  const GENERATED_AT = '2026-11-27T10:15:00.000Z';
+  const KEPT = ['7K3QX-M2D9P', 'A1B2C-D3E4F', 'GHJKM-NPQRS', 'TVWXY-Z0123'].map((code, i) => ({
+    number: i + 1,
+    code,
+  }));
+  const PAGE = `${SERVER}/login/mfa?method=backup_code`;
+  /** Our content script in the top frame of a tab on the configured server. */
+  const SIGN_IN_PAGE = { id: 'sparekeytestid', frameId: 0, url: PAGE, tab: { id: 3, url: PAGE } };
+  const keptStatus = (used: number[]) =>
+    me({ total: 4, remaining: 4 - used.length, used, generatedAt: GENERATED_AT });
+
+  async function keepFour() {
+    await configuredBrowser({ token: 't' });
+    const kept = await browserVault().keep(KEPT, 'a long passphrase', {
+      server: SERVER,
+      username: 'alice',
+      generatedAt: GENERATED_AT,
+    });
+    expect(kept.ok).toBe(true);
+  }
+
+  test('the background entry wires it: every poll marks spent the kept codes the server reports used', async () => {
+    await keepFour();
+    fakeServer({
+      'GET /api/me': { body: keptStatus([1, 2]) },
+      'GET /api/me/events': { body: { events: [] } },
+    });
+    vi.resetModules();
+    await import('../../extension/src/background/index');
+    await fireAlarm('sparekey-poll');
+    await vi.waitFor(async () =>
+      expect(await browserVault().status()).toMatchObject({ used: [1, 2], remaining: 2, next: 3 }),
+    );
+    // And the content script is registered for the granted server.
+    await vi.waitFor(() =>
+      expect(fake.scripting.registered.map((script) => script.matches)).toEqual([
+        ['https://sparekey.example/*'],
+      ]),
+    );
+  });
+
+  test('the sync after a handed-out code is a background request too, and then offers the next number', async () => {
+    await keepFour();
+    const server = fakeServer({ 'GET /api/me': { body: keptStatus([1]) } });
+    installAutofill();
+    expect(await send({ type: AUTOFILL_FILL }, SIGN_IN_PAGE)).toEqual({
+      ok: true,
+      number: 1,
+      code: KEPT[0]?.code,
+    });
+    expect(server.calls).toEqual([]);
+
+    expect(await send({ type: AUTOFILL_STATUS }, SIGN_IN_PAGE)).toEqual({ state: 'ready', next: 2 });
+    expect(server.callsTo('GET', '/api/me').map((call) => call.headers['X-SpareKey-Background'])).toEqual([
+      '1',
+    ]);
+    expect(await browserVault().status()).toMatchObject({ used: [1], awaitingSync: false });
+  });
+
+  test('saving the server address at first run registers the content script for it', async () => {
+    fake.permissions.granted.add('https://sparekey.example/*');
+    installAutofill();
+    await vi.waitFor(() => expect(fake.scripting.getRegisteredContentScripts).toHaveBeenCalled());
+    expect(fake.scripting.registered).toEqual([]);
+    await fake.storage.local.set({ serverUrl: SERVER });
+    await vi.waitFor(() =>
+      expect(fake.scripting.registered).toMatchObject([
+        { id: 'sparekey-autofill', matches: ['https://sparekey.example/*'], js: ['content.js'] },
+      ]),
+    );
   });
 });

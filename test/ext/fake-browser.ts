@@ -83,6 +83,8 @@ function createFakeBrowser() {
         for (const origin of origins) fake.permissions.granted.add(origin);
         return true;
       }),
+      onAdded: fakeEvent(),
+      onRemoved: fakeEvent(),
     },
     runtime: {
       id: 'sparekeytestid',
@@ -93,6 +95,7 @@ function createFakeBrowser() {
       onStartup: fakeEvent(),
     },
     action: {
+      openPopup: vi.fn(async () => undefined),
       setBadgeText: vi.fn(async (_details: { text: string }) => undefined),
       setBadgeBackgroundColor: vi.fn(async (_details: { color: string }) => undefined),
     },
@@ -102,10 +105,43 @@ function createFakeBrowser() {
         fake.alarms.created.set(name, info);
       }),
       get: vi.fn(async (name: string) => (fake.alarms.created.has(name) ? { name } : undefined)),
+      clear: vi.fn(async (name: string) => fake.alarms.created.delete(name)),
       onAlarm: fakeEvent(),
     },
+    commands: {
+      getAll: vi.fn(async () => [
+        { name: 'fill-backup-code', shortcut: 'Alt+Shift+B', description: 'Fill a backup code' },
+      ]),
+      onCommand: fakeEvent(),
+    },
+    scripting: {
+      registered: [] as { id: string; matches?: string[] }[],
+      getRegisteredContentScripts: vi.fn(async ({ ids }: { ids: string[] }) =>
+        fake.scripting.registered.filter((script) => ids.includes(script.id)),
+      ),
+      registerContentScripts: vi.fn(async (scripts: { id: string; matches?: string[] }[]) => {
+        fake.scripting.registered.push(...scripts);
+      }),
+      updateContentScripts: vi.fn(async (scripts: { id: string; matches?: string[] }[]) => {
+        fake.scripting.registered = fake.scripting.registered.map(
+          (script) => scripts.find((s) => s.id === script.id) ?? script,
+        );
+      }),
+      unregisterContentScripts: vi.fn(async ({ ids }: { ids: string[] }) => {
+        fake.scripting.registered = fake.scripting.registered.filter((script) => !ids.includes(script.id));
+      }),
+    },
     notifications: { create: vi.fn(async (_id: string, _options: Record<string, unknown>) => 'id') },
-    tabs: { create: vi.fn(async (_options: { url: string }) => ({ id: 1 })) },
+    tabs: {
+      create: vi.fn(async (_options: { url: string }) => ({ id: 1 })),
+      /** The active tab the popup sees; tests set it. */
+      active: undefined as { id: number; url?: string } | undefined,
+      query: vi.fn(async (_query: Record<string, unknown>) => (fake.tabs.active ? [fake.tabs.active] : [])),
+      sendMessage: vi.fn(
+        async (_tabId: number, _message: unknown, _options?: { frameId?: number }): Promise<unknown> =>
+          undefined,
+      ),
+    },
     offscreen: {
       createDocument: vi.fn(async (_parameters: Record<string, unknown>) => undefined),
       closeDocument: vi.fn(async () => undefined),

@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { describe, expect, test } from 'vitest';
 import { E2E, type Manifest, manifestFor, SHIPPED } from '../../extension/manifests';
+import { FILL_COMMAND } from '../../extension/src/autofill/messages';
 
 const ROOT = resolve(import.meta.dirname, '../..');
 const source = JSON.parse(readFileSync(join(ROOT, 'manifest.json'), 'utf8')) as Manifest;
@@ -45,7 +46,29 @@ describe('manifests written from the one manifest.json', () => {
 
   test('the permissions are the ones the features need, and no more', () => {
     expect([...chromium.permissions].sort()).toEqual(
-      ['alarms', 'clipboardRead', 'clipboardWrite', 'notifications', 'offscreen', 'storage'].sort(),
+      [
+        'alarms',
+        'clipboardRead',
+        'clipboardWrite',
+        'notifications',
+        'offscreen',
+        'scripting',
+        'storage',
+      ].sort(),
     );
+    // scripting registers the autofill content script at run time, for the granted server only.
+    expect(firefox.permissions).toContain('scripting');
+    expect(chromium.content_scripts).toBeUndefined();
+  });
+
+  test('the fill shortcut is a command both browsers read, with a translated description', () => {
+    for (const manifest of [chromium, firefox]) {
+      expect(manifest.commands).toEqual({
+        [FILL_COMMAND]: {
+          suggested_key: { default: 'Alt+Shift+B' },
+          description: '__MSG_commandFillBackupCode__',
+        },
+      });
+    }
   });
 });

@@ -18,6 +18,7 @@ const fake = vi.hoisted(() => {
     runtime: { id: 'sparekey@extension', onMessage: events(), onStartup: events(), onInstalled: events() },
     commands: { onCommand: events() },
     alarms: { onAlarm: events() },
+    storage: { local: { onChanged: events() } },
     permissions: {
       contains: async () => state.granted,
       onAdded: events(),
@@ -137,6 +138,7 @@ beforeEach(async () => {
     fake.browser.alarms.onAlarm,
     fake.browser.permissions.onAdded,
     fake.browser.permissions.onRemoved,
+    fake.browser.storage.local.onChanged,
   ]) {
     event.listeners.length = 0;
   }
@@ -194,6 +196,28 @@ describe('content script registration', () => {
     for (const listener of listeners(fake.browser.permissions.onRemoved)) listener({ origins: [] });
     await settle();
     expect(fake.state.registered).toEqual([]);
+  });
+
+  it('follows the server address saved at first run or changed later, by itself', async () => {
+    serverUrl = null;
+    install();
+    await settle();
+    expect(fake.state.registered).toEqual([]);
+
+    serverUrl = 'https://codes.example.org';
+    for (const listener of listeners(fake.browser.storage.local.onChanged)) {
+      listener({ serverUrl: { newValue: serverUrl } });
+    }
+    await settle();
+    expect(fake.state.registered.map((s) => s.matches)).toEqual([['https://codes.example.org/*']]);
+
+    // Other keys (the vault record, notice bookkeeping) leave the registration alone.
+    serverUrl = 'https://elsewhere.example';
+    for (const listener of listeners(fake.browser.storage.local.onChanged)) {
+      listener({ 'sparekey.vault': { newValue: {} } });
+    }
+    await settle();
+    expect(fake.state.registered.map((s) => s.matches)).toEqual([['https://codes.example.org/*']]);
   });
 
   it('follows a change of server, and survives several refreshes at once', async () => {

@@ -6,7 +6,7 @@
 import browser, { type Runtime } from 'webextension-polyfill';
 import type { Me } from '../../../shared/api';
 import { createApi } from '../api';
-import { savedServerUrl } from '../server-url';
+import { SERVER_URL_KEY, savedServerUrl } from '../server-url';
 import { readToken } from '../session-token';
 import { browserVault } from '../vault';
 import { originOf, VAULT_IDLE_ALARM, type Vault } from '../vault/vault';
@@ -31,7 +31,7 @@ export interface AutofillOptions {
 }
 
 export interface Autofill {
-  /** Call after the server URL changes (permission changes are followed already). */
+  /** Follows the server URL and its permission by itself; callable for a refresh on demand. */
   refreshRegistration(): Promise<void>;
   fillInActiveTab(): Promise<ActiveTabFill>;
   /** Marks spent what the server reports used; call with a fresh /api/me whenever one is fetched. */
@@ -42,7 +42,8 @@ async function defaultFetchMe(serverUrl: () => Promise<string | null>): Promise<
   const [url, token] = await Promise.all([serverUrl(), readToken()]);
   if (!url || !token) return null;
   try {
-    return await createApi(url, token).me();
+    // The user did not ask for this sync: it must not keep their idle session alive.
+    return await createApi(url, token, { background: true }).me();
   } catch {
     // Offline or signed out: handed-out codes stay skipped until a later sync.
     return null;
@@ -126,6 +127,10 @@ export function installAutofill(options: AutofillOptions = {}): Autofill {
     if (alarm.name === VAULT_IDLE_ALARM) void vault.lockIfIdle();
   });
 
+  // A first run or a change of server: the content script follows the address, not only the permission.
+  browser.storage.local.onChanged.addListener((changes) => {
+    if (SERVER_URL_KEY in changes) void refreshRegistration();
+  });
   browser.permissions.onAdded.addListener(() => void refreshRegistration());
   browser.permissions.onRemoved.addListener(() => void refreshRegistration());
   browser.runtime.onStartup.addListener(() => void refreshRegistration());

@@ -3,6 +3,7 @@
  * browser notification when one of the user's backup codes was used to sign in.
  */
 import browser from 'webextension-polyfill';
+import type { Me } from '../../../shared/api';
 import { createApi } from '../api';
 import { showCodesLeft } from '../badge';
 import { codeUsesAfter, describeCodeUse, markNotified, notifiedAt } from '../code-use-events';
@@ -14,16 +15,23 @@ import { forgetToken, readToken, TOKEN_KEY } from '../session-token';
 const ALARM = 'sparekey-poll';
 const PERIOD_MINUTES = 1;
 
-async function poll(): Promise<void> {
+export interface CodeUseWatchOptions {
+  /** Called with every /api/me the poll fetches (the autofill marks spent codes with it). */
+  onMe?: (me: Me) => Promise<void>;
+}
+
+async function poll({ onMe }: CodeUseWatchOptions): Promise<void> {
   const [serverUrl, token] = await Promise.all([savedServerUrl(), readToken()]);
   if (!serverUrl || !token) {
     await showCodesLeft(null);
     return;
   }
-  const api = createApi(serverUrl, token);
+  // Polls are not the user: they must not keep an idle session alive on the server.
+  const api = createApi(serverUrl, token, { background: true });
   try {
     const [me, { events }, since] = await Promise.all([api.me(), api.myEvents(), notifiedAt()]);
     await showCodesLeft(me.backupCodes);
+    await onMe?.(me);
     if (since === null) {
       // First look after install: older uses are in the popup notice; notify only from now on.
       await markNotified(new Date().toISOString());
@@ -55,12 +63,12 @@ async function ensureAlarm(): Promise<void> {
   }
 }
 
-export function registerCodeUseWatch(): void {
+export function registerCodeUseWatch(options: CodeUseWatchOptions = {}): void {
   // Returning the promise lets callers (and tests) know when the work is done; browsers ignore it.
-  browser.alarms.onAlarm.addListener((alarm) => (alarm.name === ALARM ? poll() : undefined));
+  browser.alarms.onAlarm.addListener((alarm) => (alarm.name === ALARM ? poll(options) : undefined));
   // A sign-in or sign-out shows in the badge right away, not at the next poll.
   browser.storage.session.onChanged.addListener((changes) => {
-    if (TOKEN_KEY in changes) poll();
+    if (TOKEN_KEY in changes) poll(options);
   });
   ensureAlarm();
 }

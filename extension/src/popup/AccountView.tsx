@@ -5,9 +5,11 @@ import { ErrorAlert, Notice } from '../components/Alert';
 import type { Session } from '../components/SessionGate';
 import { isSessionExpired } from '../errors';
 import { t } from '../i18n';
+import { browserVault } from '../vault';
 import { BackupCodeStatus } from './BackupCodeStatus';
 import { CodeUseNotice } from './CodeUseNotice';
 import { GenerateCodes } from './GenerateCodes';
+import { KeptCodes } from './KeptCodes';
 
 function mfaState(mfa: Me['mfa']): string {
   if (!mfa.enabled) return t('mfaOff');
@@ -24,6 +26,10 @@ export function AccountView({ session }: { session: Session }) {
     setError(null);
     try {
       const loaded = await session.api.me();
+      // The kept codes learn which numbers the server has spent before anything shows them.
+      await browserVault()
+        .applyServerStatus(session.serverUrl, loaded.user.username, loaded.backupCodes)
+        .catch(() => false);
       setMe(loaded);
       await showCodesLeft(loaded.backupCodes);
     } catch (caught) {
@@ -89,6 +95,7 @@ export function AccountView({ session }: { session: Session }) {
           backupCodes.reason && <p class="muted">{backupCodes.reason.message}</p>
         )}
       </section>
+      <KeptCodes serverUrl={session.serverUrl} me={me} />
       <ErrorAlert error={error} />
       <button type="button" onClick={session.signOut}>
         {t('signOut')}

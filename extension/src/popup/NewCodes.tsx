@@ -1,4 +1,4 @@
-import { useState } from 'preact/hooks';
+import { useEffect, useRef, useState } from 'preact/hooks';
 import { CLIPBOARD_CLEAR_MS } from '../build-constants';
 import {
   clipboardText,
@@ -12,12 +12,34 @@ import { CodeGrid } from '../components/CodeGrid';
 import { sha256Hex } from '../digest';
 import { t } from '../i18n';
 import { sendToBackground } from '../messages';
+import { type KeepChoice, KeepCodes, type KeepErrors, keepCodes } from './KeepCodes';
 
 type Status = { tone: 'success' | 'warning'; text: string } | null;
 
 /** The new set, shown this once: copy, download or print it, then confirm it is stored. */
 export function NewCodes({ exported, onStored }: { exported: ExportedCodes; onStored: () => void }) {
   const [status, setStatus] = useState<Status>(null);
+  const [keep, setKeep] = useState<KeepChoice>({ wanted: false, passphrase: '', repeat: '' });
+  const [keepErrors, setKeepErrors] = useState<KeepErrors>({});
+  const [busy, setBusy] = useState(false);
+  const formRef = useRef<HTMLFormElement>(null);
+
+  useEffect(() => {
+    // A refused passphrase: the keyboard lands on the field that says why.
+    formRef.current?.querySelector<HTMLInputElement>('input[aria-invalid="true"]')?.focus();
+  }, [keepErrors]);
+
+  /** Closes the view; when the user chose to keep the codes, only once they are sealed in the vault. */
+  const stored = async (event: Event) => {
+    event.preventDefault();
+    if (!keep.wanted) return onStored();
+    setBusy(true);
+    const outcome = await keepCodes(exported, keep);
+    setBusy(false);
+    if (outcome.ok) return onStored();
+    setKeepErrors(outcome.errors);
+    if (outcome.failed) setStatus({ tone: 'warning', text: t('keepFailed') });
+  };
 
   const copy = async () => {
     const text = clipboardText(exported.codes);
@@ -66,9 +88,19 @@ export function NewCodes({ exported, onStored }: { exported: ExportedCodes; onSt
         </button>
       </div>
       {status && <Notice tone={status.tone}>{status.text}</Notice>}
-      <button type="button" class="primary" onClick={onStored}>
-        {t('storedButton')}
-      </button>
+      <form class="stack" ref={formRef} onSubmit={stored} aria-busy={busy} noValidate>
+        <KeepCodes
+          choice={keep}
+          errors={keepErrors}
+          onChange={(change) => {
+            setKeep((current) => ({ ...current, ...change }));
+            setKeepErrors({});
+          }}
+        />
+        <button type="submit" class="primary" disabled={busy}>
+          {t('storedButton')}
+        </button>
+      </form>
     </section>
   );
 }

@@ -2,6 +2,7 @@
  * Builds the extension from the one top-level manifest.json:
  *   npm run build                  -> dist/chromium, dist/firefox and a zip of each
  *   SPAREKEY_E2E=1 npm run build   -> dist/chromium-e2e only (test build, see below)
+ *   SPAREKEY_E2E=1 SPAREKEY_E2E_NAME=chromium-e2e-x npm run build -> the test build in dist/chromium-e2e-x
  * Each bundle is one classic script (IIFE): content scripts and the Firefox background page cannot
  * load modules, and one format everywhere keeps the pages alike.
  */
@@ -83,9 +84,17 @@ async function buildTarget(source: Manifest, target: Target): Promise<string> {
   return out;
 }
 
+/** The test build, in its own folder when asked: e2e files run in parallel and must not rebuild under each other. */
+function e2eTarget(): Target {
+  const name = process.env.SPAREKEY_E2E_NAME;
+  if (!name) return E2E;
+  if (!/^chromium-e2e(-[a-z0-9]+)*$/.test(name)) throw new Error(`SPAREKEY_E2E_NAME: bad name ${name}`);
+  return { ...E2E, name };
+}
+
 async function main(): Promise<void> {
   const source = JSON.parse(await readFile(join(ROOT, 'manifest.json'), 'utf8')) as Manifest;
-  const targets = process.env.SPAREKEY_E2E === '1' ? [E2E] : SHIPPED;
+  const targets = process.env.SPAREKEY_E2E === '1' ? [e2eTarget()] : SHIPPED;
   for (const target of targets) {
     const out = await buildTarget(source, target);
     console.log(`built ${target.name} -> ${out}${target.zip ? ' (+ zip)' : ''}`);

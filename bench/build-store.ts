@@ -1,0 +1,81 @@
+/**
+ * Fills a lowdb data directory with many users quickly, by writing the store's files directly
+ * (policy.json, index.json, users/<id>.json) instead of going through createUser: filling is setup,
+ * not what is measured, so it skips the per-file fsyncs and any hashing. The store then opens the
+ * directory as it would any other, which checks the files.
+ */
+import { randomBytes, randomUUID } from 'node:crypto';
+import { mkdir, mkdtemp, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { newTotpSecret } from '../server/crypto/totp';
+import type { IndexFile } from '../server/store/records';
+import type { UserRecord } from '../server/store/types';
+import type { Policy } from '../shared/api';
+import { eachLimit } from './accounts';
+
+export const BENCH_POLICY: Policy = {
+  mfaUsage: 'optional_per_user',
+  backupCodes: { enabled: true, count: 10, warnWhenRemaining: 3 },
+};
+
+export interface BuiltUser {
+  id: string;
+  username: string;
+  secret: string;
+}
+
+export interface BuildOptions {
+  users: number;
+  /** A PHC string every user gets as password hash (verification still costs a full argon2id). */
+  passwordHash?: string;
+  /** Backup codes per user, with random digests (no code is ever checked against them). */
+  codes?: number;
+}
+
+export async function buildStore(options: BuildOptions): Promise<{ dataDir: string; users: BuiltUser[] }> {
+  const dataDir = await mkdtemp(join(tmpdir(), 'sparekey-bench-store-'));
+  for (const dir of ['users', 'tokens', 'ip-failures']) await mkdir(join(dataDir, dir), { mode: 0o700 });
+  await writeFile(join(dataDir, 'policy.json'), JSON.stringify(BENCH_POLICY), { mode: 0o600 });
+  const createdAt = new Date().toISOString();
+  const users: BuiltUser[] = Array.from({ length: options.users }, (_, i) => ({
+    id: randomUUID(),
+    username: `user${i}`,
+    secret: newTotpSecret(),
+  }));
+  const codes = options.codes ?? 10;
+  await eachLimit(users, 64, async (user) => {
+    const record: UserRecord = {
+      id: user.id,
+      username: user.username,
+      role: 'user',
+      passwordHash: options.passwordHash ?? 'unused',
+      createdAt,
+      mfa: { type: 'totp', secret: user.secret, enrolled: true, configureLater: false, lastStep: null },
+      backupCodes: {
+        id: randomUUID(),
+        salt: randomBytes(16).toString('base64'),
+        generatedAt: createdAt,
+        codes: Array.from({ length: codes }, (_, n) => ({
+          number: n + 1,
+          digest: randomBytes(32).toString('base64'),
+          usedAt: null,
+        })),
+      },
+      mfaFailures: [],
+      mfaLockedUntil: null,
+    };
+    await writeFile(join(dataDir, 'users', `${user.id}.json`), JSON.stringify(record), { mode: 0o600 });
+  });
+  const index: IndexFile = {
+    version: 1,
+    users: users.map((u) => ({
+      id: u.id,
+      username: u.username,
+      key: u.username.toLowerCase(),
+      role: 'user',
+    })),
+  };
+  await writeFile(join(dataDir, 'index.json'), JSON.stringify(index), { mode: 0o600 });
+  return { dataDir, users };
+}

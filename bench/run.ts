@@ -1,0 +1,206 @@
+/**
+ * `npm run bench`: the five comparisons of issue 5 (plus the enumeration timing), each measured side
+ * by side in this one run, on loopback only and in bounded loops. Prints one table and writes
+ * bench/results.json with the machine's CPU count and Node version.
+ *
+ * BENCH_QUICK=1 shortens every loop (for trying the script, not for numbers worth quoting).
+ */
+import { writeFile } from 'node:fs/promises';
+import { availableParallelism, cpus, loadavg } from 'node:os';
+import { join } from 'node:path';
+import { OWASP_ARGON2 } from '../server/crypto/hasher';
+import type { CpuWindow } from './cpu';
+import { measureSignIn } from './sign-in';
+import { round } from './stats';
+import { measureStoreWrites } from './store-writes';
+import { measureThroughput } from './throughput';
+import { measureHashTime, measureParallelHashRate, measureVerifyCost } from './verify-cost';
+
+const quick = process.env.BENCH_QUICK === '1';
+const cores = availableParallelism();
+const scale = (full: number, short: number) => (quick ? short : full);
+
+function log(message: string) {
+  process.stderr.write(`[bench ${new Date().toISOString().slice(11, 19)}] ${message}\n`);
+}
+
+async function main() {
+  const startedAt = new Date();
+  const load = { before: loadavg().map((v) => round(v, 2)), after: [] as number[] };
+  log(`${cores} cores, Node ${process.version}, load average ${load.before.join(' ')}`);
+
+  log('1-2: wrong code against sets of 1, 10, 20 codes; ours and one-by-one');
+  const verify = await measureVerifyCost(OWASP_ARGON2, { ours: scale(40, 8), baseline: scale(10, 2) });
+
+  log('3: the limit (one hash, then all cores hashing), then MFA verifications over HTTP');
+  const hashBefore = await measureHashTime(OWASP_ARGON2, scale(20, 5));
+  const ceilingBefore = await measureParallelHashRate(OWASP_ARGON2, cores, scale(20, 4));
+  const throughput = await measureThroughput({
+    clients: 4 * cores,
+    warmupMs: scale(3000, 1000),
+    durationMs: scale(20_000, 4000),
+    accounts: 12,
+    probeEveryMs: 20,
+  });
+  const hashAfter = await measureHashTime(OWASP_ARGON2, scale(20, 5));
+  const ceilingAfter = await measureParallelHashRate(OWASP_ARGON2, cores, scale(20, 4));
+  // The machine may be shared: the limit is taken before and after the run, and averaged.
+  const hashMs = (hashBefore.median + hashAfter.median) / 2;
+  const limit = (cores * 1000) / hashMs;
+  const ceiling = (ceilingBefore + ceilingAfter) / 2;
+
+  log('4: one spend acknowledged by the store with 100, 10,000 and 100,000 users');
+  const store = await measureStoreWrites(quick ? [100, 1000, 5000] : [100, 10_000, 100_000], scale(200, 40));
+
+  log('5: 50 clients signing in (password + TOTP) for 30 s; then unknown user vs wrong password');
+  const signIn = await measureSignIn({
+    clients: 50,
+    durationMs: scale(30_000, 5000),
+    accounts: scale(4000, 1000),
+    enumerationSamples: scale(40, 10),
+  });
+  load.after = loadavg().map((v) => round(v, 2));
+
+  const ours1 = verify.ours[1];
+  const ours10 = verify.ours[10];
+  const ours20 = verify.ours[20];
+  const base10 = verify.baseline[10];
+  if (!ours1 || !ours10 || !ours20 || !base10) throw new Error('missing verification samples');
+  const setSizeRatio = round(ours20.median / ours1.median, 3);
+  const baselineRatio = round(base10.median / ours10.median, 1);
+  const ofLimit = round(throughput.perSecond / limit, 3);
+  const ofCeiling = round(throughput.perSecond / ceiling, 3);
+  const small = store[0];
+  const large = store.at(-1);
+  if (!small || !large) throw new Error('missing store samples');
+  const storeFlat = round(large.spend.median / small.spend.median, 2);
+  const enumRatio = signIn.enumeration.ratio;
+
+  const goals = {
+    setSize: setSizeRatio <= 1.2,
+    throughput: ofLimit >= 0.85,
+    eventLoop: throughput.healthz.p99 < 50,
+    storeP99: large.spend.p99 < 20,
+    storeFlat: storeFlat <= 1.5,
+    signInErrors: signIn.load.errors === 0,
+    enumeration: Math.abs(enumRatio - 1) <= 0.1 && signIn.enumeration.sameBody,
+  };
+  const yes = (ok: boolean) => (ok ? 'yes' : 'NO');
+  const ms = (s: { median: number; p99: number }) => `${s.median} / ${s.p99} ms`;
+  const rows: string[][] = [
+    ['#', 'Comparison', 'Measured (median / p99)', 'Side by side', 'Goal', 'Met'],
+    [
+      '1',
+      'Wrong code vs set size',
+      `1: ${ms(ours1)}; 10: ${ms(ours10)}; 20: ${ms(ours20)}`,
+      `20 codes / 1 code = ${setSizeRatio}x`,
+      '<= 1.2x',
+      yes(goals.setSize),
+    ],
+    [
+      '2',
+      'Usual way: hash each code',
+      `1: ${ms(verify.baseline[1] ?? ours1)}; 10: ${ms(base10)}; 20: ${ms(verify.baseline[20] ?? ours20)}`,
+      `at 10 codes: ${baselineRatio}x ours`,
+      'shown',
+      '-',
+    ],
+    [
+      '3',
+      `MFA verifications/s, HTTP, ${throughput.clients} clients`,
+      `${throughput.perSecond}/s; /healthz ${ms(throughput.healthz)}`,
+      `limit ${round(limit, 1)}/s (${cores} cores / ${round(hashMs, 1)} ms): ${round(ofLimit * 100, 1)}%; ` +
+        `${cores} hashes at once in-process: ${round(ceiling, 1)}/s (${round(ofCeiling * 100, 1)}%)`,
+      '>= 85% of limit; /healthz p99 < 50 ms',
+      `${yes(goals.throughput)}; ${yes(goals.eventLoop)}`,
+    ],
+    [
+      '4',
+      'Spend acknowledged by the store',
+      store.map((s) => `${s.users.toLocaleString('en')}: ${ms(s.spend)}`).join('; '),
+      `median ${large.users.toLocaleString('en')} / ${small.users} users = ${storeFlat}x`,
+      'flat; p99 < 20 ms at 100,000',
+      `${yes(goals.storeFlat)}; ${yes(goals.storeP99)}`,
+    ],
+    [
+      '5',
+      `Sign-in, ${signIn.load.clients} clients, ${signIn.load.durationS} s`,
+      `${ms(signIn.load.latency)} (${signIn.load.signIns} sign-ins, ${signIn.load.perSecond}/s)`,
+      `errors: ${signIn.load.errors}`,
+      '0 errors',
+      yes(goals.signInErrors),
+    ],
+    [
+      '6',
+      'Unknown user vs wrong password',
+      `${ms(signIn.enumeration.unknownUser)} vs ${ms(signIn.enumeration.wrongPassword)}`,
+      `ratio ${enumRatio}; same answer: ${signIn.enumeration.sameBody}`,
+      'within 10%, same answer',
+      yes(goals.enumeration),
+    ],
+  ];
+  const widths = rows[0]?.map((_, col) => Math.max(...rows.map((r) => (r[col] ?? '').length))) ?? [];
+  const line = (r: string[]) => `| ${r.map((cell, col) => cell.padEnd(widths[col] ?? 0)).join(' | ')} |`;
+  const table = [
+    line(rows[0] ?? []),
+    `|${widths.map((w) => '-'.repeat(w + 2)).join('|')}|`,
+    ...rows.slice(1).map(line),
+  ];
+  process.stdout.write(`\n${table.join('\n')}\n\n`);
+  const breakdown = cpuBreakdown(throughput.cpu, throughput.verifications);
+  if (breakdown) {
+    process.stdout.write(
+      `Item 3, CPU per verification: server ${breakdown.serverMs} ms (event loop ${breakdown.eventLoopMs} ms, ` +
+        `argon2id and file threads ${breakdown.threadsMs} ms), load clients ${breakdown.clientMs} ms; ` +
+        `one argon2id alone ${round(hashMs, 1)} ms; other programs used ${breakdown.othersCores} cores.\n\n`,
+    );
+  }
+
+  const results = {
+    date: startedAt.toISOString(),
+    quick,
+    machine: {
+      cpus: cores,
+      cpuModel: cpus()[0]?.model ?? 'unknown',
+      node: process.version,
+      platform: `${process.platform} ${process.arch}`,
+      loadAverage: load,
+    },
+    argon2: OWASP_ARGON2,
+    goals,
+    table: rows,
+    verifyCost: verify,
+    throughput: {
+      ...throughput,
+      hashMs: { before: hashBefore, after: hashAfter, used: round(hashMs, 2) },
+      limitPerSecond: round(limit, 1),
+      parallelCeilingPerSecond: { before: round(ceilingBefore, 1), after: round(ceilingAfter, 1) },
+      ofLimit,
+      ofCeiling,
+      cpuPerVerification: breakdown,
+    },
+    store,
+    signIn,
+  };
+  const file = join(import.meta.dirname, 'results.json');
+  await writeFile(file, `${JSON.stringify(results, null, 2)}\n`);
+  log(`wrote ${file}`);
+}
+
+/** Milliseconds of CPU per verification, by who spent them. */
+function cpuBreakdown(cpu: CpuWindow | null, verifications: number) {
+  if (!cpu || cpu.serverMs === null || cpu.serverEventLoopMs === null || verifications === 0) return null;
+  const per = (ms: number) => round(ms / verifications, 1);
+  return {
+    serverMs: per(cpu.serverMs),
+    eventLoopMs: per(cpu.serverEventLoopMs),
+    threadsMs: per(cpu.serverMs - cpu.serverEventLoopMs),
+    clientMs: per(cpu.clientMs),
+    othersCores: cpu.othersMs === null ? null : round(cpu.othersMs / cpu.wallMs, 2),
+  };
+}
+
+main().catch((error: unknown) => {
+  process.stderr.write(`${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
+  process.exit(1);
+});

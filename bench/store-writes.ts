@@ -1,0 +1,77 @@
+/**
+ * Item 4: the time to acknowledge one spend in the real LowdbStore (store.updateUser marking a code
+ * used, durable write included, argon2id excluded) with 100, 10,000 and 100,000 users. Each spend is
+ * for a user picked at random, so most are not in the store's cache and their file is read too: the
+ * slow path of a real sign-in.
+ */
+import { rm } from 'node:fs/promises';
+import { LowdbStore } from '../server/store/lowdb';
+import { buildStore } from './build-store';
+import { round, type Summary, summarize, timed } from './stats';
+
+export interface StoreSizeResult {
+  users: number;
+  /** Time to build the directory (setup, not measured as a goal). */
+  buildS: number;
+  /** Time for the store to open the directory (it reads the user index). */
+  openMs: number;
+  spend: Summary;
+}
+
+export async function measureStoreWrites(sizes: number[], spendsPerSize: number): Promise<StoreSizeResult[]> {
+  const stores: {
+    size: number;
+    store: LowdbStore;
+    dataDir: string;
+    ids: string[];
+    buildS: number;
+    openMs: number;
+  }[] = [];
+  try {
+    for (const size of sizes) {
+      const started = performance.now();
+      const { dataDir, users } = await buildStore({ users: size });
+      const buildS = round((performance.now() - started) / 1000, 1);
+      const store = new LowdbStore(dataDir);
+      const openMs = round(await timed(() => store.open()), 1);
+      if ((await store.countUsers()) !== size)
+        throw new Error(`the store holds ${await store.countUsers()} users`);
+      stores.push({ size, store, dataDir, ids: users.map((u) => u.id), buildS, openMs });
+    }
+
+    const spend = (store: LowdbStore, id: string) =>
+      store.updateUser(id, (user) => {
+        const set = user.backupCodes;
+        const index = set?.codes.findIndex((c) => c.digest !== null) ?? -1;
+        if (!set || index === -1) return { user: null, result: false };
+        const codes = set.codes.map((c, i) =>
+          i === index ? { ...c, digest: null, usedAt: new Date().toISOString() } : c,
+        );
+        return { user: { ...user, backupCodes: { ...set, codes } }, result: true };
+      });
+
+    for (const { store, ids } of stores) for (let i = 0; i < 5; i++) await spend(store, ids[i] as string);
+    const samples = new Map<number, number[]>(stores.map((s) => [s.size, []]));
+    // Interleaved, so a disk busy with someone else's writes hits every size alike.
+    for (let i = 0; i < spendsPerSize; i++) {
+      for (const { size, store, ids } of stores) {
+        const id = ids[Math.floor(Math.random() * ids.length)] as string;
+        const took = await timed(async () => {
+          if (!(await spend(store, id))) throw new Error('no code left to spend');
+        });
+        samples.get(size)?.push(took);
+      }
+    }
+    return stores.map(({ size, buildS, openMs }) => ({
+      users: size,
+      buildS,
+      openMs,
+      spend: summarize(samples.get(size) ?? []),
+    }));
+  } finally {
+    for (const { store, dataDir } of stores) {
+      await store.close();
+      await rm(dataDir, { recursive: true, force: true });
+    }
+  }
+}

@@ -75,7 +75,7 @@ describe('keeping a new set for autofill', () => {
   test('the checkbox asks for a passphrase twice; the set is sealed and the account shows it kept', async () => {
     await showNewSet();
     expect(screen.queryByLabelText('Passphrase')).toBeNull();
-    fireEvent.click(screen.getByRole('checkbox', { name: /Keep these codes in this browser for autofill/ }));
+    fireEvent.click(screen.getByRole('checkbox', { name: 'Keep these codes in this browser for autofill' }));
     type('Passphrase', PASSPHRASE);
     type('Repeat the passphrase', PASSPHRASE);
     fireEvent.click(screen.getByRole('button', { name: 'I have stored these codes' }));
@@ -96,7 +96,7 @@ describe('keeping a new set for autofill', () => {
 
   test('a short passphrase is refused at its field, and the codes stay on screen', async () => {
     await showNewSet();
-    fireEvent.click(screen.getByRole('checkbox', { name: /Keep these codes/ }));
+    fireEvent.click(screen.getByRole('checkbox', { name: 'Keep these codes in this browser for autofill' }));
     type('Passphrase', 'short');
     type('Repeat the passphrase', 'short');
     fireEvent.click(screen.getByRole('button', { name: 'I have stored these codes' }));
@@ -113,7 +113,7 @@ describe('keeping a new set for autofill', () => {
 
   test('two different passphrases are refused at the second field', async () => {
     await showNewSet();
-    fireEvent.click(screen.getByRole('checkbox', { name: /Keep these codes/ }));
+    fireEvent.click(screen.getByRole('checkbox', { name: 'Keep these codes in this browser for autofill' }));
     type('Passphrase', PASSPHRASE);
     type('Repeat the passphrase', `${PASSPHRASE}!`);
     fireEvent.click(screen.getByRole('button', { name: 'I have stored these codes' }));
@@ -136,7 +136,7 @@ describe('keeping a new set for autofill', () => {
     await keptInBrowser({ username: 'alice' });
     const before = keptRecord();
     await showNewSet();
-    fireEvent.click(screen.getByRole('checkbox', { name: /Keep these codes/ }));
+    fireEvent.click(screen.getByRole('checkbox', { name: 'Keep these codes in this browser for autofill' }));
     type('Passphrase', 'another passphrase');
     type('Repeat the passphrase', 'another passphrase');
     fireEvent.click(screen.getByRole('button', { name: 'I have stored these codes' }));

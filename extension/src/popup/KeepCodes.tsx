@@ -47,20 +47,20 @@ export function KeepCodes({ choice, errors, onChange }: KeepCodesProps) {
   const hintId = useId();
   return (
     <div class="stack">
-      <label class="choice">
-        <input
-          type="checkbox"
-          checked={choice.wanted}
-          aria-describedby={hintId}
-          onChange={(event) => onChange({ wanted: event.currentTarget.checked })}
-        />
-        <span>
-          {t('keepLabel')}
-          <span class="hint" id={hintId}>
-            {t('keepHint')}
-          </span>
-        </span>
-      </label>
+      <div class="stack-tight">
+        <label class="choice">
+          <input
+            type="checkbox"
+            checked={choice.wanted}
+            aria-describedby={hintId}
+            onChange={(event) => onChange({ wanted: event.currentTarget.checked })}
+          />
+          <span>{t('keepLabel')}</span>
+        </label>
+        <p class="hint" id={hintId}>
+          {t('keepHint')}
+        </p>
+      </div>
       {choice.wanted && (
         <div class="panel stack">
           <Field

@@ -321,8 +321,9 @@ async function checkOverHttp(
 
 it(`keeps every acknowledged spend, and no set half-written or mixed, across ${CYCLES} SIGKILLs`, async () => {
   const dataDir = await mkdtemp(join(tmpdir(), 'sparekey-crash-'));
+  let server: RunningServer | undefined;
   try {
-    let server = await startServer({ dataDir, env: ENV });
+    server = await startServer({ dataDir, env: ENV });
     const { admin, users } = await setUp(server);
     for (let cycle = 0; cycle < CYCLES; cycle++) {
       await loadThenKill(server, users, 100 + Math.floor(Math.random() * 700));
@@ -339,41 +340,77 @@ it(`keeps every acknowledged spend, and no set half-written or mixed, across ${C
     expect(stats.uncertain + stats.uncertainGenerations).toBeGreaterThan(0);
     console.info(`crash test: ${JSON.stringify(stats)}`);
   } finally {
+    // A failed check must not leave a server running.
+    await server?.stop({ signal: 'SIGKILL', keepData: true });
     await rm(dataDir, { recursive: true, force: true });
   }
 }, 600_000);
 
 it('SIGTERM lets the requests in flight finish, then exits 0; what they did is kept', async () => {
   const dataDir = await mkdtemp(join(tmpdir(), 'sparekey-sigterm-'));
+  let server: RunningServer | undefined;
   try {
-    // The real argon2id cost: sixteen sign-ins take a good while on two cores.
-    let server = await startServer({ dataDir });
-    const body = { username: 'admin', password: server.adminPassword };
-    const inFlight = Array.from({ length: 16 }, () => call(server.url, 'POST', '/api/auth/login', { body }));
-    await sleep(150);
-    const exit = server.stop({ keepData: true });
-    const results = await Promise.allSettled(inFlight);
+    const first = await startServer({ dataDir });
+    server = first;
+    const password = first.adminPassword;
+
+    // A sign-in whose body is still arriving when SIGTERM comes: in flight for certain.
+    const encoder = new TextEncoder();
+    let controller!: ReadableStreamDefaultController<Uint8Array>;
+    const slowBody = new ReadableStream<Uint8Array>({
+      start(c) {
+        controller = c;
+      },
+    });
+    const slow = fetch(new URL('/api/auth/login', first.url), {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: slowBody,
+      duplex: 'half',
+    } as RequestInit);
+    controller.enqueue(encoder.encode('{"username":"admin",'));
+    // And a burst at the real argon2id cost: forty sign-ins take a good while on two cores.
+    const burst = Array.from({ length: 40 }, () =>
+      call(first.url, 'POST', '/api/auth/login', { body: { username: 'admin', password } }),
+    );
+    await Promise.race(burst);
+
+    const exit = first.stop({ keepData: true });
+    for (let waited = 0; !first.output().includes('"msg":"shutting down"'); waited += 20) {
+      if (waited > 10_000) throw new Error(`no shutdown in the log:\n${first.output()}`);
+      await sleep(20);
+    }
+    controller.enqueue(encoder.encode(`"password":${JSON.stringify(password)}}`));
+    controller.close();
+    const slowAnswer = await slow;
+    expect(slowAnswer.status).toBe(200);
+    const slowToken = ((await slowAnswer.json()) as { token: string }).token;
+
+    const results = await Promise.allSettled(burst);
     expect(await exit).toBe(0);
     const statuses = results.map((r) => (r.status === 'fulfilled' ? r.value.status : String(r.reason)));
-    expect(statuses).toEqual(Array(16).fill(200));
+    expect(statuses).toEqual(Array(40).fill(200));
 
-    const lines = server.output().split('\n');
+    const lines = first.output().split('\n');
     const shutdownAt = lines.findIndex((line) => line.includes('"msg":"shutting down"'));
-    expect(shutdownAt).toBeGreaterThan(-1);
-    // Some sign-ins were still running when SIGTERM came, and finished after it.
+    // The slow sign-in was answered after shutdown began, and the process stopped only after that.
     expect(lines.slice(shutdownAt).filter((line) => line.includes('"msg":"request"')).length).toBeGreaterThan(
       0,
     );
     expect(lines.filter((line) => line.trim()).at(-1)).toContain('"msg":"stopped"');
 
+    // What the finished requests did is on disk: their sessions work after a restart.
     server = await startServer({ dataDir });
-    for (const result of results) {
-      if (result.status !== 'fulfilled') continue;
-      const me = await call(server.url, 'GET', '/api/me', { token: result.value.body.token });
-      expect(me.status).toBe(200);
+    const tokens = [
+      slowToken,
+      ...results.flatMap((r) => (r.status === 'fulfilled' ? [r.value.body.token] : [])),
+    ];
+    for (const token of tokens) {
+      expect((await call(server.url, 'GET', '/api/me', { token })).status).toBe(200);
     }
     expect(await server.stop({ keepData: true })).toBe(0);
   } finally {
+    await server?.stop({ signal: 'SIGKILL', keepData: true });
     await rm(dataDir, { recursive: true, force: true });
   }
 }, 180_000);

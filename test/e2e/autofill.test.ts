@@ -5,19 +5,21 @@
  * (dist/chromium-e2e-autofill: loopback host granted in the manifest) so that it never rebuilds under
  * the other e2e file.
  */
-import { spawnSync } from 'node:child_process';
 import { mkdir } from 'node:fs/promises';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import * as OTPAuth from 'otpauth';
 import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { assertChromium, type ExtensionBrowser, launchWithExtension } from '../support/chromium';
+import {
+  assertChromium,
+  buildTestExtension,
+  type ExtensionBrowser,
+  launchWithExtension,
+  SCREENSHOTS_DIR,
+} from '../support/chromium';
 import { call, type RunningServer, startServer } from '../support/server';
 
-const ROOT = resolve(import.meta.dirname, '../..');
 const BUILD_NAME = 'chromium-e2e-autofill';
-const EXTENSION_DIR = join(ROOT, 'dist', BUILD_NAME);
-const SCREENSHOTS = join(ROOT, 'docs', 'screenshots');
 const CODE = /^[0-9A-HJKMNP-TV-Z]{5}-[0-9A-HJKMNP-TV-Z]{5}$/;
 
 const USER = 'alice';
@@ -31,15 +33,9 @@ const pageErrors: string[] = [];
 
 beforeAll(async () => {
   assertChromium();
-  const build = spawnSync(process.execPath, ['--import', 'tsx', 'extension/build.ts'], {
-    cwd: ROOT,
-    env: { ...process.env, SPAREKEY_E2E: '1', SPAREKEY_E2E_NAME: BUILD_NAME },
-    encoding: 'utf8',
-  });
-  if (build.status !== 0) throw new Error(`extension build failed:\n${build.stdout}\n${build.stderr}`);
   server = await startServer();
-  browser = await launchWithExtension(EXTENSION_DIR);
-  await mkdir(SCREENSHOTS, { recursive: true });
+  browser = await launchWithExtension(buildTestExtension(BUILD_NAME));
+  await mkdir(SCREENSHOTS_DIR, { recursive: true });
 });
 
 afterAll(async () => {
@@ -188,7 +184,7 @@ describe('autofill in Chromium against the real server', () => {
     await popup.getByText('4 of 4 codes left').waitFor();
     await popup.getByText('4 of 4 kept codes unused').waitFor();
     await popup.getByRole('button', { name: 'Fill backup code #1' }).waitFor();
-    await popup.screenshot({ path: join(SCREENSHOTS, 'autofill-popup.png'), fullPage: true });
+    await popup.screenshot({ path: join(SCREENSHOTS_DIR, 'autofill-popup.png'), fullPage: true });
 
     // --- What the extension wrote to disk: sealed, no code in plain text, with or without its dash.
     const stored = JSON.stringify(await extensionLocalStorage(popup));
@@ -208,7 +204,7 @@ describe('autofill in Chromium against the real server', () => {
     await waitForFillButton(site, 'Fill backup code #1');
     // Offered, never filled on load.
     expect(await field(site).inputValue()).toBe('');
-    await site.screenshot({ path: join(SCREENSHOTS, 'autofill.png') });
+    await site.screenshot({ path: join(SCREENSHOTS_DIR, 'autofill.png') });
 
     await clickFillButton(site, 'Fill backup code #1');
     await waitForFillButton(site, 'Unlock SpareKey from the toolbar, then click again');

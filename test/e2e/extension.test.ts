@@ -5,18 +5,21 @@
  * shows what is left. Uses the test build (dist/chromium-e2e: loopback host granted in the manifest,
  * clipboard cleared after 2 s instead of 30 s).
  */
-import { spawnSync } from 'node:child_process';
 import { mkdir, readFile } from 'node:fs/promises';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import * as OTPAuth from 'otpauth';
 import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { assertChromium, type ExtensionBrowser, launchWithExtension } from '../support/chromium';
+import {
+  assertChromium,
+  buildTestExtension,
+  type ExtensionBrowser,
+  launchWithExtension,
+  SCREENSHOTS_DIR,
+} from '../support/chromium';
 import { call, type RunningServer, startServer } from '../support/server';
 
-const ROOT = resolve(import.meta.dirname, '../..');
-const EXTENSION_DIR = join(ROOT, 'dist', 'chromium-e2e');
-const SCREENSHOTS = join(ROOT, 'docs', 'screenshots');
+const BUILD_NAME = 'chromium-e2e';
 const CODE = /^[0-9A-HJKMNP-TV-Z]{5}-[0-9A-HJKMNP-TV-Z]{5}$/;
 
 const USER = 'alice';
@@ -29,17 +32,11 @@ const pageErrors: string[] = [];
 
 beforeAll(async () => {
   assertChromium();
-  const build = spawnSync(process.execPath, ['--import', 'tsx', 'extension/build.ts'], {
-    cwd: ROOT,
-    env: { ...process.env, SPAREKEY_E2E: '1' },
-    encoding: 'utf8',
-  });
-  if (build.status !== 0) throw new Error(`extension build failed:\n${build.stdout}\n${build.stderr}`);
   server = await startServer();
-  browser = await launchWithExtension(EXTENSION_DIR);
+  browser = await launchWithExtension(buildTestExtension(BUILD_NAME));
   // No grantPermissions: Chromium refuses it for extension origins, and the manifest's clipboardRead
   // and clipboardWrite already let the extension's own pages use the clipboard.
-  await mkdir(SCREENSHOTS, { recursive: true });
+  await mkdir(SCREENSHOTS_DIR, { recursive: true });
 });
 
 afterAll(async () => {
@@ -117,7 +114,7 @@ describe('the extension in Chromium against the real server', () => {
       .getByText('Authenticator app')
       .waitFor();
     await options.getByRole('button', { name: 'Done' }).click();
-    await options.screenshot({ path: join(SCREENSHOTS, 'options.png'), fullPage: true });
+    await options.screenshot({ path: join(SCREENSHOTS_DIR, 'options.png'), fullPage: true });
     await options.getByRole('button', { name: 'Sign out' }).click();
     await options.close();
 
@@ -193,7 +190,7 @@ describe('the extension in Chromium against the real server', () => {
     await popup.getByText('5 of 6 codes left').waitFor();
     await popup.getByText('Used: No. 3').waitFor();
     await popup.getByRole('heading', { name: 'A backup code was used to sign in' }).waitFor();
-    await popup.screenshot({ path: join(SCREENSHOTS, 'popup.png'), fullPage: true });
+    await popup.screenshot({ path: join(SCREENSHOTS_DIR, 'popup.png'), fullPage: true });
 
     // --- The token lives in session storage only; sign out forgets it and the server refuses it after.
     const before = await extensionStorage();

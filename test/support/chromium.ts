@@ -2,13 +2,24 @@
  * Launches Debian's Chromium with an unpacked extension loaded, through playwright-core (Playwright's
  * own browser download is not available here). Shared by the extension and autofill e2e tests.
  */
+import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { type BrowserContext, chromium, type Worker } from 'playwright-core';
 
 export const CHROMIUM_PATH = '/usr/bin/chromium';
+const ROOT = resolve(import.meta.dirname, '../..');
+
+/**
+ * Where the e2e runs save their screenshots: test-results/ by default, so a test run leaves the work
+ * tree clean; `npm run screenshots` points it at docs/screenshots, the README's pictures.
+ */
+export const SCREENSHOTS_DIR = resolve(
+  ROOT,
+  process.env.SCREENSHOTS_DIR ?? join('test-results', 'screenshots'),
+);
 
 export interface ExtensionBrowser {
   context: BrowserContext;
@@ -20,6 +31,21 @@ export interface ExtensionBrowser {
   /** Where downloads land (Playwright also reports them as `download` events). */
   downloadsDir: string;
   close(): Promise<void>;
+}
+
+/**
+ * Builds the test-only extension (host access to the loopback granted in its manifest, since Playwright
+ * cannot click the permission prompt) into dist/<name>; each e2e file has its own, so they can run in
+ * parallel. Returns the directory.
+ */
+export function buildTestExtension(name: string): string {
+  const build = spawnSync(process.execPath, ['--import', 'tsx', 'extension/build.ts'], {
+    cwd: ROOT,
+    env: { ...process.env, SPAREKEY_E2E: '1', SPAREKEY_E2E_NAME: name },
+    encoding: 'utf8',
+  });
+  if (build.status !== 0) throw new Error(`extension build failed:\n${build.stdout}\n${build.stderr}`);
+  return join(ROOT, 'dist', name);
 }
 
 export function assertChromium(): void {

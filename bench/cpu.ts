@@ -31,15 +31,20 @@ function statCpuMs(path: string): number | null {
   }
 }
 
-/** Busy and total CPU milliseconds of the whole machine (all cores), or null off Linux. */
-export function machineCpuMs(): { busy: number; total: number } | null {
+/**
+ * Busy and total CPU milliseconds of the whole machine (all cores), and the time a hypervisor gave
+ * this machine's cores to other machines (steal), or null off Linux.
+ */
+export function machineCpuMs(): { busy: number; total: number; steal: number } | null {
   try {
     const line = readFileSync('/proc/stat', 'utf8').split('\n')[0] ?? '';
-    const values = line.trim().split(/\s+/).slice(1).map(Number);
+    // user nice system idle iowait irq softirq steal guest guest_nice; guest time is inside user.
+    const values = line.trim().split(/\s+/).slice(1, 9).map(Number);
     const total = values.reduce((a, b) => a + b, 0);
-    // idle and iowait are the fourth and fifth values.
     const idle = (values[3] ?? 0) + (values[4] ?? 0);
-    return { busy: ((total - idle) * 1000) / TICKS_PER_SECOND, total: (total * 1000) / TICKS_PER_SECOND };
+    const steal = values[7] ?? 0;
+    const ms = (ticks: number) => (ticks * 1000) / TICKS_PER_SECOND;
+    return { busy: ms(total - idle - steal), total: ms(total), steal: ms(steal) };
   } catch {
     return null;
   }
@@ -54,6 +59,8 @@ export interface CpuWindow {
   clientMs: number;
   /** CPU ms every other process on the machine used. */
   othersMs: number | null;
+  /** CPU ms the hypervisor took from this machine's cores for others (a virtual machine's "steal"). */
+  stealMs: number | null;
   /** Wall-clock ms the window lasted. */
   wallMs: number;
 }
@@ -78,6 +85,7 @@ export function cpuWindow(serverPid: number): () => CpuWindow {
       serverEventLoopMs: loop0 === null || loop1 === null ? null : loop1 - loop0,
       clientMs,
       othersMs: busy === null || serverMs === null ? null : Math.max(0, busy - serverMs - clientMs),
+      stealMs: machine0 && machine1 ? machine1.steal - machine0.steal : null,
       wallMs: performance.now() - started,
     };
   };

@@ -4,7 +4,10 @@
  * for a user picked at random, so most are not in the store's cache and their file is read too: the
  * slow path of a real sign-in.
  */
-import { rm } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { writeFileDurably } from '../server/store/durable-json-file';
 import { LowdbStore } from '../server/store/lowdb';
 import { buildStore } from './build-store';
 import { round, type Summary, summarize, timed } from './stats';
@@ -18,7 +21,16 @@ export interface StoreSizeResult {
   spend: Summary;
 }
 
-export async function measureStoreWrites(sizes: number[], spendsPerSize: number): Promise<StoreSizeResult[]> {
+export interface StoreWritesResult {
+  sizes: StoreSizeResult[];
+  /**
+   * The floor under every spend: one durable write of a user-sized file with no store around it
+   * (temp file, fsync, rename, fsync of the directory), on the same disk, interleaved with the spends.
+   */
+  rawDurableWrite: Summary;
+}
+
+export async function measureStoreWrites(sizes: number[], spendsPerSize: number): Promise<StoreWritesResult> {
   const stores: {
     size: number;
     store: LowdbStore;
@@ -52,6 +64,9 @@ export async function measureStoreWrites(sizes: number[], spendsPerSize: number)
 
     for (const { store, ids } of stores) for (let i = 0; i < 5; i++) await spend(store, ids[i] as string);
     const samples = new Map<number, number[]>(stores.map((s) => [s.size, []]));
+    const raw: number[] = [];
+    const rawDir = await mkdtemp(join(tmpdir(), 'sparekey-bench-raw-'));
+    const rawText = JSON.stringify({ padding: 'x'.repeat(1200) });
     // Interleaved, so a disk busy with someone else's writes hits every size alike.
     for (let i = 0; i < spendsPerSize; i++) {
       for (const { size, store, ids } of stores) {
@@ -61,13 +76,18 @@ export async function measureStoreWrites(sizes: number[], spendsPerSize: number)
         });
         samples.get(size)?.push(took);
       }
+      raw.push(await timed(() => writeFileDurably(join(rawDir, 'user.json'), rawText)));
     }
-    return stores.map(({ size, buildS, openMs }) => ({
-      users: size,
-      buildS,
-      openMs,
-      spend: summarize(samples.get(size) ?? []),
-    }));
+    await rm(rawDir, { recursive: true, force: true });
+    return {
+      sizes: stores.map(({ size, buildS, openMs }) => ({
+        users: size,
+        buildS,
+        openMs,
+        spend: summarize(samples.get(size) ?? []),
+      })),
+      rawDurableWrite: summarize(raw),
+    };
   } finally {
     for (const { store, dataDir } of stores) {
       await store.close();

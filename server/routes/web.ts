@@ -150,7 +150,10 @@ export function webRoutes(deps: Deps) {
       c.req.query('method') === 'backup_code' && pending.backupAllowed ? 'backup_code' : 'totp';
     const lockedFor = mfaLockRemaining(pending.user, deps.clock.now());
     const error = lockedFor > 0 ? tooManyAttempts(lockedFor).message : null;
-    return c.html(mfaPage({ csrf: formToken(c, deps), method, backupAllowed: pending.backupAllowed, error }));
+    const username = pending.user.username;
+    return c.html(
+      mfaPage({ csrf: formToken(c, deps), method, username, backupAllowed: pending.backupAllowed, error }),
+    );
   });
 
   app.post('/login/mfa', ...guarded, async (c) => {
@@ -163,7 +166,13 @@ export function webRoutes(deps: Deps) {
     const code = checkField(form, method === 'backup_code' ? BACKUP_CODE : TOTP_CODE);
     const show = (error: string, status: ApiError['status']) =>
       c.html(
-        mfaPage({ csrf: formToken(c, deps), method, backupAllowed: pending.backupAllowed, error }),
+        mfaPage({
+          csrf: formToken(c, deps),
+          method,
+          username: pending.user.username,
+          backupAllowed: pending.backupAllowed,
+          error,
+        }),
         status,
       );
     if (code.error) return show(code.error, 400);

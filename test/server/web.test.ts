@@ -314,6 +314,8 @@ describe('sign-in with an authenticator code', () => {
 
     const page = await browser.get('/login/mfa');
     expect(page.status).toBe(200);
+    expect(page.html).toContain('<p class="who">Signing in as alice</p>');
+    expect(page.html).toContain('<form method="post" action="/login/mfa" data-username="alice">');
     expect(page.html).toContain('<label for="totp">Authenticator code</label>');
     const totp = input(page.html, 'totp');
     expect(totp).toContain('name="totp"');
@@ -412,6 +414,9 @@ describe('sign-in with a backup code', () => {
 
     const page = await browser.get('/login/mfa?method=backup_code');
     expect(page.status).toBe(200);
+    // Who is signing in, for the person and for the extension (it fills only that user's kept codes).
+    expect(page.html).toContain('<p class="who">Signing in as alice</p>');
+    expect(page.html).toContain('<form method="post" action="/login/mfa" data-username="alice">');
     expect(page.html).toContain('<label for="backup_code">Backup code</label>');
     const field = input(page.html, 'backup_code');
     expect(field).toContain('name="backup_code"');
@@ -451,6 +456,8 @@ describe('sign-in with a backup code', () => {
       '<p class="field-error" id="backup_code-error" role="alert">That code is not valid.</p>',
     );
     expect(input(refused.html, 'backup_code')).toContain('backup_code-error');
+    expect(refused.html).toContain('Signing in as alice');
+    expect(refused.html).toContain('data-username="alice"');
     expect(second.cookies.has('sparekey_session')).toBe(false);
 
     // The next code still works, and the count goes down again.

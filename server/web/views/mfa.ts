@@ -9,15 +9,26 @@ export const BACKUP_CODE_PATH = '/login/mfa?method=backup_code';
 export interface MfaView {
   csrf: string;
   method: MfaMethod;
+  /** The challenge's user: shown, and on the form for the extension, which keeps codes per user. */
+  username: string;
   /** Whether to offer the backup-code form: the policy allows codes and one is left. */
   backupAllowed: boolean;
   error?: string | null;
 }
 
+/**
+ * Who is signing in, for the person at the screen. The forms also carry it as data-username: the
+ * extension fills only codes kept for that user, since another user's code would count toward a lockout.
+ */
+function signingInAs(v: MfaView): Html {
+  return html`<p class="who">Signing in as ${v.username}</p>`;
+}
+
 function totpForm(v: MfaView): Html {
   return html`<h1>Two-step verification</h1>
+${signingInAs(v)}
 <p>Open your authenticator app and enter the code it shows for SpareKey.</p>
-<form method="post" action="/login/mfa">
+<form method="post" action="/login/mfa" data-username="${v.username}">
 ${csrfField(v.csrf)}
 ${field({
   id: 'totp',
@@ -36,8 +47,9 @@ ${v.backupAllowed ? html`<p class="switch"><a href="${BACKUP_CODE_PATH}">Use a b
 
 function backupForm(v: MfaView): Html {
   return html`<h1>Use a backup code</h1>
+${signingInAs(v)}
 <p>Enter one of the backup codes you saved. Each code works once.</p>
-<form method="post" action="/login/mfa">
+<form method="post" action="/login/mfa" data-username="${v.username}">
 ${csrfField(v.csrf)}
 ${field({
   id: 'backup_code',

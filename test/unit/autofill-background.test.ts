@@ -324,6 +324,66 @@ describe('handing out codes', () => {
     expect(await deliver({ type: AUTOFILL_FILL })).toEqual({ ok: false, reason: 'off' });
   });
 
+  it('refuses a code to a page where someone else signs in, and says whose codes are kept', async () => {
+    const openPopup = vi.spyOn(fake.browser.action, 'openPopup');
+    install();
+    await vault.keep(codes, PASS, { server: SERVER_URL, username: 'alice' });
+    expect(await deliver({ type: AUTOFILL_STATUS, username: 'bob' })).toEqual({
+      state: 'other_user',
+      owner: 'alice',
+    });
+    const refused = await deliver({ type: AUTOFILL_FILL, username: 'bob' });
+    expect(refused).toEqual({ ok: false, reason: 'other_user', owner: 'alice' });
+    for (const { code } of codes) expect(JSON.stringify(refused)).not.toContain(code);
+    // Nothing was handed out, so alice's next fill is still #1.
+    expect(await vault.status()).toMatchObject({ next: 1, awaitingSync: false });
+
+    // Locked or not, bob's page never opens the popup to unlock alice's codes.
+    await vault.lock();
+    expect(await deliver({ type: AUTOFILL_FILL, username: 'bob' })).toEqual({
+      ok: false,
+      reason: 'other_user',
+      owner: 'alice',
+    });
+    expect(openPopup).not.toHaveBeenCalled();
+  });
+
+  it('hands the code when the page names the owner, whatever the case', async () => {
+    install();
+    await vault.keep(codes, PASS, { server: SERVER_URL, username: 'Alice' });
+    expect(await deliver({ type: AUTOFILL_STATUS, username: 'aLICE' })).toEqual({ state: 'ready', next: 1 });
+    expect(await deliver({ type: AUTOFILL_FILL, username: 'ALICE' })).toEqual({
+      ok: true,
+      number: 1,
+      code: codes[0]?.code,
+    });
+    expect(await deliver({ type: AUTOFILL_FILL, username: 'alice' })).toEqual({
+      ok: true,
+      number: 2,
+      code: codes[1]?.code,
+    });
+  });
+
+  it("says the kept codes are another user's before saying they are used up", async () => {
+    install();
+    await vault.keep(codes, PASS, { server: SERVER_URL, username: 'alice' });
+    await vault.applyServerStatus(SERVER_URL, 'alice', { total: 4, used: [1, 2, 3, 4], generatedAt: null });
+    expect(await deliver({ type: AUTOFILL_STATUS, username: 'bob' })).toEqual({
+      state: 'other_user',
+      owner: 'alice',
+    });
+    expect(await deliver({ type: AUTOFILL_STATUS, username: 'alice' })).toEqual({ state: 'none_left' });
+  });
+
+  it('answers nothing to a username that is not text or is far too long', async () => {
+    install();
+    await vault.keep(codes, PASS, { server: SERVER_URL, username: 'alice' });
+    for (const username of [42, null, ['alice'], 'a'.repeat(257)]) {
+      expect(await deliver({ type: AUTOFILL_FILL, username })).toBe('no listener answered');
+    }
+    expect(await vault.status()).toMatchObject({ next: 1, awaitingSync: false });
+  });
+
   it('locks the codes when the idle alarm fires', async () => {
     install();
     await vault.keep(codes, PASS, { server: SERVER_URL, username: 'alice' });

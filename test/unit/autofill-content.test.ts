@@ -11,7 +11,7 @@ import {
   type FillReply,
   type StatusReply,
 } from '../../extension/src/autofill/messages';
-import { translator } from '../../extension/src/autofill/text';
+import { AUTOFILL_TEXT, translator } from '../../extension/src/autofill/text';
 
 const CODE = '7K3QX-M2D9P';
 const windows: Window[] = [];
@@ -188,6 +188,84 @@ describe('the fill button', () => {
   });
 });
 
+describe('who is signing in', () => {
+  /** A background keeping alice's codes, answering as the real one does for the username it is told. */
+  function aliceBackground() {
+    const requests: ContentRequest[] = [];
+    const send = vi.fn(async (request: ContentRequest) => {
+      requests.push(request);
+      const theirs = request.username === undefined || request.username.toLowerCase() === 'alice';
+      if (request.type === AUTOFILL_STATUS) {
+        return theirs ? { state: 'ready', next: 1 } : { state: 'other_user', owner: 'alice' };
+      }
+      return theirs
+        ? { ok: true, number: 1, code: CODE }
+        : { ok: false, reason: 'other_user', owner: 'alice' };
+    });
+    return { send, requests };
+  }
+
+  const signingInAs = (page: Page, username: string) => {
+    (page.doc.querySelector('form') as HTMLFormElement).dataset.username = username;
+  };
+
+  it('names the user the page signs in with every request', async () => {
+    const page = openFixture('login-mfa.html');
+    const { send, requests } = aliceBackground();
+    start(page.doc, send);
+    await vi.waitFor(() => expect(buttonOf(page)).not.toBeNull());
+    buttonOf(page)?.click();
+    await vi.waitFor(() => expect(input(page).value).toBe(CODE));
+    expect(requests).toEqual([
+      { type: AUTOFILL_STATUS, username: 'alice' },
+      { type: AUTOFILL_FILL, username: 'alice' },
+    ]);
+  });
+
+  it('offers no fill where someone else signs in, and says whose codes are kept', async () => {
+    const page = openFixture('login-mfa.html');
+    signingInAs(page, 'bob');
+    const { send, requests } = aliceBackground();
+    start(page.doc, send);
+    await vi.waitFor(() => expect(buttonOf(page)?.textContent).toBe('Kept codes belong to alice, not bob'));
+    expect(buttonOf(page)?.disabled).toBe(true);
+    expect(requests).toEqual([{ type: AUTOFILL_STATUS, username: 'bob' }]);
+    expect(input(page).value).toBe('');
+  });
+
+  it('fills nothing when the background refuses at the fill, from the shortcut or the popup', async () => {
+    const page = openFixture('login-mfa.html');
+    const { send } = aliceBackground();
+    const autofill = start(page.doc, send);
+    await vi.waitFor(() => expect(buttonOf(page)?.textContent).toBe('Fill backup code #1'));
+    // The page now signs someone else in, without a new field.
+    signingInAs(page, 'Bob');
+
+    expect(await autofill.trigger()).toEqual({ filled: false, reason: 'other_user' });
+    expect(input(page).value).toBe('');
+    expect(buttonOf(page)?.textContent).toBe('Kept codes belong to alice, not Bob');
+    expect(buttonOf(page)?.disabled).toBe(true);
+  });
+
+  it('fills when the page names the owner in another case', async () => {
+    const page = openFixture('login-mfa.html');
+    signingInAs(page, 'ALICE');
+    const { send } = aliceBackground();
+    const autofill = start(page.doc, send);
+    await vi.waitFor(() => expect(buttonOf(page)?.textContent).toBe('Fill backup code #1'));
+    expect(await autofill.trigger()).toEqual({ filled: true, number: 1 });
+    expect(input(page).value).toBe(CODE);
+  });
+
+  it('asks as before when the page does not say who signs in', async () => {
+    const page = openFixture('split-boxes.html');
+    const { send, requests } = aliceBackground();
+    start(page.doc, send);
+    await vi.waitFor(() => expect(buttonOf(page)?.textContent).toBe('Fill backup code #1'));
+    expect(requests).toEqual([{ type: AUTOFILL_STATUS }]);
+  });
+});
+
 describe('other pages', () => {
   it('never talks to the background on a page without a backup-code field', async () => {
     for (const name of ['login-mfa-totp.html', 'decoy-zip.html', 'decoy-coupon.html', 'decoy-search.html']) {
@@ -249,5 +327,25 @@ describe('the words', () => {
     );
     expect(french('autofillFill', 5)).toBe('Remplir le code de secours n° 5');
     expect(french('autofillFilled', 5)).toBe('Filled backup code #5');
+  });
+
+  it('put every name where it belongs, as typed', () => {
+    const english = translator(() => '');
+    expect(english('autofillOtherUser', 'alice', 'bob')).toBe('Kept codes belong to alice, not bob');
+    expect(english('autofillOtherUser', 'a$&b', '$1')).toBe('Kept codes belong to a$&b, not $1');
+  });
+
+  it('fall back to what the English catalogue says', () => {
+    const catalogue = JSON.parse(
+      readFileSync(resolve(import.meta.dirname, '../../extension/_locales/en/messages.json'), 'utf8'),
+    ) as Record<string, { message: string; placeholders?: Record<string, { content: string }> }>;
+    for (const [key, fallback] of Object.entries(AUTOFILL_TEXT)) {
+      const entry = catalogue[key];
+      const message = entry?.message.replace(
+        /\$(\w+)\$/g,
+        (_, name: string) => entry.placeholders?.[name.toLowerCase()]?.content ?? '',
+      );
+      expect(message, key).toBe(fallback);
+    }
   });
 });

@@ -9,7 +9,7 @@ import { createApi } from '../api';
 import { SERVER_URL_KEY, savedServerUrl } from '../server-url';
 import { readToken } from '../session-token';
 import { browserVault } from '../vault';
-import { originOf, VAULT_IDLE_ALARM, type Vault } from '../vault/vault';
+import { originOf, sameUsername, VAULT_IDLE_ALARM, type Vault } from '../vault/vault';
 import {
   AUTOFILL_FILL,
   type ContentRequest,
@@ -79,7 +79,8 @@ export function installAutofill(options: AutofillOptions = {}): Autofill {
     if (url) await vault.applyServerStatus(url, me.user.username, me.backupCodes);
   };
 
-  async function status(origin: string): Promise<StatusReply> {
+  /** `username`: who the page says is signing in; undefined when it does not say (no check then). */
+  async function status(origin: string, username: string | undefined): Promise<StatusReply> {
     let current = await vault.status();
     if (current.state !== 'empty' && current.server === origin && current.awaitingSync) {
       // A code went to a page since the last sync: after that sign-in the server knows it is spent.
@@ -90,13 +91,18 @@ export function installAutofill(options: AutofillOptions = {}): Autofill {
       }
     }
     if (current.state === 'empty' || current.server !== origin) return { state: 'off' };
+    if (username !== undefined && !sameUsername(username, current.username)) {
+      return { state: 'other_user', owner: current.username };
+    }
     if (current.next === null) return { state: 'none_left' };
     return { state: current.state === 'unlocked' ? 'ready' : 'locked', next: current.next };
   }
 
-  async function fill(origin: string): Promise<FillReply> {
-    const taken = await vault.takeNext(origin);
+  async function fill(origin: string, username: string | undefined): Promise<FillReply> {
+    // Another user's code would fail on this page and count toward that user's lockout.
+    const taken = await vault.takeNext(origin, username);
     if (taken.ok) return { ok: true, number: taken.number, code: taken.code };
+    if (taken.reason === 'other_user') return { ok: false, reason: 'other_user', owner: taken.owner };
     if (taken.reason === 'locked') await offerUnlock();
     return {
       ok: false,
@@ -107,7 +113,7 @@ export function installAutofill(options: AutofillOptions = {}): Autofill {
   async function answer(message: ContentRequest, sender: Runtime.MessageSender) {
     const origin = originOf((await serverUrl()) ?? '');
     if (!isTrustedContentSender(sender, browser.runtime.id, origin) || !origin) return undefined;
-    return message.type === AUTOFILL_FILL ? fill(origin) : status(origin);
+    return message.type === AUTOFILL_FILL ? fill(origin, message.username) : status(origin, message.username);
   }
 
   browser.runtime.onMessage.addListener((message: unknown, sender: Runtime.MessageSender) => {

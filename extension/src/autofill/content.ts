@@ -13,6 +13,7 @@ import {
   type StatusReply,
   type TriggerReply,
 } from './messages';
+import { signingInUser } from './page-user';
 import type { Translate } from './text';
 import { watchCodeField } from './watch';
 
@@ -33,19 +34,32 @@ export interface ContentAutofill {
 }
 
 function asStatus(reply: unknown): StatusReply {
-  const r = reply as Partial<{ state: string; next: unknown }> | undefined;
+  const r = reply as Partial<{ state: string; next: unknown; owner: unknown }> | undefined;
   if ((r?.state === 'ready' || r?.state === 'locked') && typeof r.next === 'number') {
     return { state: r.state, next: r.next };
   }
+  if (r?.state === 'other_user' && typeof r.owner === 'string')
+    return { state: 'other_user', owner: r.owner };
   return r?.state === 'none_left' ? { state: 'none_left' } : { state: 'off' };
 }
 
 function asFill(reply: unknown): FillReply {
-  const r = reply as Partial<{ ok: boolean; number: unknown; code: unknown; reason: unknown }> | undefined;
+  const r = reply as
+    | Partial<{ ok: boolean; number: unknown; code: unknown; reason: unknown; owner: unknown }>
+    | undefined;
   if (r?.ok === true && typeof r.number === 'number' && typeof r.code === 'string') {
     return { ok: true, number: r.number, code: r.code };
   }
+  if (r?.reason === 'other_user' && typeof r.owner === 'string') {
+    return { ok: false, reason: 'other_user', owner: r.owner };
+  }
   return { ok: false, reason: r?.reason === 'locked' || r?.reason === 'none_left' ? r.reason : 'off' };
+}
+
+/** The request about `field`, naming the user the page says is signing in, when it says. */
+function requestFor(type: ContentRequest['type'], field: CodeField): ContentRequest {
+  const username = signingInUser(field);
+  return username === undefined ? { type } : { type, username };
 }
 
 export function startAutofill(doc: Document, deps: ContentDeps): ContentAutofill {
@@ -58,22 +72,28 @@ export function startAutofill(doc: Document, deps: ContentDeps): ContentAutofill
     button = null;
   };
 
-  const showStatus = (status: StatusReply) => {
+  /** Whose codes are kept, and who signs in on the page (as asked about): said, never filled. */
+  const otherUser = (owner: string, asked: ContentRequest) =>
+    deps.text('autofillOtherUser', owner, asked.username ?? '');
+
+  const showStatus = (status: StatusReply, asked: ContentRequest) => {
     if (!field || status.state === 'off') return drop();
     const inputs = fieldInputs(field);
     button ??= createFillButton(inputs[inputs.length - 1] as HTMLInputElement, () => void fill(), {
       isUserClick: deps.isUserClick,
     });
     if (status.state === 'none_left') button.show(deps.text('autofillNoneLeft'), 'problem', false);
+    else if (status.state === 'other_user') button.show(otherUser(status.owner, asked), 'problem', false);
     else button.show(deps.text('autofillFill', status.next), 'ready', true);
   };
 
   const refresh = async () => {
     if (!field || busy) return;
     const asked = field;
-    const status = asStatus(await deps.send({ type: AUTOFILL_STATUS }).catch(() => undefined));
+    const request = requestFor(AUTOFILL_STATUS, asked);
+    const status = asStatus(await deps.send(request).catch(() => undefined));
     // The page may have switched forms while the background answered.
-    if (field === asked && !busy) showStatus(status);
+    if (field === asked && !busy) showStatus(status, request);
   };
 
   async function fill(): Promise<TriggerReply> {
@@ -83,9 +103,12 @@ export function startAutofill(doc: Document, deps: ContentDeps): ContentAutofill
     busy = true;
     button?.show(deps.text('autofillFilling'), 'busy', false);
     try {
-      const reply = asFill(await deps.send({ type: AUTOFILL_FILL }).catch(() => undefined));
+      const request = requestFor(AUTOFILL_FILL, target);
+      const reply = asFill(await deps.send(request).catch(() => undefined));
       if (!reply.ok) {
         if (reply.reason === 'off') drop();
+        else if (reply.reason === 'other_user')
+          button?.show(otherUser(reply.owner, request), 'problem', false);
         else if (reply.reason === 'locked') button?.show(deps.text('autofillLocked'), 'problem', true);
         else button?.show(deps.text('autofillNoneLeft'), 'problem', false);
         return { filled: false, reason: reply.reason };

@@ -11,31 +11,48 @@ export const AUTOFILL_TRIGGER = 'sparekey:autofill:trigger';
 /** The `commands` entry in manifest.json. */
 export const FILL_COMMAND = 'fill-backup-code';
 
-export type ContentRequest = { type: typeof AUTOFILL_STATUS } | { type: typeof AUTOFILL_FILL };
+/** Longer than any username the server accepts; a longer claim is not a username. */
+export const MAX_USERNAME_LENGTH = 256;
+
+/**
+ * `username`: who the page says is signing in (data-username on the form), absent when it does not say.
+ * The background then answers only for codes kept for that user.
+ */
+export type ContentRequest =
+  | { type: typeof AUTOFILL_STATUS; username?: string }
+  | { type: typeof AUTOFILL_FILL; username?: string };
 
 export type StatusReply =
   /** Codes kept for this server: `locked` means the popup must unlock them before a fill. */
   | { state: 'ready' | 'locked'; next: number }
   | { state: 'none_left' }
+  /** Codes kept for this server, but for `owner`, not the user signing in on the page. */
+  | { state: 'other_user'; owner: string }
   /** Nothing kept for this server: the content script shows nothing. */
   | { state: 'off' };
 
 export type FillReply =
   | { ok: true; number: number; code: string }
-  | { ok: false; reason: 'locked' | 'none_left' | 'off' };
+  | { ok: false; reason: 'locked' | 'none_left' | 'off' }
+  | { ok: false; reason: 'other_user'; owner: string };
 
 export type TriggerRequest = { type: typeof AUTOFILL_TRIGGER };
 
 export type TriggerReply =
   | { filled: true; number: number }
-  | { filled: false; reason: 'no_field' | 'locked' | 'none_left' | 'off' | 'rejected' | 'busy' };
+  | {
+      filled: false;
+      reason: 'no_field' | 'locked' | 'none_left' | 'other_user' | 'off' | 'rejected' | 'busy';
+    };
 
 const typeOf = (message: unknown): unknown =>
   typeof message === 'object' && message !== null ? (message as { type?: unknown }).type : undefined;
 
 export function isContentRequest(message: unknown): message is ContentRequest {
   const type = typeOf(message);
-  return type === AUTOFILL_STATUS || type === AUTOFILL_FILL;
+  if (type !== AUTOFILL_STATUS && type !== AUTOFILL_FILL) return false;
+  const { username } = message as { username?: unknown };
+  return username === undefined || (typeof username === 'string' && username.length <= MAX_USERNAME_LENGTH);
 }
 
 export function isTriggerRequest(message: unknown): message is TriggerRequest {

@@ -9,16 +9,21 @@ export const AUTOFILL_TEXT = {
   autofillLocked: 'Unlock SpareKey from the toolbar, then click again',
   autofillNoneLeft: 'No kept backup codes left: generate a new set in SpareKey',
   autofillFailed: 'This field did not take the code: paste it instead',
+  autofillOtherUser: 'Kept codes belong to $1, not $2',
 } as const;
 
 export type AutofillTextKey = keyof typeof AUTOFILL_TEXT;
 
-export type Translate = (key: AutofillTextKey, number?: number) => string;
+export type Translate = (key: AutofillTextKey, ...substitutions: (string | number)[]) => string;
 
 /** `getMessage` is browser.i18n.getMessage; an empty answer means the key is missing. */
 export function translator(getMessage: (key: string, substitutions?: string[]) => string): Translate {
-  return (key, number) => {
-    const substitutions = number === undefined ? undefined : [String(number)];
-    return getMessage(key, substitutions) || AUTOFILL_TEXT[key].replace('$1', String(number ?? ''));
+  return (key, ...values) => {
+    const substitutions = values.map(String);
+    return (
+      getMessage(key, substitutions.length > 0 ? substitutions : undefined) ||
+      // A callback, not a replacement string: a "$&" in a username must come out as typed.
+      AUTOFILL_TEXT[key].replace(/\$(\d)/g, (_, n: string) => substitutions[Number(n) - 1] ?? '')
+    );
   };
 }

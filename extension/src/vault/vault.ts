@@ -87,7 +87,9 @@ export type UnlockResult =
   | { ok: false; reason: 'wrong_passphrase' | 'empty' };
 export type TakeResult =
   | { ok: true; number: number; code: string; remaining: number }
-  | { ok: false; reason: 'empty' | 'other_server' | 'locked' | 'none_left' };
+  | { ok: false; reason: 'empty' | 'other_server' | 'locked' | 'none_left' }
+  /** Kept for `owner`, not for the user the caller named. */
+  | { ok: false; reason: 'other_user'; owner: string };
 
 export interface ServerCodeStatus {
   total: number;
@@ -101,8 +103,11 @@ export interface Vault {
   lock(): Promise<void>;
   status(): Promise<VaultStatus>;
   forget(): Promise<void>;
-  /** Hands out the lowest-numbered unused code for `server` and notes it as handed out. */
-  takeNext(server: string): Promise<TakeResult>;
+  /**
+   * Hands out the lowest-numbered unused code for `server` and notes it as handed out; with `username`,
+   * only when the kept set is that user's (checked in the same step, so a set kept meanwhile cannot slip in).
+   */
+  takeNext(server: string, username?: string): Promise<TakeResult>;
   /** Syncs with GET /api/me's backupCodes; false when it is not about the kept set's server and user. */
   applyServerStatus(server: string, username: string, status: ServerCodeStatus): Promise<boolean>;
   getIdleMinutes(): Promise<number>;
@@ -118,6 +123,11 @@ export function originOf(url: string): string | null {
   } catch {
     return null;
   }
+}
+
+/** Usernames are unique regardless of case on the server (its store keys them in lower case). */
+export function sameUsername(a: string, b: string): boolean {
+  return a.toLowerCase() === b.toLowerCase();
 }
 
 const sorted = (numbers: Iterable<number>) => [...new Set(numbers)].sort((a, b) => a - b);
@@ -262,11 +272,15 @@ export function createVault(deps: VaultDeps): Vault {
         await dropKey();
       }),
 
-    takeNext: (server) =>
+    takeNext: (server, username) =>
       exclusive(async () => {
         const record = await readRecord();
         if (!record) return { ok: false, reason: 'empty' };
         if (originOf(server) !== record.server) return { ok: false, reason: 'other_server' };
+        // Before the lock check: another user's sign-in must not even open the unlock popup.
+        if (username !== undefined && !sameUsername(username, record.username)) {
+          return { ok: false, reason: 'other_user', owner: record.username };
+        }
         const next = nextNumber(record);
         if (next === null) return { ok: false, reason: 'none_left' };
         const key = await liveKey(record);

@@ -1,7 +1,8 @@
 /**
  * Autofill end to end, in Debian's Chromium with the built extension against the real server: the user
  * keeps a new set of 4 in the popup under a passphrase, then signs in on the server's own /login page
- * with codes filled by the extension, one per sign-in, until none is left. Uses its own test build
+ * with codes filled by the extension, one per sign-in, until none is left; another user signing in on the
+ * same browser is offered none of them. Uses its own test build
  * (dist/chromium-e2e-autofill: loopback host granted in the manifest) so that it never rebuilds under
  * the other e2e file.
  */
@@ -24,6 +25,9 @@ const CODE = /^[0-9A-HJKMNP-TV-Z]{5}-[0-9A-HJKMNP-TV-Z]{5}$/;
 
 const USER = 'alice';
 const USER_PASSWORD = 'correct horse battery';
+/** Someone else signing in on the same browser, with backup codes of their own. */
+const OTHER = 'bob';
+const OTHER_PASSWORD = 'bob has a password too';
 const PASSPHRASE = 'kept codes passphrase';
 
 let server: RunningServer;
@@ -74,6 +78,34 @@ async function setUpUser(): Promise<string> {
   return mfa.body.totp.secret as string;
 }
 
+/** A second user with an authenticator and a set of backup codes, so their sign-in offers the backup-code form. */
+async function setUpOtherUser(): Promise<void> {
+  const admin = await call(server.url, 'POST', '/api/auth/login', {
+    body: { username: 'admin', password: server.adminPassword },
+  });
+  const created = await call(server.url, 'POST', '/api/admin/users', {
+    token: admin.body.token,
+    body: { username: OTHER, password: OTHER_PASSWORD, role: 'user' },
+  });
+  expect(created.status).toBe(201);
+  const mfa = await call(server.url, 'PATCH', `/api/admin/users/${created.body.user.id}`, {
+    token: admin.body.token,
+    body: { mfa: { type: 'totp' } },
+  });
+  const secret = OTPAuth.Secret.fromBase32(mfa.body.totp.secret as string);
+  const step = await call(server.url, 'POST', '/api/auth/login', {
+    body: { username: OTHER, password: OTHER_PASSWORD },
+  });
+  const session = await call(server.url, 'POST', '/api/auth/mfa', {
+    body: { mfaToken: step.body.mfaToken, method: 'totp', code: new OTPAuth.TOTP({ secret }).generate() },
+  });
+  const generated = await call(server.url, 'POST', '/api/me/backup-codes', {
+    token: session.body.token,
+    body: { password: OTHER_PASSWORD },
+  });
+  expect(generated.status).toBe(201);
+}
+
 /** storage.local exactly as the extension holds it, read from one of its own pages. */
 async function extensionLocalStorage(page: Page): Promise<Record<string, unknown>> {
   return page.evaluate(async () => {
@@ -105,7 +137,7 @@ async function fillButton(page: Page): Promise<FillButton | null> {
     const button = nodes.find(
       (node) =>
         node.role?.value === 'button' &&
-        /backup code|SpareKey/.test(String(node.name?.value ?? '')) &&
+        /backup code|SpareKey|Kept codes/.test(String(node.name?.value ?? '')) &&
         node.name?.value !== 'Verify',
     );
     const box = await page.locator('sparekey-autofill').boundingBox();
@@ -129,14 +161,15 @@ async function clickFillButton(page: Page, name: string | RegExp): Promise<void>
 }
 
 /** The server's own sign-in screen, up to its backup-code form. */
-async function openBackupCodeStep(page: Page): Promise<void> {
+async function openBackupCodeStep(page: Page, username = USER, password = USER_PASSWORD): Promise<void> {
   await page.goto(`${server.url}/login`);
-  await page.getByLabel('Username').fill(USER);
-  await page.getByLabel('Password').fill(USER_PASSWORD);
+  await page.getByLabel('Username').fill(username);
+  await page.getByLabel('Password').fill(password);
   await page.getByRole('button', { name: 'Sign in' }).click();
   await page.getByRole('heading', { name: 'Two-step verification' }).waitFor();
   await page.getByRole('link', { name: 'Use a backup code' }).click();
   await page.getByRole('heading', { name: 'Use a backup code' }).waitFor();
+  await page.getByText(`Signing in as ${username}`).waitFor();
 }
 
 const field = (page: Page) => page.getByLabel('Backup code');
@@ -234,6 +267,16 @@ describe('autofill in Chromium against the real server', () => {
     const record = (await extensionLocalStorage(popup))['sparekey.vault'] as { spent: number[] };
     expect(record.spent).toEqual([1]);
     await verifyAndSignOut(site, '2 of 4 backup codes left');
+
+    // --- Bob signs in on this browser: alice's kept codes are not offered to him, and none is filled.
+    await setUpOtherUser();
+    await openBackupCodeStep(site, OTHER, OTHER_PASSWORD);
+    await clickFillButton(site, `Kept codes belong to ${USER}, not ${OTHER}`);
+    await site.waitForTimeout(300);
+    expect(await field(site).inputValue()).toBe('');
+    // Nothing was handed out: only the two codes alice spent are marked, none is awaiting a sync.
+    const untouched = (await extensionLocalStorage(popup))['sparekey.vault'];
+    expect(untouched).toMatchObject({ spent: [1, 2], pending: [] });
 
     // --- Sign-in 3 fills from the popup's button instead, into the active tab; sign-in 4 spends the last.
     await openBackupCodeStep(site);

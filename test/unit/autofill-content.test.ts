@@ -241,7 +241,12 @@ describe('who is signing in', () => {
     // The page now signs someone else in, without a new field.
     signingInAs(page, 'Bob');
 
-    expect(await autofill.trigger()).toEqual({ filled: false, reason: 'other_user' });
+    expect(await autofill.trigger()).toEqual({
+      filled: false,
+      reason: 'other_user',
+      owner: 'alice',
+      user: 'Bob',
+    });
     expect(input(page).value).toBe('');
     expect(buttonOf(page)?.textContent).toBe('Kept codes belong to alice, not Bob');
     expect(buttonOf(page)?.disabled).toBe(true);

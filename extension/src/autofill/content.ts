@@ -106,9 +106,11 @@ export function startAutofill(doc: Document, deps: ContentDeps): ContentAutofill
       const request = requestFor(AUTOFILL_FILL, target);
       const reply = asFill(await deps.send(request).catch(() => undefined));
       if (!reply.ok) {
-        if (reply.reason === 'off') drop();
-        else if (reply.reason === 'other_user')
+        if (reply.reason === 'other_user') {
           button?.show(otherUser(reply.owner, request), 'problem', false);
+          return { filled: false, reason: 'other_user', owner: reply.owner, user: request.username ?? '' };
+        }
+        if (reply.reason === 'off') drop();
         else if (reply.reason === 'locked') button?.show(deps.text('autofillLocked'), 'problem', true);
         else button?.show(deps.text('autofillNoneLeft'), 'problem', false);
         return { filled: false, reason: reply.reason };

@@ -40,10 +40,9 @@ export type TriggerRequest = { type: typeof AUTOFILL_TRIGGER };
 
 export type TriggerReply =
   | { filled: true; number: number }
-  | {
-      filled: false;
-      reason: 'no_field' | 'locked' | 'none_left' | 'other_user' | 'off' | 'rejected' | 'busy';
-    };
+  | { filled: false; reason: 'no_field' | 'locked' | 'none_left' | 'off' | 'rejected' | 'busy' }
+  /** The kept codes are `owner`'s and the page signs in `user`: nothing was filled or handed out. */
+  | { filled: false; reason: 'other_user'; owner: string; user: string };
 
 const typeOf = (message: unknown): unknown =>
   typeof message === 'object' && message !== null ? (message as { type?: unknown }).type : undefined;

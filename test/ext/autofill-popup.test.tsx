@@ -222,6 +222,12 @@ describe('kept codes in the account view', () => {
       { filled: false, reason: 'rejected' },
       'This field did not take the code: paste it instead',
     ],
+    [
+      'another user signing in on the page',
+      SIGN_IN_TAB,
+      { filled: false, reason: 'other_user', owner: 'alice', user: 'bob' },
+      'Kept codes belong to alice, not bob',
+    ],
   ])('Fill on %s says what to do', async (_case, tab, reply, text) => {
     await keptInBrowser();
     await openAccount();

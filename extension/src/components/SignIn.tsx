@@ -5,6 +5,7 @@ import { t } from '../i18n';
 import { ErrorAlert } from './Alert';
 import { AuthenticatorSecret } from './AuthenticatorSecret';
 import { Field } from './Field';
+import { useSubmit } from './use-submit';
 
 type Step =
   | { name: 'credentials' }
@@ -41,26 +42,19 @@ export function SignIn({ api, onSignedIn }: SignInProps) {
 function CredentialsStep({ api, onStep, onSignedIn }: SignInProps & { onStep: (step: Step) => void }) {
   const [username, setUsername] = useState('');
   const [password, setPassword] = useState('');
-  const [error, setError] = useState<unknown>(null);
-  const [busy, setBusy] = useState(false);
-
-  const submit = async (event: Event) => {
-    event.preventDefault();
-    setBusy(true);
-    setError(null);
-    try {
+  const { submit, busy, error } = useSubmit(
+    async () => {
       const result = await api.login(username.trim(), password);
       if (result.status === 'ok') onSignedIn({ token: result.token, user: result.user });
       else if (result.status === 'mfa_required')
         onStep({ name: 'mfa', mfaToken: result.mfaToken, methods: result.methods });
       else onStep({ name: 'enroll', ...result });
-    } catch (caught) {
-      setError(caught);
+    },
+    (caught) => {
       setPassword('');
-    } finally {
-      setBusy(false);
-    }
-  };
+      return caught;
+    },
+  );
 
   return (
     <form class="stack" onSubmit={submit} aria-busy={busy}>
@@ -97,23 +91,14 @@ interface MfaStepProps extends SignInProps {
 function MfaStep({ api, mfaToken, methods, onSignedIn, onRestart }: MfaStepProps) {
   const [method, setMethod] = useState<MfaMethod>(methods.includes('totp') ? 'totp' : 'backup_code');
   const [code, setCode] = useState('');
-  const [error, setError] = useState<unknown>(null);
-  const [busy, setBusy] = useState(false);
   const other: MfaMethod = method === 'totp' ? 'backup_code' : 'totp';
-
-  const submit = async (event: Event) => {
-    event.preventDefault();
-    setBusy(true);
-    setError(null);
-    try {
-      onSignedIn(await api.mfa(mfaToken, method, code.trim()));
-    } catch (caught) {
-      setError(caught);
+  const { submit, busy, error, setError } = useSubmit(
+    async () => onSignedIn(await api.mfa(mfaToken, method, code.trim())),
+    (caught) => {
       setCode('');
-    } finally {
-      setBusy(false);
-    }
-  };
+      return caught;
+    },
+  );
 
   const switchTo = (next: MfaMethod) => {
     setMethod(next);
@@ -180,22 +165,13 @@ interface EnrollStepProps extends SignInProps {
 /** The server asked the user to set up an authenticator now: secret, QR code, then a first code. */
 function EnrollStep({ api, step, onSignedIn, onRestart }: EnrollStepProps) {
   const [code, setCode] = useState('');
-  const [error, setError] = useState<unknown>(null);
-  const [busy, setBusy] = useState(false);
-
-  const submit = async (event: Event) => {
-    event.preventDefault();
-    setBusy(true);
-    setError(null);
-    try {
-      onSignedIn(await api.enroll(step.mfaToken, code.trim()));
-    } catch (caught) {
-      setError(caught);
+  const { submit, busy, error } = useSubmit(
+    async () => onSignedIn(await api.enroll(step.mfaToken, code.trim())),
+    (caught) => {
       setCode('');
-    } finally {
-      setBusy(false);
-    }
-  };
+      return caught;
+    },
+  );
 
   return (
     <form class="stack" onSubmit={submit} aria-busy={busy}>

@@ -4,6 +4,7 @@ import { ApiError } from '../api';
 import { ErrorAlert } from '../components/Alert';
 import { Field } from '../components/Field';
 import type { Session } from '../components/SessionGate';
+import { useSubmit } from '../components/use-submit';
 import { isSessionExpired } from '../errors';
 import { t } from '../i18n';
 import { fieldMessage, type UserField, userFieldOf } from './field-errors';
@@ -19,26 +20,23 @@ export function CreateUserForm({ session, onCreated, onCancel }: CreateUserFormP
   const [password, setPassword] = useState('');
   const [role, setRole] = useState<Role>('user');
   const [fieldErrors, setFieldErrors] = useState<Partial<Record<UserField, string>>>({});
-  const [error, setError] = useState<unknown>(null);
-  const [busy, setBusy] = useState(false);
-
-  const submit = async (event: Event) => {
-    event.preventDefault();
-    setBusy(true);
-    setFieldErrors({});
-    setError(null);
-    try {
+  const { submit, busy, error } = useSubmit(
+    async () => {
+      setFieldErrors({});
       await session.api.createUser({ username: username.trim(), password, role });
       onCreated(username.trim());
-    } catch (caught) {
-      if (isSessionExpired(caught)) return session.expire();
+    },
+    (caught) => {
+      if (isSessionExpired(caught)) {
+        session.expire();
+        return null;
+      }
       const field = userFieldOf(caught);
-      if (field && caught instanceof ApiError) setFieldErrors({ [field]: fieldMessage(caught) });
-      else setError(caught);
-    } finally {
-      setBusy(false);
-    }
-  };
+      if (!field || !(caught instanceof ApiError)) return caught;
+      setFieldErrors({ [field]: fieldMessage(caught) });
+      return null;
+    },
+  );
 
   return (
     <form

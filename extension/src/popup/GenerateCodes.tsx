@@ -3,6 +3,7 @@ import type { GeneratedCodes, Me } from '../../../shared/api';
 import { ErrorAlert } from '../components/Alert';
 import { Field } from '../components/Field';
 import type { Session } from '../components/SessionGate';
+import { useSubmit } from '../components/use-submit';
 import { isSessionExpired } from '../errors';
 import { t } from '../i18n';
 import { NewCodes } from './NewCodes';
@@ -17,9 +18,20 @@ interface GenerateCodesProps {
 /** Confirm with the password, then show the new set once. */
 export function GenerateCodes({ session, me, onCancel, onDone }: GenerateCodesProps) {
   const [password, setPassword] = useState('');
-  const [error, setError] = useState<unknown>(null);
-  const [busy, setBusy] = useState(false);
   const [generated, setGenerated] = useState<GeneratedCodes | null>(null);
+  const { submit, busy, error } = useSubmit(
+    async () => {
+      const result = await session.api.generateCodes(password);
+      setPassword('');
+      setGenerated(result);
+    },
+    (caught) => {
+      setPassword('');
+      if (!isSessionExpired(caught)) return caught;
+      session.expire();
+      return null;
+    },
+  );
 
   if (generated) {
     return (
@@ -29,23 +41,6 @@ export function GenerateCodes({ session, me, onCancel, onDone }: GenerateCodesPr
       />
     );
   }
-
-  const submit = async (event: Event) => {
-    event.preventDefault();
-    setBusy(true);
-    setError(null);
-    try {
-      const result = await session.api.generateCodes(password);
-      setPassword('');
-      setGenerated(result);
-    } catch (caught) {
-      setPassword('');
-      if (isSessionExpired(caught)) session.expire();
-      else setError(caught);
-    } finally {
-      setBusy(false);
-    }
-  };
 
   return (
     <form class="stack" onSubmit={submit} aria-busy={busy}>

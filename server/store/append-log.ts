@@ -14,18 +14,51 @@ interface Pending {
   reject: (error: unknown) => void;
 }
 
+/** Where a line sits in the file, in bytes; `length` leaves out its newline. */
+export interface LineSpan {
+  offset: number;
+  length: number;
+}
+
+export interface AppendLogOptions {
+  /**
+   * Called for each appended line, in file order, once it is on disk and before its append
+   * resolves: an index kept by it never lags behind what readers can see, nor runs ahead of it.
+   * It must not throw: the lines are already on disk and their appends must still resolve.
+   */
+  onAppend?: (line: string, span: LineSpan) => void;
+  /** Called when a rewrite has emptied the file: every span known before is void. */
+  onEmptied?: () => void;
+}
+
 const CHUNK = 64 * 1024;
+/** The forward scan at open reads bigger pieces: it reads everything once, so fewer calls matter. */
+const SCAN_CHUNK = 1024 * 1024;
 const NEWLINE = 0x0a;
 
 export class AppendLog {
   #handle: FileHandle | null = null;
   /** Bytes known to be on disk, all of them whole lines: readers never look past it. */
   #size = 0;
+  /** A failed batch could not be cut back: the file may run past #size until a truncate succeeds. */
+  #dirty = false;
+  #bytesRead = 0;
   #queue: Pending[] = [];
   #flushing: Promise<void> | null = null;
   #paused = false;
+  readonly #options: AppendLogOptions;
 
-  constructor(readonly path: string) {}
+  constructor(
+    readonly path: string,
+    options: AppendLogOptions = {},
+  ) {
+    this.#options = options;
+  }
+
+  /** Bytes read from the file since this object was made: lets a test see what a query costs. */
+  get bytesRead(): number {
+    return this.#bytesRead;
+  }
 
   /**
    * Opens (or creates) the file. A line torn by a crash is cut off here, so it is never read and
@@ -73,6 +106,7 @@ export class AppendLog {
       await handle.truncate(0);
       await handle.sync();
       this.#size = 0;
+      this.#options.onEmptied?.();
     } finally {
       this.#paused = false;
       this.#kick();
@@ -91,19 +125,79 @@ export class AppendLog {
       if (bytesRead === 0) break;
       offset += bytesRead;
     }
+    this.#bytesRead += offset;
     return splitLines(buffer.subarray(0, offset).toString('utf8'));
   }
 
-  /** Whole lines newest first, reading backwards from the end so a long log costs only what is read. */
-  async *readBackwards(): AsyncGenerator<string> {
+  /**
+   * Calls `visit` for every whole line, oldest first, with where it sits: one pass over the file
+   * in large pieces, for building an index at open.
+   */
+  async scan(visit: (line: string, span: LineSpan) => void): Promise<void> {
     const handle = this.#requireHandle();
-    let position = this.#size;
+    const size = this.#size;
+    let start = 0;
+    while (start < size) {
+      const chunk = Buffer.alloc(Math.min(SCAN_CHUNK, size - start));
+      await this.#readFully(handle, chunk, start);
+      let lineStart = 0;
+      for (let end = chunk.indexOf(NEWLINE); end >= 0; end = chunk.indexOf(NEWLINE, lineStart)) {
+        if (end > lineStart) {
+          visit(chunk.toString('utf8', lineStart, end), {
+            offset: start + lineStart,
+            length: end - lineStart,
+          });
+        }
+        lineStart = end + 1;
+      }
+      // A line longer than the chunk is read again whole: #size ends on a newline, so one is coming.
+      if (lineStart === 0) {
+        const line = await this.#readLineFrom(handle, start, size);
+        visit(line.text, { offset: start, length: line.length });
+        start += line.length + 1;
+      } else {
+        start += lineStart;
+      }
+    }
+  }
+
+  /**
+   * The lines at `spans`, in the order given, each read on its own. Throws when a span does not
+   * hold exactly one whole line (a newline right before and right after), so a stale index is
+   * never trusted.
+   */
+  async readSpans(spans: readonly LineSpan[]): Promise<string[]> {
+    const handle = this.#requireHandle();
+    const size = this.#size;
+    return Promise.all(
+      spans.map(async ({ offset, length }) => {
+        if (offset < 0 || offset + length >= size) throw new Error(`${this.path}: no line at ${offset}.`);
+        // The newlines either side come too: a span that is not exactly one line is refused.
+        const before = offset > 0 ? 1 : 0;
+        const buffer = Buffer.alloc(before + length + 1);
+        await this.#readFully(handle, buffer, offset - before);
+        const first = buffer.indexOf(NEWLINE, before);
+        if ((before === 1 && buffer[0] !== NEWLINE) || first !== before + length) {
+          throw new Error(`${this.path}: no line at ${offset}.`);
+        }
+        return buffer.toString('utf8', before, before + length);
+      }),
+    );
+  }
+
+  /**
+   * Whole lines newest first, reading backwards from the end so a long log costs only what is read.
+   * `end` (a line's offset) starts the reading before that line instead.
+   */
+  async *readBackwards(end?: number): AsyncGenerator<string> {
+    const handle = this.#requireHandle();
+    let position = Math.min(end ?? this.#size, this.#size);
     let carry = Buffer.alloc(0);
     while (position > 0) {
       const length = Math.min(CHUNK, position);
       position -= length;
       const chunk = Buffer.alloc(length);
-      await readFully(handle, chunk, position);
+      await this.#readFully(handle, chunk, position);
       let data = Buffer.concat([chunk, carry]);
       // Everything after the first newline is whole lines; the part before may continue further back.
       const first = position > 0 ? data.indexOf(NEWLINE) : -1;
@@ -136,19 +230,40 @@ export class AppendLog {
     const batch = this.#queue.splice(0);
     const buffer = Buffer.from(batch.map((pending) => `${pending.line}\n`).join(''), 'utf8');
     try {
+      // O_APPEND writes at the real end: it must be #size, or every offset handed out would be wrong.
+      if (this.#dirty) {
+        await handle.truncate(this.#size);
+        this.#dirty = false;
+      }
       let written = 0;
       while (written < buffer.length) {
         const { bytesWritten } = await handle.write(buffer, written, buffer.length - written);
         written += bytesWritten;
       }
       await handle.datasync();
-      this.#size += buffer.length;
     } catch (error) {
       // Cut back what this failed batch may have written, so a retry does not follow half a line.
-      await handle.truncate(this.#size).catch(() => {});
+      await handle.truncate(this.#size).then(
+        () => {
+          this.#dirty = false;
+        },
+        () => {
+          this.#dirty = true;
+        },
+      );
       for (const pending of batch) pending.reject(error);
       return;
     }
+    const { onAppend } = this.#options;
+    if (onAppend) {
+      let offset = this.#size;
+      for (const pending of batch) {
+        const length = Buffer.byteLength(pending.line, 'utf8');
+        onAppend(pending.line, { offset, length });
+        offset += length + 1;
+      }
+    }
+    this.#size += buffer.length;
     for (const pending of batch) pending.resolve();
   }
 
@@ -160,25 +275,46 @@ export class AppendLog {
       const length = Math.min(CHUNK, position);
       position -= length;
       const chunk = Buffer.alloc(length);
-      await readFully(handle, chunk, position);
+      await this.#readFully(handle, chunk, position);
       const last = chunk.lastIndexOf(NEWLINE);
       if (last >= 0) return position + last + 1;
     }
     return 0;
   }
 
+  /** The line starting at `start` (which runs past one scan chunk), up to its newline. */
+  async #readLineFrom(
+    handle: FileHandle,
+    start: number,
+    size: number,
+  ): Promise<{ text: string; length: number }> {
+    const parts: Buffer[] = [];
+    let position = start;
+    while (position < size) {
+      const chunk = Buffer.alloc(Math.min(SCAN_CHUNK, size - position));
+      await this.#readFully(handle, chunk, position);
+      const end = chunk.indexOf(NEWLINE);
+      parts.push(end >= 0 ? chunk.subarray(0, end) : chunk);
+      if (end >= 0) break;
+      position += chunk.length;
+    }
+    const line = Buffer.concat(parts);
+    return { text: line.toString('utf8'), length: line.length };
+  }
+
+  async #readFully(handle: FileHandle, buffer: Buffer, position: number): Promise<void> {
+    let offset = 0;
+    while (offset < buffer.length) {
+      const { bytesRead } = await handle.read(buffer, offset, buffer.length - offset, position + offset);
+      if (bytesRead === 0) throw new Error('The log file shrank while it was being read.');
+      offset += bytesRead;
+      this.#bytesRead += bytesRead;
+    }
+  }
+
   #requireHandle(): FileHandle {
     if (!this.#handle) throw new Error(`${this.path} is not open.`);
     return this.#handle;
-  }
-}
-
-async function readFully(handle: FileHandle, buffer: Buffer, position: number): Promise<void> {
-  let offset = 0;
-  while (offset < buffer.length) {
-    const { bytesRead } = await handle.read(buffer, offset, buffer.length - offset, position + offset);
-    if (bytesRead === 0) throw new Error('The log file shrank while it was being read.');
-    offset += bytesRead;
   }
 }
 

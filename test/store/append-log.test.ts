@@ -1,9 +1,11 @@
-import { readFile, writeFile } from 'node:fs/promises';
+import { type FileHandle, open, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { describe, expect, it } from 'vitest';
-import { AppendLog } from '../../server/store/append-log';
+import { describe, expect, it, vi } from 'vitest';
+import { AppendLog, type LineSpan } from '../../server/store/append-log';
 import { KeyedMutex } from '../../server/store/keyed-mutex';
 import { tempDir } from './store-fixtures';
+
+type WriteAt = (this: FileHandle, buffer: Buffer, offset: number, length: number) => Promise<unknown>;
 
 async function openLog(): Promise<AppendLog> {
   const log = new AppendLog(join(await tempDir(), 'log.jsonl'));
@@ -78,6 +80,130 @@ describe('AppendLog', () => {
     ).rejects.toThrow('disk full');
     await log.append('after');
     expect(await log.readAll()).toEqual(['kept', 'after']);
+    await log.close();
+  });
+});
+
+describe('AppendLog positions', () => {
+  it('scans every line once with its byte span, multi-byte and longer-than-a-chunk lines included', async () => {
+    const path = join(await tempDir(), 'log.jsonl');
+    // Over the 1 MiB scan piece, so a line runs across pieces; accents and emoji take several bytes.
+    const long = `{"long":"${'é🔑'.repeat(200_000)}"}`;
+    const lines = ['{"a":"Ünïcødé"}', long, '{"b":2}', long, '{"c":"✓"}'];
+    // An empty line in the middle is no line, but its byte still counts in the offsets after it.
+    const inFile = [lines[0], '', ...lines.slice(1)];
+    await writeFile(path, `${inFile.map((line) => `${line}\n`).join('')}{"torn":`);
+    const log = new AppendLog(path);
+    await log.open();
+    const seen: { line: string; span: LineSpan }[] = [];
+    await log.scan((line, span) => seen.push({ line, span }));
+    expect(seen.map((entry) => entry.line)).toEqual(lines);
+    const expected: LineSpan[] = [];
+    let offset = 0;
+    for (const line of inFile as string[]) {
+      const length = Buffer.byteLength(line);
+      if (length > 0) expected.push({ offset, length });
+      offset += length + 1;
+    }
+    expect(seen.map((entry) => entry.span)).toEqual(expected);
+    expect(await log.readSpans(seen.map((entry) => entry.span).reverse())).toEqual([...lines].reverse());
+    await log.close();
+  });
+
+  it('tells each appended line where it landed, in file order, also after a torn line was cut', async () => {
+    const path = join(await tempDir(), 'log.jsonl');
+    await writeFile(path, '{"kept":1}\n{"torn":');
+    const spans: { line: string; span: LineSpan }[] = [];
+    const log = new AppendLog(path, { onAppend: (line, span) => spans.push({ line, span }) });
+    await log.open();
+    const lines = Array.from({ length: 50 }, (_, i) =>
+      JSON.stringify({ i, agent: 'Ünïcødé ✓'.repeat(i % 3) }),
+    );
+    await Promise.all(lines.map((line) => log.append(line)));
+    expect(spans.map((entry) => entry.line)).toEqual(lines);
+    expect(spans[0]?.span.offset).toBe(Buffer.byteLength('{"kept":1}\n'));
+    expect(await log.readSpans(spans.map((entry) => entry.span))).toEqual(lines);
+    await log.close();
+  });
+
+  it('says when a rewrite emptied the file, and the spans after it start again from the top', async () => {
+    const spans: LineSpan[] = [];
+    let emptied = 0;
+    const log = new AppendLog(join(await tempDir(), 'log.jsonl'), {
+      onAppend: (_line, span) => spans.push(span),
+      onEmptied: () => emptied++,
+    });
+    await log.open();
+    await log.append('old-1');
+    await log.rewrite(async () => {});
+    expect(emptied).toBe(1);
+    await log.append('new-1');
+    expect(spans).toEqual([
+      { offset: 0, length: 5 },
+      { offset: 0, length: 5 },
+    ]);
+    expect(await log.readSpans([spans[1] as LineSpan])).toEqual(['new-1']);
+    await log.close();
+  });
+
+  it('refuses a span that is not exactly one whole line, instead of returning part of one', async () => {
+    const log = await openLog();
+    await log.append('{"a":1}');
+    await log.append('{"b":2}');
+    await expect(log.readSpans([{ offset: 1, length: 6 }])).rejects.toThrow(/no line at 1/);
+    await expect(log.readSpans([{ offset: 0, length: 3 }])).rejects.toThrow(/no line at 0/);
+    await expect(log.readSpans([{ offset: 0, length: 15 }])).rejects.toThrow(/no line at 0/);
+    await expect(log.readSpans([{ offset: 8, length: 7 }])).resolves.toEqual(['{"b":2}']);
+    await expect(log.readSpans([{ offset: 16, length: 7 }])).rejects.toThrow(/no line at 16/);
+    await log.close();
+  });
+
+  it('after a write that failed halfway and could not be cut back, the next line still lands where it is said to', async () => {
+    const spans: LineSpan[] = [];
+    const log = new AppendLog(join(await tempDir(), 'log.jsonl'), {
+      onAppend: (_line, span) => spans.push(span),
+    });
+    await log.open();
+    await log.append('first');
+    // The disk fails mid-write, and the cut-back after it fails too: half a line stays in the file.
+    const probe = await open(log.path, 'r');
+    const proto = Object.getPrototypeOf(probe) as FileHandle;
+    await probe.close();
+    const realWrite = proto.write as unknown as WriteAt;
+    const halfWrite: WriteAt = async function (this: FileHandle, buffer) {
+      await realWrite.call(this, buffer, 0, 4);
+      throw new Error('EIO: i/o error, write');
+    };
+    const write = vi
+      .spyOn(proto, 'write')
+      .mockImplementationOnce(halfWrite as unknown as FileHandle['write']);
+    const truncate = vi.spyOn(proto, 'truncate').mockRejectedValueOnce(new Error('EIO: i/o error, truncate'));
+    try {
+      await expect(log.append('lost')).rejects.toThrow('EIO');
+      await log.append('second');
+    } finally {
+      write.mockRestore();
+      truncate.mockRestore();
+    }
+    expect(await readFile(log.path, 'utf8')).toBe('first\nsecond\n');
+    expect(spans).toEqual([
+      { offset: 0, length: 5 },
+      { offset: 6, length: 6 },
+    ]);
+    expect(await log.readSpans(spans)).toEqual(['first', 'second']);
+    await log.close();
+  });
+
+  it('reads backwards from a given line, leaving out that line and the ones after it', async () => {
+    const spans: LineSpan[] = [];
+    const log = new AppendLog(join(await tempDir(), 'log.jsonl'), {
+      onAppend: (_line, span) => spans.push(span),
+    });
+    await log.open();
+    for (const line of ['one', 'two', 'three', 'four']) await log.append(line);
+    expect(await collect(log.readBackwards(spans[2]?.offset))).toEqual(['two', 'one']);
+    expect(await collect(log.readBackwards(0))).toEqual([]);
+    expect(await collect(log.readBackwards())).toEqual(['four', 'three', 'two', 'one']);
     await log.close();
   });
 });

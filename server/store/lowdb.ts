@@ -7,7 +7,8 @@
  *   users/<id>.json          one small file per user, read on demand
  *   tokens/<hash>.json       one file per session or MFA challenge, named by the token's hash
  *   ip-failures/<sha256(ip)>.json  failed attempts per client address
- *   audit.jsonl              the audit log, append-only, one event per line
+ *   audit.jsonl              the audit log, append-only, one event per line, indexed in memory
+ *                            by user and type (./audit-log.ts)
  *
  * Every JSON file is written atomically and durably (./durable-json-file.ts) and every log line is
  * fsynced before its promise resolves. Single process: the locks live in memory.
@@ -17,7 +18,7 @@ import { mkdir, readdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Low } from 'lowdb';
 import { type AuditEvent, DEFAULT_POLICY, type Policy } from '../../shared/api';
-import { AppendLog } from './append-log';
+import { AuditLog } from './audit-log';
 import { lockDirectory } from './dir-lock';
 import {
   CorruptFileError,
@@ -29,7 +30,6 @@ import {
 import { KeyedMutex } from './keyed-mutex';
 import { LruCache } from './lru-cache';
 import {
-  AuditEventSchema,
   type IpFailures,
   IpFailuresSchema,
   PolicySchema,
@@ -56,6 +56,8 @@ export interface LowdbStoreOptions {
   userCacheSize?: number;
   /** Journal lines after which the user index snapshot is rewritten (default 1024, or half the index). */
   indexCompactAfter?: number;
+  /** Audit lines indexed per user and per event type (default 500, the API's largest page). */
+  auditIndexDepth?: number;
 }
 
 /** Ids and hashes become file names: anything but these characters could walk out of the directory. */
@@ -84,7 +86,7 @@ export class LowdbStore implements Store {
   readonly #ipDir: string;
   readonly #policy: Low<Policy>;
   readonly #index: UserIndex;
-  readonly #audit: AppendLog;
+  readonly #audit: AuditLog;
   readonly #userLocks = new KeyedMutex();
   readonly #tokenLocks = new KeyedMutex();
   readonly #ipLocks = new KeyedMutex();
@@ -112,7 +114,7 @@ export class LowdbStore implements Store {
     this.#index = new UserIndex(join(dataDir, 'index.json'), join(dataDir, 'index.jsonl'), {
       compactAfter: options.indexCompactAfter,
     });
-    this.#audit = new AppendLog(join(dataDir, 'audit.jsonl'));
+    this.#audit = new AuditLog(join(dataDir, 'audit.jsonl'), { indexDepth: options.auditIndexDepth });
     this.#users = new LruCache(options.userCacheSize ?? 1000);
   }
 
@@ -390,34 +392,18 @@ export class LowdbStore implements Store {
   async appendAudit(event: NewAuditEvent): Promise<AuditEvent> {
     this.#assertOpen();
     const stored: AuditEvent = { id: randomUUID(), ...event };
-    await this.#audit.append(JSON.stringify(stored));
+    await this.#audit.append(stored);
     return stored;
   }
 
   /**
-   * Newest first, reading the log backwards until `limit` events match. `userId` matches events
-   * where the user is the actor or the subject. Lines that do not parse are skipped.
+   * Newest first. `userId` matches events where the user is the actor or the subject; a query by
+   * user or type reads only the indexed lines, one without either reads backwards until `limit`
+   * events match. Lines that do not parse are skipped.
    */
   async listAudit(query: AuditQuery): Promise<AuditEvent[]> {
     this.#assertOpen();
-    const limit = Math.floor(query.limit);
-    const events: AuditEvent[] = [];
-    if (!(limit > 0)) return events;
-    for await (const line of this.#audit.readBackwards()) {
-      const event = parseAuditLine(line);
-      if (!event) continue;
-      if (query.type !== undefined && event.type !== query.type) continue;
-      if (
-        query.userId !== undefined &&
-        event.actor?.id !== query.userId &&
-        event.subject?.id !== query.userId
-      ) {
-        continue;
-      }
-      events.push(event);
-      if (events.length >= limit) break;
-    }
-    return events;
+    return this.#audit.list(query);
   }
 
   /**
@@ -564,15 +550,6 @@ async function recordNames(directory: string): Promise<string[]> {
   return (await readdir(directory))
     .filter((file) => file.endsWith('.json') && !file.startsWith('.'))
     .map((file) => file.slice(0, -'.json'.length));
-}
-
-function parseAuditLine(line: string): AuditEvent | null {
-  try {
-    const result = AuditEventSchema.safeParse(JSON.parse(line));
-    return result.success ? result.data : null;
-  } catch {
-    return null;
-  }
 }
 
 function logError(msg: string, error: unknown): void {

@@ -529,6 +529,30 @@ describe('audit log', () => {
     expect(await again.listAudit({ limit: 100 })).toEqual([...appended].reverse());
   });
 
+  it("lists a user's events by the index, past the lines it keeps per user, and again after a reopen", async () => {
+    const dir = await tempDir();
+    const store = await openStore(dir, { auditIndexDepth: 2 });
+    const bob = { id: 'u-bob', username: 'bob' };
+    const mine = [];
+    for (let i = 0; i < 5; i++) {
+      mine.push(
+        await store.appendAudit(makeEvent({ type: 'backup_code_used', actor: alice, subject: alice })),
+      );
+      await store.appendAudit(makeEvent({ type: 'login_succeeded', actor: bob, subject: bob }));
+    }
+    const done = await store.appendAudit(makeEvent({ type: 'mfa_reset', actor: admin, subject: alice }));
+    const expected = [done, ...[...mine].reverse()];
+    expect(await store.listAudit({ limit: 50, userId: alice.id })).toEqual(expected);
+    expect(await store.listAudit({ limit: 3, userId: alice.id, type: 'backup_code_used' })).toEqual(
+      expected.slice(1, 4),
+    );
+    expect(await store.listAudit({ limit: 50, userId: 'u-nobody' })).toEqual([]);
+
+    const again = await reopen(store, dir);
+    expect(await again.listAudit({ limit: 50, userId: alice.id })).toEqual(expected);
+    expect(await again.listAudit({ limit: 50, type: 'mfa_reset' })).toEqual([done]);
+  });
+
   it('ignores a line torn by a crash, and the next event is still read whole', async () => {
     const dir = await tempDir();
     const store = await openStore(dir);

@@ -1,30 +1,8 @@
 // @vitest-environment happy-dom
-import { readFileSync } from 'node:fs';
-import { resolve } from 'node:path';
-import { Window } from 'happy-dom';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { type CodeField, findCodeField } from '../../extension/src/autofill/detect';
 import { watchCodeField } from '../../extension/src/autofill/watch';
-
-const windows: Window[] = [];
-
-/** A fixture in its own window with its scripts running, as the page would behave in a browser. */
-function openFixture(name: string): Document {
-  const win = new Window({
-    url: 'https://sparekey.example/login',
-    settings: { enableJavaScriptEvaluation: true, suppressInsecureJavaScriptEnvironmentWarning: true },
-  });
-  windows.push(win);
-  win.document.write(readFileSync(resolve(import.meta.dirname, '../fixtures/autofill', name), 'utf8'));
-  return win.document as unknown as Document;
-}
-
-function page(html: string): Document {
-  const win = new Window({ url: 'https://sparekey.example/login' });
-  windows.push(win);
-  win.document.write(`<!doctype html><html><body>${html}</body></html>`);
-  return win.document as unknown as Document;
-}
+import { closePages, openFixture, page } from '../support/pages';
 
 const click = (doc: Document, id: string) => (doc.getElementById(id) as HTMLButtonElement).click();
 const names = (field: CodeField | null) =>
@@ -34,9 +12,7 @@ const names = (field: CodeField | null) =>
       ? field.input.id
       : field.inputs.map((i) => i.getAttribute('aria-label') ?? i.name);
 
-afterEach(async () => {
-  await Promise.all(windows.splice(0).map((win) => win.happyDOM.close()));
-});
+afterEach(closePages);
 
 describe('our /login MFA page', () => {
   it('finds the backup-code field on the backup-code step', () => {

@@ -1,30 +1,10 @@
 // @vitest-environment happy-dom
-import { readFileSync } from 'node:fs';
-import { resolve } from 'node:path';
-import { Window } from 'happy-dom';
 import { afterEach, describe, expect, it } from 'vitest';
 import { type CodeField, findCodeField } from '../../extension/src/autofill/detect';
 import { fillCodeField } from '../../extension/src/autofill/fill';
+import { closePages, openFixture, page } from '../support/pages';
 
 const CODE = '7K3QX-M2D9P';
-const windows: Window[] = [];
-
-function openFixture(name: string): Document {
-  const win = new Window({
-    url: 'https://sparekey.example/login',
-    settings: { enableJavaScriptEvaluation: true, suppressInsecureJavaScriptEnvironmentWarning: true },
-  });
-  windows.push(win);
-  win.document.write(readFileSync(resolve(import.meta.dirname, '../fixtures/autofill', name), 'utf8'));
-  return win.document as unknown as Document;
-}
-
-function page(html: string): Document {
-  const win = new Window({ url: 'https://sparekey.example/login' });
-  windows.push(win);
-  win.document.write(`<!doctype html><html><body>${html}</body></html>`);
-  return win.document as unknown as Document;
-}
 
 /** Records every event a script-driven page would listen for, with the value it saw at that moment. */
 function record(inputs: HTMLInputElement[]): string[] {
@@ -40,9 +20,7 @@ function record(inputs: HTMLInputElement[]): string[] {
   return log;
 }
 
-afterEach(async () => {
-  await Promise.all(windows.splice(0).map((win) => win.happyDOM.close()));
-});
+afterEach(closePages);
 
 describe('filling a single field', () => {
   it('types the code into our /login backup-code field with the events a keyboard makes', () => {

@@ -1,24 +1,9 @@
-/**
- * Autofill end to end, in Debian's Chromium with the built extension against the real server: the user
- * keeps a new set of 4 in the popup under a passphrase, then signs in on the server's own /login page
- * with codes filled by the extension, one per sign-in, until none is left; another user signing in on the
- * same browser is offered none of them. Uses its own test build
- * (dist/chromium-e2e-autofill: loopback host granted in the manifest) so that it never rebuilds under
- * the other e2e file.
- */
-import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import * as OTPAuth from 'otpauth';
 import type { Page } from 'playwright-core';
-import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import {
-  assertChromium,
-  buildTestExtension,
-  type ExtensionBrowser,
-  launchWithExtension,
-  SCREENSHOTS_DIR,
-} from '../support/chromium';
-import { call, type RunningServer, startServer } from '../support/server';
+import { describe, expect, test } from 'vitest';
+import { extensionRun, SCREENSHOTS_DIR } from '../support/chromium';
+import { call } from '../support/server';
 
 const BUILD_NAME = 'chromium-e2e-autofill';
 const CODE = /^[0-9A-HJKMNP-TV-Z]{5}-[0-9A-HJKMNP-TV-Z]{5}$/;
@@ -30,47 +15,25 @@ const OTHER = 'bob';
 const OTHER_PASSWORD = 'bob has a password too';
 const PASSPHRASE = 'kept codes passphrase';
 
-let server: RunningServer;
-let browser: ExtensionBrowser;
-/** Uncaught errors in the extension's pages and in the server's pages: none is expected. */
-const pageErrors: string[] = [];
-
-beforeAll(async () => {
-  assertChromium();
-  server = await startServer();
-  browser = await launchWithExtension(buildTestExtension(BUILD_NAME));
-  await mkdir(SCREENSHOTS_DIR, { recursive: true });
-});
-
-afterAll(async () => {
-  await browser?.close();
-  await server?.stop();
-});
-
-async function newPage(viewport: { width: number; height: number }): Promise<Page> {
-  const page = await browser.context.newPage();
-  await page.setViewportSize(viewport);
-  page.on('pageerror', (error) => pageErrors.push(`${page.url()}: ${error.message}`));
-  return page;
-}
+const run = extensionRun(BUILD_NAME);
 
 /** The admin, through the API: backup codes on with 4 per set, and the user with an authenticator now. */
 async function setUpUser(): Promise<string> {
-  const admin = await call(server.url, 'POST', '/api/auth/login', {
-    body: { username: 'admin', password: server.adminPassword },
+  const admin = await call(run.server.url, 'POST', '/api/auth/login', {
+    body: { username: 'admin', password: run.server.adminPassword },
   });
   const token = admin.body.token as string;
-  const policy = await call(server.url, 'PUT', '/api/admin/policy', {
+  const policy = await call(run.server.url, 'PUT', '/api/admin/policy', {
     token,
     body: { mfaUsage: 'optional_per_user', backupCodes: { enabled: true, count: 4, warnWhenRemaining: 1 } },
   });
   expect(policy.status).toBe(200);
-  const created = await call(server.url, 'POST', '/api/admin/users', {
+  const created = await call(run.server.url, 'POST', '/api/admin/users', {
     token,
     body: { username: USER, password: USER_PASSWORD, role: 'user' },
   });
   expect(created.status).toBe(201);
-  const mfa = await call(server.url, 'PATCH', `/api/admin/users/${created.body.user.id}`, {
+  const mfa = await call(run.server.url, 'PATCH', `/api/admin/users/${created.body.user.id}`, {
     token,
     body: { mfa: { type: 'totp' } },
   });
@@ -80,26 +43,26 @@ async function setUpUser(): Promise<string> {
 
 /** A second user with an authenticator and a set of backup codes, so their sign-in offers the backup-code form. */
 async function setUpOtherUser(): Promise<void> {
-  const admin = await call(server.url, 'POST', '/api/auth/login', {
-    body: { username: 'admin', password: server.adminPassword },
+  const admin = await call(run.server.url, 'POST', '/api/auth/login', {
+    body: { username: 'admin', password: run.server.adminPassword },
   });
-  const created = await call(server.url, 'POST', '/api/admin/users', {
+  const created = await call(run.server.url, 'POST', '/api/admin/users', {
     token: admin.body.token,
     body: { username: OTHER, password: OTHER_PASSWORD, role: 'user' },
   });
   expect(created.status).toBe(201);
-  const mfa = await call(server.url, 'PATCH', `/api/admin/users/${created.body.user.id}`, {
+  const mfa = await call(run.server.url, 'PATCH', `/api/admin/users/${created.body.user.id}`, {
     token: admin.body.token,
     body: { mfa: { type: 'totp' } },
   });
   const secret = OTPAuth.Secret.fromBase32(mfa.body.totp.secret as string);
-  const step = await call(server.url, 'POST', '/api/auth/login', {
+  const step = await call(run.server.url, 'POST', '/api/auth/login', {
     body: { username: OTHER, password: OTHER_PASSWORD },
   });
-  const session = await call(server.url, 'POST', '/api/auth/mfa', {
+  const session = await call(run.server.url, 'POST', '/api/auth/mfa', {
     body: { mfaToken: step.body.mfaToken, method: 'totp', code: new OTPAuth.TOTP({ secret }).generate() },
   });
-  const generated = await call(server.url, 'POST', '/api/me/backup-codes', {
+  const generated = await call(run.server.url, 'POST', '/api/me/backup-codes', {
     token: session.body.token,
     body: { password: OTHER_PASSWORD },
   });
@@ -162,7 +125,7 @@ async function clickFillButton(page: Page, name: string | RegExp): Promise<void>
 
 /** The server's own sign-in screen, up to its backup-code form. */
 async function openBackupCodeStep(page: Page, username = USER, password = USER_PASSWORD): Promise<void> {
-  await page.goto(`${server.url}/login`);
+  await page.goto(`${run.server.url}/login`);
   await page.getByLabel('Username').fill(username);
   await page.getByLabel('Password').fill(password);
   await page.getByRole('button', { name: 'Sign in' }).click();
@@ -188,9 +151,9 @@ describe('autofill in Chromium against the real server', () => {
     const secret = await setUpUser();
 
     // --- The popup: first run, sign-in with the authenticator, a new set of 4 kept under a passphrase.
-    const popup = await newPage({ width: 380, height: 900 });
-    await popup.goto(browser.url('popup.html'));
-    await popup.getByLabel('Server address').fill(server.url);
+    const popup = await run.newPage({ width: 380, height: 900 });
+    await popup.goto(run.browser.url('popup.html'));
+    await popup.getByLabel('Server address').fill(run.server.url);
     await popup.getByRole('button', { name: 'Continue' }).click();
     await popup.getByLabel('Username').fill(USER);
     await popup.getByLabel('Password', { exact: true }).fill(USER_PASSWORD);
@@ -232,7 +195,7 @@ describe('autofill in Chromium against the real server', () => {
     await popup.getByRole('button', { name: 'Lock now' }).click();
     await popup.getByText('Locked. Enter the passphrase to fill codes.').waitFor();
 
-    const site = await newPage({ width: 900, height: 640 });
+    const site = await run.newPage({ width: 900, height: 640 });
     await openBackupCodeStep(site);
     await waitForFillButton(site, 'Fill backup code #1');
     // Offered, never filled on load.
@@ -310,15 +273,15 @@ describe('autofill in Chromium against the real server', () => {
     const spent = (await extensionLocalStorage(popup))['sparekey.vault'] as { spent: number[] };
     expect(spent.spent).toEqual([1, 2, 3, 4]);
 
-    const audit = await call(server.url, 'POST', '/api/auth/login', {
-      body: { username: 'admin', password: server.adminPassword },
+    const audit = await call(run.server.url, 'POST', '/api/auth/login', {
+      body: { username: 'admin', password: run.server.adminPassword },
     });
-    const events = await call(server.url, 'GET', '/api/admin/audit?limit=100&type=backup_code_used', {
+    const events = await call(run.server.url, 'GET', '/api/admin/audit?limit=100&type=backup_code_used', {
       token: audit.body.token,
     });
     expect(
       events.body.events.map((event: { details: { number: number } }) => event.details.number).sort(),
     ).toEqual([1, 2, 3, 4]);
-    expect(pageErrors).toEqual([]);
+    expect(run.pageErrors).toEqual([]);
   }, 300_000);
 });

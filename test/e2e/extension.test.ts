@@ -5,19 +5,13 @@
  * shows what is left. Uses the test build (dist/chromium-e2e: loopback host granted in the manifest,
  * clipboard cleared after 2 s instead of 30 s).
  */
-import { mkdir, readFile } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import * as OTPAuth from 'otpauth';
 import type { Page } from 'playwright-core';
-import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import {
-  assertChromium,
-  buildTestExtension,
-  type ExtensionBrowser,
-  launchWithExtension,
-  SCREENSHOTS_DIR,
-} from '../support/chromium';
-import { call, type RunningServer, startServer } from '../support/server';
+import { describe, expect, test } from 'vitest';
+import { extensionRun, SCREENSHOTS_DIR } from '../support/chromium';
+import { call } from '../support/server';
 
 const BUILD_NAME = 'chromium-e2e';
 const CODE = /^[0-9A-HJKMNP-TV-Z]{5}-[0-9A-HJKMNP-TV-Z]{5}$/;
@@ -25,30 +19,13 @@ const CODE = /^[0-9A-HJKMNP-TV-Z]{5}-[0-9A-HJKMNP-TV-Z]{5}$/;
 const USER = 'alice';
 const USER_PASSWORD = 'correct horse battery';
 
-let server: RunningServer;
-let browser: ExtensionBrowser;
-/** Uncaught errors in extension pages: none is expected. */
-const pageErrors: string[] = [];
-
-beforeAll(async () => {
-  assertChromium();
-  server = await startServer();
-  browser = await launchWithExtension(buildTestExtension(BUILD_NAME));
-  // No grantPermissions: Chromium refuses it for extension origins, and the manifest's clipboardRead
-  // and clipboardWrite already let the extension's own pages use the clipboard.
-  await mkdir(SCREENSHOTS_DIR, { recursive: true });
-});
-
-afterAll(async () => {
-  await browser?.close();
-  await server?.stop();
-});
+// No grantPermissions: Chromium refuses it for extension origins, and the manifest's clipboardRead
+// and clipboardWrite already let the extension's own pages use the clipboard.
+const run = extensionRun(BUILD_NAME);
 
 async function openPage(path: string, viewport: { width: number; height: number }): Promise<Page> {
-  const page = await browser.context.newPage();
-  await page.setViewportSize(viewport);
-  page.on('pageerror', (error) => pageErrors.push(`${path}: ${error.message}`));
-  await page.goto(browser.url(path));
+  const page = await run.newPage(viewport);
+  await page.goto(run.browser.url(path));
   return page;
 }
 
@@ -63,7 +40,7 @@ const clipboard = (page: Page) => page.evaluate(() => navigator.clipboard.readTe
 type StorageArea = { get(keys: null): Promise<Record<string, unknown>> };
 /** Both storage areas as the extension sees them, read inside its service worker. */
 const extensionStorage = () =>
-  browser.serviceWorker.evaluate(async () => {
+  run.browser.serviceWorker.evaluate(async () => {
     const { storage } = (globalThis as unknown as { chrome: { storage: Record<string, StorageArea> } })
       .chrome;
     return { session: await storage.session?.get(null), local: await storage.local?.get(null) };
@@ -73,9 +50,9 @@ describe('the extension in Chromium against the real server', () => {
   test('admin enables 6 backup codes; a user generates, copies, downloads and spends one', async () => {
     // --- The admin, on the options page: first run, sign-in, Multifactor section.
     const options = await openPage('options.html', { width: 1100, height: 900 });
-    await options.getByLabel('Server address').fill(server.url);
+    await options.getByLabel('Server address').fill(run.server.url);
     await options.getByRole('button', { name: 'Continue' }).click();
-    await signIn(options, 'admin', server.adminPassword);
+    await signIn(options, 'admin', run.server.adminPassword);
     await expect.poll(() => options.getByText('Signed in as admin').count()).toBe(1);
 
     const save = options.getByRole('button', { name: 'Save' });
@@ -88,11 +65,11 @@ describe('the extension in Chromium against the real server', () => {
     await options.getByText('Multifactor settings saved.').waitFor();
     expect(await save.isDisabled()).toBe(true);
 
-    const admin = await call(server.url, 'POST', '/api/auth/login', {
-      body: { username: 'admin', password: server.adminPassword },
+    const admin = await call(run.server.url, 'POST', '/api/auth/login', {
+      body: { username: 'admin', password: run.server.adminPassword },
     });
     expect(admin.body.status).toBe('ok');
-    const policy = await call(server.url, 'GET', '/api/admin/policy', { token: admin.body.token });
+    const policy = await call(run.server.url, 'GET', '/api/admin/policy', { token: admin.body.token });
     expect(policy.body.backupCodes).toMatchObject({ enabled: true, count: 6 });
 
     // --- The admin creates the user and sets up an authenticator for them now.
@@ -148,7 +125,7 @@ describe('the extension in Chromium against the real server', () => {
       popup.waitForEvent('download'),
       popup.getByRole('button', { name: 'Download' }).click(),
     ]);
-    const port = new URL(server.url).port;
+    const port = new URL(run.server.url).port;
     expect(download.suggestedFilename()).toMatch(
       new RegExp(`^sparekey-backup-codes-127\\.0\\.0\\.1_${port}-${USER}-\\d{4}-\\d{2}-\\d{2}\\.txt$`),
     );
@@ -158,10 +135,10 @@ describe('the extension in Chromium against the real server', () => {
 
     // --- Print: the background opens the print page and hands it the set, once.
     const [printPage] = await Promise.all([
-      browser.context.waitForEvent('page'),
+      run.browser.context.waitForEvent('page'),
       popup.getByRole('button', { name: 'Print' }).click(),
     ]);
-    expect(printPage.url()).toBe(browser.url('print.html'));
+    expect(printPage.url()).toBe(run.browser.url('print.html'));
     const printed = printPage.getByRole('list', { name: 'Backup codes' });
     await printed.waitFor();
     expect(await printed.locator('code').allTextContents()).toEqual(codes);
@@ -174,12 +151,12 @@ describe('the extension in Chromium against the real server', () => {
     expect(await popup.getByRole('list', { name: 'Backup codes' }).count()).toBe(0);
 
     // --- One of the codes signs the user in through the API.
-    const login = await call(server.url, 'POST', '/api/auth/login', {
+    const login = await call(run.server.url, 'POST', '/api/auth/login', {
       body: { username: USER, password: USER_PASSWORD },
     });
     expect(login.body.status).toBe('mfa_required');
     expect(login.body.methods).toContain('backup_code');
-    const spent = await call(server.url, 'POST', '/api/auth/mfa', {
+    const spent = await call(run.server.url, 'POST', '/api/auth/mfa', {
       body: { mfaToken: login.body.mfaToken, method: 'backup_code', code: codes[2] },
     });
     expect(spent.status).toBe(200);
@@ -197,12 +174,12 @@ describe('the extension in Chromium against the real server', () => {
     const token = before.session?.sessionToken;
     expect(typeof token).toBe('string');
     expect(JSON.stringify(before.local)).not.toContain(token as string);
-    expect((await call(server.url, 'GET', '/api/me', { token: token as string })).status).toBe(200);
+    expect((await call(run.server.url, 'GET', '/api/me', { token: token as string })).status).toBe(200);
     await popup.getByRole('button', { name: 'Sign out' }).click();
     await popup.getByRole('heading', { name: 'Sign in', exact: true }).waitFor();
     expect((await extensionStorage()).session?.sessionToken).toBeUndefined();
-    expect((await call(server.url, 'GET', '/api/me', { token: token as string })).status).toBe(401);
+    expect((await call(run.server.url, 'GET', '/api/me', { token: token as string })).status).toBe(401);
     await popup.close();
-    expect(pageErrors).toEqual([]);
+    expect(run.pageErrors).toEqual([]);
   }, 240_000);
 });

@@ -4,10 +4,12 @@
  */
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { type BrowserContext, chromium, type Worker } from 'playwright-core';
+import { type BrowserContext, chromium, type Page, type Worker } from 'playwright-core';
+import { afterAll, beforeAll } from 'vitest';
+import { type RunningServer, startServer } from './server';
 
 export const CHROMIUM_PATH = '/usr/bin/chromium';
 const ROOT = resolve(import.meta.dirname, '../..');
@@ -102,4 +104,39 @@ export async function launchWithExtension(
     await rm(downloadsDir, { recursive: true, force: true });
     throw error;
   }
+}
+
+export interface ExtensionRun {
+  server: RunningServer;
+  browser: ExtensionBrowser;
+  /** Uncaught errors in any page the run opened: none is expected. */
+  pageErrors: string[];
+  /** A new tab of the given size whose uncaught errors land in pageErrors. */
+  newPage(viewport: { width: number; height: number }): Promise<Page>;
+}
+
+/**
+ * One e2e file's world, set up in beforeAll and torn down in afterAll: the real server on a random
+ * loopback port, and Chromium with the test build `buildName` of the extension. The fields are filled
+ * once beforeAll has run.
+ */
+export function extensionRun(buildName: string): ExtensionRun {
+  const run = { pageErrors: [] as string[] } as ExtensionRun;
+  run.newPage = async (viewport) => {
+    const page = await run.browser.context.newPage();
+    await page.setViewportSize(viewport);
+    page.on('pageerror', (error) => run.pageErrors.push(`${page.url()}: ${error.message}`));
+    return page;
+  };
+  beforeAll(async () => {
+    assertChromium();
+    run.server = await startServer();
+    run.browser = await launchWithExtension(buildTestExtension(buildName));
+    await mkdir(SCREENSHOTS_DIR, { recursive: true });
+  });
+  afterAll(async () => {
+    await run.browser?.close();
+    await run.server?.stop();
+  });
+  return run;
 }

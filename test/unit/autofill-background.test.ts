@@ -1,6 +1,7 @@
 import { beforeEach, describe, expect, it, vi } from 'vitest';
 import type { Me } from '../../shared/api';
 import { generateCode } from '../../shared/codes';
+import { MemoryArea } from '../support/memory-area';
 
 type Listener = (...args: never[]) => unknown;
 
@@ -56,19 +57,6 @@ const { AUTOFILL_FILL, AUTOFILL_STATUS, AUTOFILL_TRIGGER, FILL_COMMAND } = await
   '../../extension/src/autofill/messages'
 );
 const { createVault, VAULT_IDLE_ALARM } = await import('../../extension/src/vault/vault');
-
-class MemoryArea {
-  data = new Map<string, unknown>();
-  async get(key: string) {
-    return this.data.has(key) ? { [key]: structuredClone(this.data.get(key)) } : {};
-  }
-  async set(items: Record<string, unknown>) {
-    for (const [k, v] of Object.entries(items)) this.data.set(k, structuredClone(v));
-  }
-  async remove(key: string) {
-    this.data.delete(key);
-  }
-}
 
 const SERVER_URL = 'https://sparekey.example:8443/sk';
 const ORIGIN = 'https://sparekey.example:8443';

@@ -1,28 +1,7 @@
 import { beforeEach, describe, expect, it } from 'vitest';
-import {
-  createVault,
-  type KeyValueArea,
-  VAULT_IDLE_ALARM,
-  type Vault,
-} from '../../extension/src/vault/vault';
+import { createVault, VAULT_IDLE_ALARM, type Vault } from '../../extension/src/vault/vault';
 import { generateCode, normalizeCode } from '../../shared/codes';
-
-/** An in-memory browser.storage area: values are cloned in and out, as the real one serialises them. */
-class MemoryArea implements KeyValueArea {
-  data = new Map<string, unknown>();
-  async get(key: string) {
-    return this.data.has(key) ? { [key]: structuredClone(this.data.get(key)) } : {};
-  }
-  async set(items: Record<string, unknown>) {
-    for (const [k, v] of Object.entries(items)) this.data.set(k, structuredClone(v));
-  }
-  async remove(key: string) {
-    this.data.delete(key);
-  }
-  dump() {
-    return JSON.stringify([...this.data]);
-  }
-}
+import { MemoryArea } from '../support/memory-area';
 
 class FakeAlarms {
   scheduled = new Map<string, number>();

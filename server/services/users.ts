@@ -80,8 +80,7 @@ export async function createUser(
 }
 
 async function otherAdminsExist(deps: Deps, userId: string): Promise<boolean> {
-  const users = await deps.store.listUsers();
-  return users.some((u) => u.role === 'admin' && u.id !== userId);
+  return (await deps.store.listAdminIds()).some((id) => id !== userId);
 }
 
 const lastAdmin = () =>

@@ -185,6 +185,14 @@ export class LowdbStore implements Store {
     return this.#index.size;
   }
 
+  async listAdminIds(): Promise<string[]> {
+    this.#assertOpen();
+    return this.#index
+      .entries()
+      .filter((entry) => entry.role === 'admin')
+      .map((entry) => entry.id);
+  }
+
   /** Every user in creation order; a user whose file is damaged is left out and reported on stderr. */
   async listUsers(): Promise<UserRecord[]> {
     this.#assertOpen();

@@ -83,6 +83,8 @@ export interface Store {
   setPolicy(policy: Policy): Promise<void>;
 
   countUsers(): Promise<number>;
+  /** The ids of the admin accounts, without reading every user (the last-admin guard asks on each delete). */
+  listAdminIds(): Promise<string[]>;
   listUsers(): Promise<UserRecord[]>;
   getUser(id: string): Promise<UserRecord | null>;
   /** Case-insensitive: "Alice" and "alice" are one account. */

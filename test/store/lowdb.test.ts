@@ -278,6 +278,21 @@ describe('updateUser', () => {
     expect(index.trim().split('\n').pop()).toContain('"role":"admin"');
   });
 
+  it('lists the admins from the index, following role changes, deletions and a reopen', async () => {
+    const dir = await tempDir();
+    const store = await openStore(dir);
+    const alice = makeUser('alice');
+    const bob = makeUser('bob', { role: 'admin' });
+    await store.createUser(alice);
+    await store.createUser(bob);
+    expect(await store.listAdminIds()).toEqual([bob.id]);
+    await store.updateUser(alice.id, (user) => ({ user: { ...user, role: 'admin' }, result: null }));
+    expect((await store.listAdminIds()).sort()).toEqual([alice.id, bob.id].sort());
+    await store.deleteUser(bob.id);
+    expect(await store.listAdminIds()).toEqual([alice.id]);
+    expect(await (await reopen(store, dir)).listAdminIds()).toEqual([alice.id]);
+  });
+
   it('lets exactly one of a rename and a create racing for the same new name win', async () => {
     const store = await openStore();
     const alice = makeUser('alice');

@@ -190,15 +190,24 @@ export function webRoutes(deps: Deps) {
     }
   });
 
+  /** The enrolment page for a pending secret, with the error of a refused first code if there is one. */
+  async function showEnroll(
+    c: WebContext,
+    username: string,
+    secret: string,
+    error: string | null = null,
+    status: ApiError['status'] = 200,
+  ) {
+    const qr = await qrSvg(otpauthUri(secret, username));
+    return c.html(enrollPage({ csrf: formToken(c, deps), username, secret, qrSvg: qr, error }), status);
+  }
+
   app.get('/login/enroll', async (c) => {
     const pending = await pendingChallenge(c);
     if (!pending) return expired(c);
     const secret = pending.challenge.pendingSecret;
     if (!secret) return c.redirect('/login/mfa', 303);
-    const qr = await qrSvg(otpauthUri(secret, pending.user.username));
-    return c.html(
-      enrollPage({ csrf: formToken(c, deps), username: pending.user.username, secret, qrSvg: qr }),
-    );
+    return showEnroll(c, pending.user.username, secret);
   });
 
   app.post('/login/enroll', ...guarded, async (c) => {
@@ -207,11 +216,8 @@ export function webRoutes(deps: Deps) {
     const secret = pending.challenge.pendingSecret;
     if (!secret) return c.redirect('/login/mfa', 303);
     const code = checkField(c.get('form'), TOTP_CODE);
-    const show = async (error: string, status: ApiError['status']) => {
-      const qr = await qrSvg(otpauthUri(secret, pending.user.username));
-      const view = { csrf: formToken(c, deps), username: pending.user.username, secret, qrSvg: qr, error };
-      return c.html(enrollPage(view), status);
-    };
+    const show = (error: string, status: ApiError['status']) =>
+      showEnroll(c, pending.user.username, secret, error, status);
     if (code.error) return show(code.error, 400);
     try {
       const session = await enroll(deps, c.get('meta'), { mfaToken: pending.token, code: code.value });

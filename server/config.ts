@@ -15,7 +15,12 @@ export interface SecurityConfig {
   ipFailureWindowMs: number;
   /** Trust X-Forwarded-For only behind a known reverse proxy, or any client could pick its own address. */
   trustProxy: boolean;
-  /** Cookies get Secure and responses HSTS when the server itself speaks TLS. */
+  /**
+   * The address users and the extension reach (scheme, host, port, optional path; no trailing slash),
+   * e.g. https://sparekey.example behind a TLS-terminating proxy. Also the OpenID Connect issuer.
+   */
+  publicUrl: string;
+  /** Cookies get Secure and responses HSTS when users reach the server over TLS (PUBLIC_URL or TLS_*). */
   https: boolean;
 }
 
@@ -27,6 +32,8 @@ export interface Config {
   argon2: Argon2Params;
   tls: { certFile: string; keyFile: string } | null;
   allowInsecureHttp: boolean;
+  /** PUBLIC_URL as set; null means http(s)://HOST:PORT, known once the socket is bound (PORT=0). */
+  publicUrl: string | null;
   security: SecurityConfig;
 }
 
@@ -44,10 +51,42 @@ function integer(env: NodeJS.ProcessEnv, name: string, fallback: number, min: nu
   return value;
 }
 
-function isLoopback(host: string): boolean {
-  if (host === 'localhost') return true;
-  if (isIP(host) === 4) return host.startsWith('127.');
-  return host === '::1';
+export function isLoopback(host: string): boolean {
+  const bare = host.replace(/^\[(.*)\]$/, '$1');
+  if (bare === 'localhost') return true;
+  if (isIP(bare) === 4) return bare.startsWith('127.');
+  return bare === '::1';
+}
+
+/** PUBLIC_URL must be an absolute http(s) origin with an optional path: it is the issuer and the cookie scope. */
+function publicUrlFrom(raw: string | undefined): URL | null {
+  if (raw === undefined || raw === '') return null;
+  let url: URL;
+  try {
+    url = new URL(raw);
+  } catch {
+    throw new ConfigError(
+      `PUBLIC_URL must be an absolute URL such as https://sparekey.example, not "${raw}".`,
+    );
+  }
+  if (url.protocol !== 'https:' && url.protocol !== 'http:') {
+    throw new ConfigError(`PUBLIC_URL must start with https:// or http://, not "${raw}".`);
+  }
+  if (url.username || url.password || url.search || url.hash) {
+    throw new ConfigError('PUBLIC_URL must not carry a user, a password, a query or a fragment.');
+  }
+  return url;
+}
+
+/** The canonical text of a public URL: no trailing slash, so paths append with one. */
+export function publicUrlText(url: URL): string {
+  return `${url.origin}${url.pathname.replace(/\/+$/, '')}`;
+}
+
+/** The public URL when PUBLIC_URL is unset: the address the server is bound to. */
+export function boundUrl(config: Pick<Config, 'tls'>, host: string, port: number): string {
+  const name = isIP(host) === 6 ? `[${host}]` : host;
+  return `${config.tls ? 'https' : 'http'}://${name}:${port}`;
 }
 
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
@@ -59,16 +98,27 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   }
   const tls = certFile ? { certFile, keyFile } : null;
   const allowInsecureHttp = env.ALLOW_INSECURE_HTTP === '1';
+  const publicUrl = publicUrlFrom(env.PUBLIC_URL);
+  const port = integer(env, 'PORT', 8787, 0, 65_535);
+  // Users reach the server over TLS when it speaks TLS itself or a proxy in front of it does.
+  const https = tls !== null || publicUrl?.protocol === 'https:';
   // Passwords, codes and tokens cross this socket: off the loopback, plain HTTP would expose them.
-  if (!tls && !isLoopback(host) && !allowInsecureHttp) {
+  if (!https && !isLoopback(host) && !allowInsecureHttp) {
     throw new ConfigError(
       `Refusing to listen on ${host} without TLS: passwords and backup codes would cross the network in clear. ` +
-        'Set TLS_CERT_FILE and TLS_KEY_FILE, or ALLOW_INSECURE_HTTP=1 behind a TLS-terminating proxy.',
+        'Set TLS_CERT_FILE and TLS_KEY_FILE, or PUBLIC_URL=https://… behind a TLS-terminating proxy ' +
+        '(ALLOW_INSECURE_HTTP=1 overrides).',
+    );
+  }
+  if (publicUrl?.protocol === 'http:' && !isLoopback(publicUrl.hostname) && !allowInsecureHttp) {
+    throw new ConfigError(
+      `Refusing PUBLIC_URL ${publicUrlText(publicUrl)}: users would send passwords and backup codes over plain HTTP. ` +
+        'Use an https:// address (ALLOW_INSECURE_HTTP=1 overrides).',
     );
   }
   return {
     host,
-    port: integer(env, 'PORT', 8787, 0, 65_535),
+    port,
     dataDir: env.DATA_DIR || './data',
     bootstrapAdminPassword: env.BOOTSTRAP_ADMIN_PASSWORD || null,
     argon2: {
@@ -78,6 +128,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     },
     tls,
     allowInsecureHttp,
+    publicUrl: publicUrl ? publicUrlText(publicUrl) : null,
     security: {
       sessionIdleMs: integer(env, 'SESSION_IDLE_MINUTES', 30, 1, 10_080) * MINUTE,
       sessionMaxMs: integer(env, 'SESSION_MAX_HOURS', 12, 1, 720) * 60 * MINUTE,
@@ -88,7 +139,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       ipFailureLimit: integer(env, 'IP_FAILURE_LIMIT', 100, 1, 1_000_000),
       ipFailureWindowMs: integer(env, 'IP_FAILURE_WINDOW_MINUTES', 15, 1, 1440) * MINUTE,
       trustProxy: env.TRUST_PROXY === '1',
-      https: tls !== null,
+      publicUrl: publicUrl ? publicUrlText(publicUrl) : boundUrl({ tls }, host, port),
+      https,
     },
   };
 }

@@ -6,7 +6,7 @@ import { createServer as createHttpsServer } from 'node:https';
 import { join, resolve } from 'node:path';
 import { serve } from '@hono/node-server';
 import { createApp } from './app';
-import { ConfigError, loadConfig } from './config';
+import { boundUrl, ConfigError, loadConfig } from './config';
 import { argon2Hasher } from './crypto/hasher';
 import { type Deps, systemClock } from './deps';
 import { jsonLogger } from './log';
@@ -57,9 +57,10 @@ async function main() {
         : {}),
     },
     (info) => {
-      const scheme = config.tls ? 'https' : 'http';
-      const host = info.family === 'IPv6' ? `[${info.address}]` : info.address;
-      log.info('listening', { url: `${scheme}://${host}:${info.port}`, dataDir });
+      const url = boundUrl(config, info.address, info.port);
+      // Without PUBLIC_URL the public address is the bound one, whose port PORT=0 only now reveals.
+      if (!config.publicUrl) deps.security.publicUrl = url;
+      log.info('listening', { url, publicUrl: deps.security.publicUrl, dataDir });
     },
   );
 

@@ -45,6 +45,32 @@ describe('configuration from the environment', () => {
     ).toBe(true);
   });
 
+  it('takes PUBLIC_URL as the public address: https behind a proxy makes cookies Secure and sends HSTS', () => {
+    const behindProxy = loadConfig({ HOST: '0.0.0.0', PUBLIC_URL: 'https://sparekey.example/' });
+    expect(behindProxy.publicUrl).toBe('https://sparekey.example');
+    expect(behindProxy.security).toMatchObject({ publicUrl: 'https://sparekey.example', https: true });
+    expect(loadConfig({ PUBLIC_URL: 'https://intranet.example/sparekey/' }).security.publicUrl).toBe(
+      'https://intranet.example/sparekey',
+    );
+  });
+
+  it('without PUBLIC_URL the public address is the bound one', () => {
+    expect(loadConfig({}).publicUrl).toBeNull();
+    expect(loadConfig({ PORT: '9000' }).security.publicUrl).toBe('http://127.0.0.1:9000');
+    expect(loadConfig({ HOST: '::1', PORT: '9000' }).security.publicUrl).toBe('http://[::1]:9000');
+  });
+
+  it('refuses an http PUBLIC_URL off the loopback, and PUBLIC_URL that is not an http(s) address', () => {
+    expect(() => loadConfig({ PUBLIC_URL: 'http://sparekey.example' })).toThrow(/plain HTTP/);
+    expect(
+      loadConfig({ PUBLIC_URL: 'http://sparekey.example', ALLOW_INSECURE_HTTP: '1' }).security.https,
+    ).toBe(false);
+    expect(loadConfig({ PUBLIC_URL: 'http://localhost:8787' }).security.https).toBe(false);
+    expect(() => loadConfig({ PUBLIC_URL: 'sparekey.example' })).toThrow(/PUBLIC_URL/);
+    expect(() => loadConfig({ PUBLIC_URL: 'ftp://sparekey.example' })).toThrow(/PUBLIC_URL/);
+    expect(() => loadConfig({ PUBLIC_URL: 'https://sparekey.example/?next=x' })).toThrow(/query/);
+  });
+
   it('rejects nonsense values with the variable named', () => {
     expect(() => loadConfig({ PORT: 'eighty' })).toThrow(/PORT/);
     expect(() => loadConfig({ ARGON2_MEMORY_KIB: '1' })).toThrow(/ARGON2_MEMORY_KIB/);

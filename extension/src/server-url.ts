@@ -25,7 +25,10 @@ export function parseServerUrl(input: string): { url: string } | { problem: Serv
   return { url: `${url.origin}${url.pathname.replace(/\/+$/, '')}` };
 }
 
-/** The host permission for one server; match patterns ignore the port, so it covers any port on that host. */
+/**
+ * The host permission for one server. Without a port it covers every port of the host (and Firefox's
+ * patterns cannot carry one), so the content script's matches and the background's sender check add it.
+ */
 export function hostPattern(serverUrl: string): string {
   const { protocol, hostname } = new URL(serverUrl);
   return `${protocol}//${hostname}/*`;
@@ -41,9 +44,16 @@ export async function managedServerUrl(): Promise<string | null> {
   }
 }
 
+/**
+ * The saved server URL, checked as when it was typed: storage.local is not written by us alone (an
+ * older version, a synced profile, a hand edit), and every host permission, registration and sender
+ * check is derived from it. A value that fails is treated as never configured.
+ */
 export async function savedServerUrl(): Promise<string | null> {
   const value = (await browser.storage.local.get(SERVER_URL_KEY))[SERVER_URL_KEY];
-  return typeof value === 'string' && value ? value : null;
+  if (typeof value !== 'string' || !value) return null;
+  const parsed = parseServerUrl(value);
+  return 'url' in parsed ? parsed.url : null;
 }
 
 export function saveServerUrl(url: string): Promise<void> {

@@ -1,6 +1,7 @@
-import { afterEach, describe, expect, test, vi } from 'vitest';
+import { afterEach, beforeEach, describe, expect, test, vi } from 'vitest';
 import { ApiError, createApi } from '../../extension/src/api';
-import { hostPattern, parseServerUrl } from '../../extension/src/server-url';
+import { hostPattern, parseServerUrl, savedServerUrl } from '../../extension/src/server-url';
+import { fake, resetFakeBrowser } from './fake-browser';
 import { errorReply, fakeServer, SERVER } from './fake-server';
 
 vi.mock('webextension-polyfill', async () => (await import('./fake-browser')).polyfillModule);
@@ -119,6 +120,8 @@ describe('api client', () => {
 });
 
 describe('server address', () => {
+  beforeEach(() => resetFakeBrowser());
+
   test.each([
     ['https://sparekey.example.com', 'https://sparekey.example.com'],
     ['  https://sparekey.example.com/  ', 'https://sparekey.example.com'],
@@ -138,6 +141,23 @@ describe('server address', () => {
     ['https://sparekey.example.com/?token=x', 'invalid'],
   ])('%s is refused (%s)', (input, problem) => {
     expect(parseServerUrl(input)).toEqual({ problem });
+  });
+
+  test('a saved address is read back in its canonical form', async () => {
+    await fake.storage.local.set({ serverUrl: 'https://sparekey.example.com:8443/base/' });
+    expect(await savedServerUrl()).toBe('https://sparekey.example.com:8443/base');
+  });
+
+  test.each([
+    ['plain http to another machine', 'http://sparekey.example.com'],
+    ['a query', 'https://sparekey.example.com/?next=/wiki'],
+    ['credentials', 'https://user:pw@sparekey.example.com'],
+    ['another scheme', 'javascript:alert(1)'],
+    ['not a URL', 'sparekey.example.com'],
+    ['not text', { url: 'https://sparekey.example.com' }],
+  ])('a saved address with %s is read as not configured', async (_, stored) => {
+    await fake.storage.local.set({ serverUrl: stored });
+    expect(await savedServerUrl()).toBeNull();
   });
 
   test('the host permission covers that host only, on any port', () => {

@@ -43,6 +43,16 @@ describe('first run', () => {
     expect(fake.storage.local.data.get('serverUrl')).toBe('https://sparekey.example.com:8443');
   });
 
+  test('a saved address that fails the checks is treated as never set', async () => {
+    // Written by something other than this form: plain http to another machine.
+    await fake.storage.local.set({ serverUrl: 'http://sparekey.example.com' });
+    fake.permissions.granted.add('http://sparekey.example.com/*');
+    render(<Popup />);
+    const url = (await screen.findByLabelText('Server address')) as HTMLInputElement;
+    expect(url.value).toBe('');
+    expect(screen.queryByRole('heading', { name: 'Sign in' })).toBeNull();
+  });
+
   test('pre-fills the address an administrator set through managed storage', async () => {
     await fake.storage.managed.set({ serverUrl: 'https://codes.corp.example' });
     render(<Popup />);

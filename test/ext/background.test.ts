@@ -189,6 +189,8 @@ describe('autofill in the background', () => {
   }));
   const PAGE = `${SERVER}/login/mfa?method=backup_code`;
   /** Our content script in the top frame of a tab on the configured server. */
+  /** The MFA step only, on the server's exact port (the default one written out). */
+  const STEP_MATCHES = ['https://sparekey.example:443/login/mfa', 'https://sparekey.example:443/login/mfa?*'];
   const SIGN_IN_PAGE = { id: 'sparekeytestid', frameId: 0, url: PAGE, tab: { id: 3, url: PAGE } };
   const keptStatus = (used: number[]) =>
     me({ total: 4, remaining: 4 - used.length, used, generatedAt: GENERATED_AT });
@@ -217,9 +219,7 @@ describe('autofill in the background', () => {
     );
     // And the content script is registered for the granted server.
     await vi.waitFor(() =>
-      expect(fake.scripting.registered.map((script) => script.matches)).toEqual([
-        ['https://sparekey.example/*'],
-      ]),
+      expect(fake.scripting.registered.map((script) => script.matches)).toEqual([STEP_MATCHES]),
     );
   });
 
@@ -249,7 +249,7 @@ describe('autofill in the background', () => {
     await fake.storage.local.set({ serverUrl: SERVER });
     await vi.waitFor(() =>
       expect(fake.scripting.registered).toMatchObject([
-        { id: 'sparekey-autofill', matches: ['https://sparekey.example/*'], js: ['content.js'] },
+        { id: 'sparekey-autofill', matches: STEP_MATCHES, js: ['content.js'] },
       ]),
     );
   });

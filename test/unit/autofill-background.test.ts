@@ -52,6 +52,7 @@ const fake = vi.hoisted(() => {
 vi.mock('webextension-polyfill', () => ({ default: fake.browser }));
 
 const { installAutofill } = await import('../../extension/src/autofill/background');
+const { syncContentScript } = await import('../../extension/src/autofill/registration');
 const { isTrustedContentSender } = await import('../../extension/src/autofill/sender');
 const { AUTOFILL_FILL, AUTOFILL_STATUS, AUTOFILL_TRIGGER, FILL_COMMAND } = await import(
   '../../extension/src/autofill/messages'
@@ -60,15 +61,17 @@ const { createVault, VAULT_IDLE_ALARM } = await import('../../extension/src/vaul
 
 const SERVER_URL = 'https://sparekey.example:8443/sk';
 const ORIGIN = 'https://sparekey.example:8443';
+/** The MFA step under the server URL's path. */
+const STEP = `${ORIGIN}/sk/login/mfa`;
 const PASS = 'correct horse battery';
 
 const goodSender = {
   id: 'sparekey@extension',
   frameId: 0,
-  url: `${ORIGIN}/login/mfa?method=backup_code`,
+  url: `${STEP}?method=backup_code`,
   tab: {
     id: 7,
-    url: `${ORIGIN}/login/mfa?method=backup_code`,
+    url: `${STEP}?method=backup_code`,
     index: 0,
     highlighted: true,
     active: true,
@@ -154,18 +157,39 @@ function install() {
   return autofill;
 }
 
+/** The default port is written out: a Chromium pattern without one matches every port. */
+const CODES_EXAMPLE_MATCHES = [
+  'https://codes.example.org:443/login/mfa',
+  'https://codes.example.org:443/login/mfa?*',
+];
+
 describe('content script registration', () => {
-  it('registers the content script for the configured host once its permission is granted', async () => {
+  it("registers the content script for the configured server's MFA step once its permission is granted", async () => {
     install();
     await settle();
     expect(fake.state.registered).toEqual([
       {
         id: 'sparekey-autofill',
-        matches: ['https://sparekey.example/*'],
+        // The port and the path: not every port of the host, not every page of the origin.
+        matches: [
+          'https://sparekey.example:8443/sk/login/mfa',
+          'https://sparekey.example:8443/sk/login/mfa?*',
+        ],
         js: ['content.js'],
         runAt: 'document_idle',
         allFrames: false,
       },
+    ]);
+  });
+
+  it('leaves the port out for Firefox, whose patterns cannot carry one (the script checks it instead)', async () => {
+    expect(await syncContentScript('http://127.0.0.1:8787', 'firefox')).toBe('registered');
+    expect(fake.state.registered.map((s) => s.matches)).toEqual([
+      ['http://127.0.0.1/login/mfa', 'http://127.0.0.1/login/mfa?*'],
+    ]);
+    await syncContentScript('http://127.0.0.1:8787', 'chromium');
+    expect(fake.state.registered.map((s) => s.matches)).toEqual([
+      ['http://127.0.0.1:8787/login/mfa', 'http://127.0.0.1:8787/login/mfa?*'],
     ]);
   });
 
@@ -197,7 +221,7 @@ describe('content script registration', () => {
       listener({ serverUrl: { newValue: serverUrl } });
     }
     await settle();
-    expect(fake.state.registered.map((s) => s.matches)).toEqual([['https://codes.example.org/*']]);
+    expect(fake.state.registered.map((s) => s.matches)).toEqual([CODES_EXAMPLE_MATCHES]);
 
     // Other keys (the vault record, notice bookkeeping) leave the registration alone.
     serverUrl = 'https://elsewhere.example';
@@ -205,14 +229,14 @@ describe('content script registration', () => {
       listener({ 'sparekey.vault': { newValue: {} } });
     }
     await settle();
-    expect(fake.state.registered.map((s) => s.matches)).toEqual([['https://codes.example.org/*']]);
+    expect(fake.state.registered.map((s) => s.matches)).toEqual([CODES_EXAMPLE_MATCHES]);
   });
 
   it('follows a change of server, and survives several refreshes at once', async () => {
     const autofill = install();
     serverUrl = 'https://codes.example.org';
     await Promise.all([autofill.refreshRegistration(), autofill.refreshRegistration()]);
-    expect(fake.state.registered.map((s) => s.matches)).toEqual([['https://codes.example.org/*']]);
+    expect(fake.state.registered.map((s) => s.matches)).toEqual([CODES_EXAMPLE_MATCHES]);
 
     serverUrl = null;
     await autofill.refreshRegistration();
@@ -224,7 +248,14 @@ describe('who gets an answer', () => {
   it.each([
     ['another extension', { ...goodSender, id: 'evil@extension' }],
     ['a page on another origin', { ...goodSender, url: 'https://evil.example/login' }],
-    ['the same host on another port', { ...goodSender, url: 'https://sparekey.example/login' }],
+    ['the same host on another port', { ...goodSender, url: 'https://sparekey.example/sk/login/mfa' }],
+    ['another page of the same origin', { ...goodSender, url: `${ORIGIN}/wiki/lure` }],
+    ["the step outside the server URL's path", { ...goodSender, url: `${ORIGIN}/login/mfa` }],
+    ['a path that only starts like the step', { ...goodSender, url: `${STEP}-help` }],
+    [
+      'a tab that moved to another page of the origin',
+      { ...goodSender, tab: { ...goodSender.tab, url: `${ORIGIN}/wiki/lure` } },
+    ],
     ['a frame inside the server page', { ...goodSender, frameId: 3 }],
     ['an extension page (no tab)', { id: 'sparekey@extension', url: 'chrome-extension://x/popup.html' }],
     [
@@ -254,9 +285,9 @@ describe('who gets an answer', () => {
   });
 
   it('trusts our own content script on the configured server', () => {
-    expect(isTrustedContentSender(goodSender, 'sparekey@extension', ORIGIN)).toBe(true);
+    expect(isTrustedContentSender(goodSender, 'sparekey@extension', SERVER_URL)).toBe(true);
     expect(
-      isTrustedContentSender({ ...goodSender, origin: ORIGIN } as never, 'sparekey@extension', ORIGIN),
+      isTrustedContentSender({ ...goodSender, origin: ORIGIN } as never, 'sparekey@extension', SERVER_URL),
     ).toBe(true);
     expect(isTrustedContentSender(goodSender, 'sparekey@extension', null)).toBe(false);
   });
@@ -400,6 +431,16 @@ describe('the keyboard shortcut', () => {
       listener('something-else', goodSender.tab);
     }
     await settle();
+    expect(sendMessage).not.toHaveBeenCalled();
+  });
+
+  it('says there is no field on another page of the server, without asking it', async () => {
+    const sendMessage = vi.spyOn(fake.browser.tabs, 'sendMessage');
+    vi.spyOn(fake.browser.tabs, 'query').mockResolvedValue([
+      { ...goodSender.tab, url: `${ORIGIN}/sk/account` },
+    ] as never);
+    const autofill = install();
+    expect(await autofill.fillInActiveTab()).toEqual({ filled: false, reason: 'no_field' });
     expect(sendMessage).not.toHaveBeenCalled();
   });
 

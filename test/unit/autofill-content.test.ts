@@ -23,9 +23,11 @@ interface Page {
   roots: ShadowRoot[];
 }
 
-function openFixture(name: string): Page {
+const SERVER_URL = 'https://sparekey.example';
+
+function openFixture(name: string, url = `${SERVER_URL}/login/mfa?method=backup_code`): Page {
   const win = new Window({
-    url: 'https://sparekey.example/login/mfa',
+    url,
     settings: { enableJavaScriptEvaluation: true, suppressInsecureJavaScriptEnvironmentWarning: true },
   });
   windows.push(win);
@@ -50,8 +52,14 @@ function background(status: StatusReply | undefined, fill: FillReply | undefined
   return { send, asked };
 }
 
-function start(doc: Document, send: (r: ContentRequest) => Promise<unknown>, userClicks = true) {
+function start(
+  doc: Document,
+  send: (r: ContentRequest) => Promise<unknown>,
+  userClicks = true,
+  serverUrl = SERVER_URL,
+) {
   const autofill = startAutofill(doc, {
+    serverUrl,
     send,
     text: translator(() => ''),
     ...(userClicks ? { isUserClick: () => true } : {}),
@@ -263,7 +271,8 @@ describe('who is signing in', () => {
   });
 
   it('asks as before when the page does not say who signs in', async () => {
-    const page = openFixture('split-boxes.html');
+    const page = openFixture('login-mfa.html');
+    page.doc.querySelector('form')?.removeAttribute('data-username');
     const { send, requests } = aliceBackground();
     start(page.doc, send);
     await vi.waitFor(() => expect(buttonOf(page)?.textContent).toBe('Fill backup code #1'));
@@ -283,26 +292,92 @@ describe('other pages', () => {
     }
   });
 
-  it('offers the button once a late field appears', async () => {
-    const page = openFixture('late-field.html');
+  it("offers the button once the server's form appears", async () => {
+    const page = openFixture('login-mfa.html');
+    const form = page.doc.querySelector('form') as HTMLFormElement;
+    form.remove();
     const { send, asked } = background({ state: 'ready', next: 2 });
     start(page.doc, send);
+    await new Promise((r) => setTimeout(r, 80));
     expect(asked).toEqual([]);
-    await vi.waitFor(() => expect(buttonOf(page)?.textContent).toBe('Fill backup code #2'), {
-      timeout: 3000,
-    });
+    page.doc.querySelector('main')?.append(form);
+    await vi.waitFor(() => expect(buttonOf(page)?.textContent).toBe('Fill backup code #2'));
+  });
+});
+
+describe("only on the server's MFA step, in the form it renders", () => {
+  /** Nothing asked, no button, and a fill from the toolbar finds no field. */
+  async function expectNothing(
+    page: Page,
+    send: ReturnType<typeof background>['send'],
+    autofill: ContentAutofill,
+  ) {
+    await new Promise((r) => setTimeout(r, 80));
+    expect(await autofill.trigger()).toEqual({ filled: false, reason: 'no_field' });
+    expect(send).not.toHaveBeenCalled();
+    expect(hostOf(page)).toBeNull();
+    expect(input(page).value).toBe('');
+  }
+
+  it.each([
+    ['another path of the same origin', `${SERVER_URL}/wiki/lure`, SERVER_URL],
+    ['a path that only starts like the step', `${SERVER_URL}/login/mfa-help`, SERVER_URL],
+    ['the step outside the path of a server URL with a path', `${SERVER_URL}/login/mfa`, `${SERVER_URL}/sk`],
+    ['another port of the host', 'https://sparekey.example:8443/login/mfa', SERVER_URL],
+    ['plain http on the same host', 'http://sparekey.example/login/mfa', SERVER_URL],
+  ])('a copy of the form on %s gets nothing', async (_, url, serverUrl) => {
+    const page = openFixture('login-mfa.html', url);
+    const { send } = background({ state: 'ready', next: 1 }, { ok: true, number: 1, code: CODE });
+    await expectNothing(page, send, start(page.doc, send, true, serverUrl));
   });
 
-  it('fills split boxes, with the button after the last box', async () => {
+  it('works on the step under the path of a server URL with a path', async () => {
+    const page = openFixture('login-mfa.html', `${SERVER_URL}/sk/login/mfa?method=backup_code`);
+    const { send } = background({ state: 'ready', next: 1 }, { ok: true, number: 1, code: CODE });
+    const autofill = start(page.doc, send, true, `${SERVER_URL}/sk`);
+    await vi.waitFor(() => expect(buttonOf(page)).not.toBeNull());
+    expect(await autofill.trigger()).toEqual({ filled: true, number: 1 });
+  });
+
+  it.each([
+    [
+      "a look-alike form without the server's mark",
+      (doc: Document) => {
+        doc.querySelector('form')?.removeAttribute('data-sparekey-form');
+      },
+    ],
+    [
+      'a second marked form',
+      (doc: Document) => {
+        doc.querySelector('main')?.append(doc.createElement('form'));
+        doc.querySelector('main > form:last-child')?.setAttribute('data-sparekey-form', 'backup_code');
+      },
+    ],
+  ])('%s on the step gets nothing', async (_, change) => {
+    const page = openFixture('login-mfa.html');
+    change(page.doc);
+    const { send } = background({ state: 'ready', next: 1 }, { ok: true, number: 1, code: CODE });
+    await expectNothing(page, send, start(page.doc, send));
+  });
+
+  it("gets nothing for split boxes or any field outside the server's form", async () => {
     const page = openFixture('split-boxes.html');
     const { send } = background({ state: 'ready', next: 1 }, { ok: true, number: 1, code: CODE });
     start(page.doc, send);
-    await vi.waitFor(() => expect(buttonOf(page)).not.toBeNull());
-    const boxes = [...page.doc.querySelectorAll<HTMLInputElement>('input[aria-label^="Symbol"]')];
-    expect(boxes.at(-1)?.nextElementSibling).toBe(hostOf(page));
+    await new Promise((r) => setTimeout(r, 80));
+    expect(send).not.toHaveBeenCalled();
+    expect(hostOf(page)).toBeNull();
+  });
 
-    buttonOf(page)?.click();
-    await vi.waitFor(() => expect(boxes.map((b) => b.value).join('')).toBe('7K3QXM2D9P'));
+  it('asks for no code once a script moved the page off the step (history.pushState)', async () => {
+    const page = openFixture('login-mfa.html');
+    const { send, asked } = background({ state: 'ready', next: 1 }, { ok: true, number: 1, code: CODE });
+    const autofill = start(page.doc, send);
+    await vi.waitFor(() => expect(buttonOf(page)).not.toBeNull());
+    page.doc.defaultView?.history.pushState(null, '', '/wiki/lure');
+    expect(await autofill.trigger()).toEqual({ filled: false, reason: 'no_field' });
+    expect(asked).toEqual([AUTOFILL_STATUS]);
+    expect(input(page).value).toBe('');
   });
 });
 

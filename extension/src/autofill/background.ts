@@ -111,8 +111,9 @@ export function installAutofill(options: AutofillOptions = {}): Autofill {
   }
 
   async function answer(message: ContentRequest, sender: Runtime.MessageSender) {
-    const origin = originOf((await serverUrl()) ?? '');
-    if (!isTrustedContentSender(sender, browser.runtime.id, origin) || !origin) return undefined;
+    const url = await serverUrl();
+    const origin = originOf(url ?? '');
+    if (!isTrustedContentSender(sender, browser.runtime.id, url) || !origin) return undefined;
     return message.type === AUTOFILL_FILL ? fill(origin, message.username) : status(origin, message.username);
   }
 

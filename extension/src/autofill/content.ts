@@ -14,10 +14,13 @@ import {
   type TriggerReply,
 } from './messages';
 import { signingInUser } from './page-user';
+import { isMfaStep, serverBackupForm } from './server-step';
 import type { Translate } from './text';
 import { watchCodeField } from './watch';
 
 export interface ContentDeps {
+  /** The configured server URL: the script acts only on its MFA step. */
+  serverUrl: string;
   /** browser.runtime.sendMessage to the background; undefined when it does not answer. */
   send(request: ContentRequest): Promise<unknown>;
   text: Translate;
@@ -62,10 +65,24 @@ function requestFor(type: ContentRequest['type'], field: CodeField): ContentRequ
   return username === undefined ? { type } : { type, username };
 }
 
+const INERT: ContentAutofill = {
+  trigger: async () => ({ filled: false, reason: 'no_field' }),
+  refresh: async () => undefined,
+  stop: () => undefined,
+};
+
 export function startAutofill(doc: Document, deps: ContentDeps): ContentAutofill {
+  // Another page of the server's origin (a wiki, an upload) gets no button and never asks for a code.
+  if (!isMfaStep(doc.URL, deps.serverUrl)) return INERT;
   let field: CodeField | null = null;
   let button: FillButton | null = null;
   let busy = false;
+
+  /** The field is the server's: on its MFA step still (history.pushState can move), in the form it renders. */
+  const isServersField = (candidate: CodeField) => {
+    const form = isMfaStep(doc.URL, deps.serverUrl) ? serverBackupForm(doc) : null;
+    return form !== null && fieldInputs(candidate).every((input) => form.contains(input));
+  };
 
   const drop = () => {
     button?.remove();
@@ -99,7 +116,7 @@ export function startAutofill(doc: Document, deps: ContentDeps): ContentAutofill
   async function fill(): Promise<TriggerReply> {
     if (busy) return { filled: false, reason: 'busy' };
     const target = field;
-    if (!target) return { filled: false, reason: 'no_field' };
+    if (!target || !isServersField(target)) return { filled: false, reason: 'no_field' };
     busy = true;
     button?.show(deps.text('autofillFilling'), 'busy', false);
     try {
@@ -115,6 +132,8 @@ export function startAutofill(doc: Document, deps: ContentDeps): ContentAutofill
         else button?.show(deps.text('autofillNoneLeft'), 'problem', false);
         return { filled: false, reason: reply.reason };
       }
+      // Again at the moment of the fill: the page had the time of a message to change. The code is dropped.
+      if (!isServersField(target)) return { filled: false, reason: 'no_field' };
       if (!fillCodeField(target, reply.code)) {
         button?.show(deps.text('autofillFailed'), 'problem', true);
         return { filled: false, reason: 'rejected' };
@@ -128,7 +147,8 @@ export function startAutofill(doc: Document, deps: ContentDeps): ContentAutofill
 
   const stopWatching = watchCodeField(doc, (found) => {
     drop();
-    field = found;
+    // A look-alike form elsewhere on the page is not the server's: no button, no code.
+    field = found && isServersField(found) ? found : null;
     void refresh();
   });
 

@@ -5,6 +5,7 @@
 import browser, { type Tabs } from 'webextension-polyfill';
 import { originOf } from '../vault/vault';
 import { AUTOFILL_TRIGGER, type TriggerReply, type TriggerRequest } from './messages';
+import { isMfaStep } from './server-step';
 
 export type ActiveTabFill = TriggerReply | { filled: false; reason: 'not_server_tab' | 'no_content_script' };
 
@@ -15,6 +16,8 @@ export async function fillInActiveTab(serverUrl: string | null, tab?: Tabs.Tab):
   if (!origin || active?.id === undefined || !active.url || originOf(active.url) !== origin) {
     return { filled: false, reason: 'not_server_tab' };
   }
+  // The content script runs on the MFA step only: elsewhere on the server there is no field to fill.
+  if (!isMfaStep(active.url, serverUrl)) return { filled: false, reason: 'no_field' };
   const request: TriggerRequest = { type: AUTOFILL_TRIGGER };
   try {
     const reply = (await browser.tabs.sendMessage(active.id, request, { frameId: 0 })) as

@@ -1,19 +1,28 @@
 /**
- * The content script, registered at run time for the configured server only (autofill/registration.ts).
- * Bundled as one classic script: everything below is inlined by the build.
+ * The content script, registered at run time for the configured server's MFA step only
+ * (autofill/registration.ts). Bundled as one classic script: everything below is inlined by the build.
  */
 import browser, { type Runtime } from 'webextension-polyfill';
 import { startAutofill } from '../autofill/content';
 import { isTriggerRequest } from '../autofill/messages';
 import { translator } from '../autofill/text';
+import { savedServerUrl } from '../server-url';
 
-const autofill = startAutofill(document, {
-  send: (request) => browser.runtime.sendMessage(request),
-  text: translator((key, substitutions) => browser.i18n.getMessage(key, substitutions)),
-});
+async function main(): Promise<void> {
+  // Firefox's match patterns cannot carry the port: startAutofill checks the exact origin and path.
+  const serverUrl = await savedServerUrl();
+  if (!serverUrl) return;
+  const autofill = startAutofill(document, {
+    serverUrl,
+    send: (request) => browser.runtime.sendMessage(request),
+    text: translator((key, substitutions) => browser.i18n.getMessage(key, substitutions)),
+  });
 
-browser.runtime.onMessage.addListener((message: unknown, sender: Runtime.MessageSender) => {
-  // Only the extension itself (background or popup, which have no tab) may ask for a fill.
-  if (!isTriggerRequest(message) || sender.id !== browser.runtime.id || sender.tab) return undefined;
-  return autofill.trigger();
-});
+  browser.runtime.onMessage.addListener((message: unknown, sender: Runtime.MessageSender) => {
+    // Only the extension itself (background or popup, which have no tab) may ask for a fill.
+    if (!isTriggerRequest(message) || sender.id !== browser.runtime.id || sender.tab) return undefined;
+    return autofill.trigger();
+  });
+}
+
+void main();

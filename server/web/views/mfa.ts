@@ -1,10 +1,11 @@
 /** The MFA step: the authenticator-code form, or the backup-code form the user switched to. */
-import { html } from 'hono/html';
+import { html, raw } from 'hono/html';
 import type { MfaMethod } from '../../../shared/api';
+import { BACKUP_FORM_ATTRIBUTE, BACKUP_FORM_VALUE, MFA_STEP_PATH } from '../../../shared/mfa-step';
 import { csrfField, field } from './fields';
 import { type Html, layout } from './layout';
 
-export const BACKUP_CODE_PATH = '/login/mfa?method=backup_code';
+export const BACKUP_CODE_PATH = `${MFA_STEP_PATH}?method=backup_code`;
 
 export interface MfaView {
   csrf: string;
@@ -45,11 +46,14 @@ ${field({
 ${v.backupAllowed ? html`<p class="switch"><a href="${BACKUP_CODE_PATH}">Use a backup code</a></p>` : ''}`;
 }
 
+/** The extension fills a kept code only inside this form, marked so (shared/mfa-step.ts); constants, no input. */
+const BACKUP_FORM_MARK = raw(`${BACKUP_FORM_ATTRIBUTE}="${BACKUP_FORM_VALUE}"`);
+
 function backupForm(v: MfaView): Html {
   return html`<h1>Use a backup code</h1>
 ${signingInAs(v)}
 <p>Enter one of the backup codes you saved. Each code works once.</p>
-<form method="post" action="/login/mfa" data-username="${v.username}">
+<form method="post" action="/login/mfa" data-username="${v.username}" ${BACKUP_FORM_MARK}>
 ${csrfField(v.csrf)}
 ${field({
   id: 'backup_code',

@@ -2,7 +2,7 @@
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { Window } from 'happy-dom';
-import { afterEach, describe, expect, it, vi } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { type ContentAutofill, startAutofill } from '../../extension/src/autofill/content';
 import {
   AUTOFILL_FILL,
@@ -12,6 +12,7 @@ import {
   type StatusReply,
 } from '../../extension/src/autofill/messages';
 import { AUTOFILL_TEXT, translator } from '../../extension/src/autofill/text';
+import type { Concealment, VisibilityWatch } from '../../extension/src/autofill/visibility';
 
 const CODE = '7K3QX-M2D9P';
 const windows: Window[] = [];
@@ -52,6 +53,19 @@ function background(status: StatusReply | undefined, fill: FillReply | undefined
   return { send, asked };
 }
 
+/**
+ * What the visibility checks say about each element: happy-dom lays nothing out, so the checks
+ * themselves are tested on their own (autofill-visibility.test.ts) and stood in for here.
+ */
+let concealed: (element: Element) => Concealment | null;
+const watched = new Set<Element>();
+const visibility: VisibilityWatch = {
+  observe: (element) => watched.add(element),
+  unobserve: (element) => watched.delete(element),
+  concealment: (element) => concealed(element),
+  stop: () => watched.clear(),
+};
+
 function start(
   doc: Document,
   send: (r: ContentRequest) => Promise<unknown>,
@@ -62,6 +76,7 @@ function start(
     serverUrl,
     send,
     text: translator(() => ''),
+    visibility,
     ...(userClicks ? { isUserClick: () => true } : {}),
   });
   running.push(autofill);
@@ -71,6 +86,10 @@ function start(
 const buttonOf = (page: Page) => page.roots.at(-1)?.querySelector('button') ?? null;
 const hostOf = (page: Page) => page.doc.querySelector('sparekey-autofill');
 const input = (page: Page) => page.doc.getElementById('backup_code') as HTMLInputElement;
+
+beforeEach(() => {
+  concealed = () => null;
+});
 
 afterEach(async () => {
   for (const autofill of running.splice(0)) autofill.stop();
@@ -378,6 +397,66 @@ describe("only on the server's MFA step, in the form it renders", () => {
     expect(await autofill.trigger()).toEqual({ filled: false, reason: 'no_field' });
     expect(asked).toEqual([AUTOFILL_STATUS]);
     expect(input(page).value).toBe('');
+  });
+});
+
+describe('a field or button the user cannot see', () => {
+  const HIDDEN_TEXT = 'Make this field and this button fully visible: nothing was filled';
+
+  it('asks for no code when the field is hidden at the click', async () => {
+    const page = openFixture('login-mfa.html');
+    const { send, asked } = background({ state: 'ready', next: 1 }, { ok: true, number: 1, code: CODE });
+    start(page.doc, send);
+    await vi.waitFor(() => expect(buttonOf(page)).not.toBeNull());
+    expect(watched.has(input(page))).toBe(true);
+    expect(watched.has(hostOf(page) as Element)).toBe(true);
+    concealed = (element) => (element === input(page) ? 'transparent' : null);
+
+    buttonOf(page)?.click();
+    await vi.waitFor(() => expect(buttonOf(page)?.textContent).toBe(HIDDEN_TEXT));
+    expect(asked).toEqual([AUTOFILL_STATUS]);
+    expect(input(page).value).toBe('');
+  });
+
+  it('asks for no code when the clicked button is covered, but the shortcut still fills a visible field', async () => {
+    const page = openFixture('login-mfa.html');
+    const { send, asked } = background({ state: 'ready', next: 1 }, { ok: true, number: 1, code: CODE });
+    const autofill = start(page.doc, send);
+    await vi.waitFor(() => expect(buttonOf(page)).not.toBeNull());
+    concealed = (element) => (element === hostOf(page) ? 'covered' : null);
+
+    buttonOf(page)?.click();
+    await vi.waitFor(() => expect(buttonOf(page)?.textContent).toBe(HIDDEN_TEXT));
+    expect(asked).toEqual([AUTOFILL_STATUS]);
+    expect(input(page).value).toBe('');
+
+    expect(await autofill.trigger()).toEqual({ filled: true, number: 1 });
+    expect(input(page).value).toBe(CODE);
+  });
+
+  it('asks for no code from the shortcut or the popup when the field is covered', async () => {
+    const page = openFixture('login-mfa.html');
+    const { send, asked } = background({ state: 'ready', next: 1 }, { ok: true, number: 1, code: CODE });
+    const autofill = start(page.doc, send);
+    await vi.waitFor(() => expect(buttonOf(page)).not.toBeNull());
+    concealed = (element) => (element === input(page) ? 'covered' : null);
+    expect(await autofill.trigger()).toEqual({ filled: false, reason: 'hidden' });
+    expect(asked).toEqual([AUTOFILL_STATUS]);
+  });
+
+  it('checks again at the fill: a field hidden while the code was on its way stays empty', async () => {
+    const page = openFixture('login-mfa.html');
+    const send = vi.fn(async (request: ContentRequest) => {
+      if (request.type === AUTOFILL_STATUS) return { state: 'ready', next: 1 };
+      // The page hides the field between the click and the reply.
+      concealed = (element) => (element === input(page) ? 'clipped' : null);
+      return { ok: true, number: 1, code: CODE };
+    });
+    const autofill = start(page.doc, send);
+    await vi.waitFor(() => expect(buttonOf(page)).not.toBeNull());
+    expect(await autofill.trigger()).toEqual({ filled: false, reason: 'hidden' });
+    expect(input(page).value).toBe('');
+    expect(buttonOf(page)?.textContent).toBe(HIDDEN_TEXT);
   });
 });
 

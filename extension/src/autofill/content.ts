@@ -16,6 +16,7 @@ import {
 import { signingInUser } from './page-user';
 import { isMfaStep, serverBackupForm } from './server-step';
 import type { Translate } from './text';
+import { type VisibilityWatch, watchVisibility } from './visibility';
 import { watchCodeField } from './watch';
 
 export interface ContentDeps {
@@ -26,6 +27,8 @@ export interface ContentDeps {
   text: Translate;
   /** Defaults to event.isTrusted; tests stand in for a real user's click. */
   isUserClick?: (event: MouseEvent) => boolean;
+  /** Defaults to the DOM checks and, in Chromium, IntersectionObserver v2 (./visibility.ts). */
+  visibility?: VisibilityWatch;
 }
 
 export interface ContentAutofill {
@@ -74,6 +77,7 @@ const INERT: ContentAutofill = {
 export function startAutofill(doc: Document, deps: ContentDeps): ContentAutofill {
   // Another page of the server's origin (a wiki, an upload) gets no button and never asks for a code.
   if (!isMfaStep(doc.URL, deps.serverUrl)) return INERT;
+  const visibility = deps.visibility ?? watchVisibility(doc);
   let field: CodeField | null = null;
   let button: FillButton | null = null;
   let busy = false;
@@ -84,7 +88,14 @@ export function startAutofill(doc: Document, deps: ContentDeps): ContentAutofill
     return form !== null && fieldInputs(candidate).every((input) => form.contains(input));
   };
 
+  /** The field, and the button when it was clicked, must be plainly visible: else a lure got the click. */
+  const hidden = (target: CodeField, clicked: boolean) => {
+    const shown = clicked && button ? [...fieldInputs(target), button.host] : fieldInputs(target);
+    return shown.some((element) => visibility.concealment(element) !== null);
+  };
+
   const drop = () => {
+    if (button) visibility.unobserve(button.host);
     button?.remove();
     button = null;
   };
@@ -96,9 +107,12 @@ export function startAutofill(doc: Document, deps: ContentDeps): ContentAutofill
   const showStatus = (status: StatusReply, asked: ContentRequest) => {
     if (!field || status.state === 'off') return drop();
     const inputs = fieldInputs(field);
-    button ??= createFillButton(inputs[inputs.length - 1] as HTMLInputElement, () => void fill(), {
-      isUserClick: deps.isUserClick,
-    });
+    if (!button) {
+      button = createFillButton(inputs[inputs.length - 1] as HTMLInputElement, () => void fill(true), {
+        isUserClick: deps.isUserClick,
+      });
+      visibility.observe(button.host);
+    }
     if (status.state === 'none_left') button.show(deps.text('autofillNoneLeft'), 'problem', false);
     else if (status.state === 'other_user') button.show(otherUser(status.owner, asked), 'problem', false);
     else button.show(deps.text('autofillFill', status.next), 'ready', true);
@@ -113,10 +127,16 @@ export function startAutofill(doc: Document, deps: ContentDeps): ContentAutofill
     if (field === asked && !busy) showStatus(status, request);
   };
 
-  async function fill(): Promise<TriggerReply> {
+  /** `clicked`: by the inline button (its visibility counts too), not the shortcut or the popup. */
+  async function fill(clicked: boolean): Promise<TriggerReply> {
     if (busy) return { filled: false, reason: 'busy' };
     const target = field;
     if (!target || !isServersField(target)) return { filled: false, reason: 'no_field' };
+    if (hidden(target, clicked)) {
+      // Checked before asking: a code the page cannot be shown is never handed out.
+      button?.show(deps.text('autofillHidden'), 'problem', true);
+      return { filled: false, reason: 'hidden' };
+    }
     busy = true;
     button?.show(deps.text('autofillFilling'), 'busy', false);
     try {
@@ -134,6 +154,10 @@ export function startAutofill(doc: Document, deps: ContentDeps): ContentAutofill
       }
       // Again at the moment of the fill: the page had the time of a message to change. The code is dropped.
       if (!isServersField(target)) return { filled: false, reason: 'no_field' };
+      if (hidden(target, clicked)) {
+        button?.show(deps.text('autofillHidden'), 'problem', true);
+        return { filled: false, reason: 'hidden' };
+      }
       if (!fillCodeField(target, reply.code)) {
         button?.show(deps.text('autofillFailed'), 'problem', true);
         return { filled: false, reason: 'rejected' };
@@ -147,8 +171,10 @@ export function startAutofill(doc: Document, deps: ContentDeps): ContentAutofill
 
   const stopWatching = watchCodeField(doc, (found) => {
     drop();
+    for (const input of field ? fieldInputs(field) : []) visibility.unobserve(input);
     // A look-alike form elsewhere on the page is not the server's: no button, no code.
     field = found && isServersField(found) ? found : null;
+    for (const input of field ? fieldInputs(field) : []) visibility.observe(input);
     void refresh();
   });
 
@@ -157,10 +183,11 @@ export function startAutofill(doc: Document, deps: ContentDeps): ContentAutofill
   doc.defaultView?.addEventListener('focus', onFocus);
 
   return {
-    trigger: fill,
+    trigger: () => fill(false),
     refresh,
     stop() {
       stopWatching();
+      visibility.stop();
       doc.defaultView?.removeEventListener('focus', onFocus);
       drop();
     },

@@ -194,6 +194,45 @@ async function expectRefused(page: Page, popup: Page): Promise<void> {
   expect(await handedOut(popup)).toEqual({ spent: [], pending: [] });
 }
 
+/** A box over the element `selector` matches, `margin` px wider each side, as a script of the origin adds it. */
+async function laidOver(
+  page: Page,
+  selector: string,
+  margin: number,
+  text: string,
+  look: Record<string, string>,
+): Promise<void> {
+  await page.evaluate(
+    ({ selector, margin, text, look }) => {
+      const box = (document.querySelector(selector) as HTMLElement).getBoundingClientRect();
+      const cover = document.createElement('div');
+      for (const [property, value] of Object.entries({
+        position: 'fixed',
+        left: `${box.left - margin}px`,
+        top: `${box.top - margin}px`,
+        width: `${box.width + 2 * margin}px`,
+        height: `${box.height + 2 * margin}px`,
+        'z-index': '2147483647',
+        ...look,
+      })) {
+        cover.style.setProperty(property, value);
+      }
+      cover.textContent = text;
+      document.body.append(cover);
+    },
+    { selector, margin, text, look },
+  );
+}
+
+/** A fresh load of the step, `restyle` run as a script of the origin, a real click on the button: refused. */
+async function refusedAfter(site: Page, popup: Page, restyle: () => Promise<unknown>): Promise<void> {
+  await site.reload();
+  await clickableAfterLoad(site);
+  await restyle();
+  await clickFillButton(site, 'Fill backup code #1');
+  await expectRefused(site, popup);
+}
+
 describe('autofill on hostile pages of the server origin', () => {
   test('a look-alike form elsewhere on the origin, and the real step restyled or covered, get no code', async () => {
     const popup = await run.newPage({ width: 380, height: 900 });
@@ -219,73 +258,35 @@ describe('autofill on hostile pages of the server origin', () => {
     // --- (b) The real step, the field wrapped in opacity:0 by a script of the origin: no fill.
     await site.bringToFront();
     await openBackupCodeStep(site);
-    await site.evaluate(() => {
-      const input = document.getElementById('backup_code') as HTMLInputElement;
-      const wrapper = document.createElement('span');
-      wrapper.style.setProperty('opacity', '0');
-      input.before(wrapper);
-      wrapper.append(input);
-    });
-    await clickFillButton(site, 'Fill backup code #1');
-    await expectRefused(site, popup);
-
+    await refusedAfter(site, popup, () =>
+      site.evaluate(() => {
+        const input = document.getElementById('backup_code') as HTMLInputElement;
+        const wrapper = document.createElement('span');
+        wrapper.style.setProperty('opacity', '0');
+        input.before(wrapper);
+        wrapper.append(input);
+      }),
+    );
     // Faint, not invisible: two ancestors at 0.5 each leave a quarter, for the field and the button.
-    await site.reload();
-    await clickableAfterLoad(site);
-    await site.evaluate(() => {
-      for (const selector of ['main', 'form']) {
-        (document.querySelector(selector) as HTMLElement).style.setProperty('opacity', '0.5');
-      }
-    });
-    await clickFillButton(site, 'Fill backup code #1');
-    await expectRefused(site, popup);
+    await refusedAfter(site, popup, () =>
+      site.evaluate(() => {
+        for (const selector of ['main', 'form']) {
+          (document.querySelector(selector) as HTMLElement).style.setProperty('opacity', '0.5');
+        }
+      }),
+    );
 
     // --- (c) The field covered by another element, the button visible and clicked: no fill.
-    await site.reload();
-    await clickableAfterLoad(site);
-    await site.evaluate(() => {
-      const box = (document.getElementById('backup_code') as HTMLElement).getBoundingClientRect();
-      const cover = document.createElement('div');
-      for (const [property, value] of Object.entries({
-        position: 'fixed',
-        left: `${box.left - 4}px`,
-        top: `${box.top - 4}px`,
-        width: `${box.width + 8}px`,
-        height: `${box.height + 8}px`,
-        background: 'white',
-        'z-index': '2147483647',
-      })) {
-        cover.style.setProperty(property, value);
-      }
-      cover.textContent = 'Nothing to see here';
-      document.body.append(cover);
-    });
-    await clickFillButton(site, 'Fill backup code #1');
-    await expectRefused(site, popup);
-
+    await refusedAfter(site, popup, () =>
+      laidOver(site, '#backup_code', 4, 'Nothing to see here', { background: 'white' }),
+    );
     // The button under a lure that lets clicks through (pointer-events: none): the user clicks the lure.
-    await site.reload();
-    await clickableAfterLoad(site);
-    await site.evaluate(() => {
-      const box = (document.querySelector('sparekey-autofill') as HTMLElement).getBoundingClientRect();
-      const lure = document.createElement('div');
-      for (const [property, value] of Object.entries({
-        position: 'fixed',
-        left: `${box.left - 20}px`,
-        top: `${box.top - 10}px`,
-        width: `${box.width + 40}px`,
-        height: `${box.height + 20}px`,
+    await refusedAfter(site, popup, () =>
+      laidOver(site, 'sparekey-autofill', 3, 'Claim your prize', {
         background: 'gold',
         'pointer-events': 'none',
-        'z-index': '2147483647',
-      })) {
-        lure.style.setProperty(property, value);
-      }
-      lure.textContent = 'Claim your prize';
-      document.body.append(lure);
-    });
-    await clickFillButton(site, 'Fill backup code #1');
-    await expectRefused(site, popup);
+      }),
+    );
 
     // --- Left alone, the same step fills #1: none of the refusals above spent or handed out a code.
     await site.reload();

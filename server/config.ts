@@ -15,6 +15,8 @@ export interface SecurityConfig {
   ipFailureWindowMs: number;
   /** Trust X-Forwarded-For only behind a known reverse proxy, or any client could pick its own address. */
   trustProxy: boolean;
+  /** How many proxies append to X-Forwarded-For: the client address is the entry this far from the right. */
+  trustProxyHops: number;
   /**
    * The address users and the extension reach (scheme, host, port, optional path; no trailing slash),
    * e.g. https://sparekey.example behind a TLS-terminating proxy. Also the OpenID Connect issuer.
@@ -139,6 +141,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       ipFailureLimit: integer(env, 'IP_FAILURE_LIMIT', 100, 1, 1_000_000),
       ipFailureWindowMs: integer(env, 'IP_FAILURE_WINDOW_MINUTES', 15, 1, 1440) * MINUTE,
       trustProxy: env.TRUST_PROXY === '1',
+      trustProxyHops: integer(env, 'TRUST_PROXY_HOPS', 1, 1, 10),
       publicUrl: publicUrl ? publicUrlText(publicUrl) : boundUrl({ tls }, host, port),
       https,
     },

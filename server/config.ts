@@ -18,7 +18,7 @@ export interface SecurityConfig {
   /** How many proxies append to X-Forwarded-For: the client address is the entry this far from the right. */
   trustProxyHops: number;
   /**
-   * The address users and the extension reach (scheme, host, port, optional path; no trailing slash),
+   * The address users and the extension reach (scheme, host, port; no path, no trailing slash),
    * e.g. https://sparekey.example behind a TLS-terminating proxy. Also the OpenID Connect issuer.
    */
   publicUrl: string;
@@ -60,7 +60,12 @@ export function isLoopback(host: string): boolean {
   return bare === '::1';
 }
 
-/** PUBLIC_URL must be an absolute http(s) origin with an optional path: it is the issuer and the cookie scope. */
+/**
+ * PUBLIC_URL must be an absolute http(s) origin: it is the issuer, the cookie scope and the origin
+ * forms must come from. SpareKey is served at the root of its own origin: its pages, redirects and
+ * __Host- cookies (which must have Path=/) all assume it, and sharing an origin with other apps would
+ * share those cookies with them. So a path is refused rather than half-supported.
+ */
 function publicUrlFrom(raw: string | undefined): URL | null {
   if (raw === undefined || raw === '') return null;
   let url: URL;
@@ -77,12 +82,18 @@ function publicUrlFrom(raw: string | undefined): URL | null {
   if (url.username || url.password || url.search || url.hash) {
     throw new ConfigError('PUBLIC_URL must not carry a user, a password, a query or a fragment.');
   }
+  if (url.pathname !== '/') {
+    throw new ConfigError(
+      `PUBLIC_URL must be the root of its origin, such as ${url.origin}, not "${raw}": SpareKey cannot be ` +
+        'served under a path. Give it its own host name (e.g. https://sparekey.intranet.example) at the proxy.',
+    );
+  }
   return url;
 }
 
-/** The canonical text of a public URL: no trailing slash, so paths append with one. */
+/** The canonical text of a public URL: its origin, so paths append with a slash. */
 export function publicUrlText(url: URL): string {
-  return `${url.origin}${url.pathname.replace(/\/+$/, '')}`;
+  return url.origin;
 }
 
 /** The public URL when PUBLIC_URL is unset: the address the server is bound to. */

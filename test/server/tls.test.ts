@@ -223,9 +223,9 @@ describe('HTTPS with TLS_CERT_FILE and TLS_KEY_FILE', () => {
     const byName = (name: string) => cookieLines.filter((line) => line.startsWith(`${name}=`));
     expect(byName('__Host-sparekey_session').length).toBeGreaterThan(0);
     expect(byName('__Host-sparekey_csrf').length).toBeGreaterThan(0);
-    expect(byName('__Secure-sparekey_mfa').length).toBeGreaterThan(0);
-    // Over TLS no cookie goes out without its prefix (which browsers only accept with Secure).
-    expect(cookieLines.filter((line) => !line.startsWith('__'))).toEqual([]);
+    expect(byName('__Host-sparekey_mfa').length).toBeGreaterThan(0);
+    // Over TLS no cookie goes out without the __Host- prefix (which browsers only accept with Secure, Path=/).
+    expect(cookieLines.filter((line) => !line.startsWith('__Host-'))).toEqual([]);
     for (const line of cookieLines) {
       const attributes = line.split(';').map((a) => a.trim().toLowerCase());
       expect(attributes, line).toContain('secure');

@@ -571,6 +571,26 @@ describe('CSRF', () => {
     expect((await browser.submit(form, '/login', fields)).location).toBe('/account');
   });
 
+  it("a form with neither Origin nor Sec-Fetch-Site is refused, token or not; a browser's headers pass", async () => {
+    await addUser('alice');
+    const fields = { username: 'alice', password: 'alice-password' };
+    const post = async (headers: Record<string, string>) => {
+      const browser = newBrowser();
+      const form = await browser.get('/login');
+      const body = new URLSearchParams({ csrf: csrfToken(form.html), ...fields }).toString();
+      return { browser, page: await browser.request('POST', '/login', { body, headers }) };
+    };
+    // A right token and cookie do not stand in for the headers: the token is a second lock.
+    const bare = await post({});
+    expect(bare.page.status).toBe(403);
+    expect(bare.browser.cookies.has('sparekey_session')).toBe(false);
+    // Under Referrer-Policy: no-referrer a browser sends Origin: null, and Sec-Fetch-Site with it.
+    expect((await post({ origin: 'null' })).page.status).toBe(403);
+    const browserLike = await post({ origin: 'null', 'sec-fetch-site': 'same-origin' });
+    expect(browserLike.page.location).toBe('/account');
+    expect((await post({ origin: ORIGIN })).page.location).toBe('/account');
+  });
+
   it('a forged sign-out is refused and the session survives', async () => {
     await addUser('alice');
     const browser = newBrowser();

@@ -1,6 +1,7 @@
 /** Everything the server reads from its environment, parsed and checked in one place. */
 import { isIP } from 'node:net';
 import { type Argon2Params, OWASP_ARGON2 } from './crypto/hasher';
+import { passwordProblem } from './services/password-rules';
 
 export interface SecurityConfig {
   sessionIdleMs: number;
@@ -129,11 +130,20 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
         'Use an https:// address (ALLOW_INSECURE_HTTP=1 overrides).',
     );
   }
+  const bootstrapAdminPassword = env.BOOTSTRAP_ADMIN_PASSWORD || null;
+  // The first admin's password obeys the rule every other password does.
+  const weakBootstrap =
+    bootstrapAdminPassword && passwordProblem(bootstrapAdminPassword, { username: 'admin' });
+  if (weakBootstrap) {
+    throw new ConfigError(
+      `BOOTSTRAP_ADMIN_PASSWORD is refused: ${weakBootstrap} Unset it to have a password generated.`,
+    );
+  }
   return {
     host,
     port,
     dataDir: env.DATA_DIR || './data',
-    bootstrapAdminPassword: env.BOOTSTRAP_ADMIN_PASSWORD || null,
+    bootstrapAdminPassword,
     argon2: {
       memoryCost: integer(env, 'ARGON2_MEMORY_KIB', OWASP_ARGON2.memoryCost, 1024, 4_194_304),
       timeCost: integer(env, 'ARGON2_TIME_COST', OWASP_ARGON2.timeCost, 1, 100),

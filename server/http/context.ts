@@ -5,7 +5,7 @@ import type { Context, MiddlewareHandler } from 'hono';
 import type { Deps, RequestMeta } from '../deps';
 import { resolveSession } from '../services/sessions';
 import type { UserRecord } from '../store/types';
-import { forbidden, unauthorized } from './errors';
+import { ApiError, forbidden, unauthorized } from './errors';
 
 export type AppEnv = {
   Variables: {
@@ -70,12 +70,32 @@ export function bearerToken(c: Context): string | null {
 /** Sent by the extension's background polling, which must not keep an idle session alive. */
 export const BACKGROUND_POLL_HEADER = 'x-sparekey-background';
 
+/**
+ * All a session may do while its user must change their password (after an admin's reset, or as the
+ * generated first admin). A list of what is open, so that any route added later is closed by default.
+ */
+const OPEN_DURING_PASSWORD_CHANGE = new Set([
+  'GET /api/me',
+  'POST /api/me/password',
+  'POST /api/auth/logout',
+]);
+
+export const passwordChangeRequired = () =>
+  new ApiError(
+    403,
+    'password_change_required',
+    'Your password was reset: choose a new password before doing anything else.',
+  );
+
 export function requireUser(deps: Deps): MiddlewareHandler<AppEnv> {
   return async (c, next) => {
     const token = bearerToken(c);
     const activity = c.req.header(BACKGROUND_POLL_HEADER) !== '1';
     const user = token ? await resolveSession(deps, token, { activity }) : null;
     if (!token || !user) throw unauthorized();
+    if (user.mustChangePassword && !OPEN_DURING_PASSWORD_CHANGE.has(`${c.req.method} ${c.req.path}`)) {
+      throw passwordChangeRequired();
+    }
     c.set('user', user);
     c.set('token', token);
     await next();

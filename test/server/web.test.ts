@@ -13,7 +13,8 @@ import { buildTestApp, type TestApp } from '../support/fakes';
 const ORIGIN = 'http://localhost';
 const META = { ip: null, userAgent: 'web-test' };
 /** Every place a page may send the browser: fixed paths, so nothing secret can ride along. */
-const KNOWN_LOCATIONS = /^\/(login(\/mfa|\/enroll)?(\?notice=(expired|signed_out))?|account)$/;
+const KNOWN_LOCATIONS =
+  /^\/(login(\/mfa|\/enroll)?(\?notice=(expired|signed_out))?|account(\/password|\?notice=password_changed)?)$/;
 
 let t: TestApp;
 
@@ -527,6 +528,117 @@ describe('enrolment at sign-in', () => {
     expect((await passwordStep(later, 'alice')).location).toBe('/login/mfa');
     const code = await later.submit(await later.get('/login/mfa'), '/login/mfa', { totp: nextTotp(secret) });
     expect(code.location).toBe('/account');
+  });
+});
+
+/** The field's error shown on the page, or null. */
+function fieldError(html: string, id: string): string | null {
+  return (
+    html.match(new RegExp(`<p class="field-error" id="${id}-error" role="alert">([^<]*)</p>`))?.[1] ?? null
+  );
+}
+
+describe('changing the password', () => {
+  it('from /account: errors at their field, then the change; other sessions end, this one goes on', async () => {
+    await addUser('alice');
+    const elsewhere = newBrowser();
+    await passwordStep(elsewhere, 'alice');
+    const browser = newBrowser();
+    await passwordStep(browser, 'alice');
+    const account = await browser.get('/account');
+    expect(account.html).toContain('<a href="/account/password">Change password</a>');
+
+    const form = await browser.get('/account/password');
+    expect(form.status).toBe(200);
+    expect(form.html).toContain('<label for="current_password">Current password</label>');
+    expect(input(form.html, 'new_password')).toContain('autocomplete="new-password"');
+    expect(input(form.html, 'current_password')).toContain('autocomplete="current-password"');
+    const submit = (fields: Record<string, string>) => browser.submit(form, '/account/password', fields);
+
+    const wrong = await submit({
+      current_password: 'not-it',
+      new_password: 'velvet-lantern-harbour',
+      confirm_password: 'velvet-lantern-harbour',
+    });
+    expect(wrong.status).toBe(401);
+    expect(fieldError(wrong.html, 'current_password')).toBe('That is not your current password.');
+    const common = await submit({
+      current_password: 'alice-password',
+      new_password: 'Password1',
+      confirm_password: 'Password1',
+    });
+    expect(common.status).toBe(400);
+    expect(fieldError(common.html, 'new_password')).toMatch(/commonly used/);
+    const differ = await submit({
+      current_password: 'alice-password',
+      new_password: 'velvet-lantern-harbour',
+      confirm_password: 'velvet-lantern-harbor',
+    });
+    expect(differ.status).toBe(400);
+    expect(fieldError(differ.html, 'confirm_password')).toBe('The two new passwords differ.');
+    // The session still works after the refusals, and no password is echoed back into a page.
+    expect(differ.html).not.toContain('velvet-lantern-harbour');
+    expect((await browser.get('/account')).status).toBe(200);
+
+    const done = await submit({
+      current_password: 'alice-password',
+      new_password: 'velvet-lantern-harbour',
+      confirm_password: 'velvet-lantern-harbour',
+    });
+    expect(done.status).toBe(303);
+    expect(done.location).toBe('/account?notice=password_changed');
+    const after = await browser.get('/account?notice=password_changed');
+    expect(after.status).toBe(200);
+    expect(after.html).toContain('Your password is changed.');
+    expect((await elsewhere.get('/account')).location).toBe('/login');
+    expect((await passwordStep(newBrowser(), 'alice')).status).toBe(401);
+    expect((await passwordStep(newBrowser(), 'alice', 'velvet-lantern-harbour')).location).toBe('/account');
+  });
+
+  it('after an admin reset, /account leads to the change page and nothing else, until it is done', async () => {
+    const alice = await addUser('alice');
+    await t.deps.store.updateUser(alice.id, (user) => ({
+      user: { ...user, mustChangePassword: true },
+      result: null,
+    }));
+    const browser = newBrowser();
+    const step = await passwordStep(browser, 'alice');
+    expect(step.location).toBe('/account');
+    const account = await browser.get('/account');
+    expect(account.status).toBe(303);
+    expect(account.location).toBe('/account/password');
+    const form = await browser.get('/account/password');
+    expect(form.html).toContain('choose your own to continue');
+    expect(form.html).not.toContain('Back to your account');
+    const done = await browser.submit(form, '/account/password', {
+      current_password: 'alice-password',
+      new_password: 'velvet-lantern-harbour',
+      confirm_password: 'velvet-lantern-harbour',
+    });
+    expect(done.location).toBe('/account?notice=password_changed');
+    expect((await browser.get('/account')).status).toBe(200);
+    expect((await t.deps.store.getUser(alice.id))?.mustChangePassword).toBe(false);
+  });
+
+  it('refuses a change without the form token, and without a session', async () => {
+    await addUser('alice');
+    const browser = newBrowser();
+    await passwordStep(browser, 'alice');
+    const fields = {
+      current_password: 'alice-password',
+      new_password: 'velvet-lantern-harbour',
+      confirm_password: 'velvet-lantern-harbour',
+    };
+    const forged = await browser.request('POST', '/account/password', {
+      body: new URLSearchParams(fields).toString(),
+      headers: { origin: ORIGIN },
+    });
+    expect(forged.status).toBe(403);
+    const stranger = newBrowser();
+    const page = await stranger.get('/login');
+    const anonymous = await stranger.submit(page, '/account/password', fields);
+    expect(anonymous.location).toBe('/login');
+    expect((await passwordStep(newBrowser(), 'alice')).location).toBe('/account');
   });
 });
 

@@ -138,6 +138,43 @@ describe('the real server', () => {
     expect(me.body.backupCodes.remaining).toBe(8);
   });
 
+  it('an admin reset over HTTP: the sessions end, the temporary password opens only the change', async () => {
+    const bob = await call(server.url, 'POST', '/api/admin/users', {
+      token: alice.admin,
+      body: { username: 'bob', password: 'bob-original-password' },
+    });
+    secretsUsed.add('bob-original-password');
+    const before = await call(server.url, 'POST', '/api/auth/login', {
+      body: { username: 'bob', password: 'bob-original-password' },
+    });
+    secretsUsed.add(before.body.token);
+    const reset = await call(server.url, 'POST', `/api/admin/users/${bob.body.user.id}/password`, {
+      token: alice.admin,
+      body: {},
+    });
+    expect(reset.status).toBe(200);
+    const temporary = reset.body.password as string;
+    secretsUsed.add(temporary);
+    expect((await call(server.url, 'GET', '/api/me', { token: before.body.token })).status).toBe(401);
+
+    const restricted = await call(server.url, 'POST', '/api/auth/login', {
+      body: { username: 'bob', password: temporary },
+    });
+    secretsUsed.add(restricted.body.token);
+    const refused = await call(server.url, 'GET', '/api/me/events', { token: restricted.body.token });
+    expect(refused.status).toBe(403);
+    expect(refused.body.error.code).toBe('password_change_required');
+    const changed = await call(server.url, 'POST', '/api/me/password', {
+      token: restricted.body.token,
+      body: { currentPassword: temporary, newPassword: 'bob-chose-his-own' },
+    });
+    secretsUsed.add('bob-chose-his-own');
+    expect(changed.status).toBe(200);
+    secretsUsed.add(changed.body.token);
+    expect((await call(server.url, 'GET', '/api/me/events', { token: changed.body.token })).status).toBe(200);
+    expect((await call(server.url, 'GET', '/api/me', { token: restricted.body.token })).status).toBe(401);
+  });
+
   it('answers no CORS headers, even to a foreign origin', async () => {
     const preflight = await fetch(new URL('/api/auth/login', server.url), {
       method: 'OPTIONS',

@@ -2,43 +2,12 @@
  * The real server behind a simulated reverse proxy: plain HTTP on the loopback, with the headers a
  * proxy adds (X-Forwarded-For appended on the right, Host and X-Forwarded-Proto of the public address).
  */
-import { request } from 'node:http';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { currentTotp } from '../../server/crypto/totp';
+import { type RawReply, rawRequest } from '../support/raw-request';
 import { call, type RunningServer, startServer } from '../support/server';
 
 const PUBLIC = 'https://sparekey.example';
-
-interface Reply {
-  status: number;
-  headers: Headers;
-  text: string;
-}
-
-/** One HTTP request with the headers exactly as given (fetch would not let a test set Host). */
-function send(
-  url: string,
-  options: { method?: string; headers?: Record<string, string>; body?: string } = {},
-): Promise<Reply> {
-  return new Promise((done, fail) => {
-    const req = request(url, { method: options.method ?? 'GET', headers: options.headers }, (res) => {
-      let text = '';
-      res.setEncoding('utf8');
-      res.on('data', (chunk: string) => {
-        text += chunk;
-      });
-      res.on('end', () => {
-        const headers = new Headers();
-        for (const [name, value] of Object.entries(res.headers)) {
-          for (const v of Array.isArray(value) ? value : [value ?? '']) headers.append(name, v);
-        }
-        done({ status: res.statusCode ?? 0, headers, text });
-      });
-    });
-    req.on('error', fail);
-    req.end(options.body);
-  });
-}
 
 /** X-Forwarded-For as a proxy passes it on: what the client sent, then the address the proxy saw. */
 const forwarded = (clientWrote: string, proxySaw: string) => ({
@@ -120,7 +89,7 @@ describe('PUBLIC_URL=https://… behind a TLS-terminating proxy, the server itse
   function browser() {
     const jar = new Map<string, string>();
     const setCookies: string[] = [];
-    const replies: Reply[] = [];
+    const replies: RawReply[] = [];
     const go = async (method: string, path: string, form?: Record<string, string>, extra = {}) => {
       const headers: Record<string, string> = {
         host: 'sparekey.example',
@@ -136,7 +105,7 @@ describe('PUBLIC_URL=https://… behind a TLS-terminating proxy, the server itse
         headers.origin ??= PUBLIC;
         body = new URLSearchParams({ csrf: jar.get('__Host-sparekey_csrf') ?? '', ...form }).toString();
       }
-      const reply = await send(new URL(path, server.url).toString(), { method, headers, body });
+      const reply = await rawRequest(new URL(path, server.url).toString(), { method, headers, body });
       replies.push(reply);
       for (const line of reply.headers.getSetCookie()) {
         setCookies.push(line);

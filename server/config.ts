@@ -1,6 +1,7 @@
 /** Everything the server reads from its environment, parsed and checked in one place. */
 import { isIP } from 'node:net';
 import { type Argon2Params, OWASP_ARGON2 } from './crypto/hasher';
+import { passwordProblem } from './services/password-rules';
 
 export interface SecurityConfig {
   sessionIdleMs: number;
@@ -15,8 +16,10 @@ export interface SecurityConfig {
   ipFailureWindowMs: number;
   /** Trust X-Forwarded-For only behind a known reverse proxy, or any client could pick its own address. */
   trustProxy: boolean;
+  /** How many proxies append to X-Forwarded-For: the client address is the entry this far from the right. */
+  trustProxyHops: number;
   /**
-   * The address users and the extension reach (scheme, host, port, optional path; no trailing slash),
+   * The address users and the extension reach (scheme, host, port; no path, no trailing slash),
    * e.g. https://sparekey.example behind a TLS-terminating proxy. Also the OpenID Connect issuer.
    */
   publicUrl: string;
@@ -58,7 +61,12 @@ export function isLoopback(host: string): boolean {
   return bare === '::1';
 }
 
-/** PUBLIC_URL must be an absolute http(s) origin with an optional path: it is the issuer and the cookie scope. */
+/**
+ * PUBLIC_URL must be an absolute http(s) origin: it is the issuer, the cookie scope and the origin
+ * forms must come from. SpareKey is served at the root of its own origin: its pages, redirects and
+ * __Host- cookies (which must have Path=/) all assume it, and sharing an origin with other apps would
+ * share those cookies with them. So a path is refused rather than half-supported.
+ */
 function publicUrlFrom(raw: string | undefined): URL | null {
   if (raw === undefined || raw === '') return null;
   let url: URL;
@@ -75,12 +83,18 @@ function publicUrlFrom(raw: string | undefined): URL | null {
   if (url.username || url.password || url.search || url.hash) {
     throw new ConfigError('PUBLIC_URL must not carry a user, a password, a query or a fragment.');
   }
+  if (url.pathname !== '/') {
+    throw new ConfigError(
+      `PUBLIC_URL must be the root of its origin, such as ${url.origin}, not "${raw}": SpareKey cannot be ` +
+        'served under a path. Give it its own host name (e.g. https://sparekey.intranet.example) at the proxy.',
+    );
+  }
   return url;
 }
 
-/** The canonical text of a public URL: no trailing slash, so paths append with one. */
+/** The canonical text of a public URL: its origin, so paths append with a slash. */
 export function publicUrlText(url: URL): string {
-  return `${url.origin}${url.pathname.replace(/\/+$/, '')}`;
+  return url.origin;
 }
 
 /** The public URL when PUBLIC_URL is unset: the address the server is bound to. */
@@ -116,11 +130,20 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
         'Use an https:// address (ALLOW_INSECURE_HTTP=1 overrides).',
     );
   }
+  const bootstrapAdminPassword = env.BOOTSTRAP_ADMIN_PASSWORD || null;
+  // The first admin's password obeys the rule every other password does.
+  const weakBootstrap =
+    bootstrapAdminPassword && passwordProblem(bootstrapAdminPassword, { username: 'admin' });
+  if (weakBootstrap) {
+    throw new ConfigError(
+      `BOOTSTRAP_ADMIN_PASSWORD is refused: ${weakBootstrap} Unset it to have a password generated.`,
+    );
+  }
   return {
     host,
     port,
     dataDir: env.DATA_DIR || './data',
-    bootstrapAdminPassword: env.BOOTSTRAP_ADMIN_PASSWORD || null,
+    bootstrapAdminPassword,
     argon2: {
       memoryCost: integer(env, 'ARGON2_MEMORY_KIB', OWASP_ARGON2.memoryCost, 1024, 4_194_304),
       timeCost: integer(env, 'ARGON2_TIME_COST', OWASP_ARGON2.timeCost, 1, 100),
@@ -139,6 +162,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       ipFailureLimit: integer(env, 'IP_FAILURE_LIMIT', 100, 1, 1_000_000),
       ipFailureWindowMs: integer(env, 'IP_FAILURE_WINDOW_MINUTES', 15, 1, 1440) * MINUTE,
       trustProxy: env.TRUST_PROXY === '1',
+      trustProxyHops: integer(env, 'TRUST_PROXY_HOPS', 1, 1, 10),
       publicUrl: publicUrl ? publicUrlText(publicUrl) : boundUrl({ tls }, host, port),
       https,
     },

@@ -14,6 +14,8 @@ export interface Deps {
   hasher: Hasher;
   clock: Clock;
   security: SecurityConfig;
+  /** The generated first admin's password file, deleted once that admin has chosen a password. */
+  initialPassword?: { userId: string; file: string };
 }
 
 /** Who is asking, for the audit log and per-address throttling. */

@@ -1,7 +1,7 @@
 /** `npm start`: configuration from the environment, the lowdb store, argon2id, and a graceful SIGTERM. */
 
-import { readFileSync } from 'node:fs';
-import { chmod, mkdir, writeFile } from 'node:fs/promises';
+import { existsSync, readFileSync } from 'node:fs';
+import { chmod, mkdir, unlink, writeFile } from 'node:fs/promises';
 import { createServer as createHttpsServer } from 'node:https';
 import { join, resolve } from 'node:path';
 import { serve } from '@hono/node-server';
@@ -11,10 +11,24 @@ import { argon2Hasher } from './crypto/hasher';
 import { type Deps, systemClock } from './deps';
 import { jsonLogger } from './log';
 import { prepareSignIn } from './services/auth';
+import { preparePasswordRules } from './services/password-rules';
 import { bootstrapAdmin } from './services/users';
 import { LowdbStore } from './store/lowdb';
+import type { Store } from './store/types';
 
 const log = jsonLogger();
+
+/**
+ * After a restart: the generated password's file still matters while its admin has not changed it;
+ * once they have (the server stopped before it could delete the file), it is removed now.
+ */
+async function pendingInitialPassword(store: Store, file: string): Promise<Deps['initialPassword']> {
+  if (!existsSync(file)) return undefined;
+  const admin = await store.findUserByUsername('admin');
+  if (admin?.mustChangePassword) return { userId: admin.id, file };
+  await unlink(file).catch(() => undefined);
+  return undefined;
+}
 
 async function main() {
   const config = loadConfig();
@@ -30,19 +44,23 @@ async function main() {
   };
 
   const bootstrap = await bootstrapAdmin(deps, config.bootstrapAdminPassword);
-  if (bootstrap.generatedPassword) {
-    const file = join(dataDir, 'initial-admin-password');
-    await writeFile(file, `${bootstrap.generatedPassword}\n`, { mode: 0o600 });
-    await chmod(file, 0o600);
+  const initialPasswordFile = join(dataDir, 'initial-admin-password');
+  if (bootstrap.generatedPassword && bootstrap.adminId) {
+    await writeFile(initialPasswordFile, `${bootstrap.generatedPassword}\n`, { mode: 0o600 });
+    await chmod(initialPasswordFile, 0o600);
+    deps.initialPassword = { userId: bootstrap.adminId, file: initialPasswordFile };
     // Printed once to the operator's terminal, deliberately outside the JSON log stream.
     process.stderr.write(
-      `\nCreated the account "admin". Its password (also in ${file}, mode 0600):\n\n    ${bootstrap.generatedPassword}\n\n`,
+      `\nCreated the account "admin". Its password (also in ${initialPasswordFile}, mode 0600) must be changed at the first sign-in:\n\n    ${bootstrap.generatedPassword}\n\n`,
     );
   } else if (bootstrap.created) {
     log.info('created admin account', { username: 'admin', passwordFrom: 'BOOTSTRAP_ADMIN_PASSWORD' });
+  } else {
+    deps.initialPassword = await pendingInitialPassword(store, initialPasswordFile);
   }
 
   await prepareSignIn(deps);
+  preparePasswordRules();
   const app = createApp(deps, log);
   const server = serve(
     {

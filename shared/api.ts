@@ -35,11 +35,19 @@ export const Username = z
   .max(64, 'Username must be at most 64 characters.')
   .regex(/^[A-Za-z0-9._@-]+$/, 'Username may contain letters, digits and . _ @ - only.');
 
-/** NIST SP 800-63B: at least 8 characters; the upper bound keeps one hash cheap enough. */
+/**
+ * A password being chosen. Its rule (length, not a common password; docs/SECURITY.md) is checked by the
+ * server's one password-rules module, whose sentence comes back as `400 weak_password` naming the field;
+ * the schema only bounds the body.
+ */
 export const NewPassword = z
   .string()
-  .min(8, 'Password must be at least 8 characters.')
-  .max(256, 'Password must be at most 256 characters.');
+  .min(1, 'Password is required.')
+  .max(1024, 'Password must be at most 256 characters.')
+  .openapi({
+    description:
+      'At least 8 characters, at most 256, any characters; not a commonly used password (checked case-insensitively) nor the username.',
+  });
 
 /** What a client may send as a password when proving one: any policy would leak through errors. */
 const GivenPassword = z.string().min(1, 'Password is required.').max(1024);
@@ -108,6 +116,10 @@ export type MfaType = z.infer<typeof MfaType>;
 export const Me = z
   .object({
     user: User,
+    mustChangePassword: z.boolean().openapi({
+      description:
+        'True after an admin reset or for the generated first admin: until the password is changed, this session may only read /api/me, change the password and sign out.',
+    }),
     mfa: z.object({ enabled: z.boolean(), enrolled: z.boolean(), type: MfaType }),
     backupCodes: BackupCodeStatus,
   })
@@ -118,6 +130,21 @@ export const GenerateCodesRequest = z
   .strictObject({ password: GivenPassword })
   .openapi('GenerateCodesRequest');
 export type GenerateCodesRequest = z.infer<typeof GenerateCodesRequest>;
+
+export const ChangePasswordRequest = z
+  .strictObject({ currentPassword: GivenPassword, newPassword: NewPassword })
+  .openapi('ChangePasswordRequest');
+export type ChangePasswordRequest = z.infer<typeof ChangePasswordRequest>;
+
+export const ChangedPassword = z
+  .object({
+    token: z.string().openapi({
+      description:
+        'A new session token: every session of the account ended with the change, this one included.',
+    }),
+  })
+  .openapi('ChangedPassword');
+export type ChangedPassword = z.infer<typeof ChangedPassword>;
 
 export const GeneratedCodes = z
   .object({
@@ -153,6 +180,8 @@ export const AuditEventType = z.enum([
   'user_deleted',
   'mfa_configured',
   'mfa_reset',
+  'password_changed',
+  'password_reset',
 ]);
 export type AuditEventType = z.infer<typeof AuditEventType>;
 
@@ -206,6 +235,7 @@ export const AdminUser = z
     username: z.string(),
     role: Role,
     createdAt: z.string(),
+    mustChangePassword: z.boolean(),
     mfa: z.object({ type: MfaType, enrolled: z.boolean(), configureLater: z.boolean() }),
     backupCodes: z.object({
       total: z.number().int(),
@@ -250,3 +280,22 @@ export const UpdatedUser = z
   })
   .openapi('UpdatedUser');
 export type UpdatedUser = z.infer<typeof UpdatedUser>;
+
+export const ResetPasswordRequest = z
+  .strictObject({
+    password: NewPassword.optional().openapi({
+      description: 'The temporary password to set; omitted, the server generates one and returns it once.',
+    }),
+  })
+  .openapi('ResetPasswordRequest');
+export type ResetPasswordRequest = z.infer<typeof ResetPasswordRequest>;
+
+export const ResetPassword = z
+  .object({
+    user: AdminUser,
+    password: z.string().optional().openapi({
+      description: 'The generated temporary password, only when none was given: shown this once.',
+    }),
+  })
+  .openapi('ResetPassword');
+export type ResetPassword = z.infer<typeof ResetPassword>;

@@ -6,12 +6,14 @@ import type {
   AdminUsers,
   AuditEvents,
   AuditEventType,
+  ChangedPassword,
   CreateUserRequest,
   GeneratedCodes,
   LoginResponse,
   Me,
   MfaMethod,
   Policy,
+  ResetPassword,
   SessionResponse,
   UpdatedUser,
   UpdateUserRequest,
@@ -121,6 +123,9 @@ export function createApi(serverUrl: string, token: string | null = null, option
     generateCodes: (password: string) =>
       request<GeneratedCodes>('POST', '/api/me/backup-codes', { password }),
     myEvents: () => request<AuditEvents>('GET', '/api/me/events'),
+    /** Every session of the account ends, this one included: the answer holds the new token. */
+    changePassword: (currentPassword: string, newPassword: string) =>
+      request<ChangedPassword>('POST', '/api/me/password', { currentPassword, newPassword }),
     policy: () => request<Policy>('GET', '/api/admin/policy'),
     savePolicy: (policy: Policy) => request<Policy>('PUT', '/api/admin/policy', policy),
     users: () => request<AdminUsers>('GET', '/api/admin/users'),
@@ -129,6 +134,9 @@ export function createApi(serverUrl: string, token: string | null = null, option
       request<UpdatedUser>('PATCH', userPath(id), change),
     deleteUser: (id: string) => request<void>('DELETE', userPath(id)),
     revokeCodes: (id: string) => request<void>('DELETE', `${userPath(id)}/backup-codes`),
+    /** Without `password` the server generates a temporary one and returns it, once. */
+    resetPassword: (id: string, password?: string) =>
+      request<ResetPassword>('POST', `${userPath(id)}/password`, password === undefined ? {} : { password }),
     audit: (filter: { limit: number; userId?: string; type?: AuditEventType }) => {
       const query = new URLSearchParams({ limit: String(filter.limit) });
       if (filter.userId) query.set('userId', filter.userId);

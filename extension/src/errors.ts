@@ -30,10 +30,19 @@ export function describeError(error: unknown): string {
       return t('errorMfaExpired');
     case 'too_many_attempts':
       return lockoutMessage(error.retryAfterSeconds);
+    case 'password_change_required':
+      return t('errorPasswordChangeRequired');
     default:
       if (isSessionExpired(error)) return t('errorSessionExpired');
       // Anything else is the server's own sentence (a reason, or a validation message naming the
       // field): plain words, rendered as text.
       return error.message;
   }
+}
+
+/** The server's sentence without its "field: " prefix, since it is shown beside that field. */
+export function fieldMessage(error: ApiError): string {
+  return error.field && error.message.startsWith(`${error.field}: `)
+    ? error.message.slice(error.field.length + 2)
+    : error.message;
 }

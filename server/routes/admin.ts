@@ -6,6 +6,8 @@ import {
   CreatedUser,
   CreateUserRequest,
   Policy,
+  ResetPassword,
+  ResetPasswordRequest,
   UpdatedUser,
   UpdateUserRequest,
 } from '../../shared/api';
@@ -13,6 +15,7 @@ import type { Deps } from '../deps';
 import { requireAdmin, requireUser } from '../http/context';
 import { bearer, errors, json, jsonBody, routeGroup } from '../http/openapi';
 import { revokeBackupCodes } from '../services/backup-codes';
+import { resetPassword } from '../services/passwords';
 import { adminView, createUser, deleteUser, setPolicy, updateUser } from '../services/users';
 
 const UserId = z.object({
@@ -101,6 +104,16 @@ const routes = {
     request: { params: UserId },
     responses: { 204: { description: 'Revoked' }, ...errors(400, 401, 403, 404) },
   }),
+  resetPassword: createRoute({
+    method: 'post',
+    path: '/api/admin/users/{id}/password',
+    tags,
+    summary:
+      'Set a temporary password (given, or generated and returned once) that the user must change at the next sign-in; their sessions end',
+    security: bearer,
+    request: { params: UserId, ...jsonBody(ResetPasswordRequest) },
+    responses: { 200: json(ResetPassword, 'Reset'), ...errors(400, 401, 403, 404, 413) },
+  }),
   audit: createRoute({
     method: 'get',
     path: '/api/admin/audit',
@@ -139,6 +152,10 @@ export function adminRoutes(deps: Deps) {
   app.openapi(routes.revokeCodes, async (c) => {
     await revokeBackupCodes(deps, c.get('meta'), c.get('user'), c.req.valid('param').id);
     return c.body(null, 204);
+  });
+  app.openapi(routes.resetPassword, async (c) => {
+    const { id } = c.req.valid('param');
+    return c.json(await resetPassword(deps, c.get('meta'), c.get('user'), id, c.req.valid('json')), 200);
   });
   app.openapi(routes.audit, async (c) =>
     c.json({ events: await deps.store.listAudit(c.req.valid('query')) }, 200),

@@ -1,11 +1,19 @@
 import { createRoute } from '@hono/zod-openapi';
-import { AuditEvents, GenerateCodesRequest, GeneratedCodes, Me } from '../../shared/api';
+import {
+  AuditEvents,
+  ChangedPassword,
+  ChangePasswordRequest,
+  GenerateCodesRequest,
+  GeneratedCodes,
+  Me,
+} from '../../shared/api';
 import type { Deps } from '../deps';
 import { requireUser } from '../http/context';
 import { bearer, errors, json, jsonBody, routeGroup } from '../http/openapi';
 import { publicUser } from '../services/auth';
 import { generateBackupCodes } from '../services/backup-codes';
 import { backupCodeStatus, mfaEnabled } from '../services/mfa-policy';
+import { changePassword } from '../services/passwords';
 
 const meRoute = createRoute({
   method: 'get',
@@ -35,6 +43,17 @@ const eventsRoute = createRoute({
   responses: { 200: json(AuditEvents, 'Events'), ...errors(401) },
 });
 
+const passwordRoute = createRoute({
+  method: 'post',
+  path: '/api/me/password',
+  tags: ['Account'],
+  summary:
+    'Change the password (the current one is asked); every session of the account ends, and a new token is returned',
+  security: bearer,
+  request: jsonBody(ChangePasswordRequest),
+  responses: { 200: json(ChangedPassword, 'Changed'), ...errors(400, 401, 413, 429) },
+});
+
 /** How many of their own events a user sees: enough to spot a code used by someone else. */
 const OWN_EVENTS = 50;
 
@@ -48,6 +67,7 @@ export function meRoutes(deps: Deps) {
     return c.json(
       {
         user: publicUser(user),
+        mustChangePassword: Boolean(user.mustChangePassword),
         mfa: { enabled: mfaEnabled(policy, user), enrolled: user.mfa.enrolled, type: user.mfa.type },
         backupCodes: backupCodeStatus(policy, user),
       },
@@ -58,6 +78,9 @@ export function meRoutes(deps: Deps) {
     const { password } = c.req.valid('json');
     return c.json(await generateBackupCodes(deps, c.get('meta'), c.get('user'), password), 201);
   });
+  app.openapi(passwordRoute, async (c) =>
+    c.json(await changePassword(deps, c.get('meta'), c.get('user'), c.req.valid('json')), 200),
+  );
   app.openapi(eventsRoute, async (c) => {
     const events = await deps.store.listAudit({ limit: OWN_EVENTS, userId: c.get('user').id });
     return c.json({ events }, 200);

@@ -12,11 +12,22 @@ import type { AppEnv } from '../http/context';
 import { ApiError, tooManyAttempts } from '../http/errors';
 import { enroll, login, signOut, verifyMfa } from '../services/auth';
 import { backupCodeStatus, backupCodeUsable } from '../services/mfa-policy';
+import { changePassword } from '../services/passwords';
 import { endSession, readChallenge, resolveSession } from '../services/sessions';
 import { mfaLockRemaining } from '../services/throttle';
 import { CHALLENGE_COOKIE, clearCookie, readCookie, SESSION_COOKIE, writeCookie } from '../web/cookies';
 import { CSRF_FIELD, formToken, formTokenValid, originCheck } from '../web/csrf';
-import { BACKUP_CODE, checkField, PASSWORD, readForm, TOTP_CODE, USERNAME } from '../web/form';
+import {
+  BACKUP_CODE,
+  CONFIRM_PASSWORD,
+  CURRENT_PASSWORD,
+  checkField,
+  NEW_PASSWORD,
+  PASSWORD,
+  readForm,
+  TOTP_CODE,
+  USERNAME,
+} from '../web/form';
 import { qrSvg } from '../web/qr';
 import { STYLESHEET_PATH, stylesheet } from '../web/static';
 import { accountPage } from '../web/views/account';
@@ -24,6 +35,7 @@ import { enrollPage } from '../web/views/enroll';
 import { loginPage } from '../web/views/login';
 import { messagePage } from '../web/views/message';
 import { mfaPage } from '../web/views/mfa';
+import { type PasswordView, passwordPage } from '../web/views/password';
 
 type WebEnv = { Variables: AppEnv['Variables'] & { form: URLSearchParams } };
 type WebContext = Context<WebEnv>;
@@ -33,6 +45,15 @@ const NOTICES: Record<string, string> = {
   expired: 'Your sign-in expired or was already completed. Sign in again.',
   signed_out: 'You have signed out.',
 };
+
+/** The same for /account. */
+const ACCOUNT_NOTICES: Record<string, string> = {
+  password_changed: 'Your password is changed. Your other sessions have been signed out.',
+};
+
+function noticeFrom(notices: Record<string, string>, key: string | undefined): string | null {
+  return key && Object.hasOwn(notices, key) ? (notices[key] ?? null) : null;
+}
 
 const csrfRefused = () =>
   new ApiError(
@@ -109,9 +130,9 @@ export function webRoutes(deps: Deps) {
 
   app.get('/login', async (c) => {
     if (await signedInUser(c)) return c.redirect('/account', 303);
-    const key = c.req.query('notice');
-    const notice = key && Object.hasOwn(NOTICES, key) ? (NOTICES[key] ?? null) : null;
-    return c.html(loginPage({ csrf: formToken(c, deps), notice }));
+    return c.html(
+      loginPage({ csrf: formToken(c, deps), notice: noticeFrom(NOTICES, c.req.query('notice')) }),
+    );
   });
 
   app.post('/login', ...guarded, async (c) => {
@@ -229,14 +250,79 @@ export function webRoutes(deps: Deps) {
     }
   });
 
-  app.get('/account', async (c) => {
+  /** The signed-in user of a page under /account, or the redirect that page answers with instead. */
+  async function accountUser(c: WebContext) {
     const user = await signedInUser(c);
     if (!user) {
       if (readCookie(c, deps, SESSION_COOKIE)) clearCookie(c, deps, SESSION_COOKIE);
-      return c.redirect('/login', 303);
+      return { redirect: c.redirect('/login', 303) } as const;
     }
+    return { user } as const;
+  }
+
+  app.get('/account', async (c) => {
+    const found = await accountUser(c);
+    if (!found.user) return found.redirect;
+    const { user } = found;
+    // A reset or generated password opens nothing until it is replaced.
+    if (user.mustChangePassword) return c.redirect('/account/password', 303);
     const backupCodes = backupCodeStatus(await deps.store.getPolicy(), user);
-    return c.html(accountPage({ csrf: formToken(c, deps), username: user.username, backupCodes }));
+    const notice = noticeFrom(ACCOUNT_NOTICES, c.req.query('notice'));
+    return c.html(accountPage({ csrf: formToken(c, deps), username: user.username, backupCodes, notice }));
+  });
+
+  app.get('/account/password', async (c) => {
+    const found = await accountUser(c);
+    if (!found.user) return found.redirect;
+    const { user } = found;
+    return c.html(
+      passwordPage({
+        csrf: formToken(c, deps),
+        username: user.username,
+        forced: Boolean(user.mustChangePassword),
+      }),
+    );
+  });
+
+  app.post('/account/password', ...guarded, async (c) => {
+    const found = await accountUser(c);
+    if (!found.user) return found.redirect;
+    const { user } = found;
+    const form = c.get('form');
+    const current = checkField(form, CURRENT_PASSWORD);
+    const next = checkField(form, NEW_PASSWORD);
+    const confirm = checkField(form, CONFIRM_PASSWORD);
+    const show = (status: ApiError['status'], fieldErrors: PasswordView['fieldErrors'], error?: string) =>
+      c.html(
+        passwordPage({
+          csrf: formToken(c, deps),
+          username: user.username,
+          forced: Boolean(user.mustChangePassword),
+          fieldErrors,
+          error: error ?? null,
+        }),
+        status,
+      );
+    const mismatch = !confirm.error && confirm.value !== next.value ? 'The two new passwords differ.' : null;
+    if (current.error || next.error || confirm.error || mismatch) {
+      return show(400, { current: current.error, next: next.error, confirm: confirm.error ?? mismatch });
+    }
+    let session: { token: string };
+    try {
+      session = await changePassword(deps, c.get('meta'), user, {
+        currentPassword: current.value,
+        newPassword: next.value,
+      });
+    } catch (error) {
+      const refused = refusal(c, error);
+      if (refused.extras.field === 'currentPassword')
+        return show(refused.status, { current: refused.message });
+      if (refused.extras.field === 'newPassword') return show(refused.status, { next: refused.message });
+      return show(refused.status, {}, refused.message);
+    }
+    // Every session of the account ended with the change; this browser continues on the new one.
+    writeCookie(c, deps, SESSION_COOKIE, session.token);
+    return c.redirect('/account?notice=password_changed', 303);
   });
 
   app.post('/logout', ...guarded, async (c) => {

@@ -1,5 +1,5 @@
 /** Accounts, as the admin manages them, and the first admin of an empty store. */
-import { randomBytes, randomUUID } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
 import type {
   AdminUser,
   CreateUserRequest,
@@ -16,6 +16,8 @@ import { type MfaRecord, UsernameTakenError, type UserRecord } from '../store/ty
 import { audit } from './audit';
 import { publicUser } from './auth';
 import { unusedCount } from './mfa-policy';
+import { checkNewPassword } from './password-rules';
+import { generatePassword } from './passwords';
 
 const NO_MFA: MfaRecord = {
   type: 'none',
@@ -50,6 +52,7 @@ export function adminView(user: UserRecord): AdminUser {
   return {
     ...publicUser(user),
     createdAt: user.createdAt,
+    mustChangePassword: Boolean(user.mustChangePassword),
     mfa: { type: user.mfa.type, enrolled: user.mfa.enrolled, configureLater: user.mfa.configureLater },
     backupCodes: {
       total: set?.codes.length ?? 0,
@@ -66,6 +69,7 @@ export async function createUser(
   admin: UserRecord,
   input: Required<CreateUserRequest>,
 ): Promise<User> {
+  checkNewPassword(input.password, 'password', { username: input.username });
   const user = await newUserRecord(deps, input.username, input.password, input.role);
   try {
     await deps.store.createUser(user);
@@ -168,16 +172,18 @@ export async function setPolicy(deps: Deps, meta: RequestMeta, admin: UserRecord
 }
 
 /**
- * An empty store gets the account `admin`, with BOOTSTRAP_ADMIN_PASSWORD or a generated password
- * that the caller shows once and writes to a 0600 file.
+ * An empty store gets the account `admin`, with BOOTSTRAP_ADMIN_PASSWORD (checked by loadConfig
+ * against the password rule) or a generated password that the caller shows once and writes to a
+ * 0600 file; a generated one must be changed at the first sign-in.
  */
 export async function bootstrapAdmin(
   deps: Deps,
   password: string | null,
-): Promise<{ created: boolean; generatedPassword: string | null }> {
-  if ((await deps.store.countUsers()) > 0) return { created: false, generatedPassword: null };
-  const generatedPassword = password ? null : randomBytes(18).toString('base64url');
+): Promise<{ created: boolean; generatedPassword: string | null; adminId: string | null }> {
+  if ((await deps.store.countUsers()) > 0) return { created: false, generatedPassword: null, adminId: null };
+  const generatedPassword = password ? null : generatePassword();
   const admin = await newUserRecord(deps, 'admin', password ?? generatedPassword ?? '', 'admin');
+  if (generatedPassword) admin.mustChangePassword = true;
   await deps.store.createUser(admin);
-  return { created: true, generatedPassword };
+  return { created: true, generatedPassword, adminId: admin.id };
 }

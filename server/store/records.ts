@@ -35,6 +35,7 @@ export const UserRecordSchema = z.looseObject({
   backupCodes: BackupCodeSetSchema.nullable(),
   mfaFailures: z.array(z.string()),
   mfaLockedUntil: z.string().nullable(),
+  mustChangePassword: z.boolean().optional(),
 }) satisfies z.ZodType<UserRecord>;
 
 export const TokenRecordSchema = z.looseObject({

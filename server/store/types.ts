@@ -43,6 +43,11 @@ export interface UserRecord {
   /** Failed MFA attempts (ISO times) inside the lockout window, and the lock's end if locked. */
   mfaFailures: string[];
   mfaLockedUntil: string | null;
+  /**
+   * Set by an admin's reset and for the generated first admin: until the user picks a password of
+   * their own, their sessions may only read /api/me, change the password and sign out. Absent: false.
+   */
+  mustChangePassword?: boolean;
 }
 
 export type TokenKind = 'session' | 'mfa';

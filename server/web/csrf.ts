@@ -1,8 +1,7 @@
 /**
  * Three locks on every web form POST, so a page on another site cannot submit our forms:
  * SameSite=Strict cookies (set in ./cookies), hono's csrf() Origin / Sec-Fetch-Site check, and a
- * double-submit token (a random value in a cookie and in a hidden field) for clients that send
- * neither header.
+ * double-submit token (a random value in a cookie and in a hidden field). Each must pass on its own.
  */
 import { timingSafeEqual } from 'node:crypto';
 import type { Context, MiddlewareHandler } from 'hono';
@@ -13,18 +12,22 @@ import { CSRF_COOKIE, readCookie, writeCookie } from './cookies';
 
 export const CSRF_FIELD = 'csrf';
 
-/** Our own origin as the browser sees it; behind a trusted TLS proxy, the proxy says which scheme that is. */
-function ownOrigin(c: Context, deps: Deps): string {
-  const url = new URL(c.req.url);
-  const proto = deps.security.trustProxy
-    ? c.req.header('x-forwarded-proto')?.split(',')[0]?.trim()
-    : undefined;
-  return proto === 'https' || proto === 'http' ? `${proto}://${url.host}` : url.origin;
-}
-
-/** Refuses a form POST whose Origin (or Sec-Fetch-Site) is not this server. */
+/**
+ * Refuses a form POST unless the browser says it comes from our own pages: Sec-Fetch-Site
+ * same-origin, or an Origin equal to PUBLIC_URL's origin (what the browser shows, whatever Host and
+ * scheme a proxy passes on), or to the origin this request was addressed to when that has PUBLIC_URL's
+ * scheme (direct access under another name, e.g. localhost); behind a TLS proxy the request is plain
+ * HTTP, and an http:// page must not pass for us. A client that sends neither header is refused:
+ * browsers send at least one, so the double-submit token is a second lock, not a fallback.
+ */
 export function originCheck(deps: Deps): MiddlewareHandler {
-  return csrf({ origin: (origin, c) => origin === ownOrigin(c, deps) });
+  return csrf({
+    origin: (origin, c) => {
+      const ours = new URL(deps.security.publicUrl);
+      const addressed = new URL(c.req.url);
+      return origin === ours.origin || (addressed.protocol === ours.protocol && origin === addressed.origin);
+    },
+  });
 }
 
 /** The token for this browser's forms: the one in its cookie, or a new one set now. */

@@ -18,15 +18,24 @@ export interface FieldRule {
 
 export const USERNAME: FieldRule = { name: 'username', label: 'username', max: 64 };
 export const PASSWORD: FieldRule = { name: 'password', label: 'password', max: 1024 };
+export const CURRENT_PASSWORD: FieldRule = { name: 'current_password', label: 'current password', max: 1024 };
+export const NEW_PASSWORD: FieldRule = { name: 'new_password', label: 'new password', max: 1024 };
+export const CONFIRM_PASSWORD: FieldRule = {
+  name: 'confirm_password',
+  label: 'new password again',
+  max: 1024,
+};
 export const TOTP_CODE: FieldRule = { name: 'totp', label: 'authenticator code', max: 64 };
 export const BACKUP_CODE: FieldRule = { name: 'backup_code', label: 'backup code', max: 64 };
+
+const PASSWORDS = new Set([PASSWORD, CURRENT_PASSWORD, NEW_PASSWORD, CONFIRM_PASSWORD]);
 
 export type Checked = { value: string; error: null } | { value: string; error: string };
 
 export function checkField(form: URLSearchParams | null, rule: FieldRule): Checked {
   const raw = form?.get(rule.name) ?? '';
   // Passwords are taken as typed; names and codes forgive stray spaces from copy and paste.
-  const value = rule === PASSWORD ? raw : raw.trim();
+  const value = PASSWORDS.has(rule) ? raw : raw.trim();
   if (value === '') return { value, error: `Enter your ${rule.label}.` };
   if (value.length > rule.max) {
     return { value: value.slice(0, rule.max), error: `That ${rule.label} is too long.` };

@@ -13,6 +13,7 @@ export const ADMIN = {
 export function me(overrides: Partial<Me['backupCodes']> = {}, user: Me['user'] = ALICE): Me {
   return {
     user,
+    mustChangePassword: false,
     mfa: { enabled: true, enrolled: true, type: 'totp' },
     backupCodes: {
       allowed: true,
@@ -36,6 +37,7 @@ export function adminUser(user: typeof ALICE | typeof ADMIN, overrides: Partial<
   return {
     ...user,
     createdAt: '2026-11-01T08:00:00.000Z',
+    mustChangePassword: false,
     mfa: { type: 'totp', enrolled: true, configureLater: false },
     backupCodes: {
       total: 10,

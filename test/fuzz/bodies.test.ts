@@ -9,12 +9,14 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { z } from 'zod';
 import { MAX_BODY_BYTES } from '../../server/app';
 import {
+  ChangePasswordRequest,
   CreateUserRequest,
   EnrollRequest,
   GenerateCodesRequest,
   LoginRequest,
   MfaRequest,
   Policy,
+  ResetPasswordRequest,
   UpdateUserRequest,
 } from '../../shared/api';
 import { anyValue, contentType, rawText, shapedLike } from './inputs';
@@ -59,6 +61,13 @@ const ENDPOINTS: Record<string, Endpoint> = {
     schema: GenerateCodesRequest,
     fields: ['password'],
   },
+  changePassword: {
+    method: 'POST',
+    path: () => '/api/me/password',
+    token: () => world.alice.token,
+    schema: ChangePasswordRequest,
+    fields: ['currentPassword', 'newPassword'],
+  },
   putPolicy: {
     method: 'PUT',
     path: () => '/api/admin/policy',
@@ -79,6 +88,13 @@ const ENDPOINTS: Record<string, Endpoint> = {
     token: () => world.admin.token,
     schema: UpdateUserRequest,
     fields: ['role', 'mfa'],
+  },
+  resetPassword: {
+    method: 'POST',
+    path: () => `/api/admin/users/${world.alice.id}/password`,
+    token: () => world.admin.token,
+    schema: ResetPasswordRequest,
+    fields: ['password'],
   },
 };
 

@@ -74,6 +74,7 @@ describe('path parameters that are not ids', () => {
       { method: 'PATCH', suffix: '', body: { role: 'user' } },
       { method: 'DELETE', suffix: '', body: undefined },
       { method: 'DELETE', suffix: '/backup-codes', body: undefined },
+      { method: 'POST', suffix: '/password', body: {} },
     ];
     const real = () => [world.admin.id, world.alice.id, world.bob.id].map((id) => id.toLowerCase());
     await fc.assert(
@@ -103,6 +104,7 @@ describe('methods', () => {
     '/api/me',
     '/api/me/backup-codes',
     '/api/me/events',
+    '/api/me/password',
     '/api/admin/policy',
     '/api/admin/users',
     '/api/admin/audit',

@@ -86,10 +86,12 @@ describe('health and documentation', () => {
       '/api/me',
       '/api/me/backup-codes',
       '/api/me/events',
+      '/api/me/password',
       '/api/admin/policy',
       '/api/admin/users',
       '/api/admin/users/{id}',
       '/api/admin/users/{id}/backup-codes',
+      '/api/admin/users/{id}/password',
       '/api/admin/audit',
     ]) {
       expect(doc.body.paths, path).toHaveProperty([path]);

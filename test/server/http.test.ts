@@ -2,7 +2,8 @@
  * The real server (`server/main.ts`) over HTTP on a random loopback port with a temporary DATA_DIR
  * and argon2id at its real cost: what `npm start` runs.
  */
-import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
+import { mkdtemp, readdir, readFile, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -137,6 +138,43 @@ describe('the real server', () => {
     expect(me.body.backupCodes.remaining).toBe(8);
   });
 
+  it('an admin reset over HTTP: the sessions end, the temporary password opens only the change', async () => {
+    const bob = await call(server.url, 'POST', '/api/admin/users', {
+      token: alice.admin,
+      body: { username: 'bob', password: 'bob-original-password' },
+    });
+    secretsUsed.add('bob-original-password');
+    const before = await call(server.url, 'POST', '/api/auth/login', {
+      body: { username: 'bob', password: 'bob-original-password' },
+    });
+    secretsUsed.add(before.body.token);
+    const reset = await call(server.url, 'POST', `/api/admin/users/${bob.body.user.id}/password`, {
+      token: alice.admin,
+      body: {},
+    });
+    expect(reset.status).toBe(200);
+    const temporary = reset.body.password as string;
+    secretsUsed.add(temporary);
+    expect((await call(server.url, 'GET', '/api/me', { token: before.body.token })).status).toBe(401);
+
+    const restricted = await call(server.url, 'POST', '/api/auth/login', {
+      body: { username: 'bob', password: temporary },
+    });
+    secretsUsed.add(restricted.body.token);
+    const refused = await call(server.url, 'GET', '/api/me/events', { token: restricted.body.token });
+    expect(refused.status).toBe(403);
+    expect(refused.body.error.code).toBe('password_change_required');
+    const changed = await call(server.url, 'POST', '/api/me/password', {
+      token: restricted.body.token,
+      body: { currentPassword: temporary, newPassword: 'bob-chose-his-own' },
+    });
+    secretsUsed.add('bob-chose-his-own');
+    expect(changed.status).toBe(200);
+    secretsUsed.add(changed.body.token);
+    expect((await call(server.url, 'GET', '/api/me/events', { token: changed.body.token })).status).toBe(200);
+    expect((await call(server.url, 'GET', '/api/me', { token: restricted.body.token })).status).toBe(401);
+  });
+
   it('answers no CORS headers, even to a foreign origin', async () => {
     const preflight = await fetch(new URL('/api/auth/login', server.url), {
       method: 'OPTIONS',
@@ -230,20 +268,69 @@ describe('restarts and first start', () => {
     }
   });
 
-  it('without BOOTSTRAP_ADMIN_PASSWORD, generates one, prints it once and writes it 0600', async () => {
-    const server = await startServer({ env: { BOOTSTRAP_ADMIN_PASSWORD: '' } });
+  it('without BOOTSTRAP_ADMIN_PASSWORD, generates one (printed once, 0600) that must be changed, then deletes its file', async () => {
+    const dataDir = await mkdtemp(join(tmpdir(), 'sparekey-bootstrap-'));
     try {
+      let server = await startServer({ dataDir, env: { BOOTSTRAP_ADMIN_PASSWORD: '' } });
       const file = join(server.dataDir, 'initial-admin-password');
       const password = (await readFile(file, 'utf8')).trim();
       expect(password.length).toBeGreaterThanOrEqual(20);
       expect((await stat(file)).mode & 0o777).toBe(0o600);
       expect(server.output().split(password).length - 1).toBe(1);
-      const res = await call(server.url, 'POST', '/api/auth/login', {
+      const login = await call(server.url, 'POST', '/api/auth/login', {
         body: { username: 'admin', password },
       });
-      expect(res.body.status).toBe('ok');
-    } finally {
+      expect(login.body.status).toBe('ok');
+      const restricted = login.body.token as string;
+      const me = await call(server.url, 'GET', '/api/me', { token: restricted });
+      expect(me.body.mustChangePassword).toBe(true);
+      const refused = await call(server.url, 'GET', '/api/admin/users', { token: restricted });
+      expect(refused.status).toBe(403);
+      expect(refused.body.error.code).toBe('password_change_required');
+
+      // A restart before the change keeps the file: the password is still the only way in.
+      await server.stop({ keepData: true });
+      server = await startServer({ dataDir, env: { BOOTSTRAP_ADMIN_PASSWORD: '' } });
+      expect(existsSync(file)).toBe(true);
+      const again = await call(server.url, 'POST', '/api/auth/login', {
+        body: { username: 'admin', password },
+      });
+      const changed = await call(server.url, 'POST', '/api/me/password', {
+        token: again.body.token,
+        body: { currentPassword: password, newPassword: 'the-admin-chose-this' },
+      });
+      expect(changed.status).toBe(200);
+      expect(existsSync(file), 'the generated password file is deleted').toBe(false);
+      const users = await call(server.url, 'GET', '/api/admin/users', { token: changed.body.token });
+      expect(users.status).toBe(200);
+      const old = await call(server.url, 'POST', '/api/auth/login', {
+        body: { username: 'admin', password },
+      });
+      expect(old.status).toBe(401);
       await server.stop();
+    } finally {
+      await rm(dataDir, { recursive: true, force: true });
+    }
+  });
+
+  it('refuses a BOOTSTRAP_ADMIN_PASSWORD that breaks the password rule, saying why, without a stack trace', async () => {
+    for (const [password, reason] of [
+      ['x', 'at least 8 characters'],
+      ['Password123', 'commonly used'],
+    ] as const) {
+      const dataDir = await mkdtemp(join(tmpdir(), 'sparekey-weak-'));
+      try {
+        const failed = await startServer({ dataDir, env: { BOOTSTRAP_ADMIN_PASSWORD: password } }).then(
+          () => null,
+          (error: Error) => error.message,
+        );
+        expect(failed).toContain('BOOTSTRAP_ADMIN_PASSWORD is refused');
+        expect(failed).toContain(reason);
+        expect(failed).not.toMatch(/\n\s+at /);
+        expect(await readdir(dataDir)).toEqual([]);
+      } finally {
+        await rm(dataDir, { recursive: true, force: true });
+      }
     }
   });
 });

@@ -7,57 +7,18 @@
 import { execFileSync, spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
-import { request as httpsRequest } from 'node:https';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { currentTotp } from '../../server/crypto/totp';
+import { rawRequest } from '../support/raw-request';
 import { type RunningServer, startServer } from '../support/server';
 
 const ROOT = resolve(import.meta.dirname, '../..');
 
-interface Reply {
-  status: number;
-  headers: Headers;
-  text: string;
-  // biome-ignore lint/suspicious/noExplicitAny: tests read fields of arbitrary JSON.
-  json: any;
-}
-
 /** A request over HTTPS that trusts only our self-signed certificate. */
-function https(
-  ca: string,
-  url: string,
-  options: { method?: string; headers?: Record<string, string>; body?: string } = {},
-): Promise<Reply> {
-  return new Promise((done, fail) => {
-    const req = httpsRequest(
-      url,
-      { method: options.method ?? 'GET', headers: options.headers, ca },
-      (res) => {
-        let text = '';
-        res.setEncoding('utf8');
-        res.on('data', (chunk: string) => {
-          text += chunk;
-        });
-        res.on('end', () => {
-          const headers = new Headers();
-          for (const [name, value] of Object.entries(res.headers)) {
-            for (const v of Array.isArray(value) ? value : [value ?? '']) headers.append(name, v);
-          }
-          let json: unknown = null;
-          try {
-            json = JSON.parse(text);
-          } catch {
-            // an HTML page
-          }
-          done({ status: res.statusCode ?? 0, headers, text, json });
-        });
-      },
-    );
-    req.on('error', fail);
-    req.end(options.body);
-  });
+function https(ca: string, url: string, options: Omit<Parameters<typeof rawRequest>[1], 'ca'> = {}) {
+  return rawRequest(url, { ...options, ca });
 }
 
 function makeCertificate(dir: string) {
@@ -223,9 +184,9 @@ describe('HTTPS with TLS_CERT_FILE and TLS_KEY_FILE', () => {
     const byName = (name: string) => cookieLines.filter((line) => line.startsWith(`${name}=`));
     expect(byName('__Host-sparekey_session').length).toBeGreaterThan(0);
     expect(byName('__Host-sparekey_csrf').length).toBeGreaterThan(0);
-    expect(byName('__Secure-sparekey_mfa').length).toBeGreaterThan(0);
-    // Over TLS no cookie goes out without its prefix (which browsers only accept with Secure).
-    expect(cookieLines.filter((line) => !line.startsWith('__'))).toEqual([]);
+    expect(byName('__Host-sparekey_mfa').length).toBeGreaterThan(0);
+    // Over TLS no cookie goes out without the __Host- prefix (which browsers only accept with Secure, Path=/).
+    expect(cookieLines.filter((line) => !line.startsWith('__Host-'))).toEqual([]);
     for (const line of cookieLines) {
       const attributes = line.split(';').map((a) => a.trim().toLowerCase());
       expect(attributes, line).toContain('secure');

@@ -13,7 +13,8 @@ import { buildTestApp, type TestApp } from '../support/fakes';
 const ORIGIN = 'http://localhost';
 const META = { ip: null, userAgent: 'web-test' };
 /** Every place a page may send the browser: fixed paths, so nothing secret can ride along. */
-const KNOWN_LOCATIONS = /^\/(login(\/mfa|\/enroll)?(\?notice=(expired|signed_out))?|account)$/;
+const KNOWN_LOCATIONS =
+  /^\/(login(\/mfa|\/enroll)?(\?notice=(expired|signed_out))?|account(\/password|\?notice=password_changed)?)$/;
 
 let t: TestApp;
 
@@ -306,11 +307,9 @@ describe('sign-in with an authenticator code', () => {
     const challenge = cookieLine(step, 'sparekey_mfa');
     expect(challenge).toContain('HttpOnly');
     expect(challenge).toContain('SameSite=Strict');
-    expect(challenge).toContain('Path=/login');
+    // Path=/ as __Host- demands; it lives 5 minutes and only the sign-in pages read it.
+    expect(challenge).toContain('Path=/;');
     expect(challenge).toContain(`Max-Age=${t.deps.security.mfaTokenMs / 1000}`);
-    // The challenge cookie is scoped to the sign-in pages: /account never receives it.
-    expect(browser.cookieHeader('/account')).not.toContain('sparekey_mfa');
-    expect(browser.cookieHeader('/login/mfa')).toContain('sparekey_mfa');
 
     const page = await browser.get('/login/mfa');
     expect(page.status).toBe(200);
@@ -532,6 +531,117 @@ describe('enrolment at sign-in', () => {
   });
 });
 
+/** The field's error shown on the page, or null. */
+function fieldError(html: string, id: string): string | null {
+  return (
+    html.match(new RegExp(`<p class="field-error" id="${id}-error" role="alert">([^<]*)</p>`))?.[1] ?? null
+  );
+}
+
+describe('changing the password', () => {
+  it('from /account: errors at their field, then the change; other sessions end, this one goes on', async () => {
+    await addUser('alice');
+    const elsewhere = newBrowser();
+    await passwordStep(elsewhere, 'alice');
+    const browser = newBrowser();
+    await passwordStep(browser, 'alice');
+    const account = await browser.get('/account');
+    expect(account.html).toContain('<a href="/account/password">Change password</a>');
+
+    const form = await browser.get('/account/password');
+    expect(form.status).toBe(200);
+    expect(form.html).toContain('<label for="current_password">Current password</label>');
+    expect(input(form.html, 'new_password')).toContain('autocomplete="new-password"');
+    expect(input(form.html, 'current_password')).toContain('autocomplete="current-password"');
+    const submit = (fields: Record<string, string>) => browser.submit(form, '/account/password', fields);
+
+    const wrong = await submit({
+      current_password: 'not-it',
+      new_password: 'velvet-lantern-harbour',
+      confirm_password: 'velvet-lantern-harbour',
+    });
+    expect(wrong.status).toBe(401);
+    expect(fieldError(wrong.html, 'current_password')).toBe('That is not your current password.');
+    const common = await submit({
+      current_password: 'alice-password',
+      new_password: 'Password1',
+      confirm_password: 'Password1',
+    });
+    expect(common.status).toBe(400);
+    expect(fieldError(common.html, 'new_password')).toMatch(/commonly used/);
+    const differ = await submit({
+      current_password: 'alice-password',
+      new_password: 'velvet-lantern-harbour',
+      confirm_password: 'velvet-lantern-harbor',
+    });
+    expect(differ.status).toBe(400);
+    expect(fieldError(differ.html, 'confirm_password')).toBe('The two new passwords differ.');
+    // The session still works after the refusals, and no password is echoed back into a page.
+    expect(differ.html).not.toContain('velvet-lantern-harbour');
+    expect((await browser.get('/account')).status).toBe(200);
+
+    const done = await submit({
+      current_password: 'alice-password',
+      new_password: 'velvet-lantern-harbour',
+      confirm_password: 'velvet-lantern-harbour',
+    });
+    expect(done.status).toBe(303);
+    expect(done.location).toBe('/account?notice=password_changed');
+    const after = await browser.get('/account?notice=password_changed');
+    expect(after.status).toBe(200);
+    expect(after.html).toContain('Your password is changed.');
+    expect((await elsewhere.get('/account')).location).toBe('/login');
+    expect((await passwordStep(newBrowser(), 'alice')).status).toBe(401);
+    expect((await passwordStep(newBrowser(), 'alice', 'velvet-lantern-harbour')).location).toBe('/account');
+  });
+
+  it('after an admin reset, /account leads to the change page and nothing else, until it is done', async () => {
+    const alice = await addUser('alice');
+    await t.deps.store.updateUser(alice.id, (user) => ({
+      user: { ...user, mustChangePassword: true },
+      result: null,
+    }));
+    const browser = newBrowser();
+    const step = await passwordStep(browser, 'alice');
+    expect(step.location).toBe('/account');
+    const account = await browser.get('/account');
+    expect(account.status).toBe(303);
+    expect(account.location).toBe('/account/password');
+    const form = await browser.get('/account/password');
+    expect(form.html).toContain('choose your own to continue');
+    expect(form.html).not.toContain('Back to your account');
+    const done = await browser.submit(form, '/account/password', {
+      current_password: 'alice-password',
+      new_password: 'velvet-lantern-harbour',
+      confirm_password: 'velvet-lantern-harbour',
+    });
+    expect(done.location).toBe('/account?notice=password_changed');
+    expect((await browser.get('/account')).status).toBe(200);
+    expect((await t.deps.store.getUser(alice.id))?.mustChangePassword).toBe(false);
+  });
+
+  it('refuses a change without the form token, and without a session', async () => {
+    await addUser('alice');
+    const browser = newBrowser();
+    await passwordStep(browser, 'alice');
+    const fields = {
+      current_password: 'alice-password',
+      new_password: 'velvet-lantern-harbour',
+      confirm_password: 'velvet-lantern-harbour',
+    };
+    const forged = await browser.request('POST', '/account/password', {
+      body: new URLSearchParams(fields).toString(),
+      headers: { origin: ORIGIN },
+    });
+    expect(forged.status).toBe(403);
+    const stranger = newBrowser();
+    const page = await stranger.get('/login');
+    const anonymous = await stranger.submit(page, '/account/password', fields);
+    expect(anonymous.location).toBe('/login');
+    expect((await passwordStep(newBrowser(), 'alice')).location).toBe('/account');
+  });
+});
+
 describe('CSRF', () => {
   it('refuses a form without the token, with a foreign token, or with a foreign Origin', async () => {
     await addUser('alice');
@@ -573,6 +683,26 @@ describe('CSRF', () => {
     expect((await browser.submit(form, '/login', fields)).location).toBe('/account');
   });
 
+  it("a form with neither Origin nor Sec-Fetch-Site is refused, token or not; a browser's headers pass", async () => {
+    await addUser('alice');
+    const fields = { username: 'alice', password: 'alice-password' };
+    const post = async (headers: Record<string, string>) => {
+      const browser = newBrowser();
+      const form = await browser.get('/login');
+      const body = new URLSearchParams({ csrf: csrfToken(form.html), ...fields }).toString();
+      return { browser, page: await browser.request('POST', '/login', { body, headers }) };
+    };
+    // A right token and cookie do not stand in for the headers: the token is a second lock.
+    const bare = await post({});
+    expect(bare.page.status).toBe(403);
+    expect(bare.browser.cookies.has('sparekey_session')).toBe(false);
+    // Under Referrer-Policy: no-referrer a browser sends Origin: null, and Sec-Fetch-Site with it.
+    expect((await post({ origin: 'null' })).page.status).toBe(403);
+    const browserLike = await post({ origin: 'null', 'sec-fetch-site': 'same-origin' });
+    expect(browserLike.page.location).toBe('/account');
+    expect((await post({ origin: ORIGIN })).page.location).toBe('/account');
+  });
+
   it('a forged sign-out is refused and the session survives', async () => {
     await addUser('alice');
     const browser = newBrowser();
@@ -597,8 +727,8 @@ describe('CSRF', () => {
     const page = await secure.get('/login');
     expect(cookieLine(page, '__Host-sparekey_csrf')).toMatch(/Path=\/.*Secure|Secure.*Path=\//);
     const step = await secure.submit(page, '/login', { username: 'alice', password: 'alice-password' });
-    const challenge = cookieLine(step, '__Secure-sparekey_mfa');
-    for (const attribute of ['HttpOnly', 'SameSite=Strict', 'Secure', 'Path=/login']) {
+    const challenge = cookieLine(step, '__Host-sparekey_mfa');
+    for (const attribute of ['HttpOnly', 'SameSite=Strict', 'Secure', 'Path=/;']) {
       expect(challenge).toContain(attribute);
     }
     const done = await secure.submit(await secure.get('/login/mfa'), '/login/mfa', {

@@ -83,6 +83,7 @@ const goodSender = {
 function me(username: string, used: number[]): Me {
   return {
     user: { id: 'u1', username, role: 'user' },
+    mustChangePassword: false,
     mfa: { enabled: true, enrolled: true, type: 'totp' },
     backupCodes: {
       allowed: true,

@@ -49,8 +49,16 @@ describe('configuration from the environment', () => {
     const behindProxy = loadConfig({ HOST: '0.0.0.0', PUBLIC_URL: 'https://sparekey.example/' });
     expect(behindProxy.publicUrl).toBe('https://sparekey.example');
     expect(behindProxy.security).toMatchObject({ publicUrl: 'https://sparekey.example', https: true });
-    expect(loadConfig({ PUBLIC_URL: 'https://intranet.example/sparekey/' }).security.publicUrl).toBe(
-      'https://intranet.example/sparekey',
+  });
+
+  it('refuses a PUBLIC_URL with a path, saying SpareKey must have an origin of its own', () => {
+    for (const url of ['https://intranet.example/sparekey', 'https://intranet.example/sparekey/']) {
+      expect(() => loadConfig({ PUBLIC_URL: url })).toThrow(
+        /root of its origin.*https:\/\/intranet\.example/,
+      );
+    }
+    expect(loadConfig({ PUBLIC_URL: 'https://intranet.example:8443/' }).security.publicUrl).toBe(
+      'https://intranet.example:8443',
     );
   });
 

@@ -19,6 +19,8 @@ export interface Session {
   signOut: () => Promise<void>;
   /** The server no longer accepts the token: back to sign-in, with a word why. */
   expire: () => void;
+  /** The server replaced the session (a password change ends every session and issues a new one). */
+  renew: (token: string) => Promise<void>;
 }
 
 type Phase =
@@ -66,6 +68,10 @@ export function SessionGate({ children }: { children: (session: Session) => Comp
       },
       expire: () => {
         forgetToken().then(() => setPhase({ name: 'signin', serverUrl, expired: true }));
+      },
+      renew: async (renewed) => {
+        await storeToken(renewed);
+        setPhase({ name: 'ready', serverUrl, token: renewed, signedIn: null });
       },
     };
   }, [phase]);

@@ -26,6 +26,8 @@ export const EVENT_LABELS: Record<AuditEventType, MessageKey> = {
   user_deleted: 'eventUserDeleted',
   mfa_configured: 'eventMfaConfigured',
   mfa_reset: 'eventMfaReset',
+  password_changed: 'eventPasswordChanged',
+  password_reset: 'eventPasswordReset',
 };
 
 const TYPES = Object.keys(EVENT_LABELS) as AuditEventType[];

@@ -5,9 +5,9 @@ import { ErrorAlert } from '../components/Alert';
 import { Field } from '../components/Field';
 import type { Session } from '../components/SessionGate';
 import { useSubmit } from '../components/use-submit';
-import { isSessionExpired } from '../errors';
+import { fieldMessage, isSessionExpired } from '../errors';
 import { t } from '../i18n';
-import { fieldMessage, type UserField, userFieldOf } from './field-errors';
+import { type UserField, userFieldOf } from './field-errors';
 
 interface CreateUserFormProps {
   session: Session;

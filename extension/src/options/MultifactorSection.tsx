@@ -4,9 +4,9 @@ import { ApiError } from '../api';
 import { ErrorAlert, Notice } from '../components/Alert';
 import { Field } from '../components/Field';
 import type { Session } from '../components/SessionGate';
-import { isSessionExpired } from '../errors';
+import { fieldMessage, isSessionExpired } from '../errors';
 import { type MessageKey, t } from '../i18n';
-import { fieldMessage, type PolicyField, policyFieldOf } from './field-errors';
+import { type PolicyField, policyFieldOf } from './field-errors';
 
 const USAGES: { value: MfaUsage; label: MessageKey; hint: MessageKey }[] = [
   { value: 'required', label: 'mfaUsageRequired', hint: 'mfaUsageRequiredHint' },

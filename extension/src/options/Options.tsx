@@ -1,6 +1,7 @@
 import { useEffect, useState } from 'preact/hooks';
 import type { AdminUser, Me } from '../../../shared/api';
 import { ErrorAlert } from '../components/Alert';
+import { ChangePassword } from '../components/ChangePassword';
 import { type Session, SessionGate } from '../components/SessionGate';
 import { isSessionExpired } from '../errors';
 import { t } from '../i18n';
@@ -47,6 +48,15 @@ function AdminConsole({ session }: { session: Session }) {
     );
   }
   if (!me) return <p class="muted">{t('loading')}</p>;
+  if (me.mustChangePassword) {
+    // The renewed session loads the account again, and with it this console.
+    return (
+      <div class="stack">
+        <ChangePassword session={session} forced onDone={() => setMe(null)} />
+        {signOut}
+      </div>
+    );
+  }
   if (me.user.role !== 'admin') {
     return (
       <div class="stack">

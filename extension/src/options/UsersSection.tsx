@@ -34,8 +34,10 @@ export function UsersSection({ session, currentUserId, onChanged, onUsersLoaded 
     username: string;
     totp: NonNullable<UpdatedUser['totp']>;
   } | null>(null);
+  const [shownPassword, setShownPassword] = useState<{ username: string; password: string } | null>(null);
 
   const secretHeading = useFocusOnMount<HTMLHeadingElement>(shownSecret);
+  const passwordHeading = useFocusOnMount<HTMLHeadingElement>(shownPassword);
 
   const fail = useCallback(
     (caught: unknown) => (isSessionExpired(caught) ? session.expire() : setError(caught)),
@@ -102,6 +104,20 @@ export function UsersSection({ session, currentUserId, onChanged, onUsersLoaded 
           </button>
         </section>
       )}
+      {shownPassword && (
+        <section class="panel stack" aria-labelledby="temporary-password-heading">
+          <h3 id="temporary-password-heading" tabIndex={-1} ref={passwordHeading}>
+            {t('temporaryPasswordTitle', shownPassword.username)}
+          </h3>
+          <p>{t('temporaryPasswordShownOnce')}</p>
+          <p>
+            <code class="secret-text">{shownPassword.password}</code>
+          </p>
+          <button type="button" class="primary" onClick={() => setShownPassword(null)}>
+            {t('secretDone')}
+          </button>
+        </section>
+      )}
       <ErrorAlert error={error} />
       {status && <Notice tone="success">{status}</Notice>}
       {users === null ? (
@@ -123,7 +139,10 @@ export function UsersSection({ session, currentUserId, onChanged, onUsersLoaded 
             <tbody>
               {users.map((user) => (
                 <tr key={user.id}>
-                  <th scope="row">{user.username}</th>
+                  <th scope="row">
+                    {user.username}
+                    {user.mustChangePassword && <span class="muted small"> ({t('mustChangePassword')})</span>}
+                  </th>
                   <td>{user.role === 'admin' ? t('roleAdmin') : t('roleUser')}</td>
                   <td>{mfaCell(user)}</td>
                   <td>
@@ -153,6 +172,21 @@ export function UsersSection({ session, currentUserId, onChanged, onUsersLoaded 
                         }
                       >
                         {t('revoke')}
+                      </ConfirmButton>
+                      <ConfirmButton
+                        question={t('resetPasswordQuestion', user.username)}
+                        confirmLabel={t('resetPasswordConfirm')}
+                        disabled={user.id === currentUserId}
+                        label={t('resetPasswordFor', user.username)}
+                        onConfirm={() =>
+                          act(t('passwordResetDone', user.username), async () => {
+                            const reset = await session.api.resetPassword(user.id);
+                            if (reset.password)
+                              setShownPassword({ username: user.username, password: reset.password });
+                          })
+                        }
+                      >
+                        {t('resetPassword')}
                       </ConfirmButton>
                       <ConfirmButton
                         question={t('deleteQuestion', user.username)}

@@ -25,10 +25,3 @@ export function userFieldOf(error: unknown): UserField | null {
   if (error.code === 'username_taken') return 'username';
   return error.field ? (USER_FIELDS[error.field] ?? null) : null;
 }
-
-/** The server's sentence without its "field: " prefix, since it is shown beside that field. */
-export function fieldMessage(error: ApiError): string {
-  return error.field && error.message.startsWith(`${error.field}: `)
-    ? error.message.slice(error.field.length + 2)
-    : error.message;
-}

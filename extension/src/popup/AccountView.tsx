@@ -2,6 +2,7 @@ import { useCallback, useEffect, useState } from 'preact/hooks';
 import type { Me } from '../../../shared/api';
 import { showCodesLeft } from '../badge';
 import { ErrorAlert, Notice } from '../components/Alert';
+import { ChangePassword } from '../components/ChangePassword';
 import type { Session } from '../components/SessionGate';
 import { isSessionExpired } from '../errors';
 import { t } from '../i18n';
@@ -21,6 +22,8 @@ export function AccountView({ session }: { session: Session }) {
   const [me, setMe] = useState<Me | null>(null);
   const [error, setError] = useState<unknown>(null);
   const [generating, setGenerating] = useState(false);
+  const [changingPassword, setChangingPassword] = useState(false);
+  const [passwordChanged, setPasswordChanged] = useState(false);
 
   const load = useCallback(async () => {
     setError(null);
@@ -55,6 +58,29 @@ export function AccountView({ session }: { session: Session }) {
       </div>
     ) : (
       <p class="muted">{t('loading')}</p>
+    );
+  }
+
+  if (me.mustChangePassword || changingPassword) {
+    return (
+      <div class="stack">
+        <ChangePassword
+          session={session}
+          forced={me.mustChangePassword}
+          onCancel={me.mustChangePassword ? undefined : () => setChangingPassword(false)}
+          onDone={() => {
+            // The renewed session reloads the account; until then it is known to be free.
+            setMe({ ...me, mustChangePassword: false });
+            setChangingPassword(false);
+            setPasswordChanged(true);
+          }}
+        />
+        {me.mustChangePassword && (
+          <button type="button" class="link" onClick={session.signOut}>
+            {t('signOut')}
+          </button>
+        )}
+      </div>
     );
   }
 
@@ -96,6 +122,13 @@ export function AccountView({ session }: { session: Session }) {
         )}
       </section>
       <KeptCodes serverUrl={session.serverUrl} me={me} />
+      <section class="card" aria-labelledby="password-heading">
+        <h2 id="password-heading">{t('passwordHeading')}</h2>
+        {passwordChanged && <Notice tone="success">{t('passwordChanged')}</Notice>}
+        <button type="button" onClick={() => setChangingPassword(true)}>
+          {t('changePasswordTitle')}
+        </button>
+      </section>
       <ErrorAlert error={error} />
       <button type="button" onClick={session.signOut}>
         {t('signOut')}

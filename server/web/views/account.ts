@@ -1,12 +1,13 @@
 import { html } from 'hono/html';
 import type { BackupCodeStatus } from '../../../shared/api';
-import { csrfField } from './fields';
+import { csrfField, notice } from './fields';
 import { type Html, layout } from './layout';
 
 export interface AccountView {
   csrf: string;
   username: string;
   backupCodes: BackupCodeStatus;
+  notice?: string | null;
 }
 
 const dateFormat = new Intl.DateTimeFormat('en-GB', { dateStyle: 'long', timeZone: 'UTC' });
@@ -37,7 +38,9 @@ export function accountPage(v: AccountView): Html {
     'Your account',
     html`<h1>Your account</h1>
 <p class="who">Signed in as ${v.username}</p>
+${notice(v.notice ?? null)}
 ${backupCodes(v.backupCodes)}
+<p><a href="/account/password">Change password</a></p>
 <form method="post" action="/logout">
 ${csrfField(v.csrf)}
 <button type="submit" class="secondary">Sign out</button>

@@ -415,7 +415,10 @@ describe('sign-in with a backup code', () => {
     expect(page.status).toBe(200);
     // Who is signing in, for the person and for the extension (it fills only that user's kept codes).
     expect(page.html).toContain('<p class="who">Signing in as alice</p>');
-    expect(page.html).toContain('<form method="post" action="/login/mfa" data-username="alice">');
+    // The mark is what the extension's autofill requires: only this form of the server gets a code.
+    expect(page.html).toContain(
+      '<form method="post" action="/login/mfa" data-username="alice" data-sparekey-form="backup_code">',
+    );
     expect(page.html).toContain('<label for="backup_code">Backup code</label>');
     const field = input(page.html, 'backup_code');
     expect(field).toContain('name="backup_code"');

@@ -178,6 +178,12 @@ export async function bootstrapAdmin(
   if ((await deps.store.countUsers()) > 0) return { created: false, generatedPassword: null };
   const generatedPassword = password ? null : randomBytes(18).toString('base64url');
   const admin = await newUserRecord(deps, 'admin', password ?? generatedPassword ?? '', 'admin');
-  await deps.store.createUser(admin);
+  try {
+    await deps.store.createUser(admin);
+  } catch (error) {
+    // Another instance on the same database created it first.
+    if (error instanceof UsernameTakenError) return { created: false, generatedPassword: null };
+    throw error;
+  }
   return { created: true, generatedPassword };
 }

@@ -134,6 +134,34 @@ describe('postgres: several instances on one database', () => {
   });
 });
 
+describe('postgres: createUsers (the bulk insert of the migration and the benchmark)', () => {
+  it('inserts many records in order, each read back exactly, and refuses a taken name whole', async () => {
+    const store = await openOn(await createSchema(databaseUrl));
+    const records = Array.from({ length: 30 }, (_, i) =>
+      makeUser(`bulk${i}`, {
+        mfaFailures: i % 2 ? ['2026-11-27T10:01:00.000Z', '2026-11-27T10:02:00.500Z'] : [],
+        mfa: { type: 'totp', secret: 'JBSWY3DPEHPK3PXP', enrolled: true, configureLater: false, lastStep: i },
+        backupCodes:
+          i % 3 === 0
+            ? null
+            : {
+                id: `set-${i}`,
+                salt: 'c2FsdA==',
+                generatedAt: '2026-11-27T10:00:00.000Z',
+                codes: [
+                  { number: 1, digest: null, usedAt: '2026-11-27T10:05:00.000Z' },
+                  { number: 2, digest: `ZGln${i}`, usedAt: null },
+                ],
+              },
+      }),
+    );
+    await store.createUsers(records);
+    expect(await store.listUsers()).toEqual(records);
+    await expect(store.createUsers([makeUser('fresh'), makeUser('BULK3')])).rejects.toThrow();
+    expect(await store.findUserByUsername('fresh')).toBeNull();
+  });
+});
+
 describe('postgres: sweeping', () => {
   it('removes old tombstones and abandoned rows, keeps live tokens and tokens written under a fake clock', async () => {
     const url = await createSchema(databaseUrl);
@@ -180,10 +208,11 @@ describe('postgres: the database out of reach', () => {
     const store = await openOn(url);
     const alice = makeUser('alice');
     await store.createUser(alice);
-    // Every connection of this schema's pool is ended by the server, as a restart would.
+    // Every connection of this file's database is ended by the server, as a restart would.
     await sql(
       url,
-      "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'sparekey' AND pid <> pg_backend_pid()",
+      `SELECT pg_terminate_backend(pid) FROM pg_stat_activity
+        WHERE application_name = 'sparekey' AND datname = current_database() AND pid <> pg_backend_pid()`,
     );
     const first = await store.getUser(alice.id).catch((thrown: unknown) => thrown);
     // The pool noticed the closed connections (an 'error' event, not a crash) or the query failed with 503.

@@ -2,7 +2,8 @@
  * Fills a lowdb data directory with many users quickly, by writing the store's files directly
  * (policy.json, index.json, users/<id>.json) instead of going through createUser: filling is setup,
  * not what is measured, so it skips the per-file fsyncs and any hashing. The store then opens the
- * directory as it would any other, which checks the files.
+ * directory as it would any other, which checks the files. ./build-postgres.ts fills a PostgreSQL
+ * database with the same records.
  */
 import { randomBytes, randomUUID } from 'node:crypto';
 import { mkdir, mkdtemp, writeFile } from 'node:fs/promises';
@@ -33,10 +34,8 @@ export interface BuildOptions {
   codes?: number;
 }
 
-export async function buildStore(options: BuildOptions): Promise<{ dataDir: string; users: BuiltUser[] }> {
-  const dataDir = await mkdtemp(join(tmpdir(), 'sparekey-bench-store-'));
-  for (const dir of ['users', 'tokens', 'ip-failures']) await mkdir(join(dataDir, dir), { mode: 0o700 });
-  await writeFile(join(dataDir, 'policy.json'), JSON.stringify(BENCH_POLICY), { mode: 0o600 });
+/** The users a benchmark store holds, as records: what both stores are filled with. */
+export function benchRecords(options: BuildOptions): { users: BuiltUser[]; records: UserRecord[] } {
   const createdAt = new Date().toISOString();
   const users: BuiltUser[] = Array.from({ length: options.users }, (_, i) => ({
     id: randomUUID(),
@@ -44,8 +43,8 @@ export async function buildStore(options: BuildOptions): Promise<{ dataDir: stri
     secret: newTotpSecret(),
   }));
   const codes = options.codes ?? 10;
-  await eachLimit(users, 64, async (user) => {
-    const record: UserRecord = {
+  const records = users.map(
+    (user): UserRecord => ({
       id: user.id,
       username: user.username,
       role: 'user',
@@ -64,8 +63,18 @@ export async function buildStore(options: BuildOptions): Promise<{ dataDir: stri
       },
       mfaFailures: [],
       mfaLockedUntil: null,
-    };
-    await writeFile(join(dataDir, 'users', `${user.id}.json`), JSON.stringify(record), { mode: 0o600 });
+    }),
+  );
+  return { users, records };
+}
+
+export async function buildStore(options: BuildOptions): Promise<{ dataDir: string; users: BuiltUser[] }> {
+  const dataDir = await mkdtemp(join(tmpdir(), 'sparekey-bench-store-'));
+  for (const dir of ['users', 'tokens', 'ip-failures']) await mkdir(join(dataDir, dir), { mode: 0o700 });
+  await writeFile(join(dataDir, 'policy.json'), JSON.stringify(BENCH_POLICY), { mode: 0o600 });
+  const { users, records } = benchRecords(options);
+  await eachLimit(records, 64, async (record) => {
+    await writeFile(join(dataDir, 'users', `${record.id}.json`), JSON.stringify(record), { mode: 0o600 });
   });
   const index: IndexFile = {
     version: 1,

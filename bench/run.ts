@@ -1,6 +1,7 @@
 /**
  * `npm run bench`: the five comparisons of issue 5 (plus the enumeration timing), each measured side
- * by side in this one run, on loopback only and in bounded loops. Prints one table and writes
+ * by side in this one run, on loopback only and in bounded loops; rows 4 and 5 for both stores
+ * (lowdb and PostgreSQL on a throwaway cluster) and for two instances on one database. Prints one table and writes
  * bench/results.json with the machine's CPU count and Node version.
  *
  * BENCH_QUICK=1 shortens every loop (for trying the script, not for numbers worth quoting).
@@ -9,6 +10,7 @@ import { writeFile } from 'node:fs/promises';
 import { availableParallelism, cpus, loadavg } from 'node:os';
 import { join } from 'node:path';
 import { OWASP_ARGON2 } from '../server/crypto/hasher';
+import { startBenchCluster } from './build-postgres';
 import type { CpuWindow } from './cpu';
 import { measureSignIn } from './sign-in';
 import { round } from './stats';
@@ -49,20 +51,33 @@ async function main() {
   const limit = (cores * 1000) / hashMs;
   const ceiling = (ceilingBefore + ceilingAfter) / 2;
 
-  log('4: one spend acknowledged by the store with 100, 10,000 and 100,000 users');
-  const storeWrites = await measureStoreWrites(
-    quick ? [100, 1000, 5000] : [100, 10_000, 100_000],
-    scale(200, 40),
-  );
+  log('PostgreSQL: a throwaway cluster (fsync on) for rows 4 and 5');
+  const cluster = await startBenchCluster();
+  let storeWrites: Awaited<ReturnType<typeof measureStoreWrites>>;
+  let signIn: Awaited<ReturnType<typeof measureSignIn>>;
+  try {
+    log('4: one spend acknowledged by each store with 100, 10,000 and 100,000 users');
+    storeWrites = await measureStoreWrites(
+      quick ? [100, 1000, 5000] : [100, 10_000, 100_000],
+      scale(200, 40),
+      cluster,
+    );
+    log(
+      '5: 50 clients signing in (password + TOTP) for 30 s: lowdb, PostgreSQL, two instances on PostgreSQL',
+    );
+    signIn = await measureSignIn(
+      {
+        clients: 50,
+        durationMs: scale(30_000, 5000),
+        accounts: scale(4000, 1000),
+        enumerationSamples: scale(60, 10),
+      },
+      cluster,
+    );
+  } finally {
+    await cluster.destroy();
+  }
   const store = storeWrites.sizes;
-
-  log('5: 50 clients signing in (password + TOTP) for 30 s; then unknown user vs wrong password');
-  const signIn = await measureSignIn({
-    clients: 50,
-    durationMs: scale(30_000, 5000),
-    accounts: scale(4000, 1000),
-    enumerationSamples: scale(60, 10),
-  });
   load.after = loadavg().map((v) => round(v, 2));
 
   const ours1 = verify.ours[1];
@@ -78,6 +93,7 @@ async function main() {
   const large = store.at(-1);
   if (!small || !large) throw new Error('missing store samples');
   const storeFlat = round(large.spend.median / small.spend.median, 2);
+  const pgFlat = round(large.postgres.spend.median / small.postgres.spend.median, 2);
   const enumRatio = signIn.enumeration.ratio;
 
   const goals = {
@@ -87,6 +103,10 @@ async function main() {
     storeP99: large.spend.p99 < 20,
     storeFlat: storeFlat <= 1.5,
     signInErrors: signIn.load.errors === 0,
+    pgStoreP99: large.postgres.spend.p99 < 20,
+    pgStoreFlat: pgFlat <= 1.5,
+    pgSignInErrors: signIn.postgres.errors === 0,
+    twoInstancesErrors: signIn.twoInstances.errors === 0,
     enumeration: Math.abs(enumRatio - 1) <= 0.1 && signIn.enumeration.sameBody,
   };
   const yes = (ok: boolean) => (ok ? 'yes' : 'NO');
@@ -128,12 +148,37 @@ async function main() {
       `${yes(goals.storeFlat)}; ${yes(goals.storeP99)}`,
     ],
     [
+      '4p',
+      'Same, PostgreSQL store',
+      store.map((s) => `${s.users.toLocaleString('en')}: ${ms(s.postgres.spend)}`).join('; '),
+      `median ${large.users.toLocaleString('en')} / ${small.users} users = ${pgFlat}x; ` +
+        `lowdb at ${large.users.toLocaleString('en')}: ${ms(large.spend)}`,
+      'flat; p99 < 20 ms at 100,000',
+      `${yes(goals.pgStoreFlat)}; ${yes(goals.pgStoreP99)}`,
+    ],
+    [
       '5',
       `Sign-in, ${signIn.load.clients} clients, ${signIn.load.durationS} s`,
       `${ms(signIn.load.latency)} (${signIn.load.signIns} sign-ins, ${signIn.load.perSecond}/s)`,
       `errors: ${signIn.load.errors}`,
       '0 errors',
       yes(goals.signInErrors),
+    ],
+    [
+      '5p',
+      'Same, one server on PostgreSQL',
+      `${ms(signIn.postgres.latency)} (${signIn.postgres.signIns} sign-ins, ${signIn.postgres.perSecond}/s)`,
+      `errors: ${signIn.postgres.errors}; lowdb: ${signIn.load.perSecond}/s`,
+      '0 errors',
+      yes(goals.pgSignInErrors),
+    ],
+    [
+      '5pp',
+      'Same, two servers on one PostgreSQL, round-robin',
+      `${ms(signIn.twoInstances.latency)} (${signIn.twoInstances.signIns} sign-ins, ${signIn.twoInstances.perSecond}/s)`,
+      `errors: ${signIn.twoInstances.errors}; one server: ${signIn.postgres.perSecond}/s`,
+      '0 errors',
+      yes(goals.twoInstancesErrors),
     ],
     [
       '6',

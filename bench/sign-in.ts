@@ -6,12 +6,18 @@
  * The accounts are written into the data directory beforehand (./build-store.ts), all with one real
  * argon2id password hash: every sign-in still verifies it at full cost. A TOTP time step is accepted
  * once per account, so each client takes an account that has not signed in during the current step.
+ *
+ * The same load runs three times in one run: the lowdb server, one server on PostgreSQL, and two
+ * servers on one PostgreSQL database with the requests alternating between them (a round-robin load
+ * balancer; the password step and the TOTP step of one sign-in land on different instances).
  */
 import { rm } from 'node:fs/promises';
 import argon2 from 'argon2';
 import { type Argon2Params, OWASP_ARGON2 } from '../server/crypto/hasher';
 import { currentTotp } from '../server/crypto/totp';
+import type { PgCluster } from '../test/support/pg-cluster';
 import { call, type RunningServer, startServer } from '../test/support/server';
+import { buildPostgres } from './build-postgres';
 import { type BuiltUser, buildStore } from './build-store';
 import { round, type Summary, summarize, timed } from './stats';
 
@@ -36,29 +42,52 @@ export interface EnumerationResult {
   sameBody: boolean;
 }
 
+export interface SignInComparison {
+  load: SignInResult;
+  enumeration: EnumerationResult;
+  postgres: SignInResult;
+  twoInstances: SignInResult;
+}
+
+// Wrong passwords in the enumeration check must not trip the per-address brake meant for sprays.
+const SERVER_ENV = { IP_FAILURE_LIMIT: '1000000' };
+
 export async function measureSignIn(
   options: { clients: number; durationMs: number; accounts: number; enumerationSamples: number },
+  cluster: PgCluster,
   params: Argon2Params = OWASP_ARGON2,
-): Promise<{ load: SignInResult; enumeration: EnumerationResult }> {
+): Promise<SignInComparison> {
   const passwordHash = await argon2.hash(PASSWORD, { type: argon2.argon2id, ...params });
-  const { dataDir, users } = await buildStore({ users: options.accounts, passwordHash, codes: 0 });
-  const server = await startServer({
-    dataDir,
-    // Wrong passwords in the enumeration check must not trip the per-address brake meant for sprays.
-    env: { IP_FAILURE_LIMIT: '1000000' },
-  });
+  const built = { users: options.accounts, passwordHash, codes: 0 };
+  const { dataDir, users } = await buildStore(built);
+  const server = await startServer({ dataDir, env: SERVER_ENV });
+  let load: SignInResult;
+  let enumeration: EnumerationResult;
   try {
-    const load = await signInLoad(server, users, options.clients, options.durationMs);
-    const enumeration = await compareFailures(server, users[0] as BuiltUser, options.enumerationSamples);
-    return { load, enumeration };
+    load = await signInLoad([server], users, options.clients, options.durationMs);
+    enumeration = await compareFailures(server, users[0] as BuiltUser, options.enumerationSamples);
   } finally {
     await server.stop();
     await rm(dataDir, { recursive: true, force: true });
   }
+  // A fresh database for each load: the accounts' TOTP steps start unused.
+  const onPostgres = async (instances: number) => {
+    const database = await buildPostgres(cluster, built);
+    const env = { ...SERVER_ENV, DATABASE_URL: database.url };
+    const servers = await Promise.all(Array.from({ length: instances }, () => startServer({ env })));
+    try {
+      return await signInLoad(servers, database.users, options.clients, options.durationMs);
+    } finally {
+      await Promise.all(servers.map((s) => s.stop()));
+    }
+  };
+  const postgres = await onPostgres(1);
+  const twoInstances = await onPostgres(2);
+  return { load, enumeration, postgres, twoInstances };
 }
 
 async function signInLoad(
-  server: RunningServer,
+  servers: RunningServer[],
   users: BuiltUser[],
   clients: number,
   durationMs: number,
@@ -81,6 +110,9 @@ async function signInLoad(
     errorKinds[kind] = (errorKinds[kind] ?? 0) + 1;
   };
   const end = performance.now() + durationMs;
+  let turn = 0;
+  /** Round-robin over the instances, request by request. */
+  const nextUrl = () => (servers[turn++ % servers.length] as RunningServer).url;
 
   const client = async () => {
     while (performance.now() < end) {
@@ -92,14 +124,14 @@ async function signInLoad(
       }
       const began = performance.now();
       try {
-        const login = await call(server.url, 'POST', '/api/auth/login', {
+        const login = await call(nextUrl(), 'POST', '/api/auth/login', {
           body: { username: user.username, password: PASSWORD },
         });
         if (login.body?.status !== 'mfa_required') {
           fail(`password step ${login.status} ${login.body?.error?.code ?? login.body?.status}`);
           continue;
         }
-        const mfa = await call(server.url, 'POST', '/api/auth/mfa', {
+        const mfa = await call(nextUrl(), 'POST', '/api/auth/mfa', {
           body: { mfaToken: login.body.mfaToken, method: 'totp', code: currentTotp(user.secret, now) },
         });
         if (mfa.status !== 200) {

@@ -9,12 +9,13 @@ import { HTTPException } from 'hono/http-exception';
 import { secureHeaders } from 'hono/secure-headers';
 import type { Deps } from './deps';
 import { type AppEnv, requestMeta } from './http/context';
-import { ApiError } from './http/errors';
+import { ApiError, storeUnavailable } from './http/errors';
 import { type Logger, silentLogger } from './log';
 import { adminRoutes } from './routes/admin';
 import { authRoutes } from './routes/auth';
 import { meRoutes } from './routes/me';
 import { webRoutes } from './routes/web';
+import { StoreUnavailableError } from './store/types';
 import { messagePage } from './web/views/message';
 
 /** Every request body of the API is small; a larger one is refused before it is parsed. */
@@ -73,7 +74,11 @@ export function createApp(deps: Deps, log: Logger = silentLogger) {
   );
   app.use(requestMeta(deps));
 
-  app.get('/healthz', (c) => c.json({ status: 'ok' }));
+  // Ready means the store answers: a load balancer takes an instance whose database is unreachable out.
+  app.get('/healthz', async (c) => {
+    await deps.store.ping();
+    return c.json({ status: 'ok' });
+  });
   app.route('/', authRoutes(deps));
   app.route('/', meRoutes(deps));
   app.route('/', adminRoutes(deps));
@@ -90,9 +95,18 @@ export function createApp(deps: Deps, log: Logger = silentLogger) {
   });
 
   app.notFound((c) => c.json({ error: { code: 'not_found', message: 'No such endpoint.' } }, 404));
-  app.onError((error, c) => {
+  app.onError((thrown, c) => {
     // A person on a web page gets a page; API clients get the JSON error shape.
     const wantsPage = !c.req.path.startsWith('/api/') && (c.req.header('accept') ?? '').includes('text/html');
+    // The database is down or out of reach: a 503 the client may retry, never a 500.
+    const error = thrown instanceof StoreUnavailableError ? storeUnavailable() : thrown;
+    if (thrown instanceof StoreUnavailableError) {
+      log.error('store unavailable', {
+        requestId: c.get('requestId'),
+        path: c.req.path,
+        error: thrown.message,
+      });
+    }
     if (error instanceof ApiError) {
       if (error.extras.retryAfter) c.header('Retry-After', String(error.extras.retryAfter));
       if (wantsPage) return c.html(messagePage('Request refused', error.message), error.status);

@@ -2,6 +2,7 @@
 import { isIP } from 'node:net';
 import { type Argon2Params, OWASP_ARGON2 } from './crypto/hasher';
 import { passwordProblem } from './services/password-rules';
+import { DEFAULT_STATEMENT_TIMEOUT_MS, defaultPoolSize, type PostgresOptions } from './store/postgres/db';
 
 export interface SecurityConfig {
   sessionIdleMs: number;
@@ -31,6 +32,8 @@ export interface Config {
   host: string;
   port: number;
   dataDir: string;
+  /** DATABASE_URL set: the PostgreSQL store (several instances may share it); null: lowdb in dataDir. */
+  database: Required<PostgresOptions> | null;
   bootstrapAdminPassword: string | null;
   argon2: Argon2Params;
   tls: { certFile: string; keyFile: string } | null;
@@ -103,6 +106,26 @@ export function boundUrl(config: Pick<Config, 'tls'>, host: string, port: number
   return `${config.tls ? 'https' : 'http'}://${name}:${port}`;
 }
 
+function databaseFrom(env: NodeJS.ProcessEnv): Required<PostgresOptions> | null {
+  const url = env.DATABASE_URL;
+  if (url === undefined || url === '') return null;
+  if (!/^postgres(ql)?:\/\//.test(url)) {
+    // The URL may hold a password: the message does not repeat it.
+    throw new ConfigError('DATABASE_URL must be a postgres:// or postgresql:// URL.');
+  }
+  return {
+    url,
+    poolSize: integer(env, 'DATABASE_POOL_SIZE', defaultPoolSize(), 1, 1000),
+    statementTimeoutMs: integer(
+      env,
+      'DATABASE_STATEMENT_TIMEOUT_MS',
+      DEFAULT_STATEMENT_TIMEOUT_MS,
+      100,
+      600_000,
+    ),
+  };
+}
+
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const host = env.HOST || '127.0.0.1';
   const certFile = env.TLS_CERT_FILE || '';
@@ -143,6 +166,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     host,
     port,
     dataDir: env.DATA_DIR || './data',
+    database: databaseFrom(env),
     bootstrapAdminPassword,
     argon2: {
       memoryCost: integer(env, 'ARGON2_MEMORY_KIB', OWASP_ARGON2.memoryCost, 1024, 4_194_304),

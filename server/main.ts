@@ -1,4 +1,7 @@
-/** `npm start`: configuration from the environment, the lowdb store, argon2id, and a graceful SIGTERM. */
+/**
+ * `npm start`: configuration from the environment, the store (lowdb, or PostgreSQL with DATABASE_URL),
+ * argon2id, and a graceful SIGTERM.
+ */
 
 import { existsSync, readFileSync } from 'node:fs';
 import { chmod, mkdir, unlink, writeFile } from 'node:fs/promises';
@@ -13,7 +16,7 @@ import { jsonLogger } from './log';
 import { prepareSignIn } from './services/auth';
 import { preparePasswordRules } from './services/password-rules';
 import { bootstrapAdmin } from './services/users';
-import { LowdbStore } from './store/lowdb';
+import { storeFor } from './store/select';
 import type { Store } from './store/types';
 
 const log = jsonLogger();
@@ -34,7 +37,7 @@ async function main() {
   const config = loadConfig();
   const dataDir = resolve(config.dataDir);
   await mkdir(dataDir, { recursive: true, mode: 0o700 });
-  const store = new LowdbStore(dataDir);
+  const { store, kind } = storeFor(config);
   await store.open();
   const deps: Deps = {
     store,
@@ -78,7 +81,7 @@ async function main() {
       const url = boundUrl(config, info.address, info.port);
       // Without PUBLIC_URL the public address is the bound one, whose port PORT=0 only now reveals.
       if (!config.publicUrl) deps.security.publicUrl = url;
-      log.info('listening', { url, publicUrl: deps.security.publicUrl, dataDir });
+      log.info('listening', { url, publicUrl: deps.security.publicUrl, store: kind, dataDir });
     },
   );
 
@@ -100,6 +103,7 @@ async function main() {
 }
 
 main().catch((error: unknown) => {
+  // Errors the operator can act on are one line: a bad setting, an unreachable or too new database.
   const message = error instanceof ConfigError ? error.message : String(error);
   log.error('cannot start', { error: message });
   process.exit(1);

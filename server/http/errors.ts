@@ -39,6 +39,14 @@ export const notFound = (what = 'Resource') => new ApiError(404, 'not_found', `$
 export const expiredMfaToken = () =>
   new ApiError(401, 'invalid_mfa_token', 'This sign-in has expired or was already completed. Sign in again.');
 
+/** Seconds a client should wait when the database is out of reach: it usually comes back within that. */
+export const STORE_RETRY_AFTER_S = 5;
+
+export const storeUnavailable = () =>
+  new ApiError(503, 'unavailable', 'The server cannot reach its database. Try again in a few seconds.', {
+    retryAfter: STORE_RETRY_AFTER_S,
+  });
+
 export function tooManyAttempts(retryAfterMs: number): ApiError {
   const seconds = Math.max(1, Math.ceil(retryAfterMs / 1000));
   const minutes = Math.ceil(seconds / 60);

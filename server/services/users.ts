@@ -184,6 +184,13 @@ export async function bootstrapAdmin(
   const generatedPassword = password ? null : generatePassword();
   const admin = await newUserRecord(deps, 'admin', password ?? generatedPassword ?? '', 'admin');
   if (generatedPassword) admin.mustChangePassword = true;
-  await deps.store.createUser(admin);
+  try {
+    await deps.store.createUser(admin);
+  } catch (error) {
+    // Another instance on the same database created it first.
+    if (error instanceof UsernameTakenError)
+      return { created: false, generatedPassword: null, adminId: null };
+    throw error;
+  }
   return { created: true, generatedPassword, adminId: admin.id };
 }

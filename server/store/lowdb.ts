@@ -166,6 +166,11 @@ export class LowdbStore implements Store {
     await this.#unlock();
   }
 
+  /** Files on the local disk: open means reachable. */
+  async ping(): Promise<void> {
+    this.#assertOpen();
+  }
+
   async getPolicy(): Promise<Policy> {
     this.#assertOpen();
     return structuredClone(this.#policy.data);

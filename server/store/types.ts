@@ -1,6 +1,6 @@
 /**
- * The one storage interface of the server. Adapters: lowdb (embedded default, ./lowdb.ts);
- * PostgreSQL follows behind the same interface for several instances.
+ * The one storage interface of the server. Adapters: lowdb (embedded default, ./lowdb.ts, one
+ * process) and PostgreSQL (./postgres/, any number of instances on one database).
  *
  * Every write is durable before its promise resolves: a success the server answers is on disk.
  */
@@ -79,10 +79,26 @@ export class UsernameTakenError extends Error {
   }
 }
 
+/**
+ * The store cannot be reached (a database down, a connection lost, a timeout): nothing was changed
+ * that the caller was told about, and trying again later may succeed. The app answers 503.
+ */
+export class StoreUnavailableError extends Error {
+  constructor(
+    readonly reason: string,
+    options?: { cause?: unknown },
+  ) {
+    super(`The store is unavailable: ${reason}`, options);
+    this.name = 'StoreUnavailableError';
+  }
+}
+
 export interface Store {
   /** Loads (or creates) the data; call once before anything else. */
   open(): Promise<void>;
   close(): Promise<void>;
+  /** Resolves when the store can serve requests now; throws StoreUnavailableError when it cannot. */
+  ping(): Promise<void>;
 
   getPolicy(): Promise<Policy>;
   setPolicy(policy: Policy): Promise<void>;

@@ -2,8 +2,9 @@ import { readdir, readFile, stat, utimes, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { CorruptFileError, IndexUnreadableError, LowdbStore } from '../../server/store/lowdb';
-import { UsernameTakenError } from '../../server/store/types';
-import { DEFAULT_POLICY, type Policy } from '../../shared/api';
+import type { Store } from '../../server/store/types';
+import type { Policy } from '../../shared/api';
+import { storeContract } from './contract';
 import { makeEvent, makeToken, makeUser, openStore, tempDir } from './store-fixtures';
 
 const CUSTOM_POLICY: Policy = {
@@ -16,85 +17,28 @@ async function reopen(store: LowdbStore, dir: string): Promise<LowdbStore> {
   return openStore(dir);
 }
 
-describe('policy', () => {
-  it('starts from the default policy and keeps a saved one across a reopen', async () => {
+const dirs = new WeakMap<Store, string>();
+storeContract('lowdb', {
+  async open() {
     const dir = await tempDir();
     const store = await openStore(dir);
-    expect(await store.getPolicy()).toEqual(DEFAULT_POLICY);
-
-    await store.setPolicy(CUSTOM_POLICY);
-    expect(await store.getPolicy()).toEqual(CUSTOM_POLICY);
-
-    const again = await reopen(store, dir);
-    expect(await again.getPolicy()).toEqual(CUSTOM_POLICY);
-  });
-
-  it('refuses an invalid policy and keeps the saved one', async () => {
-    const store = await openStore();
-    await store.setPolicy(CUSTOM_POLICY);
-    const invalid = { ...CUSTOM_POLICY, backupCodes: { ...CUSTOM_POLICY.backupCodes, count: 99 } };
-    await expect(store.setPolicy(invalid)).rejects.toThrow();
-    expect(await store.getPolicy()).toEqual(CUSTOM_POLICY);
-  });
-
-  it('hands out copies: changing a returned policy does not change the store', async () => {
-    const store = await openStore();
-    const policy = await store.getPolicy();
-    policy.backupCodes.enabled = true;
-    expect((await store.getPolicy()).backupCodes.enabled).toBe(false);
-  });
+    dirs.set(store, dir);
+    return store;
+  },
+  async reopen(store) {
+    const dir = dirs.get(store);
+    if (!dir) throw new Error('not a store of this harness');
+    await store.close();
+    const again = await openStore(dir);
+    dirs.set(again, dir);
+    return again;
+  },
+  async unopened() {
+    return new LowdbStore(await tempDir());
+  },
 });
 
 describe('users', () => {
-  it('round-trips a user through create, get, find, list and count', async () => {
-    const store = await openStore();
-    const alice = makeUser('Alice', { role: 'admin' });
-    const bob = makeUser('bob');
-    await store.createUser(alice);
-    await store.createUser(bob);
-
-    expect(await store.getUser(alice.id)).toEqual(alice);
-    expect(await store.findUserByUsername('Alice')).toEqual(alice);
-    expect(await store.countUsers()).toBe(2);
-    expect((await store.listUsers()).map((user) => user.username)).toEqual(['Alice', 'bob']);
-  });
-
-  it('treats usernames case-insensitively for lookups and clashes', async () => {
-    const store = await openStore();
-    const alice = makeUser('Alice');
-    await store.createUser(alice);
-
-    expect((await store.findUserByUsername('ALICE'))?.id).toBe(alice.id);
-    expect((await store.findUserByUsername('alice'))?.username).toBe('Alice');
-    await expect(store.createUser(makeUser('aLiCe'))).rejects.toBeInstanceOf(UsernameTakenError);
-    expect(await store.countUsers()).toBe(1);
-  });
-
-  it('lets exactly one of two racing creates of the same name win', async () => {
-    const store = await openStore();
-    const results = await Promise.allSettled([
-      store.createUser(makeUser('Carol')),
-      store.createUser(makeUser('carol')),
-      store.createUser(makeUser('CAROL')),
-    ]);
-    expect(results.filter((result) => result.status === 'fulfilled')).toHaveLength(1);
-    for (const result of results) {
-      if (result.status === 'rejected') expect(result.reason).toBeInstanceOf(UsernameTakenError);
-    }
-    expect(await store.countUsers()).toBe(1);
-  });
-
-  it('answers null for unknown ids and names, including ids that try to leave the directory', async () => {
-    const store = await openStore();
-    await store.createUser(makeUser('alice'));
-    expect(await store.getUser('no-such-id')).toBeNull();
-    expect(await store.getUser('../policy')).toBeNull();
-    expect(await store.getUser('..%2Findex')).toBeNull();
-    expect(await store.findUserByUsername('nobody')).toBeNull();
-    expect(await store.updateUser('../index', (user) => ({ user, result: 1 }))).toBeNull();
-    expect(await store.deleteUser('../index')).toBe(false);
-  });
-
   it('refuses a user id that is not a safe file name', async () => {
     const store = await openStore();
     await expect(store.createUser(makeUser('mallory', { id: '../../etc/passwd' }))).rejects.toThrow(
@@ -111,37 +55,9 @@ describe('users', () => {
     const mode = (await stat(join(dir, 'users', `${alice.id}.json`))).mode & 0o777;
     expect(mode).toBe(0o600);
   });
-
-  it('hands out copies: changing a returned user does not change the store', async () => {
-    const store = await openStore();
-    const alice = makeUser('alice');
-    await store.createUser(alice);
-    alice.role = 'admin';
-    const read = await store.getUser(alice.id);
-    if (!read) throw new Error('alice is missing');
-    read.mfaFailures.push('2026-11-27T10:00:00.000Z');
-    expect(await store.getUser(alice.id)).toMatchObject({ role: 'user', mfaFailures: [] });
-  });
 });
 
 describe('updateUser', () => {
-  it('writes the changed record and resolves with the result of the change', async () => {
-    const dir = await tempDir();
-    const store = await openStore(dir);
-    const alice = makeUser('alice');
-    await store.createUser(alice);
-
-    const result = await store.updateUser(alice.id, (user) => ({
-      user: { ...user, mfaLockedUntil: '2026-11-27T11:00:00.000Z' },
-      result: 'locked',
-    }));
-    expect(result).toBe('locked');
-    expect((await store.getUser(alice.id))?.mfaLockedUntil).toBe('2026-11-27T11:00:00.000Z');
-
-    const again = await reopen(store, dir);
-    expect((await again.getUser(alice.id))?.mfaLockedUntil).toBe('2026-11-27T11:00:00.000Z');
-  });
-
   it('writes nothing when the change returns null, and never calls it for an unknown user', async () => {
     const dir = await tempDir();
     const store = await openStore(dir);
@@ -160,74 +76,6 @@ describe('updateUser', () => {
     });
     expect(result).toBeNull();
     expect(called).toBe(false);
-  });
-
-  it('leaves the record unchanged when the change throws, and later updates still run', async () => {
-    const store = await openStore();
-    const alice = makeUser('alice');
-    await store.createUser(alice);
-
-    await expect(
-      store.updateUser(alice.id, (user) => {
-        user.mfaFailures.push('2026-11-27T10:00:00.000Z');
-        throw new Error('boom');
-      }),
-    ).rejects.toThrow('boom');
-    expect((await store.getUser(alice.id))?.mfaFailures).toEqual([]);
-
-    await store.updateUser(alice.id, (user) => ({ user: { ...user, mfaFailures: ['x'] }, result: null }));
-    expect((await store.getUser(alice.id))?.mfaFailures).toEqual(['x']);
-  });
-
-  it('runs 50 concurrent updates of one user one at a time: the counter reaches exactly 50', async () => {
-    const dir = await tempDir();
-    const store = await openStore(dir);
-    const alice = makeUser('alice', {
-      mfa: { type: 'totp', secret: 'JBSWY3DPEHPK3PXP', enrolled: true, configureLater: false, lastStep: 0 },
-    });
-    await store.createUser(alice);
-
-    const seen = await Promise.all(
-      Array.from({ length: 50 }, () =>
-        store.updateUser(alice.id, (user) => {
-          const step = (user.mfa.lastStep ?? 0) + 1;
-          return { user: { ...user, mfa: { ...user.mfa, lastStep: step } }, result: step };
-        }),
-      ),
-    );
-    // Each call saw the previous one's write: 1..50, each exactly once.
-    expect([...seen].sort((a, b) => (a ?? 0) - (b ?? 0))).toEqual(
-      Array.from({ length: 50 }, (_, i) => i + 1),
-    );
-    expect((await store.getUser(alice.id))?.mfa.lastStep).toBe(50);
-
-    const again = await reopen(store, dir);
-    expect((await again.getUser(alice.id))?.mfa.lastStep).toBe(50);
-  });
-
-  it('spends a code exactly once when 50 calls race to spend it', async () => {
-    const store = await openStore();
-    const alice = makeUser('alice', {
-      backupCodes: {
-        id: 'set-1',
-        salt: 'c2FsdA==',
-        generatedAt: '2026-11-27T10:00:00.000Z',
-        codes: [{ number: 1, digest: 'ZGlnZXN0', usedAt: null }],
-      },
-    });
-    await store.createUser(alice);
-
-    const spent = await Promise.all(
-      Array.from({ length: 50 }, () =>
-        store.updateUser(alice.id, (user) => {
-          const code = user.backupCodes?.codes[0];
-          if (!user.backupCodes || !code || code.digest === null) return { user: null, result: false };
-          const codes = [{ ...code, digest: null, usedAt: '2026-11-27T10:05:00.000Z' }];
-          return { user: { ...user, backupCodes: { ...user.backupCodes, codes } }, result: true };
-        }),
-      ),
-    );
-    expect(spent.filter(Boolean)).toHaveLength(1);
   });
 
   it('does not touch the index files when a user changes, however many users there are', async () => {
@@ -277,79 +125,24 @@ describe('updateUser', () => {
     const index = await readFile(join(dir, 'index.jsonl'), 'utf8');
     expect(index.trim().split('\n').pop()).toContain('"role":"admin"');
   });
-
-  it('lists the admins from the index, following role changes, deletions and a reopen', async () => {
-    const dir = await tempDir();
-    const store = await openStore(dir);
-    const alice = makeUser('alice');
-    const bob = makeUser('bob', { role: 'admin' });
-    await store.createUser(alice);
-    await store.createUser(bob);
-    expect(await store.listAdminIds()).toEqual([bob.id]);
-    await store.updateUser(alice.id, (user) => ({ user: { ...user, role: 'admin' }, result: null }));
-    expect((await store.listAdminIds()).sort()).toEqual([alice.id, bob.id].sort());
-    await store.deleteUser(bob.id);
-    expect(await store.listAdminIds()).toEqual([alice.id]);
-    expect(await (await reopen(store, dir)).listAdminIds()).toEqual([alice.id]);
-  });
-
-  it('lets exactly one of a rename and a create racing for the same new name win', async () => {
-    const store = await openStore();
-    const alice = makeUser('alice');
-    await store.createUser(alice);
-    const renaming = store.updateUser(alice.id, (user) => ({
-      user: { ...user, username: 'dave' },
-      result: null,
-    }));
-    // Let the rename reach its file write before the create checks the name.
-    await new Promise((resolve) => setImmediate(resolve));
-    const results = await Promise.allSettled([renaming, store.createUser(makeUser('DAVE'))]);
-    expect(results.filter((result) => result.status === 'fulfilled')).toHaveLength(1);
-    expect(await store.countUsers()).toBe(results[1]?.status === 'fulfilled' ? 2 : 1);
-    expect(await store.findUserByUsername('Dave')).not.toBeNull();
-  });
-
-  it('refuses to rename a user onto a name another user holds', async () => {
-    const store = await openStore();
-    const alice = makeUser('alice');
-    await store.createUser(alice);
-    await store.createUser(makeUser('bob'));
-    await expect(
-      store.updateUser(alice.id, (user) => ({ user: { ...user, username: 'BOB' }, result: null })),
-    ).rejects.toBeInstanceOf(UsernameTakenError);
-    expect((await store.getUser(alice.id))?.username).toBe('alice');
-  });
 });
 
 describe('deleteUser', () => {
-  it('removes the user file, the index entry and the user’s tokens, and frees the name', async () => {
+  it('removes the user file and the index entry (the rest of deletion is in the contract)', async () => {
     const dir = await tempDir();
     const store = await openStore(dir);
     const alice = makeUser('alice');
     const bob = makeUser('bob');
     await store.createUser(alice);
     await store.createUser(bob);
-    const aliceToken = makeToken(alice.id);
-    const bobToken = makeToken(bob.id);
-    await store.putToken(aliceToken);
-    await store.putToken(bobToken);
-
     expect(await store.deleteUser(alice.id)).toBe(true);
-    expect(await store.getUser(alice.id)).toBeNull();
-    expect(await store.findUserByUsername('alice')).toBeNull();
-    expect(await store.getToken(aliceToken.hash)).toBeNull();
-    expect(await store.getToken(bobToken.hash)).toEqual(bobToken);
     expect(await readdir(join(dir, 'users'))).toEqual([`${bob.id}.json`]);
-    expect(await store.deleteUser(alice.id)).toBe(false);
-
-    await store.createUser(makeUser('Alice'));
-    const again = await reopen(store, dir);
-    expect(await again.countUsers()).toBe(2);
-    expect(await again.getUser(alice.id)).toBeNull();
-    expect((await again.findUserByUsername('alice'))?.id).not.toBe(alice.id);
+    expect(await (await reopen(store, dir)).countUsers()).toBe(1);
+    expect(await readFile(join(dir, 'index.jsonl'), 'utf8')).toContain(`"op":"delete","id":"${alice.id}"`);
   });
 
-  it('lets an update queued behind a delete find no user instead of bringing it back', async () => {
+  // The contract lets the two run in either order; lowdb's queue runs them in the order they were called.
+  it('runs an update called after a delete behind it: it finds no user', async () => {
     const store = await openStore();
     const alice = makeUser('alice');
     await store.createUser(alice);
@@ -364,47 +157,6 @@ describe('deleteUser', () => {
 });
 
 describe('tokens', () => {
-  it('round-trips put, get, take and delete', async () => {
-    const store = await openStore();
-    const session = makeToken('user-1');
-    const challenge = makeToken('user-1', { kind: 'mfa', pendingSecret: 'JBSWY3DPEHPK3PXP' });
-    await store.putToken(session);
-    await store.putToken(challenge);
-
-    expect(await store.getToken(session.hash)).toEqual(session);
-    expect(await store.takeToken(challenge.hash)).toEqual(challenge);
-    expect(await store.takeToken(challenge.hash)).toBeNull();
-    expect(await store.getToken(challenge.hash)).toBeNull();
-
-    const touched = { ...session, lastSeenAt: '2026-11-27T10:30:00.000Z' };
-    await store.putToken(touched);
-    expect(await store.getToken(session.hash)).toEqual(touched);
-
-    await store.deleteToken(session.hash);
-    expect(await store.getToken(session.hash)).toBeNull();
-    await expect(store.deleteToken(session.hash)).resolves.toBeUndefined();
-    expect(await store.getToken('never-issued')).toBeNull();
-  });
-
-  it('gives a token to exactly one of 20 concurrent takers', async () => {
-    const store = await openStore();
-    const challenge = makeToken('user-1', { kind: 'mfa' });
-    await store.putToken(challenge);
-    const taken = await Promise.all(Array.from({ length: 20 }, () => store.takeToken(challenge.hash)));
-    expect(taken.filter((token) => token !== null)).toEqual([challenge]);
-  });
-
-  it('keeps a token dead after logout even if a request that read it earlier writes it back', async () => {
-    const store = await openStore();
-    const session = makeToken('user-1');
-    await store.putToken(session);
-    const read = await store.getToken(session.hash);
-    await store.deleteToken(session.hash);
-    // The earlier request now refreshes lastSeenAt, as a session touch does.
-    await store.putToken({ ...(read ?? session), lastSeenAt: '2026-11-27T10:31:00.000Z' });
-    expect(await store.getToken(session.hash)).toBeNull();
-  });
-
   it('stores a token under its hash, never outside the tokens directory', async () => {
     const dir = await tempDir();
     const store = await openStore(dir);
@@ -414,16 +166,6 @@ describe('tokens', () => {
     expect(await readdir(join(dir, 'users'))).toEqual([]);
     const [name] = await readdir(join(dir, 'tokens'));
     expect(name).toMatch(/^[0-9a-f]{64}\.json$/);
-  });
-
-  it('deletes only the given user’s tokens', async () => {
-    const store = await openStore();
-    const mine = [makeToken('user-1'), makeToken('user-1', { kind: 'mfa' })];
-    const theirs = makeToken('user-2');
-    for (const token of [...mine, theirs]) await store.putToken(token);
-    await store.deleteTokensOfUser('user-1');
-    for (const token of mine) expect(await store.getToken(token.hash)).toBeNull();
-    expect(await store.getToken(theirs.hash)).toEqual(theirs);
   });
 
   it('treats a damaged token file as no token', async () => {
@@ -461,21 +203,6 @@ describe('tokens', () => {
 });
 
 describe('failures per client address', () => {
-  it('counts failures at or after `since`, per address, and keeps them across a reopen', async () => {
-    const dir = await tempDir();
-    const store = await openStore(dir);
-    await store.addIpFailure('203.0.113.7', '2026-11-27T10:00:00.000Z');
-    await store.addIpFailure('203.0.113.7', '2026-11-27T10:10:00.000Z');
-    await store.addIpFailure('203.0.113.7', '2026-11-27T10:20:00.000Z');
-    await store.addIpFailure('2001:db8::1', '2026-11-27T10:20:00.000Z');
-
-    expect(await store.countIpFailures('203.0.113.7', '2026-11-27T09:00:00.000Z')).toBe(3);
-    const again = await reopen(store, dir);
-    expect(await again.countIpFailures('203.0.113.7', '2026-11-27T10:10:00.000Z')).toBe(2);
-    expect(await again.countIpFailures('2001:db8::1', '2026-11-27T10:00:00.000Z')).toBe(1);
-    expect(await again.countIpFailures('198.51.100.9', '2026-11-27T10:00:00.000Z')).toBe(0);
-  });
-
   it('prunes failures older than the window it was asked about, and never names the address on disk', async () => {
     const dir = await tempDir();
     const store = await openStore(dir);
@@ -491,58 +218,11 @@ describe('failures per client address', () => {
     expect(await store.countIpFailures('203.0.113.7', '2026-11-27T10:30:00.000Z')).toBe(0);
     expect(await readdir(join(dir, 'ip-failures'))).toEqual([]);
   });
-
-  it('records every one of many concurrent failures of one address', async () => {
-    const store = await openStore();
-    await Promise.all(
-      Array.from({ length: 30 }, (_, i) =>
-        store.addIpFailure('203.0.113.7', `2026-11-27T10:00:${String(i).padStart(2, '0')}.000Z`),
-      ),
-    );
-    expect(await store.countIpFailures('203.0.113.7', '2026-11-27T09:00:00.000Z')).toBe(30);
-  });
 });
 
 describe('audit log', () => {
   const alice = { id: 'u-alice', username: 'alice' };
   const admin = { id: 'u-admin', username: 'admin' };
-
-  it('lists newest first, with limit, type and user filters, and keeps events across a reopen', async () => {
-    const dir = await tempDir();
-    const store = await openStore(dir);
-    const appended = [];
-    appended.push(
-      await store.appendAudit(makeEvent({ type: 'login_succeeded', actor: alice, subject: alice })),
-    );
-    appended.push(
-      await store.appendAudit(makeEvent({ type: 'backup_code_used', actor: alice, subject: alice })),
-    );
-    appended.push(await store.appendAudit(makeEvent({ type: 'policy_changed', actor: admin })));
-    appended.push(
-      await store.appendAudit(makeEvent({ type: 'backup_codes_revoked', actor: admin, subject: alice })),
-    );
-    appended.push(
-      await store.appendAudit(
-        makeEvent({ type: 'backup_code_used', actor: admin, subject: admin, details: { n: 2 } }),
-      ),
-    );
-    expect(new Set(appended.map((event) => event.id)).size).toBe(5);
-
-    const ids = (events: { id: string }[]) => events.map((event) => event.id);
-    const [e0, e1, e2, e3, e4] = ids(appended);
-    expect(ids(await store.listAudit({ limit: 100 }))).toEqual([e4, e3, e2, e1, e0]);
-    expect(ids(await store.listAudit({ limit: 2 }))).toEqual([e4, e3]);
-    expect(ids(await store.listAudit({ limit: 10, type: 'backup_code_used' }))).toEqual([e4, e1]);
-    // A user's events: those they did and those done to them.
-    expect(ids(await store.listAudit({ limit: 10, userId: alice.id }))).toEqual([e3, e1, e0]);
-    expect(ids(await store.listAudit({ limit: 10, userId: alice.id, type: 'backup_code_used' }))).toEqual([
-      e1,
-    ]);
-    expect(await store.listAudit({ limit: 0 })).toEqual([]);
-
-    const again = await reopen(store, dir);
-    expect(await again.listAudit({ limit: 100 })).toEqual([...appended].reverse());
-  });
 
   it("lists a user's events by the index, past the lines it keeps per user, and again after a reopen", async () => {
     const dir = await tempDir();
@@ -615,26 +295,6 @@ describe('audit log', () => {
 });
 
 describe('opening a data directory', () => {
-  it('sees everything a closed store wrote (durability across a new instance)', async () => {
-    const dir = await tempDir();
-    const store = await openStore(dir);
-    const alice = makeUser('Alice', { role: 'admin' });
-    const token = makeToken(alice.id);
-    await store.setPolicy(CUSTOM_POLICY);
-    await store.createUser(alice);
-    await store.putToken(token);
-    await store.addIpFailure('203.0.113.7', '2026-11-27T10:00:00.000Z');
-    const event = await store.appendAudit(makeEvent({ actor: { id: alice.id, username: 'Alice' } }));
-
-    const again = await reopen(store, dir);
-    expect(await again.getPolicy()).toEqual(CUSTOM_POLICY);
-    expect(await again.findUserByUsername('alice')).toEqual(alice);
-    expect(await again.listUsers()).toEqual([alice]);
-    expect(await again.getToken(token.hash)).toEqual(token);
-    expect(await again.countIpFailures('203.0.113.7', '2026-11-27T09:00:00.000Z')).toBe(1);
-    expect(await again.listAudit({ limit: 5 })).toEqual([event]);
-  });
-
   it('ignores temp files a crash left behind, and removes them (at open, or by the sweep once old)', async () => {
     const dir = await tempDir();
     const store = await openStore(dir);
@@ -715,12 +375,6 @@ describe('opening a data directory', () => {
     await store.close();
     await writeFile(join(dir, 'policy.json'), JSON.stringify({ mfaUsage: 'sometimes' }));
     await expect(new LowdbStore(dir).open()).rejects.toThrow(/policy\.json is corrupt/);
-  });
-
-  it('refuses every call before open()', async () => {
-    const store = new LowdbStore(await tempDir());
-    await expect(store.getPolicy()).rejects.toThrow(/not open/);
-    await expect(store.countUsers()).rejects.toThrow(/not open/);
   });
 });
 

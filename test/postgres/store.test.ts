@@ -1,0 +1,224 @@
+/**
+ * The PostgreSQL store: the Store contract (the same suite lowdb passes), then what only this
+ * adapter has: migrations under a lock, a schema newer than the code, several store instances on one
+ * database (as several servers would be), sweeping, and the database going away.
+ */
+import pg from 'pg';
+import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { DatabaseUnreachableError, PostgresStore } from '../../server/store/postgres';
+import { loadMigrations, SchemaTooNewError } from '../../server/store/postgres/migrations';
+import { type Store, StoreUnavailableError } from '../../server/store/types';
+import { storeContract } from '../store/contract';
+import { makeToken, makeUser } from '../store/store-fixtures';
+import { createDatabase, createSchema } from './databases';
+
+let databaseUrl: string;
+beforeAll(async () => {
+  databaseUrl = await createDatabase('store');
+});
+
+const opened: PostgresStore[] = [];
+const urls = new WeakMap<Store, string>();
+afterEach(async () => {
+  await Promise.all(opened.splice(0).map((store) => store.close()));
+});
+
+async function openOn(url: string): Promise<PostgresStore> {
+  const store = new PostgresStore({ url, poolSize: 20 });
+  await store.open();
+  opened.push(store);
+  urls.set(store, url);
+  return store;
+}
+
+storeContract('postgres', {
+  async open() {
+    return openOn(await createSchema(databaseUrl));
+  },
+  async reopen(store) {
+    const url = urls.get(store);
+    if (!url) throw new Error('not a store of this harness');
+    await store.close();
+    return openOn(url);
+  },
+  async unopened() {
+    return new PostgresStore({ url: await createSchema(databaseUrl) });
+  },
+});
+
+async function sql<R extends object>(url: string, text: string, params: unknown[] = []): Promise<R[]> {
+  const client = new pg.Client(url);
+  await client.connect();
+  try {
+    return (await client.query<R>(text, params)).rows;
+  } finally {
+    await client.end();
+  }
+}
+
+describe('postgres: migrations', () => {
+  it('applies the schema once, recorded, when several instances open an empty database together', async () => {
+    const url = await createSchema(databaseUrl);
+    await Promise.all(Array.from({ length: 4 }, () => openOn(url)));
+    const rows = await sql<{ version: number; name: string }>(
+      url,
+      'SELECT version, name FROM sparekey_migrations ORDER BY version',
+    );
+    const known = await loadMigrations();
+    expect(rows).toEqual(known.map(({ version, name }) => ({ version, name })));
+  });
+
+  it('refuses to start on a schema newer than the code, and says so', async () => {
+    const url = await createSchema(databaseUrl);
+    await (await openOn(url)).close();
+    await sql(
+      url,
+      "INSERT INTO sparekey_migrations (version, name, checksum) VALUES (999, '999_future', 'x')",
+    );
+    const store = new PostgresStore({ url });
+    await expect(store.open()).rejects.toBeInstanceOf(SchemaTooNewError);
+    await expect(store.open()).rejects.toThrow(/schema is at version 999 .*newer than this build/);
+  });
+
+  it('refuses a database whose applied migration differs from the file', async () => {
+    const url = await createSchema(databaseUrl);
+    await (await openOn(url)).close();
+    await sql(url, "UPDATE sparekey_migrations SET checksum = 'edited' WHERE version = 1");
+    await expect(new PostgresStore({ url }).open()).rejects.toThrow(/was changed after it was applied/);
+  });
+});
+
+describe('postgres: several instances on one database', () => {
+  it('spends a code exactly once when 50 spends race across two store instances', async () => {
+    const url = await createSchema(databaseUrl);
+    const [one, two] = [await openOn(url), await openOn(url)];
+    const alice = makeUser('alice', {
+      backupCodes: {
+        id: 'set-1',
+        salt: 'c2FsdA==',
+        generatedAt: '2026-11-27T10:00:00.000Z',
+        codes: [{ number: 1, digest: 'ZGlnZXN0', usedAt: null }],
+      },
+    });
+    await one.createUser(alice);
+    const spend = (store: Store) =>
+      store.updateUser(alice.id, (user) => {
+        const set = user.backupCodes;
+        if (!set || set.codes[0]?.digest === null) return { user: null, result: false };
+        const codes = [{ number: 1, digest: null, usedAt: '2026-11-27T10:05:00.000Z' }];
+        return { user: { ...user, backupCodes: { ...set, codes } }, result: true };
+      });
+    const results = await Promise.all(Array.from({ length: 50 }, (_, i) => spend(i % 2 ? one : two)));
+    expect(results.filter(Boolean)).toHaveLength(1);
+  });
+
+  it('sees a policy, a user and a logout written through another instance at once (no cache)', async () => {
+    const url = await createSchema(databaseUrl);
+    const [one, two] = [await openOn(url), await openOn(url)];
+    const alice = makeUser('alice');
+    await one.createUser(alice);
+    const session = makeToken(alice.id);
+    await one.putToken(session);
+    expect(await two.getToken(session.hash)).toEqual(session);
+    await two.deleteToken(session.hash);
+    await one.putToken({ ...session, lastSeenAt: '2026-11-27T10:31:00.000Z' });
+    expect(await one.getToken(session.hash)).toBeNull();
+
+    await two.setPolicy({
+      mfaUsage: 'required',
+      backupCodes: { enabled: true, count: 5, warnWhenRemaining: 1 },
+    });
+    expect((await one.getPolicy()).mfaUsage).toBe('required');
+    await two.updateUser(alice.id, (user) => ({ user: { ...user, role: 'admin' }, result: null }));
+    expect(await one.listAdminIds()).toEqual([alice.id]);
+  });
+});
+
+describe('postgres: createUsers (the bulk insert of the migration and the benchmark)', () => {
+  it('inserts many records in order, each read back exactly, and refuses a taken name whole', async () => {
+    const store = await openOn(await createSchema(databaseUrl));
+    const records = Array.from({ length: 30 }, (_, i) =>
+      makeUser(`bulk${i}`, {
+        mfaFailures: i % 2 ? ['2026-11-27T10:01:00.000Z', '2026-11-27T10:02:00.500Z'] : [],
+        mfa: { type: 'totp', secret: 'JBSWY3DPEHPK3PXP', enrolled: true, configureLater: false, lastStep: i },
+        backupCodes:
+          i % 3 === 0
+            ? null
+            : {
+                id: `set-${i}`,
+                salt: 'c2FsdA==',
+                generatedAt: '2026-11-27T10:00:00.000Z',
+                codes: [
+                  { number: 1, digest: null, usedAt: '2026-11-27T10:05:00.000Z' },
+                  { number: 2, digest: `ZGln${i}`, usedAt: null },
+                ],
+              },
+      }),
+    );
+    await store.createUsers(records);
+    expect(await store.listUsers()).toEqual(records);
+    await expect(store.createUsers([makeUser('fresh'), makeUser('BULK3')])).rejects.toThrow();
+    expect(await store.findUserByUsername('fresh')).toBeNull();
+  });
+});
+
+describe('postgres: sweeping', () => {
+  it('removes old tombstones and abandoned rows, keeps live tokens and tokens written under a fake clock', async () => {
+    const url = await createSchema(databaseUrl);
+    const store = await openOn(url);
+    const longAgo = '2020-01-01T00:00:00.000Z';
+    const abandoned = makeToken('user-1', { expiresAt: longAgo });
+    const fresh = makeToken('user-1', { expiresAt: longAgo });
+    const live = makeToken('user-1', { expiresAt: new Date(Date.now() + 86_400_000).toISOString() });
+    const loggedOut = makeToken('user-1');
+    for (const token of [abandoned, fresh, live, loggedOut]) await store.putToken(token);
+    await store.deleteToken(loggedOut.hash);
+    await store.addIpFailure('198.51.100.1', longAgo);
+    // Age the rows by the database's clock, as a day without writes would.
+    await sql(url, "UPDATE tokens SET written_at = now() - interval '2 days' WHERE hash = ANY($1)", [
+      [abandoned.hash, live.hash],
+    ]);
+    await sql(url, "UPDATE tokens SET dead_at = now() - interval '11 minutes' WHERE hash = $1", [
+      loggedOut.hash,
+    ]);
+    await sql(url, "UPDATE ip_failures SET written_at = now() - interval '2 days'");
+
+    expect(await store.sweepExpired()).toBe(3);
+    expect(await store.getToken(abandoned.hash)).toBeNull();
+    expect(await store.getToken(fresh.hash)).toEqual(fresh);
+    expect(await store.getToken(live.hash)).toEqual(live);
+    expect(await sql(url, 'SELECT hash FROM tokens WHERE hash = $1', [loggedOut.hash])).toEqual([]);
+  });
+});
+
+describe('postgres: the database out of reach', () => {
+  it('fails to open with a message naming the host and port, not a stack trace', async () => {
+    const store = new PostgresStore({
+      url: 'postgres://sparekey:secret@127.0.0.1:1/sparekey',
+      statementTimeoutMs: 2000,
+    });
+    const error = await store.open().catch((thrown: unknown) => thrown);
+    expect(error).toBeInstanceOf(DatabaseUnreachableError);
+    expect(String(error)).toMatch(/Cannot reach the database at 127\.0\.0\.1:1\/sparekey \(ECONNREFUSED/);
+    expect(String(error)).not.toContain('secret');
+  });
+
+  it('turns a lost connection into StoreUnavailableError, then works again once the database is back', async () => {
+    const url = await createSchema(databaseUrl);
+    const store = await openOn(url);
+    const alice = makeUser('alice');
+    await store.createUser(alice);
+    // Every connection of this file's database is ended by the server, as a restart would.
+    await sql(
+      url,
+      `SELECT pg_terminate_backend(pid) FROM pg_stat_activity
+        WHERE application_name = 'sparekey' AND datname = current_database() AND pid <> pg_backend_pid()`,
+    );
+    const first = await store.getUser(alice.id).catch((thrown: unknown) => thrown);
+    // The pool noticed the closed connections (an 'error' event, not a crash) or the query failed with 503.
+    if (first instanceof Error) expect(first).toBeInstanceOf(StoreUnavailableError);
+    else expect(first).toEqual(alice);
+    expect(await store.getUser(alice.id)).toEqual(alice);
+    await expect(store.ping()).resolves.toBeUndefined();
+  });
+});

@@ -6,7 +6,7 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Page } from 'playwright-core';
 import { extensionRun, SCREENSHOTS_DIR } from './chromium';
-import type { Driver, FillButton, Role, UiPage } from './driver';
+import type { Driver, FillButton, Role, UiPage, Viewport } from './driver';
 
 /** The test build clears the clipboard after 2 s (extension/manifests.ts E2E). */
 const TEST_BUILD_CLIPBOARD_CLEAR_MS = 2_000;
@@ -78,9 +78,17 @@ function playwrightPage(page: Page): UiPage {
   };
 }
 
-/** One e2e file's Chromium world as a Driver (fields valid once beforeAll has run). */
-export function chromiumDriver(buildName: string): Driver {
+/**
+ * One e2e file's Chromium world as a Driver (fields valid once beforeAll has run); every page it
+ * opens uses `colorScheme` (light by default).
+ */
+export function chromiumDriver(buildName: string, options: { colorScheme?: 'light' | 'dark' } = {}): Driver {
   const run = extensionRun(buildName);
+  const newPage = async (viewport: Viewport) => {
+    const page = await run.newPage(viewport);
+    if (options.colorScheme) await page.emulateMedia({ colorScheme: options.colorScheme });
+    return page;
+  };
   return {
     browser: 'chromium',
     get server() {
@@ -89,12 +97,12 @@ export function chromiumDriver(buildName: string): Driver {
     clipboardClearMs: TEST_BUILD_CLIPBOARD_CLEAR_MS,
     pageErrors: run.pageErrors,
     async openExtensionPage(path, viewport) {
-      const page = await run.newPage(viewport);
+      const page = await newPage(viewport);
       await page.goto(run.browser.url(path));
       return playwrightPage(page);
     },
     async openPage(url, viewport) {
-      const page = await run.newPage(viewport);
+      const page = await newPage(viewport);
       await page.goto(url);
       return playwrightPage(page);
     },

@@ -351,7 +351,12 @@ function puppeteerPage(page: Page, firefox: FirefoxBrowser, isExtensionPage: boo
  */
 export function firefoxDriver(
   buildName: string,
-  options: { prefs?: Record<string, unknown>; viewport?: Viewport } = {},
+  options: {
+    prefs?: Record<string, unknown>;
+    viewport?: Viewport;
+    /** A check of what the run needs besides Firefox (e.g. assertFrenchLangpack); throws to fail. */
+    before?: () => void;
+  } = {},
 ): Driver {
   let server: RunningServer | undefined;
   let firefox: FirefoxBrowser | undefined;
@@ -373,6 +378,7 @@ export function firefoxDriver(
 
   beforeAll(async () => {
     assertFirefox();
+    options.before?.();
     server = await startServer();
     firefox = await launchFirefox(buildShippedFirefox(buildName), options);
     await mkdir(SCREENSHOTS_DIR, { recursive: true });

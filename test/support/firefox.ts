@@ -41,13 +41,18 @@ export function assertFrenchLangpack(): void {
   }
 }
 
+const built = new Map<string, string>();
+
 /**
  * The shipped Firefox build, unzipped in dist/<name> (a `firefox-e2e-*` name; extension/build.ts):
- * its own folder, so e2e files running side by side never rebuild under each other.
+ * its own folder, so e2e files running side by side never rebuild under each other. Built once per
+ * file: a second run in the same file reuses it.
  */
 export function buildShippedFirefox(name: string): string {
   if (!name.startsWith('firefox-e2e')) throw new Error(`not a Firefox e2e build name: ${name}`);
-  return buildTestExtension(name);
+  const dir = built.get(name) ?? buildTestExtension(name);
+  built.set(name, dir);
+  return dir;
 }
 
 export interface FirefoxBrowser {

@@ -5,11 +5,11 @@
  */
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
-import * as OTPAuth from 'otpauth';
 import { expect } from 'vitest';
 import type { Driver, UiPage } from '../../support/driver';
 import { waitForText } from '../../support/driver';
 import { call } from '../../support/server';
+import { userWithCodes } from './users';
 
 const USER = 'carol';
 const USER_PASSWORD = 'carol keeps a password';
@@ -43,27 +43,7 @@ export async function signedInPopup(driver: Driver, lang: 'en' | 'fr'): Promise<
     body: { mfaUsage: 'optional_per_user', backupCodes: { enabled: true, count: 6, warnWhenRemaining: 2 } },
   });
   expect(policy.status).toBe(200);
-  const created = await call(server.url, 'POST', '/api/admin/users', {
-    token: admin.body.token,
-    body: { username: USER, password: USER_PASSWORD, role: 'user' },
-  });
-  expect(created.status).toBe(201);
-  const mfa = await call(server.url, 'PATCH', `/api/admin/users/${created.body.user.id}`, {
-    token: admin.body.token,
-    body: { mfa: { type: 'totp' } },
-  });
-  const totp = new OTPAuth.TOTP({ secret: OTPAuth.Secret.fromBase32(mfa.body.totp.secret as string) });
-  const step = await call(server.url, 'POST', '/api/auth/login', {
-    body: { username: USER, password: USER_PASSWORD },
-  });
-  const session = await call(server.url, 'POST', '/api/auth/mfa', {
-    body: { mfaToken: step.body.mfaToken, method: 'totp', code: totp.generate() },
-  });
-  const generated = await call(server.url, 'POST', '/api/me/backup-codes', {
-    token: session.body.token,
-    body: { password: USER_PASSWORD },
-  });
-  expect(generated.status).toBe(201);
+  const totp = await userWithCodes(server.url, server.adminPassword, USER, USER_PASSWORD);
 
   const popup = await driver.openExtensionPage('popup.html', { width: 380, height: 640 });
   await popup.fill(message(lang, 'serverUrlLabel'), server.url);
@@ -71,8 +51,7 @@ export async function signedInPopup(driver: Driver, lang: 'en' | 'fr'): Promise<
   await popup.fill(message(lang, 'usernameLabel'), USER);
   await popup.fill(message(lang, 'passwordLabel'), USER_PASSWORD);
   await popup.click('button', message(lang, 'signInButton'));
-  // The code of the next 30-s step (the server accepts one step of drift): this step's was just spent
-  // above, and the server refuses a code's step twice.
+  // The code of the next 30-s step (the server accepts one step of drift): this step's was spent above.
   await popup.fill(message(lang, 'totpLabel'), totp.generate({ timestamp: Date.now() + 30_000 }));
   await popup.click('button', message(lang, 'verifyButton'));
   await waitForText(popup, message(lang, 'codesLeft', 6, 6));

@@ -9,6 +9,7 @@ import { expect } from 'vitest';
 import { type Driver, eventually, type FillButton, type UiPage, waitForText } from '../../support/driver';
 import { call } from '../../support/server';
 import { CODE, connect, extensionStorage, signIn } from './extension';
+import { userWithCodes } from './users';
 
 const USER = 'alice';
 const USER_PASSWORD = 'correct horse battery';
@@ -40,34 +41,6 @@ async function setUpUser(serverUrl: string, adminPassword: string): Promise<stri
   });
   expect(mfa.status).toBe(200);
   return mfa.body.totp.secret as string;
-}
-
-/** A second user with an authenticator and a set of backup codes, so their sign-in offers the backup-code form. */
-async function setUpOtherUser(serverUrl: string, adminPassword: string): Promise<void> {
-  const admin = await call(serverUrl, 'POST', '/api/auth/login', {
-    body: { username: 'admin', password: adminPassword },
-  });
-  const created = await call(serverUrl, 'POST', '/api/admin/users', {
-    token: admin.body.token,
-    body: { username: OTHER, password: OTHER_PASSWORD, role: 'user' },
-  });
-  expect(created.status).toBe(201);
-  const mfa = await call(serverUrl, 'PATCH', `/api/admin/users/${created.body.user.id}`, {
-    token: admin.body.token,
-    body: { mfa: { type: 'totp' } },
-  });
-  const secret = OTPAuth.Secret.fromBase32(mfa.body.totp.secret as string);
-  const step = await call(serverUrl, 'POST', '/api/auth/login', {
-    body: { username: OTHER, password: OTHER_PASSWORD },
-  });
-  const session = await call(serverUrl, 'POST', '/api/auth/mfa', {
-    body: { mfaToken: step.body.mfaToken, method: 'totp', code: new OTPAuth.TOTP({ secret }).generate() },
-  });
-  const generated = await call(serverUrl, 'POST', '/api/me/backup-codes', {
-    token: session.body.token,
-    body: { password: OTHER_PASSWORD },
-  });
-  expect(generated.status).toBe(201);
 }
 
 const named = (name: string | RegExp) => (found: FillButton | null) =>
@@ -188,7 +161,8 @@ export async function autofillScenario(driver: Driver): Promise<void> {
   await verifyAndSignOut(site, '2 of 4 backup codes left');
 
   // --- Bob signs in on this browser: alice's kept codes are not offered to him, and none is filled.
-  await setUpOtherUser(server.url, server.adminPassword);
+  // A second user with codes of their own, so their sign-in offers the backup-code form.
+  await userWithCodes(server.url, server.adminPassword, OTHER, OTHER_PASSWORD);
   await openBackupCodeStep(site, OTHER, OTHER_PASSWORD);
   await clickFillButton(site, `Kept codes belong to ${USER}, not ${OTHER}`);
   await new Promise((done) => setTimeout(done, 300));

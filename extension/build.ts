@@ -3,6 +3,8 @@
  *   npm run build                  -> dist/chromium, dist/firefox and a zip of each
  *   SPAREKEY_E2E=1 npm run build   -> dist/chromium-e2e only (test build, see below)
  *   SPAREKEY_E2E=1 SPAREKEY_E2E_NAME=chromium-e2e-x npm run build -> the test build in dist/chromium-e2e-x
+ *   SPAREKEY_E2E=1 SPAREKEY_E2E_NAME=firefox-e2e-x npm run build  -> the SHIPPED Firefox build, unchanged
+ *                                                                   but unzipped, in dist/firefox-e2e-x
  * Each bundle is one classic script (IIFE): content scripts and the Firefox background page cannot
  * load modules, and one format everywhere keeps the pages alike.
  */
@@ -84,12 +86,18 @@ async function buildTarget(source: Manifest, target: Target): Promise<string> {
   return out;
 }
 
-/** The test build, in its own folder when asked: e2e files run in parallel and must not rebuild under each other. */
+/**
+ * The build an e2e file drives, in its own folder when asked: e2e files run in parallel and must not
+ * rebuild under each other. Chromium gets the test build; Firefox gets the shipped one (its tests
+ * grant the host permission through the optional-permission request, as a user does).
+ */
 function e2eTarget(): Target {
   const name = process.env.SPAREKEY_E2E_NAME;
   if (!name) return E2E;
-  if (!/^chromium-e2e(-[a-z0-9]+)*$/.test(name)) throw new Error(`SPAREKEY_E2E_NAME: bad name ${name}`);
-  return { ...E2E, name };
+  if (/^chromium-e2e(-[a-z0-9]+)*$/.test(name)) return { ...E2E, name };
+  const firefox = SHIPPED.find((target) => target.browser === 'firefox');
+  if (firefox && /^firefox-e2e(-[a-z0-9]+)*$/.test(name)) return { ...firefox, name, zip: false };
+  throw new Error(`SPAREKEY_E2E_NAME: bad name ${name}`);
 }
 
 async function main(): Promise<void> {

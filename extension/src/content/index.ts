@@ -6,6 +6,7 @@ import browser, { type Runtime } from 'webextension-polyfill';
 import { startAutofill } from '../autofill/content';
 import { isTriggerRequest } from '../autofill/messages';
 import { translator } from '../autofill/text';
+import { isFromExtensionPage } from '../messages';
 import { savedServerUrl } from '../server-url';
 
 async function main(): Promise<void> {
@@ -19,8 +20,9 @@ async function main(): Promise<void> {
   });
 
   browser.runtime.onMessage.addListener((message: unknown, sender: Runtime.MessageSender) => {
-    // Only the extension itself (background or popup, which have no tab) may ask for a fill.
-    if (!isTriggerRequest(message) || sender.id !== browser.runtime.id || sender.tab) return undefined;
+    // Only the extension's own pages and background may ask for a fill, told apart by URL: Firefox gives
+    // an extension page shown in a tab (Firefox for Android's popup) a sender.tab, as for a content script.
+    if (!isTriggerRequest(message) || !isFromExtensionPage(sender)) return undefined;
     return autofill.trigger();
   });
 }

@@ -80,7 +80,7 @@ const OPEN_DURING_PASSWORD_CHANGE = new Set([
   'POST /api/auth/logout',
 ]);
 
-export const passwordChangeRequired = () =>
+const passwordChangeRequired = () =>
   new ApiError(
     403,
     'password_change_required',

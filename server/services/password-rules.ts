@@ -7,6 +7,7 @@
  * public breach corpora, all lower case): a maintained package that works offline. It is compared
  * case-insensitively, since "Password1" is as guessable as "password1".
  */
+import { randomBytes } from 'node:crypto';
 import { dictionary } from '@zxcvbn-ts/language-common';
 import { ApiError } from '../http/errors';
 
@@ -41,6 +42,11 @@ export function passwordProblem(password: string, context: { username?: string }
 export function checkNewPassword(password: string, field: string, context: { username?: string } = {}): void {
   const problem = passwordProblem(password, context);
   if (problem) throw new ApiError(400, 'weak_password', problem, { field });
+}
+
+/** A temporary or first password: 120 random bits, base64url, 20 characters that no list holds. */
+export function generatePassword(): string {
+  return randomBytes(15).toString('base64url');
 }
 
 /** Loads the list before the first request, so the first account created does not pay for it. */

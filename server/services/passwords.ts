@@ -2,22 +2,16 @@
  * Changing a password (the user, proving the current one) and resetting it (an admin, who sets or
  * has the server generate a temporary one the user must replace at the next sign-in).
  */
-import { randomBytes } from 'node:crypto';
 import { unlink } from 'node:fs/promises';
 import type { ChangePasswordRequest, ResetPassword, ResetPasswordRequest } from '../../shared/api';
 import type { Deps, RequestMeta } from '../deps';
 import { ApiError, notFound } from '../http/errors';
 import type { UserRecord } from '../store/types';
 import { audit } from './audit';
-import { checkNewPassword } from './password-rules';
+import { checkNewPassword, generatePassword } from './password-rules';
 import { startSession } from './sessions';
 import { ensureAddressAllowed, recordAddressFailure } from './throttle';
 import { adminView } from './users';
-
-/** 120 random bits, base64url: 20 characters that no list holds. */
-export function generatePassword(): string {
-  return randomBytes(15).toString('base64url');
-}
 
 const wrongCurrentPassword = () =>
   new ApiError(401, 'invalid_credentials', 'That is not your current password.', {

@@ -16,8 +16,7 @@ import { type MfaRecord, UsernameTakenError, type UserRecord } from '../store/ty
 import { audit } from './audit';
 import { publicUser } from './auth';
 import { unusedCount } from './mfa-policy';
-import { checkNewPassword } from './password-rules';
-import { generatePassword } from './passwords';
+import { checkNewPassword, generatePassword } from './password-rules';
 
 const NO_MFA: MfaRecord = {
   type: 'none',

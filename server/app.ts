@@ -11,7 +11,10 @@ import type { Deps } from './deps';
 import { type AppEnv, requestMeta } from './http/context';
 import { ApiError, storeUnavailable } from './http/errors';
 import { type Logger, silentLogger } from './log';
+import { isOidcPath } from './oidc/provider';
+import { oidcRoutes } from './oidc/routes';
 import { adminRoutes } from './routes/admin';
+import { applicationRoutes } from './routes/applications';
 import { authRoutes } from './routes/auth';
 import { meRoutes } from './routes/me';
 import { webRoutes } from './routes/web';
@@ -60,18 +63,18 @@ export function createApp(deps: Deps, log: Logger = silentLogger) {
     // API answers carry tokens, codes and account state: no cache may keep them.
     c.header('Cache-Control', 'no-store');
   });
-  app.use(
-    bodyLimit({
-      maxSize: MAX_BODY_BYTES,
-      onError: () => {
-        throw new ApiError(
-          413,
-          'payload_too_large',
-          `The request body is larger than ${MAX_BODY_BYTES} bytes.`,
-        );
-      },
-    }),
-  );
+  const limitBody = bodyLimit({
+    maxSize: MAX_BODY_BYTES,
+    onError: () => {
+      throw new ApiError(
+        413,
+        'payload_too_large',
+        `The request body is larger than ${MAX_BODY_BYTES} bytes.`,
+      );
+    },
+  });
+  // The OpenID Connect provider reads its own request bodies (with its own limit) from the Node stream.
+  app.use((c, next) => (isOidcPath(c.req.path) ? next() : limitBody(c, next)));
   app.use(requestMeta(deps));
 
   // Ready means the store answers: a load balancer takes an instance whose database is unreachable out.
@@ -82,6 +85,8 @@ export function createApp(deps: Deps, log: Logger = silentLogger) {
   app.route('/', authRoutes(deps));
   app.route('/', meRoutes(deps));
   app.route('/', adminRoutes(deps));
+  app.route('/', applicationRoutes(deps));
+  app.route('/', oidcRoutes(deps));
   app.route('/', webRoutes(deps));
 
   app.openAPIRegistry.registerComponent('securitySchemes', 'bearer', { type: 'http', scheme: 'bearer' });

@@ -182,6 +182,11 @@ export const AuditEventType = z.enum([
   'mfa_reset',
   'password_changed',
   'password_reset',
+  'application_created',
+  'application_updated',
+  'application_secret_rotated',
+  'application_deleted',
+  'application_sign_in',
 ]);
 export type AuditEventType = z.infer<typeof AuditEventType>;
 
@@ -299,3 +304,106 @@ export const ResetPassword = z
   })
   .openapi('ResetPassword');
 export type ResetPassword = z.infer<typeof ResetPassword>;
+// ---- Applications: the OpenID Connect clients admins register (docs/OIDC.md) ----
+
+export const ApplicationType = z.enum(['confidential', 'public']).openapi({
+  description:
+    'confidential: a server-side app with a client secret (PKCE allowed); public: a browser or native app, PKCE (S256) required, no secret.',
+});
+export type ApplicationType = z.infer<typeof ApplicationType>;
+
+const LOOPBACK_HOSTS = new Set(['localhost', '127.0.0.1', '[::1]']);
+
+/**
+ * A redirect target as OAuth 2.0 Security BCP wants it: absolute, compared exactly, no fragment
+ * (RFC 6749 §3.1.2), no credentials, and https unless it stays on this machine (RFC 8252 §7.3).
+ */
+export const RedirectUri = z
+  .string()
+  .max(2000, 'A redirect URI must be at most 2000 characters.')
+  .superRefine((value, ctx) => {
+    let url: URL;
+    try {
+      url = new URL(value);
+    } catch {
+      ctx.addIssue({ code: 'custom', message: `Not an absolute URL: ${value.slice(0, 100)}` });
+      return;
+    }
+    if (url.protocol !== 'https:' && !(url.protocol === 'http:' && LOOPBACK_HOSTS.has(url.hostname))) {
+      ctx.addIssue({
+        code: 'custom',
+        message: 'A redirect URI must use https (http only for localhost, 127.0.0.1 or [::1]).',
+      });
+    } else if (value.includes('#')) {
+      ctx.addIssue({ code: 'custom', message: 'A redirect URI must not contain a fragment (#).' });
+    } else if (url.username || url.password) {
+      ctx.addIssue({ code: 'custom', message: 'A redirect URI must not contain a user name or password.' });
+    }
+  });
+
+const uriList = (what: string, min: number) =>
+  z
+    .array(RedirectUri)
+    .min(min, `Give at least ${min} ${what}.`)
+    .max(20, `At most 20 ${what}.`)
+    .refine(
+      (uris) => new Set(uris).size === uris.length,
+      `The same ${what.replace(/s$/, '')} is listed twice.`,
+    );
+
+const ApplicationName = z
+  .string()
+  .trim()
+  .min(1, 'Name is required.')
+  .max(100, 'Name must be at most 100 characters.');
+
+export const Application = z
+  .object({
+    id: z.string(),
+    clientId: z.string(),
+    name: z.string(),
+    type: ApplicationType,
+    redirectUris: z.array(z.string()),
+    postLogoutRedirectUris: z.array(z.string()),
+    createdAt: z.string(),
+  })
+  .openapi('Application');
+export type Application = z.infer<typeof Application>;
+
+export const Applications = z.object({ applications: z.array(Application) }).openapi('Applications');
+export type Applications = z.infer<typeof Applications>;
+
+export const CreateApplicationRequest = z
+  .strictObject({
+    name: ApplicationName,
+    type: ApplicationType,
+    redirectUris: uriList('redirect URIs', 1),
+    postLogoutRedirectUris: uriList('post-logout redirect URIs', 0).default([]),
+  })
+  .openapi('CreateApplicationRequest');
+export type CreateApplicationRequest = z.input<typeof CreateApplicationRequest>;
+
+export const ClientSecret = z.string().openapi({
+  description:
+    'Shown once: SpareKey keeps only its SHA-256. Send it with client_secret_basic or client_secret_post.',
+});
+
+export const CreatedApplication = z
+  .object({ application: Application, clientSecret: ClientSecret.optional() })
+  .openapi('CreatedApplication');
+export type CreatedApplication = z.infer<typeof CreatedApplication>;
+
+export const UpdateApplicationRequest = z
+  .strictObject({
+    name: ApplicationName.optional(),
+    redirectUris: uriList('redirect URIs', 1).optional(),
+    postLogoutRedirectUris: uriList('post-logout redirect URIs', 0).optional(),
+  })
+  .openapi('UpdateApplicationRequest');
+export type UpdateApplicationRequest = z.infer<typeof UpdateApplicationRequest>;
+
+export const UpdatedApplication = z.object({ application: Application }).openapi('UpdatedApplication');
+export type UpdatedApplication = z.infer<typeof UpdatedApplication>;
+
+export const RotatedSecret = z.object({ clientSecret: ClientSecret }).openapi('RotatedSecret');
+export type RotatedSecret = z.infer<typeof RotatedSecret>;

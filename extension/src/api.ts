@@ -4,9 +4,12 @@
  */
 import type {
   AdminUsers,
+  Applications,
   AuditEvents,
   AuditEventType,
   ChangedPassword,
+  CreateApplicationRequest,
+  CreatedApplication,
   CreateUserRequest,
   GeneratedCodes,
   LoginResponse,
@@ -14,7 +17,10 @@ import type {
   MfaMethod,
   Policy,
   ResetPassword,
+  RotatedSecret,
   SessionResponse,
+  UpdateApplicationRequest,
+  UpdatedApplication,
   UpdatedUser,
   UpdateUserRequest,
   User,
@@ -109,6 +115,7 @@ export function createApi(serverUrl: string, token: string | null = null, option
   }
 
   const userPath = (id: string) => `/api/admin/users/${encodeURIComponent(id)}`;
+  const applicationPath = (id: string) => `/api/admin/applications/${encodeURIComponent(id)}`;
 
   return {
     serverUrl: base,
@@ -137,6 +144,13 @@ export function createApi(serverUrl: string, token: string | null = null, option
     /** Without `password` the server generates a temporary one and returns it, once. */
     resetPassword: (id: string, password?: string) =>
       request<ResetPassword>('POST', `${userPath(id)}/password`, password === undefined ? {} : { password }),
+    applications: () => request<Applications>('GET', '/api/admin/applications'),
+    createApplication: (application: CreateApplicationRequest) =>
+      request<CreatedApplication>('POST', '/api/admin/applications', application),
+    updateApplication: (id: string, change: UpdateApplicationRequest) =>
+      request<UpdatedApplication>('PATCH', applicationPath(id), change),
+    deleteApplication: (id: string) => request<void>('DELETE', applicationPath(id)),
+    rotateApplicationSecret: (id: string) => request<RotatedSecret>('POST', `${applicationPath(id)}/secret`),
     audit: (filter: { limit: number; userId?: string; type?: AuditEventType }) => {
       const query = new URLSearchParams({ limit: String(filter.limit) });
       if (filter.userId) query.set('userId', filter.userId);

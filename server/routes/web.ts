@@ -10,6 +10,8 @@ import { otpauthUri } from '../crypto/totp';
 import type { Deps } from '../deps';
 import type { AppEnv } from '../http/context';
 import { ApiError, tooManyAttempts } from '../http/errors';
+import { afterWebSignIn } from '../oidc/routes';
+import type { SignInMethod } from '../oidc/sign-ins';
 import { enroll, login, signOut, verifyMfa } from '../services/auth';
 import { backupCodeStatus, backupCodeUsable } from '../services/mfa-policy';
 import { changePassword } from '../services/passwords';
@@ -94,13 +96,14 @@ export function webRoutes(deps: Deps) {
     return c.redirect('/login?notice=expired', 303);
   }
 
-  async function signedIn(c: WebContext, sessionToken: string) {
+  async function signedIn(c: WebContext, sessionToken: string, method: SignInMethod) {
     // A sign-in replaces whatever session this browser had, so the old token cannot linger.
     const previous = readCookie(c, deps, SESSION_COOKIE);
     if (previous) await endSession(deps, previous);
     clearCookie(c, deps, CHALLENGE_COOKIE);
     writeCookie(c, deps, SESSION_COOKIE, sessionToken);
-    return c.redirect('/account', 303);
+    // A sign-in for an application (OpenID Connect) goes back to it.
+    return c.redirect((await afterWebSignIn(c, deps, sessionToken, method)) ?? '/account', 303);
   }
 
   /** A service refusal the page shows at its form; anything else is a real fault for the app's handler. */
@@ -153,7 +156,7 @@ export function webRoutes(deps: Deps) {
     }
     switch (result.status) {
       case 'ok':
-        return signedIn(c, result.token);
+        return signedIn(c, result.token, 'password');
       case 'mfa_required':
         writeCookie(c, deps, CHALLENGE_COOKIE, result.mfaToken);
         return c.redirect('/login/mfa', 303);
@@ -203,7 +206,7 @@ export function webRoutes(deps: Deps) {
         method,
         code: code.value,
       });
-      return signedIn(c, session.token);
+      return signedIn(c, session.token, method);
     } catch (error) {
       const refused = refusal(c, error);
       if (refused.code === 'invalid_mfa_token') return expired(c);
@@ -242,7 +245,7 @@ export function webRoutes(deps: Deps) {
     if (code.error) return show(code.error, 400);
     try {
       const session = await enroll(deps, c.get('meta'), { mfaToken: pending.token, code: code.value });
-      return signedIn(c, session.token);
+      return signedIn(c, session.token, 'enrolment');
     } catch (error) {
       const refused = refusal(c, error);
       if (refused.code === 'invalid_mfa_token') return expired(c);

@@ -28,6 +28,7 @@ import {
   syncDirectory,
 } from './durable-json-file';
 import { KeyedMutex } from './keyed-mutex';
+import { LowdbOidcStore } from './lowdb-oidc';
 import { LruCache } from './lru-cache';
 import {
   type IpFailures,
@@ -38,6 +39,7 @@ import {
   UserRecordSchema,
   usernameKey,
 } from './records';
+import type { ApplicationRecord, OidcKeys, OidcPayload } from './types';
 import {
   type AuditQuery,
   type NewAuditEvent,
@@ -87,6 +89,8 @@ export class LowdbStore implements Store {
   readonly #policy: Low<Policy>;
   readonly #index: UserIndex;
   readonly #audit: AuditLog;
+  /** The OpenID Connect provider's data, in DATA_DIR/oidc (./lowdb-oidc.ts). */
+  readonly #oidc: LowdbOidcStore;
   readonly #userLocks = new KeyedMutex();
   readonly #tokenLocks = new KeyedMutex();
   readonly #ipLocks = new KeyedMutex();
@@ -116,6 +120,7 @@ export class LowdbStore implements Store {
     });
     this.#audit = new AuditLog(join(dataDir, 'audit.jsonl'), { indexDepth: options.auditIndexDepth });
     this.#users = new LruCache(options.userCacheSize ?? 1000);
+    this.#oidc = new LowdbOidcStore(dataDir);
   }
 
   /**
@@ -140,6 +145,7 @@ export class LowdbStore implements Store {
       await this.#index.load();
       try {
         await this.#audit.open();
+        await this.#oidc.open();
       } catch (error) {
         await this.#index.close();
         throw error;
@@ -160,6 +166,7 @@ export class LowdbStore implements Store {
       this.#ipLocks.idle(),
       this.#policyLock.idle(),
       this.#sweeping,
+      this.#oidc.close(),
     ]);
     await this.#index.close();
     await this.#audit.close();
@@ -455,6 +462,92 @@ export class LowdbStore implements Store {
       });
     });
     return removed;
+  }
+
+  // ---- OpenID Connect (delegated to ./lowdb-oidc.ts) ----
+
+  listApplications(): Promise<ApplicationRecord[]> {
+    this.#assertOpen();
+    return this.#oidc.listApplications();
+  }
+
+  getApplication(id: string): Promise<ApplicationRecord | null> {
+    this.#assertOpen();
+    return this.#oidc.getApplication(id);
+  }
+
+  findApplicationByClientId(clientId: string): Promise<ApplicationRecord | null> {
+    this.#assertOpen();
+    return this.#oidc.findApplicationByClientId(clientId);
+  }
+
+  createApplication(application: ApplicationRecord): Promise<void> {
+    this.#assertOpen();
+    return this.#oidc.createApplication(application);
+  }
+
+  updateApplication(
+    id: string,
+    change: (application: ApplicationRecord) => ApplicationRecord,
+  ): Promise<ApplicationRecord | null> {
+    this.#assertOpen();
+    return this.#oidc.updateApplication(id, change);
+  }
+
+  deleteApplication(id: string): Promise<ApplicationRecord | null> {
+    this.#assertOpen();
+    return this.#oidc.deleteApplication(id);
+  }
+
+  getOidcKeys(): Promise<OidcKeys | null> {
+    this.#assertOpen();
+    return this.#oidc.getOidcKeys();
+  }
+
+  updateOidcKeys(change: (current: OidcKeys | null) => OidcKeys | null): Promise<OidcKeys | null> {
+    this.#assertOpen();
+    return this.#oidc.updateOidcKeys(change);
+  }
+
+  oidcPut(model: string, id: string, payload: OidcPayload, expiresAt: number | null): Promise<void> {
+    this.#assertOpen();
+    return this.#oidc.oidcPut(model, id, payload, expiresAt);
+  }
+
+  oidcGet(model: string, id: string): Promise<OidcPayload | null> {
+    this.#assertOpen();
+    return this.#oidc.oidcGet(model, id);
+  }
+
+  oidcFindByUid(model: string, uid: string): Promise<OidcPayload | null> {
+    this.#assertOpen();
+    return this.#oidc.oidcFindByUid(model, uid);
+  }
+
+  oidcFindByUserCode(model: string, userCode: string): Promise<OidcPayload | null> {
+    this.#assertOpen();
+    return this.#oidc.oidcFindByUserCode(model, userCode);
+  }
+
+  oidcConsume(model: string, id: string, at: number): Promise<boolean> {
+    this.#assertOpen();
+    return this.#oidc.oidcConsume(model, id, at);
+  }
+
+  oidcDestroy(model: string, id: string): Promise<void> {
+    this.#assertOpen();
+    return this.#oidc.oidcDestroy(model, id);
+  }
+
+  oidcRevokeByGrantId(grantId: string): Promise<void> {
+    this.#assertOpen();
+    return this.#oidc.oidcRevokeByGrantId(grantId);
+  }
+
+  /** Removes expired provider records (runs by itself every few hundred writes). */
+  sweepExpiredOidc(now?: number): Promise<number> {
+    this.#assertOpen();
+    return this.#oidc.sweepExpired(now);
   }
 
   #countWrite(): void {

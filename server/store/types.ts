@@ -93,7 +93,7 @@ export class StoreUnavailableError extends Error {
   }
 }
 
-export interface Store {
+export interface Store extends OidcStore {
   /** Loads (or creates) the data; call once before anything else. */
   open(): Promise<void>;
   close(): Promise<void>;
@@ -139,4 +139,95 @@ export interface Store {
   appendAudit(event: NewAuditEvent): Promise<AuditEvent>;
   /** Newest first. */
   listAudit(query: AuditQuery): Promise<AuditEvent[]>;
+}
+
+// ---- OpenID Connect provider (server/oidc): applications, signing keys, the provider's records ----
+
+export type ApplicationType = 'confidential' | 'public';
+
+/** An application (OIDC client) an admin registered. */
+export interface ApplicationRecord {
+  id: string;
+  /** The OAuth client_id: random, never reused. */
+  clientId: string;
+  name: string;
+  type: ApplicationType;
+  /** Exact URIs; an authorization request must name one of them character for character. */
+  redirectUris: string[];
+  postLogoutRedirectUris: string[];
+  /** SHA-256 (hex) of the client secret for confidential applications; the secret itself is never kept. */
+  secretHash: string | null;
+  createdAt: string;
+  updatedAt: string;
+}
+
+export interface OidcSigningKey {
+  kid: string;
+  /** The private JWK (RS256). */
+  jwk: Record<string, unknown>;
+  createdAt: string;
+  /** Set when a newer key took over signing; the key stays published until its tokens expired. */
+  retiredAt: string | null;
+}
+
+/** The keys every instance must share: token signing keys (newest first) and the cookie-signing secrets. */
+export interface OidcKeys {
+  signing: OidcSigningKey[];
+  cookieSecrets: string[];
+}
+
+/** What oidc-provider stores for one of its models (Session, Grant, AuthorizationCode, AccessToken, …). */
+export type OidcPayload = Record<string, unknown>;
+
+/**
+ * The part of the Store the OpenID Connect provider uses. A SQL implementation: one table of
+ * applications (unique client_id), one row of keys, and one table of provider records keyed by
+ * (model, id) with indexed uid, user_code and grant_id columns and an expires_at column.
+ */
+export interface OidcStore {
+  listApplications(): Promise<ApplicationRecord[]>;
+  getApplication(id: string): Promise<ApplicationRecord | null>;
+  findApplicationByClientId(clientId: string): Promise<ApplicationRecord | null>;
+  createApplication(application: ApplicationRecord): Promise<void>;
+  /**
+   * Read-modify-write of one application, one call at a time per application (SQL: SELECT … FOR
+   * UPDATE in one transaction). Resolves with the stored record, or null when there is none.
+   */
+  updateApplication(
+    id: string,
+    change: (application: ApplicationRecord) => ApplicationRecord,
+  ): Promise<ApplicationRecord | null>;
+  /** Removes it; resolves with the removed record, or null when there was none. */
+  deleteApplication(id: string): Promise<ApplicationRecord | null>;
+
+  getOidcKeys(): Promise<OidcKeys | null>;
+  /**
+   * Atomic read-modify-write of the key set, so two instances starting together create one set and
+   * two rotations do not lose a key (SQL: one row, SELECT … FOR UPDATE). `change` returns the new
+   * set, or null to keep the current one. Resolves with the set stored afterwards.
+   */
+  updateOidcKeys(change: (current: OidcKeys | null) => OidcKeys | null): Promise<OidcKeys | null>;
+
+  /**
+   * Inserts or replaces the record (model, id). `expiresAt` (epoch ms) or null for no expiry. The
+   * payload's `uid`, `userCode` and `grantId` are indexed for the finds below. `id` is often a bearer
+   * value (an access token, a session cookie): store only a hash of it (SQL: the key column is
+   * sha256(id)); the record's `jti` equals `id` and is given back by the reads.
+   */
+  oidcPut(model: string, id: string, payload: OidcPayload, expiresAt: number | null): Promise<void>;
+  /** The payload, or null when missing or expired. */
+  oidcGet(model: string, id: string): Promise<OidcPayload | null>;
+  /** The unexpired record of `model` whose payload.uid is `uid` (Sessions). A found record has no `jti`. */
+  oidcFindByUid(model: string, uid: string): Promise<OidcPayload | null>;
+  /** The same by payload.userCode (device flow). */
+  oidcFindByUserCode(model: string, userCode: string): Promise<OidcPayload | null>;
+  /**
+   * Marks the record consumed (payload.consumed = `at`, epoch seconds) if it exists, is unexpired and
+   * was not consumed yet; true for exactly one caller (SQL: UPDATE … WHERE consumed IS NULL, check the
+   * row count). This is what makes an authorization code work once under concurrent exchanges.
+   */
+  oidcConsume(model: string, id: string, at: number): Promise<boolean>;
+  oidcDestroy(model: string, id: string): Promise<void>;
+  /** Removes every record (codes, tokens, the grant itself) whose payload.grantId is `grantId`. */
+  oidcRevokeByGrantId(grantId: string): Promise<void>;
 }

@@ -1,8 +1,11 @@
 // @vitest-environment happy-dom
 import { fireEvent, render, screen, waitFor, within } from '@testing-library/preact';
-import { describe, expect, test, vi } from 'vitest';
+import { beforeEach, describe, expect, test, vi } from 'vitest';
+import { sha256Hex } from '../../extension/src/digest';
 import { Options } from '../../extension/src/options/Options';
-import { errorReply, fakeServer } from './fake-server';
+import type { Application } from '../../shared/api';
+import { fake } from './fake-browser';
+import { errorReply, fakeApplications, fakeServer } from './fake-server';
 import { ADMIN, ALICE, adminUser, configuredBrowser, me, POLICY } from './fixtures';
 import { useFreshExtension } from './setup';
 
@@ -25,6 +28,7 @@ async function openAsAdmin(routes: Parameters<typeof fakeServer>[0] = {}) {
     'GET /api/admin/policy': { body: POLICY },
     'GET /api/admin/users': { body: { users: USERS } },
     'GET /api/admin/audit': { body: { events: [] } },
+    'GET /api/admin/applications': { body: { applications: [] } },
     ...routes,
   });
   render(<Options />);
@@ -293,5 +297,277 @@ describe('Audit log', () => {
         `/api/admin/audit?limit=200&userId=${ALICE.id}&type=backup_code_used`,
       ),
     );
+  });
+});
+
+describe('Applications', () => {
+  const GRAFANA: Application = {
+    id: '0b7e4c3a-5d1f-4e2a-9c8b-7a6f5e4d3c2b',
+    clientId: 'grafana-client-id',
+    name: 'Grafana',
+    type: 'confidential',
+    redirectUris: ['https://grafana.example/login/generic_oauth'],
+    postLogoutRedirectUris: ['https://grafana.example/login'],
+    createdAt: '2026-11-20T09:30:00.000Z',
+  };
+  const SPA: Application = {
+    ...GRAFANA,
+    id: '0b7e4c3a-5d1f-4e2a-9c8b-7a6f5e4d3c2c',
+    clientId: 'spa-client-id',
+    name: 'Dashboard SPA',
+    type: 'public',
+    redirectUris: ['https://spa.example/callback', 'http://localhost:5173/callback'],
+    postLogoutRedirectUris: [],
+  };
+
+  let writeText: ReturnType<typeof vi.fn>;
+  beforeEach(() => {
+    writeText = vi.fn(async (_text: string) => undefined);
+    Object.defineProperty(navigator, 'clipboard', { value: { writeText }, configurable: true });
+  });
+
+  async function openApplications(initial: Application[] = [GRAFANA, SPA]) {
+    const fakeApps = fakeApplications(initial);
+    const server = await openAsAdmin(fakeApps.routes);
+    await screen.findByRole('heading', { name: 'Applications' });
+    return { server, fakeApps };
+  }
+
+  const section = () => screen.getByRole('region', { name: 'Applications' });
+
+  async function fillRegisterForm(input: { name: string; redirect: string; logout?: string; type?: string }) {
+    fireEvent.click(within(section()).getByRole('button', { name: 'Register application' }));
+    const form = screen.getByRole('form', { name: 'Register application' });
+    fireEvent.input(within(form).getByLabelText('Name'), { target: { value: input.name } });
+    fireEvent.input(within(form).getByLabelText('Redirect URIs'), { target: { value: input.redirect } });
+    if (input.logout !== undefined) {
+      fireEvent.input(within(form).getByLabelText('Post-logout redirect URIs'), {
+        target: { value: input.logout },
+      });
+    }
+    if (input.type) fireEvent.click(within(form).getByRole('radio', { name: new RegExp(`^${input.type}`) }));
+    return form;
+  }
+
+  test('lists name, type, client id, redirect URIs and creation date; a public one has no secret to rotate', async () => {
+    await openApplications();
+    const row = await screen.findByRole('row', { name: /^Grafana/ });
+    const cells = within(row)
+      .getAllByRole('cell')
+      .map((cell) => cell.textContent);
+    expect(cells.slice(0, 3)).toEqual([
+      'Confidential',
+      'grafana-client-id',
+      'https://grafana.example/login/generic_oauth',
+    ]);
+    expect(cells[3]).toMatch(/^Nov 20, 2026/);
+    expect(within(row).getByRole('button', { name: 'Rotate the secret of Grafana' })).toBeTruthy();
+
+    const spa = screen.getByRole('row', { name: /^Dashboard SPA/ });
+    expect(within(spa).getByText('Public')).toBeTruthy();
+    expect(
+      within(spa)
+        .getAllByRole('listitem')
+        .map((li) => li.textContent),
+    ).toEqual(SPA.redirectUris);
+    expect(within(spa).queryByRole('button', { name: /Rotate/ })).toBeNull();
+  });
+
+  test('an empty list says so', async () => {
+    await openApplications([]);
+    expect(await within(section()).findByText('No application is registered yet.')).toBeTruthy();
+  });
+
+  test('register a confidential application: its secret is shown once, with a copy button and a warning', async () => {
+    const { server, fakeApps } = await openApplications([]);
+    const form = await fillRegisterForm({
+      name: '  Grafana  ',
+      redirect: 'https://grafana.example/login/generic_oauth\n\n  https://grafana.example/alt  \n',
+      logout: 'https://grafana.example/login',
+    });
+    fireEvent.click(within(form).getByRole('button', { name: 'Register' }));
+
+    const heading = await screen.findByRole('heading', { name: 'Client secret of Grafana' });
+    await waitFor(() => expect(document.activeElement).toBe(heading));
+    expect(server.callsTo('POST', '/api/admin/applications')[0]?.body).toEqual({
+      name: 'Grafana',
+      type: 'confidential',
+      redirectUris: ['https://grafana.example/login/generic_oauth', 'https://grafana.example/alt'],
+      postLogoutRedirectUris: ['https://grafana.example/login'],
+    });
+    const secret = fakeApps.secrets[0] as string;
+    const panel = screen.getByRole('region', { name: 'Client secret of Grafana' });
+    expect(within(panel).getByText(secret)).toBeTruthy();
+    expect(within(panel).getByText('client-1')).toBeTruthy();
+    expect(within(panel).getByText(/you will not see it again/)).toBeTruthy();
+    expect(screen.getByText('Grafana was registered.')).toBeTruthy();
+    expect(screen.queryByRole('form', { name: 'Register application' })).toBeNull();
+    expect(await screen.findByRole('row', { name: /^Grafana/ })).toBeTruthy();
+
+    // Copy: the secret alone on the clipboard; the background is asked to clear it, by digest only.
+    fireEvent.click(within(panel).getByRole('button', { name: 'Copy' }));
+    expect(await within(panel).findByText('Copied. The clipboard is cleared in 30 seconds.')).toBeTruthy();
+    expect(writeText).toHaveBeenCalledWith(secret);
+    expect(fake.runtime.sendMessage).toHaveBeenCalledWith({
+      type: 'clipboard:clear-later',
+      digest: await sha256Hex(secret),
+    });
+    expect(JSON.stringify(fake.runtime.sendMessage.mock.calls)).not.toContain(secret);
+
+    // Done: gone from the page, and nothing brings it back.
+    fireEvent.click(within(panel).getByRole('button', { name: 'Done' }));
+    expect(screen.queryByText(secret)).toBeNull();
+    expect(document.body.textContent).not.toContain(secret);
+  });
+
+  test('a copy the browser refuses says to copy the secret by hand', async () => {
+    await openApplications([]);
+    const form = await fillRegisterForm({ name: 'Wiki', redirect: 'https://wiki.example/cb' });
+    fireEvent.click(within(form).getByRole('button', { name: 'Register' }));
+    const panel = await screen.findByRole('region', { name: 'Client secret of Wiki' });
+    writeText.mockRejectedValueOnce(new DOMException('denied', 'NotAllowedError'));
+    fireEvent.click(within(panel).getByRole('button', { name: 'Copy' }));
+    expect(
+      await within(panel).findByText('The secret could not be copied: select it and copy it by hand.'),
+    ).toBeTruthy();
+    expect(fake.runtime.sendMessage).not.toHaveBeenCalled();
+  });
+
+  test('register a public application: no secret is shown, the notice says it uses PKCE', async () => {
+    const { server } = await openApplications([]);
+    const form = await fillRegisterForm({
+      name: 'Dashboard SPA',
+      redirect: 'http://localhost:5173/callback',
+      type: 'Public',
+    });
+    fireEvent.click(within(form).getByRole('button', { name: 'Register' }));
+    expect(
+      await screen.findByText(
+        'Dashboard SPA was registered. It is public: it has no client secret and signs in with PKCE.',
+      ),
+    ).toBeTruthy();
+    expect(server.callsTo('POST', '/api/admin/applications')[0]?.body).toMatchObject({
+      type: 'public',
+      postLogoutRedirectUris: [],
+    });
+    expect(screen.queryByRole('heading', { name: /Client secret/ })).toBeNull();
+    expect(document.body.textContent).not.toMatch(/secret-\d/);
+    expect(await screen.findByRole('row', { name: /^Dashboard SPA/ })).toBeTruthy();
+  });
+
+  test('a refused redirect URI is shown at its field, on the line it came from; nothing is registered', async () => {
+    const { server, fakeApps } = await openApplications([]);
+    server.on(
+      'POST /api/admin/applications',
+      errorReply(
+        400,
+        'invalid_request',
+        'redirectUris.1: A redirect URI must use https (http only for localhost, 127.0.0.1 or [::1]).',
+        { field: 'redirectUris.1' },
+      ),
+    );
+    const form = await fillRegisterForm({
+      name: 'Wiki',
+      redirect: 'https://wiki.example/cb\n\nhttp://wiki.example/cb',
+    });
+    fireEvent.click(within(form).getByRole('button', { name: 'Register' }));
+
+    const message = await within(form).findByText(
+      'Line 3: A redirect URI must use https (http only for localhost, 127.0.0.1 or [::1]).',
+    );
+    const uris = within(form).getByLabelText('Redirect URIs');
+    expect(uris.getAttribute('aria-invalid')).toBe('true');
+    expect(uris.getAttribute('aria-describedby')).toContain(message.id);
+    await waitFor(() => expect(document.activeElement).toBe(uris));
+    expect(within(form).getByLabelText('Name').getAttribute('aria-invalid')).toBeNull();
+    expect(within(form).getByLabelText('Post-logout redirect URIs').getAttribute('aria-invalid')).toBeNull();
+    expect(screen.queryByRole('alert')).toBeNull();
+    expect(screen.queryByText(/was registered/)).toBeNull();
+    expect(fakeApps.applications).toHaveLength(0);
+
+    // The name's own error lands at the name, and the earlier one is gone.
+    server.on(
+      'POST /api/admin/applications',
+      errorReply(400, 'invalid_request', 'name: Name is required.', { field: 'name' }),
+    );
+    fireEvent.click(within(form).getByRole('button', { name: 'Register' }));
+    expect(await within(form).findByText('Name is required.')).toBeTruthy();
+    expect(within(form).getByLabelText('Name').getAttribute('aria-invalid')).toBe('true');
+    expect(uris.getAttribute('aria-invalid')).toBeNull();
+  });
+
+  test('edit sends the new name and URIs and updates the table', async () => {
+    const { server } = await openApplications();
+    fireEvent.click(await screen.findByRole('button', { name: 'Edit Grafana' }));
+    const form = screen.getByRole('form', { name: 'Edit Grafana' });
+    // The type cannot change: a secret comes with it or not.
+    expect(within(form).queryByRole('radio')).toBeNull();
+    expect((within(form).getByLabelText('Redirect URIs') as HTMLTextAreaElement).value).toBe(
+      GRAFANA.redirectUris.join('\n'),
+    );
+    fireEvent.input(within(form).getByLabelText('Name'), { target: { value: 'Grafana prod' } });
+    fireEvent.input(within(form).getByLabelText('Redirect URIs'), {
+      target: { value: 'https://grafana.example/login/generic_oauth\nhttps://grafana2.example/cb' },
+    });
+    fireEvent.click(within(form).getByRole('button', { name: 'Save changes' }));
+    expect(await screen.findByText('Grafana prod was saved.')).toBeTruthy();
+    expect(server.callsTo('PATCH', `/api/admin/applications/${GRAFANA.id}`)[0]?.body).toEqual({
+      name: 'Grafana prod',
+      redirectUris: ['https://grafana.example/login/generic_oauth', 'https://grafana2.example/cb'],
+      postLogoutRedirectUris: ['https://grafana.example/login'],
+    });
+    const row = await screen.findByRole('row', { name: /^Grafana prod/ });
+    expect(within(row).getByText('https://grafana2.example/cb')).toBeTruthy();
+    expect(screen.queryByRole('form', { name: /Edit/ })).toBeNull();
+  });
+
+  test('rotate asks first; confirmed, the new secret is shown once', async () => {
+    const { server, fakeApps } = await openApplications();
+    const rotatePath = `/api/admin/applications/${GRAFANA.id}/secret`;
+    fireEvent.click(await screen.findByRole('button', { name: 'Rotate the secret of Grafana' }));
+    expect(
+      screen.getByText(/Rotate the secret of Grafana\? The current one stops working at once/),
+    ).toBeTruthy();
+    fireEvent.click(screen.getByRole('button', { name: 'Cancel' }));
+    expect(server.callsTo('POST', rotatePath)).toHaveLength(0);
+
+    fireEvent.click(screen.getByRole('button', { name: 'Rotate the secret of Grafana' }));
+    fireEvent.click(screen.getByRole('button', { name: 'Rotate' }));
+    const panel = await screen.findByRole('region', { name: 'Client secret of Grafana' });
+    expect(server.callsTo('POST', rotatePath)).toHaveLength(1);
+    expect(within(panel).getByText(fakeApps.secrets[0] as string)).toBeTruthy();
+    expect(within(panel).getByText('grafana-client-id')).toBeTruthy();
+    expect(within(panel).getByText(/you will not see it again/)).toBeTruthy();
+    expect(screen.getByText('The secret of Grafana was rotated; the old one no longer works.')).toBeTruthy();
+  });
+
+  test('a rotation the server refuses is said above the table, and no secret is shown', async () => {
+    const { server } = await openApplications();
+    server.on(
+      `POST /api/admin/applications/${GRAFANA.id}/secret`,
+      errorReply(404, 'not_found', 'Application not found.'),
+    );
+    fireEvent.click(await screen.findByRole('button', { name: 'Rotate the secret of Grafana' }));
+    fireEvent.click(screen.getByRole('button', { name: 'Rotate' }));
+    expect((await within(section()).findByRole('alert')).textContent).toBe('Application not found.');
+    expect(screen.queryByRole('heading', { name: /Client secret/ })).toBeNull();
+  });
+
+  test('delete asks first, naming what stops; confirmed, the application is gone', async () => {
+    const { server } = await openApplications();
+    const path = `/api/admin/applications/${GRAFANA.id}`;
+    fireEvent.click(await screen.findByRole('button', { name: 'Delete Grafana' }));
+    expect(screen.getByText(/Delete Grafana\? .*its tokens stop working at once/)).toBeTruthy();
+    fireEvent.click(screen.getByRole('button', { name: 'Cancel' }));
+    expect(server.callsTo('DELETE', path)).toHaveLength(0);
+
+    fireEvent.click(screen.getByRole('button', { name: 'Delete Grafana' }));
+    fireEvent.click(
+      within(screen.getByRole('group', { name: /Delete Grafana\?/ })).getByRole('button', { name: 'Delete' }),
+    );
+    expect(await screen.findByText('Grafana was deleted; its tokens no longer work.')).toBeTruthy();
+    expect(server.callsTo('DELETE', path)).toHaveLength(1);
+    await waitFor(() => expect(screen.queryByRole('row', { name: /^Grafana/ })).toBeNull());
+    expect(screen.getByRole('row', { name: /^Dashboard SPA/ })).toBeTruthy();
   });
 });

@@ -28,6 +28,11 @@ export const EVENT_LABELS: Record<AuditEventType, MessageKey> = {
   mfa_reset: 'eventMfaReset',
   password_changed: 'eventPasswordChanged',
   password_reset: 'eventPasswordReset',
+  application_created: 'eventApplicationCreated',
+  application_updated: 'eventApplicationUpdated',
+  application_secret_rotated: 'eventApplicationSecretRotated',
+  application_deleted: 'eventApplicationDeleted',
+  application_sign_in: 'eventApplicationSignIn',
 };
 
 const TYPES = Object.keys(EVENT_LABELS) as AuditEventType[];

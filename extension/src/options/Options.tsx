@@ -5,6 +5,7 @@ import { ChangePassword } from '../components/ChangePassword';
 import { type Session, SessionGate } from '../components/SessionGate';
 import { isSessionExpired } from '../errors';
 import { t } from '../i18n';
+import { ApplicationsSection } from './ApplicationsSection';
 import { AuditLog } from './AuditLog';
 import { MultifactorSection } from './MultifactorSection';
 import { UsersSection } from './UsersSection';
@@ -22,7 +23,7 @@ export function Options() {
 function AdminConsole({ session }: { session: Session }) {
   const [me, setMe] = useState<Me | null>(null);
   const [error, setError] = useState<unknown>(null);
-  // Bumped after a change to users, so the audit log shows the events it produced.
+  // Bumped after a change to users or applications, so the audit log shows the events it produced.
   const [revision, setRevision] = useState(0);
   const [users, setUsers] = useState<AdminUser[]>([]);
 
@@ -78,6 +79,7 @@ function AdminConsole({ session }: { session: Session }) {
         onChanged={() => setRevision((n) => n + 1)}
         onUsersLoaded={setUsers}
       />
+      <ApplicationsSection session={session} onChanged={() => setRevision((n) => n + 1)} />
       <AuditLog session={session} users={users} revision={revision} />
     </div>
   );

@@ -1,5 +1,6 @@
 import { useEffect, useRef, useState } from 'preact/hooks';
 import { CLIPBOARD_CLEAR_MS } from '../build-constants';
+import { copySecret } from '../clipboard';
 import {
   clipboardText,
   downloadFileName,
@@ -9,7 +10,6 @@ import {
 } from '../codes-export';
 import { Notice } from '../components/Alert';
 import { CodeGrid } from '../components/CodeGrid';
-import { sha256Hex } from '../digest';
 import { t } from '../i18n';
 import { sendToBackground } from '../messages';
 import { type KeepChoice, KeepCodes, type KeepErrors, keepCodes } from './KeepCodes';
@@ -42,20 +42,10 @@ export function NewCodes({ exported, onStored }: { exported: ExportedCodes; onSt
   };
 
   const copy = async () => {
-    const text = clipboardText(exported.codes);
-    try {
-      await navigator.clipboard.writeText(text);
-    } catch {
-      setStatus({ tone: 'warning', text: t('copyFailed') });
-      return;
-    }
-    try {
-      // The popup closes long before the delay ends, so the background clears; it gets a digest, not the codes.
-      await sendToBackground({ type: 'clipboard:clear-later', digest: await sha256Hex(text) });
-      setStatus({ tone: 'success', text: t('copiedWillClear', Math.round(CLIPBOARD_CLEAR_MS / 1000)) });
-    } catch {
-      setStatus({ tone: 'warning', text: t('copiedNoClear') });
-    }
+    const outcome = await copySecret(clipboardText(exported.codes));
+    if (outcome === 'failed') setStatus({ tone: 'warning', text: t('copyFailed') });
+    else if (outcome === 'kept') setStatus({ tone: 'warning', text: t('copiedNoClear') });
+    else setStatus({ tone: 'success', text: t('copiedWillClear', Math.round(CLIPBOARD_CLEAR_MS / 1000)) });
   };
 
   const download = () => {

@@ -1,0 +1,69 @@
+/** The provider's pages, in SpareKey's page shell (no script; the CSP forbids it anyway). */
+import { html, raw } from 'hono/html';
+import { STYLESHEET_PATH } from '../web/static';
+import { layout } from '../web/views/layout';
+import { messagePage } from '../web/views/message';
+
+/**
+ * The provider's pages get the web pages' policy (server/app.ts): no script, our styles only. A form
+ * may post only here — and the browser applies that to the form's whole redirect chain, so a page
+ * whose form ends at another site (logout, back to the application) names that site: `formTargets`.
+ */
+export function contentSecurityPolicy(formTargets: string[] = []): string {
+  const formAction = ["'self'", ...formTargets].join(' ');
+  return `default-src 'none'; style-src 'self'; img-src 'self' data:; form-action ${formAction}; frame-ancestors 'none'; base-uri 'none'`;
+}
+
+/** A refused authorization request: shown here, never sent to an unverified redirect URI. */
+export function errorPage(error: string, description: string | undefined) {
+  return messagePage(
+    'This sign-in request was refused',
+    `${description ?? 'The application sent a request SpareKey cannot accept.'} (${error})`,
+    { href: '/', label: 'Go to SpareKey' },
+  );
+}
+
+/**
+ * The step between the application's redirect and SpareKey's sign-in. The redirect came from another
+ * site, so the browser left out SpareKey's SameSite=Strict cookies; this page's own navigation is
+ * same-site, so the next request carries them (and the session, if there is one, is seen).
+ */
+export function continuePage(applicationName: string, next: string) {
+  return html`<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta http-equiv="refresh" content="0;url=${next}">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>Signing in to ${applicationName} · SpareKey</title>
+<link rel="stylesheet" href="${STYLESHEET_PATH}">
+<link rel="icon" href="data:,">
+</head>
+<body>
+<header class="brand"><span class="logo" aria-hidden="true"></span>SpareKey</header>
+<main class="card">
+<h1>Signing in to ${applicationName}</h1>
+<p class="switch"><a href="${next}">Continue</a></p>
+</main>
+</body>
+</html>
+`;
+}
+
+/** RP-initiated logout: one button, so another site cannot sign a user out without a click here. */
+export function logoutPage(providerForm: string) {
+  return layout(
+    'Sign out',
+    html`<h1>Sign out of SpareKey?</h1>
+<p>The application asked to sign you out. This ends your SpareKey session in this browser.</p>
+${raw(providerForm)}
+<button type="submit" form="op.logoutForm" name="logout" value="yes">Sign out</button>`,
+  );
+}
+
+export function loggedOutPage() {
+  return messagePage('Signed out', 'You have signed out of SpareKey.', {
+    href: '/login',
+    label: 'Sign in again',
+  });
+}

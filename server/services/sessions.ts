@@ -6,8 +6,14 @@ import { hashToken, newToken } from '../crypto/tokens';
 import type { Deps } from '../deps';
 import type { TokenKind, TokenRecord, UserRecord } from '../store/types';
 
-/** Writing lastSeenAt on every request would cost a disk write per call; a minute's slack is harmless. */
-const TOUCH_EVERY_MS = 60_000;
+/**
+ * Writing lastSeenAt on every request would cost a disk write per call, so it is refreshed at most
+ * once a minute. With a short idle time that slack would end an active session early: activity every
+ * 15 s under a 1-minute idle time would still be cut at 61 s. Refreshing once half the idle time has
+ * passed keeps a session used more often than every idle/2 alive.
+ */
+const TOUCH_AT_MOST_EVERY_MS = 60_000;
+const touchEveryMs = (idleMs: number) => Math.min(TOUCH_AT_MOST_EVERY_MS, idleMs / 2);
 
 const iso = (ms: number) => new Date(ms).toISOString();
 
@@ -59,7 +65,7 @@ export async function resolveSession(
     await deps.store.deleteToken(hash);
     return null;
   }
-  if (activity && now - idleSince >= TOUCH_EVERY_MS)
+  if (activity && now - idleSince >= touchEveryMs(deps.security.sessionIdleMs))
     await deps.store.putToken({ ...record, lastSeenAt: iso(now) });
   return user;
 }

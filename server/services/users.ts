@@ -12,7 +12,7 @@ import type {
 import { newTotpSecret, otpauthUri } from '../crypto/totp';
 import type { Deps, RequestMeta } from '../deps';
 import { ApiError, notFound } from '../http/errors';
-import { type MfaRecord, UsernameTakenError, type UserRecord } from '../store/types';
+import { LastAdminError, type MfaRecord, UsernameTakenError, type UserRecord } from '../store/types';
 import { audit } from './audit';
 import { publicUser } from './auth';
 import { unusedCount } from './mfa-policy';
@@ -79,16 +79,17 @@ export async function createUser(
   return publicUser(user);
 }
 
-async function otherAdminsExist(deps: Deps, userId: string): Promise<boolean> {
-  return (await deps.store.listAdminIds()).some((id) => id !== userId);
+/** The store's LastAdminError as the API's 409; anything else passes through. */
+function lastAdminRefusal(error: unknown): never {
+  if (error instanceof LastAdminError) {
+    throw new ApiError(
+      409,
+      'last_admin',
+      'This is the last administrator: make another user an administrator first.',
+    );
+  }
+  throw error;
 }
-
-const lastAdmin = () =>
-  new ApiError(
-    409,
-    'last_admin',
-    'This is the last administrator: make another user an administrator first.',
-  );
 
 function mfaChange(request: NonNullable<UpdateUserRequest['mfa']>): MfaRecord {
   if (request.type === 'none') return NO_MFA;
@@ -103,22 +104,22 @@ export async function updateUser(
   userId: string,
   request: UpdateUserRequest,
 ): Promise<UpdatedUser> {
-  if (request.role === 'user' && !(await otherAdminsExist(deps, userId))) {
-    const target = await deps.store.getUser(userId);
-    if (target?.role === 'admin') throw lastAdmin();
-  }
   const mfa = request.mfa ? mfaChange(request.mfa) : null;
-  const updated = await deps.store.updateUser(userId, (current) => {
-    const next: UserRecord = { ...current, role: request.role ?? current.role };
-    if (mfa) {
-      next.mfa = mfa;
-      next.mfaFailures = [];
-      next.mfaLockedUntil = null;
-      // Codes are the fallback of an MFA method: a reset or a new authenticator voids the old ones.
-      next.backupCodes = null;
-    }
-    return { user: next, result: next };
-  });
+  // The store checks "another admin remains" in the same lock (transaction) as the change: two admins
+  // demoting each other at once cannot both succeed.
+  const updated = await deps.store
+    .updateUserKeepingAnAdmin(userId, (current) => {
+      const next: UserRecord = { ...current, role: request.role ?? current.role };
+      if (mfa) {
+        next.mfa = mfa;
+        next.mfaFailures = [];
+        next.mfaLockedUntil = null;
+        // Codes are the fallback of an MFA method: a reset or a new authenticator voids the old ones.
+        next.backupCodes = null;
+      }
+      return { user: next, result: next };
+    })
+    .catch(lastAdminRefusal);
   if (!updated) throw notFound('User');
 
   if (request.role) {
@@ -146,8 +147,7 @@ export async function updateUser(
 export async function deleteUser(deps: Deps, meta: RequestMeta, admin: UserRecord, userId: string) {
   const target = await deps.store.getUser(userId);
   if (!target) throw notFound('User');
-  if (target.role === 'admin' && !(await otherAdminsExist(deps, userId))) throw lastAdmin();
-  await deps.store.deleteUser(userId);
+  if (!(await deps.store.deleteUserKeepingAnAdmin(userId).catch(lastAdminRefusal))) throw notFound('User');
   await audit(deps, meta, 'user_deleted', { actor: admin, subject: target });
 }
 

@@ -40,6 +40,7 @@ import {
 } from './records';
 import {
   type AuditQuery,
+  LastAdminError,
   type NewAuditEvent,
   type Store,
   type TokenRecord,
@@ -91,6 +92,8 @@ export class LowdbStore implements Store {
   readonly #tokenLocks = new KeyedMutex();
   readonly #ipLocks = new KeyedMutex();
   readonly #policyLock = new KeyedMutex();
+  /** Taken before a user's lock by every change that may remove an admin, so the last one stays. */
+  readonly #adminsLock = new KeyedMutex();
   /** Holds only records read or written under their user's lock, so it is never staler than the file. */
   readonly #users: LruCache<string, UserRecord>;
   /** Names and ids of users being created: taken, though not in the index yet. */
@@ -159,6 +162,7 @@ export class LowdbStore implements Store {
       this.#tokenLocks.idle(),
       this.#ipLocks.idle(),
       this.#policyLock.idle(),
+      this.#adminsLock.idle(),
       this.#sweeping,
     ]);
     await this.#index.close();
@@ -260,6 +264,31 @@ export class LowdbStore implements Store {
     id: string,
     change: (user: UserRecord) => { user: UserRecord | null; result: T },
   ): Promise<T | null> {
+    return this.#updateUser(id, change, false);
+  }
+
+  async updateUserKeepingAnAdmin<T>(
+    id: string,
+    change: (user: UserRecord) => { user: UserRecord | null; result: T },
+  ): Promise<T | null> {
+    return this.#adminsLock.run('admins', () => this.#updateUser(id, change, true));
+  }
+
+  async deleteUserKeepingAnAdmin(id: string): Promise<boolean> {
+    return this.#adminsLock.run('admins', () => this.#deleteUser(id, true));
+  }
+
+  /** True when `id` is an admin and no other admin is in the index. Call under #adminsLock. */
+  #isLastAdmin(id: string): boolean {
+    if (this.#index.get(id)?.role !== 'admin') return false;
+    return !this.#index.entries().some((entry) => entry.role === 'admin' && entry.id !== id);
+  }
+
+  async #updateUser<T>(
+    id: string,
+    change: (user: UserRecord) => { user: UserRecord | null; result: T },
+    keepAnAdmin: boolean,
+  ): Promise<T | null> {
     this.#assertOpen();
     if (!SAFE_NAME.test(id)) return null;
     return this.#userLocks.run(id, async () => {
@@ -273,6 +302,7 @@ export class LowdbStore implements Store {
       if (next === null) return result;
       const record = parseUser(structuredClone(next));
       if (record.id !== id) throw new Error('updateUser cannot change a user id.');
+      if (keepAnAdmin && record.role !== 'admin' && this.#isLastAdmin(id)) throw new LastAdminError();
       const key = usernameKey(record.username);
       const renamed = key !== entry.key;
       if (renamed && (this.#index.idOfKey(key) !== undefined || this.#pendingKeys.has(key))) {
@@ -301,10 +331,15 @@ export class LowdbStore implements Store {
   }
 
   async deleteUser(id: string): Promise<boolean> {
+    return this.#deleteUser(id, false);
+  }
+
+  async #deleteUser(id: string, keepAnAdmin: boolean): Promise<boolean> {
     this.#assertOpen();
     if (!SAFE_NAME.test(id)) return false;
     const deleted = await this.#userLocks.run(id, async () => {
       if (!this.#index.get(id)) return false;
+      if (keepAnAdmin && this.#isLastAdmin(id)) throw new LastAdminError();
       // Out of the index first: from this moment the account cannot sign in, even if the unlink fails.
       await this.#index.remove(id);
       this.#users.delete(id);

@@ -74,6 +74,14 @@ export class UsernameTakenError extends Error {
   }
 }
 
+/** The change would leave no administrator: the store refused it and wrote nothing. */
+export class LastAdminError extends Error {
+  constructor() {
+    super('This is the last administrator.');
+    this.name = 'LastAdminError';
+  }
+}
+
 export interface Store {
   /** Loads (or creates) the data; call once before anything else. */
   open(): Promise<void>;
@@ -118,4 +126,20 @@ export interface Store {
   appendAudit(event: NewAuditEvent): Promise<AuditEvent>;
   /** Newest first. */
   listAudit(query: AuditQuery): Promise<AuditEvent[]>;
+
+  // Guarded changes (issue #8): each check happens in the same lock or transaction as its change.
+  // Another adapter must give each method the atomicity its comment states.
+
+  /**
+   * updateUser that throws LastAdminError, writing nothing, when the change would leave no
+   * administrator. Atomicity: one transaction that locks every admin row (or one "admins" lock that
+   * every demotion and admin deletion takes) before the user's row, then checks and writes, so two
+   * admins demoting each other at once cannot both succeed.
+   */
+  updateUserKeepingAnAdmin<T>(
+    id: string,
+    change: (user: UserRecord) => { user: UserRecord | null; result: T },
+  ): Promise<T | null>;
+  /** deleteUser that throws LastAdminError for the last administrator. Atomicity: as updateUserKeepingAnAdmin. */
+  deleteUserKeepingAnAdmin(id: string): Promise<boolean>;
 }

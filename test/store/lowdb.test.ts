@@ -2,7 +2,7 @@ import { readdir, readFile, stat, utimes, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { CorruptFileError, IndexUnreadableError, LowdbStore } from '../../server/store/lowdb';
-import { UsernameTakenError } from '../../server/store/types';
+import { LastAdminError, UsernameTakenError, type UserRecord } from '../../server/store/types';
 import { DEFAULT_POLICY, type Policy } from '../../shared/api';
 import { makeEvent, makeToken, makeUser, openStore, tempDir } from './store-fixtures';
 
@@ -291,6 +291,37 @@ describe('updateUser', () => {
     await store.deleteUser(bob.id);
     expect(await store.listAdminIds()).toEqual([alice.id]);
     expect(await (await reopen(store, dir)).listAdminIds()).toEqual([alice.id]);
+  });
+
+  it('keeps an admin: of two admins demoting or deleting each other at once, exactly one succeeds', async () => {
+    const store = await openStore();
+    const demote = (user: UserRecord) => ({ user: { ...user, role: 'user' as const }, result: true });
+    for (let round = 0; round < 10; round++) {
+      const a = makeUser(`a${round}`, { role: 'admin' });
+      const b = makeUser(`b${round}`, { role: 'admin' });
+      await store.createUser(a);
+      await store.createUser(b);
+      const outcomes = await Promise.allSettled(
+        round % 2 === 0
+          ? [store.updateUserKeepingAnAdmin(a.id, demote), store.updateUserKeepingAnAdmin(b.id, demote)]
+          : [store.deleteUserKeepingAnAdmin(a.id), store.deleteUserKeepingAnAdmin(b.id)],
+      );
+      expect(outcomes.filter((o) => o.status === 'fulfilled')).toHaveLength(1);
+      const refused = outcomes.find((o) => o.status === 'rejected');
+      expect(refused?.status === 'rejected' && refused.reason).toBeInstanceOf(LastAdminError);
+      expect(await store.listAdminIds()).toHaveLength(1);
+      // The survivor stays; the next round adds two more, so remove it first without the guard.
+      const [survivor] = await store.listAdminIds();
+      await store.updateUser(survivor as string, demote);
+    }
+    // A change that keeps an admin, or touches a non-admin, passes.
+    const admin = makeUser('keeper', { role: 'admin' });
+    await store.createUser(admin);
+    expect(await store.updateUserKeepingAnAdmin(admin.id, (user) => ({ user, result: 'kept' }))).toBe('kept');
+    await expect(store.deleteUserKeepingAnAdmin(admin.id)).rejects.toBeInstanceOf(LastAdminError);
+    const plain = makeUser('plain');
+    await store.createUser(plain);
+    expect(await store.deleteUserKeepingAnAdmin(plain.id)).toBe(true);
   });
 
   it('lets exactly one of a rename and a create racing for the same new name win', async () => {

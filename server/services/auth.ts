@@ -14,6 +14,7 @@ import { backupCodeUsable, mfaStep, unusedCount } from './mfa-policy';
 import {
   endSession,
   finishChallenge,
+  mfaFingerprint,
   readChallenge,
   resolveSession,
   startChallenge,
@@ -99,7 +100,12 @@ export async function login(
 type Attempt =
   | { kind: 'ok'; user: UserRecord }
   | { kind: 'failed'; locked: boolean }
-  | { kind: 'locked'; remainingMs: number };
+  | { kind: 'locked'; remainingMs: number }
+  /** The challenge no longer matches the account (it changed since): no guess was judged. */
+  | { kind: 'stale' };
+
+/** What one attempt's check found: the record to write, a wrong code, or a challenge that is out of date. */
+type Check = UserRecord | null | 'stale';
 
 /** The challenge and its user, or the error the client gets. Refuses locked accounts before any hashing. */
 async function openChallenge(deps: Deps, meta: RequestMeta, mfaToken: string) {
@@ -114,12 +120,13 @@ async function openChallenge(deps: Deps, meta: RequestMeta, mfaToken: string) {
 }
 
 /** Applies one attempt's outcome to the user under the store's per-user lock. */
-function settle(deps: Deps, user: UserRecord, check: (current: UserRecord) => UserRecord | null) {
+function settle(deps: Deps, user: UserRecord, check: (current: UserRecord) => Check) {
   return deps.store.updateUser<Attempt>(user.id, (current) => {
     const lockedFor = mfaLockRemaining(current, deps.clock.now());
     // Another attempt locked the step while this one hashed.
     if (lockedFor > 0) return { user: null, result: { kind: 'locked', remainingMs: lockedFor } };
     const passed = check(current);
+    if (passed === 'stale') return { user: null, result: { kind: 'stale' } };
     if (passed) {
       const next = withMfaSuccess(passed);
       return { user: next, result: { kind: 'ok', user: next } };
@@ -220,7 +227,7 @@ export async function verifyMfa(
     }
   }
 
-  if (!outcome) throw expiredMfaToken();
+  if (!outcome || outcome.kind === 'stale') throw expiredMfaToken();
   if (outcome.kind === 'locked') throw tooManyAttempts(outcome.remainingMs);
   if (outcome.kind === 'failed') return failAttempt(deps, meta, user, input.method, outcome.locked);
   return completeSignIn(deps, meta, challenge, outcome.user, input.method);
@@ -238,6 +245,9 @@ export async function enroll(
   }
   const now = deps.clock.now();
   const outcome = await settle(deps, user, (current) => {
+    // Only while the account is still unenrolled and its MFA record is the one this challenge was
+    // issued against: an older challenge must not replace an authenticator enrolled since.
+    if (current.mfa.enrolled || challenge.mfaFingerprint !== mfaFingerprint(current)) return 'stale';
     const step = verifyTotp(secret, input.code, now, null);
     if (step === null) return null;
     return {
@@ -245,11 +255,17 @@ export async function enroll(
       mfa: { type: 'totp', secret, enrolled: true, configureLater: false, lastStep: step },
     };
   });
-  if (!outcome) throw expiredMfaToken();
+  if (!outcome || outcome.kind === 'stale') {
+    await deps.store.deleteToken(challenge.hash);
+    throw expiredMfaToken();
+  }
   if (outcome.kind === 'locked') throw tooManyAttempts(outcome.remainingMs);
   if (outcome.kind === 'failed') return failAttempt(deps, meta, user, 'enrolment', outcome.locked);
   await audit(deps, meta, 'mfa_enrolled', { actor: outcome.user, subject: outcome.user });
-  return completeSignIn(deps, meta, challenge, outcome.user, 'enrolment');
+  const session = await completeSignIn(deps, meta, challenge, outcome.user, 'enrolment');
+  // Every other sign-in in progress was issued against the account without this authenticator.
+  await deps.store.deleteTokensOfUser(outcome.user.id, 'mfa');
+  return session;
 }
 
 /** Ends the session behind `token` (API or web) and records who signed out. */

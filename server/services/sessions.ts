@@ -2,6 +2,7 @@
  * Sessions and MFA challenges are both bearer tokens: 256 random bits given to the client once,
  * stored only as their SHA-256.
  */
+import { createHash } from 'node:crypto';
 import { hashToken, newToken } from '../crypto/tokens';
 import type { Deps } from '../deps';
 import type { TokenKind, TokenRecord, UserRecord } from '../store/types';
@@ -33,7 +34,7 @@ async function issueToken(
     createdAt: iso(now),
     lastSeenAt: iso(now),
     expiresAt: iso(now + lifetimeMs),
-    ...(kind === 'mfa' ? { pendingSecret } : {}),
+    ...(kind === 'mfa' ? { pendingSecret, mfaFingerprint: mfaFingerprint(user) } : {}),
   });
   return token;
 }
@@ -72,6 +73,17 @@ export async function resolveSession(
 
 export async function endSession(deps: Deps, token: string): Promise<void> {
   await deps.store.deleteToken(hashToken(token));
+}
+
+/**
+ * What the user's authenticator is, as a digest (the secret must not be copied into token files in
+ * clear). The last accepted step is left out: a TOTP sign-in does not change the authenticator.
+ */
+export function mfaFingerprint(user: UserRecord): string {
+  const { type, secret, enrolled, configureLater } = user.mfa;
+  return createHash('sha256')
+    .update(JSON.stringify([type, secret, enrolled, configureLater]))
+    .digest('base64url');
 }
 
 /** A short-lived proof that the password step passed; it dies at its first successful MFA step. */

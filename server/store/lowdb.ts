@@ -43,6 +43,7 @@ import {
   LastAdminError,
   type NewAuditEvent,
   type Store,
+  type TokenKind,
   type TokenRecord,
   UsernameTakenError,
   type UserRecord,
@@ -392,11 +393,11 @@ export class LowdbStore implements Store {
   }
 
   /** Scans every token file: fine for what calls it (a user deletion or an MFA reset). */
-  async deleteTokensOfUser(userId: string): Promise<void> {
+  async deleteTokensOfUser(userId: string, kind?: TokenKind): Promise<void> {
     this.#assertOpen();
     await mapLimit(await recordNames(this.#tokensDir), READ_CONCURRENCY, async (name) => {
       const record = await this.#readToken(name, null);
-      if (record?.userId !== userId) return;
+      if (record?.userId !== userId || (kind && record.kind !== kind)) return;
       await this.#tokenLocks.run(name, async () => {
         this.#markTokenDead(name);
         await removeFileDurably(this.#tokenPath(name));

@@ -45,6 +45,7 @@ export const TokenRecordSchema = z.looseObject({
   lastSeenAt: z.string(),
   expiresAt: z.string(),
   pendingSecret: z.string().nullable().optional(),
+  mfaFingerprint: z.string().nullable().optional(),
 }) satisfies z.ZodType<TokenRecord>;
 
 export const PolicySchema = Policy;

@@ -57,6 +57,11 @@ export interface TokenRecord {
   expiresAt: string;
   /** For MFA challenges that enrol: the pending TOTP secret, kept only until the first code proves it. */
   pendingSecret?: string | null;
+  /**
+   * For MFA challenges: the fingerprint of the user's MFA record when the challenge was issued, so an
+   * old challenge cannot act on an authenticator that changed since (an enrolment, a reset).
+   */
+  mfaFingerprint?: string | null;
 }
 
 export interface AuditQuery {
@@ -116,7 +121,8 @@ export interface Store {
   /** Atomically removes the token and says whether it was there: a token dies at its first use. */
   takeToken(hash: string): Promise<TokenRecord | null>;
   deleteToken(hash: string): Promise<void>;
-  deleteTokensOfUser(userId: string): Promise<void>;
+  /** Every token of the user, or only those of one kind (a new authenticator ends pending challenges). */
+  deleteTokensOfUser(userId: string, kind?: TokenKind): Promise<void>;
 
   /** Failures per client address, kept across restarts (throttling password spraying). */
   addIpFailure(ip: string, at: string): Promise<void>;

@@ -40,11 +40,7 @@ export type TriggerRequest = { type: typeof AUTOFILL_TRIGGER };
 
 export type TriggerReply =
   | { filled: true; number: number }
-  | {
-      filled: false;
-      /** hidden: the field (or the clicked button) is not plainly visible, so no code was asked for. */
-      reason: 'no_field' | 'locked' | 'none_left' | 'off' | 'rejected' | 'busy' | 'hidden';
-    }
+  | { filled: false; reason: 'no_field' | 'locked' | 'none_left' | 'off' | 'rejected' | 'busy' }
   /** The kept codes are `owner`'s and the page signs in `user`: nothing was filled or handed out. */
   | { filled: false; reason: 'other_user'; owner: string; user: string };
 

@@ -10,7 +10,6 @@ export const AUTOFILL_TEXT = {
   autofillNoneLeft: 'No kept backup codes left: generate a new set in SpareKey',
   autofillFailed: 'This field did not take the code: paste it instead',
   autofillOtherUser: 'Kept codes belong to $1, not $2',
-  autofillHidden: 'Make this field and this button fully visible: nothing was filled',
 } as const;
 
 export type AutofillTextKey = keyof typeof AUTOFILL_TEXT;

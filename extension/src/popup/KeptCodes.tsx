@@ -29,8 +29,6 @@ function fillMessage(result: ActiveTabFill, serverUrl: string): Message {
       return { tone: 'warning', text: t('keptNoneLeft') };
     case 'rejected':
       return { tone: 'warning', text: t('autofillFailed') };
-    case 'hidden':
-      return { tone: 'warning', text: t('autofillHidden') };
     case 'other_user':
       return { tone: 'warning', text: t('autofillOtherUser', result.owner, result.user) };
     default:

@@ -34,6 +34,12 @@ export const invalidCredentials = () =>
 export const invalidCode = () => new ApiError(401, 'invalid_code', 'That code is not valid.');
 export const unauthorized = () =>
   new ApiError(401, 'unauthorized', 'Sign in first: the session is missing, expired or revoked.');
+export const mfaStepRequired = () =>
+  new ApiError(
+    401,
+    'mfa_step_required',
+    'Multifactor authentication is now required for your account: sign in again to complete it.',
+  );
 export const forbidden = () => new ApiError(403, 'forbidden', 'This needs an administrator account.');
 export const notFound = (what = 'Resource') => new ApiError(404, 'not_found', `${what} not found.`);
 export const expiredMfaToken = () =>

@@ -32,6 +32,7 @@ type WebContext = Context<WebEnv>;
 const NOTICES: Record<string, string> = {
   expired: 'Your sign-in expired or was already completed. Sign in again.',
   signed_out: 'You have signed out.',
+  mfa_required: 'Multifactor authentication is now required for your account. Sign in again to complete it.',
 };
 
 const csrfRefused = () =>
@@ -53,9 +54,15 @@ export function webRoutes(deps: Deps) {
   };
   const guarded = [originCheck(deps), formCheck] as const;
 
+  /** The session's user; 'mfa_step_required' when the policy now asks for an MFA step it never passed. */
   async function signedInUser(c: WebContext) {
     const token = readCookie(c, deps, SESSION_COOKIE);
-    return token ? resolveSession(deps, token) : null;
+    try {
+      return token ? await resolveSession(deps, token) : null;
+    } catch (error) {
+      if (error instanceof ApiError && error.code === 'mfa_step_required') return 'mfa_step_required';
+      throw error;
+    }
   }
 
   /** The challenge in this browser's cookie, its user, and whether a backup code may be offered. */
@@ -105,10 +112,14 @@ export function webRoutes(deps: Deps) {
 
   app.get(STYLESHEET_PATH, (c) => c.body(stylesheet, 200, { 'Content-Type': 'text/css; charset=utf-8' }));
 
-  app.get('/', async (c) => c.redirect((await signedInUser(c)) ? '/account' : '/login', 303));
+  app.get('/', async (c) => {
+    const user = await signedInUser(c);
+    return c.redirect(user && user !== 'mfa_step_required' ? '/account' : '/login', 303);
+  });
 
   app.get('/login', async (c) => {
-    if (await signedInUser(c)) return c.redirect('/account', 303);
+    const user = await signedInUser(c);
+    if (user && user !== 'mfa_step_required') return c.redirect('/account', 303);
     const key = c.req.query('notice');
     const notice = key && Object.hasOwn(NOTICES, key) ? (NOTICES[key] ?? null) : null;
     return c.html(loginPage({ csrf: formToken(c, deps), notice }));
@@ -231,9 +242,10 @@ export function webRoutes(deps: Deps) {
 
   app.get('/account', async (c) => {
     const user = await signedInUser(c);
-    if (!user) {
+    if (!user || user === 'mfa_step_required') {
       if (readCookie(c, deps, SESSION_COOKIE)) clearCookie(c, deps, SESSION_COOKIE);
-      return c.redirect('/login', 303);
+      // Sign-in again leads through the MFA step or the enrolment the policy now asks for.
+      return c.redirect(user ? '/login?notice=mfa_required' : '/login', 303);
     }
     const backupCodes = backupCodeStatus(await deps.store.getPolicy(), user);
     return c.html(accountPage({ csrf: formToken(c, deps), username: user.username, backupCodes }));

@@ -76,7 +76,7 @@ export async function login(
   const policy = await deps.store.getPolicy();
   switch (mfaStep(policy, user)) {
     case 'none': {
-      const token = await startSession(deps, user);
+      const token = await startSession(deps, user, 'none');
       await audit(deps, meta, 'login_succeeded', {
         actor: user,
         subject: user,
@@ -166,7 +166,7 @@ async function completeSignIn(
   method: MfaMethod | 'enrolment',
 ): Promise<SessionResponse> {
   if (!(await finishChallenge(deps, challenge))) throw expiredMfaToken();
-  const token = await startSession(deps, user);
+  const token = await startSession(deps, user, method);
   await audit(deps, meta, 'login_succeeded', { actor: user, subject: user, details: { method } });
   return { token, user: publicUser(user) };
 }
@@ -270,7 +270,11 @@ export async function enroll(
 
 /** Ends the session behind `token` (API or web) and records who signed out. */
 export async function signOut(deps: Deps, meta: RequestMeta, token: string): Promise<void> {
-  const user = await resolveSession(deps, token);
+  // A session the policy no longer accepts is already ended: signing out of it just succeeds.
+  const user = await resolveSession(deps, token).catch((error) => {
+    if (error instanceof ApiError && error.code === 'mfa_step_required') return null;
+    throw error;
+  });
   await endSession(deps, token);
   if (user) await audit(deps, meta, 'logout', { actor: user, subject: user });
 }

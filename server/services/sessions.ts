@@ -5,7 +5,9 @@
 import { createHash } from 'node:crypto';
 import { hashToken, newToken } from '../crypto/tokens';
 import type { Deps } from '../deps';
-import type { TokenKind, TokenRecord, UserRecord } from '../store/types';
+import { mfaStepRequired } from '../http/errors';
+import type { SessionMfa, TokenKind, TokenRecord, UserRecord } from '../store/types';
+import { sessionMeetsPolicy } from './mfa-policy';
 
 /**
  * Writing lastSeenAt on every request would cost a disk write per call, so it is refreshed at most
@@ -23,7 +25,7 @@ async function issueToken(
   user: UserRecord,
   kind: TokenKind,
   lifetimeMs: number,
-  pendingSecret: string | null = null,
+  extra: Pick<TokenRecord, 'pendingSecret' | 'mfaFingerprint' | 'mfaPassed'>,
 ): Promise<string> {
   const token = newToken();
   const now = deps.clock.now();
@@ -34,18 +36,21 @@ async function issueToken(
     createdAt: iso(now),
     lastSeenAt: iso(now),
     expiresAt: iso(now + lifetimeMs),
-    ...(kind === 'mfa' ? { pendingSecret, mfaFingerprint: mfaFingerprint(user) } : {}),
+    ...extra,
   });
   return token;
 }
 
-export function startSession(deps: Deps, user: UserRecord): Promise<string> {
-  return issueToken(deps, user, 'session', deps.security.sessionMaxMs);
+/** A session that remembers which MFA step it passed, so a stricter policy later can refuse it. */
+export function startSession(deps: Deps, user: UserRecord, mfaPassed: SessionMfa): Promise<string> {
+  return issueToken(deps, user, 'session', deps.security.sessionMaxMs, { mfaPassed });
 }
 
 /**
  * The signed-in user, or null when the token is unknown, expired (idle or absolute) or its user is gone.
  * A background poll (`activity: false`) is not the person using the session, so it does not keep it alive.
+ * Throws mfa_step_required (and ends the session) when the policy now asks this user for an MFA step
+ * the session never passed.
  */
 export async function resolveSession(
   deps: Deps,
@@ -65,6 +70,10 @@ export async function resolveSession(
   if (!user) {
     await deps.store.deleteToken(hash);
     return null;
+  }
+  if (!sessionMeetsPolicy(await deps.store.getPolicy(), user, record.mfaPassed)) {
+    await deps.store.deleteToken(hash);
+    throw mfaStepRequired();
   }
   if (activity && now - idleSince >= touchEveryMs(deps.security.sessionIdleMs))
     await deps.store.putToken({ ...record, lastSeenAt: iso(now) });
@@ -88,7 +97,10 @@ export function mfaFingerprint(user: UserRecord): string {
 
 /** A short-lived proof that the password step passed; it dies at its first successful MFA step. */
 export function startChallenge(deps: Deps, user: UserRecord, pendingSecret: string | null = null) {
-  return issueToken(deps, user, 'mfa', deps.security.mfaTokenMs, pendingSecret);
+  return issueToken(deps, user, 'mfa', deps.security.mfaTokenMs, {
+    pendingSecret,
+    mfaFingerprint: mfaFingerprint(user),
+  });
 }
 
 export async function readChallenge(deps: Deps, mfaToken: string): Promise<TokenRecord | null> {

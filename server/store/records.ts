@@ -46,6 +46,7 @@ export const TokenRecordSchema = z.looseObject({
   expiresAt: z.string(),
   pendingSecret: z.string().nullable().optional(),
   mfaFingerprint: z.string().nullable().optional(),
+  mfaPassed: z.enum(['none', 'totp', 'backup_code', 'enrolment']).optional(),
 }) satisfies z.ZodType<TokenRecord>;
 
 export const PolicySchema = Policy;

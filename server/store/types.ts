@@ -47,6 +47,9 @@ export interface UserRecord {
 
 export type TokenKind = 'session' | 'mfa';
 
+/** The MFA step a session passed when it was opened: none (password only), a code, or an enrolment. */
+export type SessionMfa = 'none' | 'totp' | 'backup_code' | 'enrolment';
+
 /** A session or MFA challenge, keyed by the SHA-256 of its token: the token itself is never stored. */
 export interface TokenRecord {
   hash: string;
@@ -57,6 +60,8 @@ export interface TokenRecord {
   expiresAt: string;
   /** For MFA challenges that enrol: the pending TOTP secret, kept only until the first code proves it. */
   pendingSecret?: string | null;
+  /** For sessions: the MFA step passed at sign-in; absent on sessions opened before it was recorded. */
+  mfaPassed?: SessionMfa;
   /**
    * For MFA challenges: the fingerprint of the user's MFA record when the challenge was issued, so an
    * old challenge cannot act on an authenticator that changed since (an enrolment, a reset).

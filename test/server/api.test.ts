@@ -250,9 +250,13 @@ describe('the admin policy', () => {
       backupCodes: { enabled: true, count: 6, warnWhenRemaining: 2 },
     };
     await setPolicy(admin, policy);
-    expect((await api('GET', '/api/admin/policy', { token: admin })).body).toEqual(policy);
-    const audit = await api('GET', '/api/admin/audit?type=policy_changed', { token: admin });
-    expect(audit.body.events[0].details).toMatchObject({ mfaUsage: 'required', count: 6 });
+    expect(await t.deps.store.getPolicy()).toEqual(policy);
+    const [event] = await t.deps.store.listAudit({ limit: 1, type: 'policy_changed' });
+    expect(event?.details).toMatchObject({ mfaUsage: 'required', count: 6 });
+    // The admin's own session passed no MFA step: "required" now applies to it too.
+    expect((await api('GET', '/api/admin/policy', { token: admin })).body.error.code).toBe(
+      'mfa_step_required',
+    );
   });
 
   it.each([

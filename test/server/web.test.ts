@@ -13,7 +13,7 @@ import { buildTestApp, type TestApp } from '../support/fakes';
 const ORIGIN = 'http://localhost';
 const META = { ip: null, userAgent: 'web-test' };
 /** Every place a page may send the browser: fixed paths, so nothing secret can ride along. */
-const KNOWN_LOCATIONS = /^\/(login(\/mfa|\/enroll)?(\?notice=(expired|signed_out))?|account)$/;
+const KNOWN_LOCATIONS = /^\/(login(\/mfa|\/enroll)?(\?notice=(expired|signed_out|mfa_required))?|account)$/;
 
 let t: TestApp;
 
@@ -529,6 +529,27 @@ describe('enrolment at sign-in', () => {
     expect((await passwordStep(later, 'alice')).location).toBe('/login/mfa');
     const code = await later.submit(await later.get('/login/mfa'), '/login/mfa', { totp: nextTotp(secret) });
     expect(code.location).toBe('/account');
+  });
+});
+
+describe('a switch to "MFA required"', () => {
+  it('ends a password-only session and leads through sign-in to enrolment', async () => {
+    await addUser('alice');
+    const browser = new Browser();
+    expect((await passwordStep(browser, 'alice')).location).toBe('/account');
+    expect((await browser.get('/account')).status).toBe(200);
+
+    await t.deps.store.setPolicy({ ...ENABLED, mfaUsage: 'required' });
+    const refused = await browser.get('/account');
+    expect(refused.status).toBe(303);
+    expect(refused.location).toBe('/login?notice=mfa_required');
+    expect(browser.cookies.has('sparekey_session')).toBe(false);
+    const notice = await browser.get('/login?notice=mfa_required');
+    expect(notice.status).toBe(200);
+    expect(notice.html).toContain('Multifactor authentication is now required for your account.');
+
+    // Signing in again now asks for the enrolment the policy wants.
+    expect((await passwordStep(browser, 'alice')).location).toBe('/login/enroll');
   });
 });
 

@@ -60,7 +60,7 @@ export function AuditLog({
       const { events: loaded } = await session.api.audit({ limit: LIMIT, userId, type: type || undefined });
       setEvents(loaded);
     } catch (caught) {
-      if (isSessionExpired(caught)) session.expire();
+      if (isSessionExpired(caught)) session.expire(caught);
       else setError(caught);
     }
   }, [session, userId, type]);

@@ -38,7 +38,7 @@ export function UsersSection({ session, currentUserId, onChanged, onUsersLoaded 
   const secretHeading = useFocusOnMount<HTMLHeadingElement>(shownSecret);
 
   const fail = useCallback(
-    (caught: unknown) => (isSessionExpired(caught) ? session.expire() : setError(caught)),
+    (caught: unknown) => (isSessionExpired(caught) ? session.expire(caught) : setError(caught)),
     [session],
   );
 

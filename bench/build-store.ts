@@ -9,7 +9,7 @@ import { mkdir, mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { newTotpSecret } from '../server/crypto/totp';
-import type { IndexFile } from '../server/store/records';
+import { type IndexFile, OPEN_LOCKOUT } from '../server/store/records';
 import type { UserRecord } from '../server/store/types';
 import type { Policy } from '../shared/api';
 import { eachLimit } from './accounts';
@@ -62,8 +62,8 @@ export async function buildStore(options: BuildOptions): Promise<{ dataDir: stri
           usedAt: null,
         })),
       },
-      mfaFailures: [],
-      mfaLockedUntil: null,
+      passwordLockout: OPEN_LOCKOUT,
+      mfaLockout: OPEN_LOCKOUT,
     };
     await writeFile(join(dataDir, 'users', `${user.id}.json`), JSON.stringify(record), { mode: 0o600 });
   });

@@ -32,6 +32,13 @@ export class ApiError extends Error {
 export const invalidCredentials = () =>
   new ApiError(401, 'invalid_credentials', 'Invalid username or password.');
 export const invalidCode = () => new ApiError(401, 'invalid_code', 'That code is not valid.');
+/** A backup code already spent, typically a double submit of the one just used: not a wrong guess, so not counted. */
+export const codeAlreadyUsed = () =>
+  new ApiError(
+    409,
+    'code_already_used',
+    'This backup code has already been used (each code works once): use another one.',
+  );
 export const unauthorized = () =>
   new ApiError(401, 'unauthorized', 'Sign in first: the session is missing, expired or revoked.');
 export const mfaStepRequired = () =>

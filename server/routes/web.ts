@@ -9,11 +9,11 @@ import type { MfaMethod } from '../../shared/api';
 import { otpauthUri } from '../crypto/totp';
 import type { Deps } from '../deps';
 import type { AppEnv } from '../http/context';
-import { ApiError, tooManyAttempts } from '../http/errors';
+import { ApiError } from '../http/errors';
 import { enroll, login, signOut, verifyMfa } from '../services/auth';
 import { backupCodeStatus, backupCodeUsable } from '../services/mfa-policy';
 import { endSession, readChallenge, resolveSession } from '../services/sessions';
-import { mfaLockRemaining } from '../services/throttle';
+import { lockRefusal, lockState } from '../services/throttle';
 import { CHALLENGE_COOKIE, clearCookie, readCookie, SESSION_COOKIE, writeCookie } from '../web/cookies';
 import { CSRF_FIELD, formToken, formTokenValid, originCheck } from '../web/csrf';
 import { BACKUP_CODE, checkField, PASSWORD, readForm, TOTP_CODE, USERNAME } from '../web/form';
@@ -159,8 +159,8 @@ export function webRoutes(deps: Deps) {
     if (pending.challenge.pendingSecret) return c.redirect('/login/enroll', 303);
     const method: MfaMethod =
       c.req.query('method') === 'backup_code' && pending.backupAllowed ? 'backup_code' : 'totp';
-    const lockedFor = mfaLockRemaining(pending.user, deps.clock.now());
-    const error = lockedFor > 0 ? tooManyAttempts(lockedFor).message : null;
+    const lock = lockState(pending.user.mfaLockout, deps.clock.now());
+    const error = lock.kind === 'open' ? null : lockRefusal(lock, 0).message;
     const username = pending.user.username;
     return c.html(
       mfaPage({ csrf: formToken(c, deps), method, username, backupAllowed: pending.backupAllowed, error }),

@@ -16,6 +16,7 @@ import { LastAdminError, type MfaRecord, UsernameTakenError, type UserRecord } f
 import { audit } from './audit';
 import { publicUser } from './auth';
 import { unusedCount } from './mfa-policy';
+import { OPEN_LOCKOUT } from './throttle';
 
 const NO_MFA: MfaRecord = {
   type: 'none',
@@ -39,8 +40,8 @@ export async function newUserRecord(
     createdAt: new Date(deps.clock.now()).toISOString(),
     mfa: NO_MFA,
     backupCodes: null,
-    mfaFailures: [],
-    mfaLockedUntil: null,
+    passwordLockout: OPEN_LOCKOUT,
+    mfaLockout: OPEN_LOCKOUT,
   };
 }
 
@@ -112,8 +113,7 @@ export async function updateUser(
       const next: UserRecord = { ...current, role: request.role ?? current.role };
       if (mfa) {
         next.mfa = mfa;
-        next.mfaFailures = [];
-        next.mfaLockedUntil = null;
+        next.mfaLockout = OPEN_LOCKOUT;
         // Codes are the fallback of an MFA method: a reset or a new authenticator voids the old ones.
         next.backupCodes = null;
       }

@@ -415,6 +415,34 @@ export class LowdbStore implements Store {
     this.#countWrite();
   }
 
+  async reserveIpAttempt(ip: string, since: string, limit: number, at: string): Promise<boolean> {
+    this.#assertOpen();
+    const name = ipFileName(ip);
+    const sinceMs = Date.parse(since);
+    const granted = await this.#ipLocks.run(name, async () => {
+      // Counted and recorded under one lock: concurrent attempts cannot all see room for one more.
+      const recent = (await this.#readIpFailures(name)).filter((t) => !(Date.parse(t) < sinceMs));
+      if (recent.length >= limit) return false;
+      await this.#ipFile(name).write({ failures: [...recent, at].slice(-MAX_IP_FAILURES) });
+      return true;
+    });
+    if (granted) this.#countWrite();
+    return granted;
+  }
+
+  async releaseIpAttempt(ip: string, at: string): Promise<void> {
+    this.#assertOpen();
+    const name = ipFileName(ip);
+    await this.#ipLocks.run(name, async () => {
+      const failures = await this.#readIpFailures(name);
+      const index = failures.lastIndexOf(at);
+      if (index === -1) return;
+      failures.splice(index, 1);
+      if (failures.length === 0) await removeFileDurably(this.#ipPath(name));
+      else await this.#ipFile(name).write({ failures });
+    });
+  }
+
   /** Counts the failures at or after `since`, and prunes the older ones of this address. */
   async countIpFailures(ip: string, since: string): Promise<number> {
     this.#assertOpen();

@@ -8,7 +8,11 @@ import type { AuditEvent, AuditEventType, MfaType, Policy, Role } from '../../sh
 
 export interface BackupCodeRecord {
   number: number;
-  /** base64 of raw argon2id(code, set salt); null once the code is spent (nothing left to match). */
+  /**
+   * base64 of raw argon2id(code, set salt). Kept after the code is spent, so a second submission of
+   * a code just used is recognised as such rather than counted as a wrong guess; null only in records
+   * from before that (nothing left to match).
+   */
   digest: string | null;
   usedAt: string | null;
 }
@@ -40,9 +44,23 @@ export interface UserRecord {
   createdAt: string;
   mfa: MfaRecord;
   backupCodes: BackupCodeSet | null;
-  /** Failed MFA attempts (ISO times) inside the lockout window, and the lock's end if locked. */
-  mfaFailures: string[];
-  mfaLockedUntil: string | null;
+  /** The brake on guessing the password of this account. */
+  passwordLockout: Lockout;
+  /** The brake on guessing this account's MFA codes (authenticator and backup codes alike). */
+  mfaLockout: Lockout;
+}
+
+/** Failed attempts at one secret of one account, and the lock they led to (services/throttle.ts). */
+export interface Lockout {
+  /** ISO times of the attempts inside the window: failures, and for the password, attempts in flight. */
+  failures: string[];
+  lockedUntil: string | null;
+  /** Locks since the last success: each lasts twice the one before, up to a cap. */
+  locks: number;
+  /** Failures since the last success (NIST SP 800-63B 5.2.2). */
+  consecutiveFailures: number;
+  /** Too many consecutive failures: only an administrator's unlock opens the account again. */
+  needsAdminUnlock: boolean;
 }
 
 export type TokenKind = 'session' | 'mfa';
@@ -131,7 +149,7 @@ export interface Store {
 
   /** Failures per client address, kept across restarts (throttling password spraying). */
   addIpFailure(ip: string, at: string): Promise<void>;
-  /** The failures of `ip` at or after `since` (ISO); older ones may be pruned. */
+  /** The failures (and attempts in flight) of `ip` at or after `since` (ISO); older ones may be pruned. */
   countIpFailures(ip: string, since: string): Promise<number>;
 
   appendAudit(event: NewAuditEvent): Promise<AuditEvent>;
@@ -153,4 +171,17 @@ export interface Store {
   ): Promise<T | null>;
   /** deleteUser that throws LastAdminError for the last administrator. Atomicity: as updateUserKeepingAnAdmin. */
   deleteUserKeepingAnAdmin(id: string): Promise<boolean>;
+  /**
+   * Reserves one attempt for a client address before any hashing: when `ip` has fewer than `limit`
+   * attempts at or after `since`, records one at `at` and resolves true; otherwise records nothing and
+   * resolves false. The reservation counts as a failure until releaseIpAttempt takes it back, so at
+   * most `limit` attempts are ever judged or in flight per window. Atomicity: one transaction that
+   * locks the address's row (or its attempt rows) while it counts and inserts.
+   */
+  reserveIpAttempt(ip: string, since: string, limit: number, at: string): Promise<boolean>;
+  /**
+   * Takes back one reservation of `ip` made at `at` (the attempt succeeded, or was refused before any
+   * secret was judged). Atomicity: deletes one row under the address's lock; no-op when none is left.
+   */
+  releaseIpAttempt(ip: string, at: string): Promise<void>;
 }

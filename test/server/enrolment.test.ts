@@ -16,9 +16,9 @@ beforeEach(async () => {
   const admin = (
     await api('POST', '/api/auth/login', { body: { username: 'admin', password: 'admin-password' } })
   ).body.token;
+  expect((await api('POST', '/api/admin/users', { token: admin, body: ERIN })).status).toBe(201);
   const policy = { mfaUsage: 'required', backupCodes: { enabled: true, count: 10, warnWhenRemaining: 3 } };
   expect((await api('PUT', '/api/admin/policy', { token: admin, body: policy })).status).toBe(200);
-  expect((await api('POST', '/api/admin/users', { token: admin, body: ERIN })).status).toBe(201);
 });
 afterEach(async () => {
   await t.close();

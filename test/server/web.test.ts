@@ -451,9 +451,9 @@ describe('sign-in with a backup code', () => {
     await passwordStep(second, 'alice');
     const again = await second.get('/login/mfa?method=backup_code');
     const refused = await second.submit(again, '/login/mfa', { backup_code: codes[0] ?? '' });
-    expect(refused.status).toBe(401);
+    expect(refused.status).toBe(409);
     expect(refused.html).toContain(
-      '<p class="field-error" id="backup_code-error" role="alert">That code is not valid.</p>',
+      '<p class="field-error" id="backup_code-error" role="alert">This backup code has already been used (each code works once): use another one.</p>',
     );
     expect(input(refused.html, 'backup_code')).toContain('backup_code-error');
     expect(refused.html).toContain('Signing in as alice');

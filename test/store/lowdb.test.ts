@@ -119,8 +119,55 @@ describe('users', () => {
     alice.role = 'admin';
     const read = await store.getUser(alice.id);
     if (!read) throw new Error('alice is missing');
-    read.mfaFailures.push('2026-11-27T10:00:00.000Z');
-    expect(await store.getUser(alice.id)).toMatchObject({ role: 'user', mfaFailures: [] });
+    read.mfaLockout.failures.push('2026-11-27T10:00:00.000Z');
+    expect(await store.getUser(alice.id)).toMatchObject({ role: 'user', mfaLockout: { failures: [] } });
+  });
+});
+
+describe('address attempts', () => {
+  it('reserves under one lock: of 50 concurrent reservations with room for 20, exactly 20 are granted', async () => {
+    const dir = await tempDir();
+    const store = await openStore(dir);
+    const at = '2026-11-27T10:00:00.000Z';
+    const granted = await Promise.all(
+      Array.from({ length: 50 }, () =>
+        store.reserveIpAttempt('203.0.113.7', '2026-11-27T09:45:00.000Z', 20, at),
+      ),
+    );
+    expect(granted.filter(Boolean)).toHaveLength(20);
+    // A release gives back exactly one slot; the rest survive a reopen.
+    await store.releaseIpAttempt('203.0.113.7', at);
+    const again = await reopen(store, dir);
+    expect(await again.countIpFailures('203.0.113.7', '2026-11-27T09:45:00.000Z')).toBe(19);
+    expect(await again.reserveIpAttempt('203.0.113.7', '2026-11-27T09:45:00.000Z', 20, at)).toBe(true);
+    expect(await again.reserveIpAttempt('203.0.113.7', '2026-11-27T09:45:00.000Z', 20, at)).toBe(false);
+    // Attempts before `since` no longer count.
+    expect(await again.reserveIpAttempt('203.0.113.7', '2026-11-27T10:00:00.001Z', 20, at)).toBe(true);
+  });
+});
+
+describe('records from before escalating lockouts', () => {
+  it('reads mfaFailures / mfaLockedUntil as the MFA lockout, and an open password lockout', async () => {
+    const dir = await tempDir();
+    const store = await openStore(dir);
+    const alice = makeUser('alice');
+    await store.createUser(alice);
+    await store.close();
+    const file = join(dir, 'users', `${alice.id}.json`);
+    const { passwordLockout: _p, mfaLockout: _m, ...old } = JSON.parse(await readFile(file, 'utf8'));
+    const locked = { ...old, mfaFailures: [], mfaLockedUntil: '2026-11-27T11:00:00.000Z' };
+    await writeFile(file, JSON.stringify(locked));
+    const again = await openStore(dir);
+    const read = await again.getUser(alice.id);
+    expect(read?.mfaLockout).toEqual({
+      failures: [],
+      lockedUntil: '2026-11-27T11:00:00.000Z',
+      locks: 0,
+      consecutiveFailures: 0,
+      needsAdminUnlock: false,
+    });
+    expect(read?.passwordLockout.lockedUntil).toBeNull();
+    expect(read).not.toHaveProperty('mfaFailures');
   });
 });
 
@@ -132,14 +179,14 @@ describe('updateUser', () => {
     await store.createUser(alice);
 
     const result = await store.updateUser(alice.id, (user) => ({
-      user: { ...user, mfaLockedUntil: '2026-11-27T11:00:00.000Z' },
+      user: { ...user, mfaLockout: { ...user.mfaLockout, lockedUntil: '2026-11-27T11:00:00.000Z' } },
       result: 'locked',
     }));
     expect(result).toBe('locked');
-    expect((await store.getUser(alice.id))?.mfaLockedUntil).toBe('2026-11-27T11:00:00.000Z');
+    expect((await store.getUser(alice.id))?.mfaLockout.lockedUntil).toBe('2026-11-27T11:00:00.000Z');
 
     const again = await reopen(store, dir);
-    expect((await again.getUser(alice.id))?.mfaLockedUntil).toBe('2026-11-27T11:00:00.000Z');
+    expect((await again.getUser(alice.id))?.mfaLockout.lockedUntil).toBe('2026-11-27T11:00:00.000Z');
   });
 
   it('writes nothing when the change returns null, and never calls it for an unknown user', async () => {
@@ -169,14 +216,17 @@ describe('updateUser', () => {
 
     await expect(
       store.updateUser(alice.id, (user) => {
-        user.mfaFailures.push('2026-11-27T10:00:00.000Z');
+        user.mfaLockout.failures.push('2026-11-27T10:00:00.000Z');
         throw new Error('boom');
       }),
     ).rejects.toThrow('boom');
-    expect((await store.getUser(alice.id))?.mfaFailures).toEqual([]);
+    expect((await store.getUser(alice.id))?.mfaLockout.failures).toEqual([]);
 
-    await store.updateUser(alice.id, (user) => ({ user: { ...user, mfaFailures: ['x'] }, result: null }));
-    expect((await store.getUser(alice.id))?.mfaFailures).toEqual(['x']);
+    await store.updateUser(alice.id, (user) => ({
+      user: { ...user, mfaLockout: { ...user.mfaLockout, failures: ['x'] } },
+      result: null,
+    }));
+    expect((await store.getUser(alice.id))?.mfaLockout.failures).toEqual(['x']);
   });
 
   it('runs 50 concurrent updates of one user one at a time: the counter reaches exactly 50', async () => {
@@ -250,7 +300,13 @@ describe('updateUser', () => {
 
     for (let i = 0; i < 5; i++) {
       await store.updateUser(target.id, (user) => ({
-        user: { ...user, mfaFailures: [...user.mfaFailures, `2026-11-27T10:0${i}:00.000Z`] },
+        user: {
+          ...user,
+          mfaLockout: {
+            ...user.mfaLockout,
+            failures: [...user.mfaLockout.failures, `2026-11-27T10:0${i}:00.000Z`],
+          },
+        },
         result: null,
       }));
     }
@@ -262,7 +318,7 @@ describe('updateUser', () => {
       })),
     );
     expect(after).toEqual(before);
-    expect((await store.getUser(target.id))?.mfaFailures).toHaveLength(5);
+    expect((await store.getUser(target.id))?.mfaLockout.failures).toHaveLength(5);
   });
 
   it('updates the index when a role changes, so a reopened store lists the new role', async () => {
@@ -455,6 +511,17 @@ describe('tokens', () => {
     await store.deleteTokensOfUser('user-1');
     for (const token of mine) expect(await store.getToken(token.hash)).toBeNull();
     expect(await store.getToken(theirs.hash)).toEqual(theirs);
+  });
+
+  it('deletes only the tokens of one kind when asked', async () => {
+    const store = await openStore();
+    const session = makeToken('user-1');
+    const challenge = makeToken('user-1', { kind: 'mfa' });
+    await store.putToken(session);
+    await store.putToken(challenge);
+    await store.deleteTokensOfUser('user-1', 'mfa');
+    expect(await store.getToken(challenge.hash)).toBeNull();
+    expect(await store.getToken(session.hash)).toEqual(session);
   });
 
   it('treats a damaged token file as no token', async () => {

@@ -6,6 +6,7 @@ import {
   mfaStep,
   sessionMeetsPolicy,
 } from '../../server/services/mfa-policy';
+import { OPEN_LOCKOUT } from '../../server/store/records';
 import type { MfaRecord, UserRecord } from '../../server/store/types';
 import { DEFAULT_POLICY, type MfaUsage, type Policy } from '../../shared/api';
 
@@ -45,8 +46,8 @@ function user(mfa: MfaRecord, used = 0, total = 0): UserRecord {
           })),
         }
       : null,
-    mfaFailures: [],
-    mfaLockedUntil: null,
+    passwordLockout: OPEN_LOCKOUT,
+    mfaLockout: OPEN_LOCKOUT,
   };
 }
 

@@ -13,6 +13,7 @@ import type {
   MfaMethod,
   Policy,
   SessionResponse,
+  UnlockedUser,
   UpdatedUser,
   UpdateUserRequest,
   User,
@@ -129,6 +130,7 @@ export function createApi(serverUrl: string, token: string | null = null, option
       request<UpdatedUser>('PATCH', userPath(id), change),
     deleteUser: (id: string) => request<void>('DELETE', userPath(id)),
     revokeCodes: (id: string) => request<void>('DELETE', `${userPath(id)}/backup-codes`),
+    unlockUser: (id: string) => request<UnlockedUser>('POST', `${userPath(id)}/unlock`),
     audit: (filter: { limit: number; userId?: string; type?: AuditEventType }) => {
       const query = new URLSearchParams({ limit: String(filter.limit) });
       if (filter.userId) query.set('userId', filter.userId);

@@ -16,7 +16,7 @@ import { LastAdminError, type MfaRecord, UsernameTakenError, type UserRecord } f
 import { audit } from './audit';
 import { publicUser } from './auth';
 import { unusedCount } from './mfa-policy';
-import { OPEN_LOCKOUT } from './throttle';
+import { lockState, OPEN_LOCKOUT } from './throttle';
 
 const NO_MFA: MfaRecord = {
   type: 'none',
@@ -45,8 +45,13 @@ export async function newUserRecord(
   };
 }
 
-export function adminView(user: UserRecord): AdminUser {
+/** What an admin sees of one account; `now` decides whether a timed lock still runs. */
+export function adminView(user: UserRecord, now: number): AdminUser {
   const set = user.backupCodes;
+  const running = [user.passwordLockout, user.mfaLockout].flatMap((lockout) => {
+    const state = lockState(lockout, now);
+    return state.kind === 'locked' && lockout.lockedUntil ? [lockout.lockedUntil] : [];
+  });
   const usedTimes = set?.codes.flatMap((c) => (c.usedAt ? [c.usedAt] : [])) ?? [];
   return {
     ...publicUser(user),
@@ -58,7 +63,35 @@ export function adminView(user: UserRecord): AdminUser {
       generatedAt: set?.generatedAt ?? null,
       lastUsedAt: usedTimes.sort().at(-1) ?? null,
     },
+    lockout: {
+      lockedUntil: running.sort().at(-1) ?? null,
+      needsAdminUnlock: user.passwordLockout.needsAdminUnlock || user.mfaLockout.needsAdminUnlock,
+      consecutiveFailures: Math.max(
+        user.passwordLockout.consecutiveFailures,
+        user.mfaLockout.consecutiveFailures,
+      ),
+    },
   };
+}
+
+/** Ends both lockouts of an account (a timed lock, or one waiting for an admin) and audits it. */
+export async function unlockUser(deps: Deps, meta: RequestMeta, admin: UserRecord, userId: string) {
+  const before = await deps.store.updateUser(userId, (current) => ({
+    user: { ...current, passwordLockout: OPEN_LOCKOUT, mfaLockout: OPEN_LOCKOUT },
+    result: current,
+  }));
+  if (!before) throw notFound('User');
+  const was = adminView(before, deps.clock.now()).lockout;
+  await audit(deps, meta, 'user_unlocked', {
+    actor: admin,
+    subject: before,
+    details: {
+      lockedUntil: was.lockedUntil,
+      needsAdminUnlock: was.needsAdminUnlock,
+      consecutiveFailures: was.consecutiveFailures,
+    },
+  });
+  return adminView({ ...before, passwordLockout: OPEN_LOCKOUT, mfaLockout: OPEN_LOCKOUT }, deps.clock.now());
 }
 
 export async function createUser(
@@ -138,7 +171,7 @@ export async function updateUser(
       details: { type: request.mfa.type, configureLater: Boolean(request.mfa.configureLater) },
     });
   }
-  const response: UpdatedUser = { user: adminView(updated) };
+  const response: UpdatedUser = { user: adminView(updated, deps.clock.now()) };
   if (mfa?.secret)
     response.totp = { secret: mfa.secret, otpauthUri: otpauthUri(mfa.secret, updated.username) };
   return response;

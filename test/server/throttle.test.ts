@@ -5,6 +5,7 @@
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import type { SecurityConfig } from '../../server/config';
+import { currentTotp, newTotpSecret } from '../../server/crypto/totp';
 import { newUserRecord } from '../../server/services/users';
 import { buildTestApp, type TestApp } from '../support/fakes';
 import { call } from '../support/server';
@@ -84,5 +85,130 @@ describe('per-account password lockout', () => {
       for (let i = 0; i < 9; i++) expect((await login('wrong-password')).status).toBe(401);
       expect((await login('bob-password')).status).toBe(200);
     }
+  });
+});
+
+describe('escalation and the administrator unlock (MFA step)', () => {
+  async function setUp() {
+    await start();
+    await t.deps.store.createUser(await newUserRecord(t.deps, 'admin', 'admin-password', 'admin'));
+    const admin = await adminToken();
+    const secret = newTotpSecret();
+    const bob = await t.deps.store.findUserByUsername('bob');
+    if (!bob) throw new Error('no bob');
+    await t.deps.store.updateUser(bob.id, (user) => ({
+      user: { ...user, mfa: { type: 'totp', secret, enrolled: true, configureLater: false, lastStep: null } },
+      result: null,
+    }));
+    return { admin, secret, bobId: bob.id };
+  }
+
+  async function adminToken() {
+    const res = await api('POST', '/api/auth/login', {
+      body: { username: 'admin', password: 'admin-password' },
+    });
+    return res.body.token as string;
+  }
+
+  /** One wrong TOTP code on a fresh challenge; resolves the answer. */
+  async function wrongCode() {
+    const challenge = await login('bob-password');
+    if (challenge.status !== 200) return challenge;
+    return api('POST', '/api/auth/mfa', {
+      headers: FROM,
+      body: { mfaToken: challenge.body.mfaToken, method: 'totp', code: '000000' },
+    });
+  }
+
+  /** Five wrong codes: the fifth locks. Resolves the lock's length in seconds (Retry-After). */
+  async function lockOnce(): Promise<number> {
+    for (let i = 0; i < 4; i++) expect((await wrongCode()).status).toBe(401);
+    const locking = await wrongCode();
+    expect(locking.status).toBe(429);
+    return Number(locking.headers.get('retry-after'));
+  }
+
+  it('each lock lasts twice the one before, up to 24 hours', async () => {
+    await setUp();
+    const minutes: number[] = [];
+    for (let lock = 0; lock < 9; lock++) {
+      const seconds = await lockOnce();
+      minutes.push(seconds / 60);
+      // Still locked a second before the end, open after it.
+      t.clock.advance(seconds * 1000 - 1000);
+      expect((await wrongCode()).status).toBe(429);
+      t.clock.advance(1000);
+    }
+    expect(minutes).toEqual([15, 30, 60, 120, 240, 480, 960, 1440, 1440]);
+    const [event] = await t.deps.store.listAudit({ limit: 1, type: 'mfa_locked' });
+    expect(event?.details).toMatchObject({ minutes: 1440, lock: 9 });
+  });
+
+  it('a failure just outside the window does not count', async () => {
+    await setUp();
+    expect((await wrongCode()).status).toBe(401);
+    t.clock.advance(15 * MINUTE);
+    for (let i = 0; i < 4; i++) expect((await wrongCode()).status).toBe(401);
+    expect((await wrongCode()).status).toBe(429);
+  });
+
+  it('the 100th consecutive failure waits for an administrator, who sees it and unlocks', async () => {
+    const { secret, bobId } = await setUp();
+    for (let lock = 0; lock < 19; lock++) t.clock.advance((await lockOnce()) * 1000);
+    // 95 failures so far: four more are plain failures, the 100th hands the account to an admin.
+    for (let i = 0; i < 4; i++) expect((await wrongCode()).status).toBe(401);
+    const hundredth = await wrongCode();
+    expect(hundredth.status).toBe(429);
+    expect(hundredth.body.error.code).toBe('account_locked');
+
+    // No amount of waiting opens it, not even for the right code.
+    t.clock.advance(30 * 24 * 60 * MINUTE);
+    const challenge = await login('bob-password');
+    const right = await api('POST', '/api/auth/mfa', {
+      body: { mfaToken: challenge.body.mfaToken, method: 'totp', code: currentTotp(secret, t.clock.now()) },
+    });
+    expect(right.body.error.code).toBe('account_locked');
+
+    const token = await adminToken();
+    const listed = await api('GET', '/api/admin/users', { token });
+    const row = listed.body.users.find((u: { id: string }) => u.id === bobId);
+    expect(row.lockout).toEqual({ lockedUntil: null, needsAdminUnlock: true, consecutiveFailures: 100 });
+    const [locked] = await t.deps.store.listAudit({ limit: 1, type: 'mfa_locked' });
+    expect(locked?.details).toMatchObject({ needsAdminUnlock: true, consecutiveFailures: 100 });
+
+    const unlocked = await api('POST', `/api/admin/users/${bobId}/unlock`, { token });
+    expect(unlocked.status).toBe(200);
+    expect(unlocked.body.user.lockout).toEqual({
+      lockedUntil: null,
+      needsAdminUnlock: false,
+      consecutiveFailures: 0,
+    });
+    const [event] = await t.deps.store.listAudit({ limit: 1, type: 'user_unlocked' });
+    expect(event?.details).toMatchObject({ needsAdminUnlock: true, consecutiveFailures: 100 });
+    expect(event?.subject?.id).toBe(bobId);
+
+    t.clock.advance(30_000);
+    const again = await login('bob-password');
+    const ok = await api('POST', '/api/auth/mfa', {
+      body: { mfaToken: again.body.mfaToken, method: 'totp', code: currentTotp(secret, t.clock.now()) },
+    });
+    expect(ok.status).toBe(200);
+    // After the unlock the escalation starts over: the next lock is 15 minutes again.
+    expect(await lockOnce()).toBe(15 * 60);
+  });
+
+  it('unlock: an unknown id is 404, and a timed lock ends at once', async () => {
+    const { bobId } = await setUp();
+    const token = await adminToken();
+    await lockOnce();
+    const listed = await api('GET', '/api/admin/users', { token });
+    expect(listed.body.users.find((u: { id: string }) => u.id === bobId).lockout.lockedUntil).toBe(
+      new Date(t.clock.now() + 15 * MINUTE).toISOString(),
+    );
+    expect(
+      (await api('POST', '/api/admin/users/00000000-0000-4000-8000-000000000000/unlock', { token })).status,
+    ).toBe(404);
+    expect((await api('POST', `/api/admin/users/${bobId}/unlock`, { token })).status).toBe(200);
+    expect((await wrongCode()).status).toBe(401);
   });
 });

@@ -10,7 +10,7 @@ import { mkdir, mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { newTotpSecret } from '../server/crypto/totp';
-import type { IndexFile } from '../server/store/records';
+import { type IndexFile, OPEN_LOCKOUT } from '../server/store/records';
 import type { UserRecord } from '../server/store/types';
 import type { Policy } from '../shared/api';
 import { eachLimit } from './accounts';
@@ -61,8 +61,8 @@ export function benchRecords(options: BuildOptions): { users: BuiltUser[]; recor
           usedAt: null,
         })),
       },
-      mfaFailures: [],
-      mfaLockedUntil: null,
+      passwordLockout: OPEN_LOCKOUT,
+      mfaLockout: OPEN_LOCKOUT,
     }),
   );
   return { users, records };

@@ -65,7 +65,7 @@ export async function measureSignIn(
   let enumeration: EnumerationResult;
   try {
     load = await signInLoad([server], users, options.clients, options.durationMs);
-    enumeration = await compareFailures(server, users[0] as BuiltUser, options.enumerationSamples);
+    enumeration = await compareFailures(server, users, options.enumerationSamples);
   } finally {
     await server.stop();
     await rm(dataDir, { recursive: true, force: true });
@@ -161,9 +161,12 @@ async function signInLoad(
 /** One request at a time, alternating, on a server with nothing else to do. */
 async function compareFailures(
   server: RunningServer,
-  known: BuiltUser,
+  users: BuiltUser[],
   samples: number,
 ): Promise<EnumerationResult> {
+  // A different known account for each sample: ten wrong passwords in a row would lock one account
+  // (PASSWORD_LOCKOUT_ATTEMPTS), and a locked account answers before hashing.
+  const known = (i: number) => users[i % users.length] as BuiltUser;
   const unknown: number[] = [];
   const wrong: number[] = [];
   const bodies = new Set<string>();
@@ -179,10 +182,10 @@ async function compareFailures(
     );
     bodies.add(body);
   };
-  for (let i = 0; i < 3; i++) await attempt(known.username, []);
+  for (let i = 0; i < 3; i++) await attempt(known(samples + i).username, []);
   for (let i = 0; i < samples; i++) {
     await attempt(`nobody-${i}`, unknown);
-    await attempt(known.username, wrong);
+    await attempt(known(i).username, wrong);
   }
   const unknownUser = summarize(unknown);
   const wrongPassword = summarize(wrong);

@@ -11,7 +11,16 @@ export interface SecurityConfig {
   /** Failed MFA attempts on one account inside the window that lock its MFA step. */
   mfaLockoutAttempts: number;
   mfaLockoutWindowMs: number;
+  /** The first lock; each further lock without a success in between lasts twice as long, up to lockoutMaxMs. */
   mfaLockoutMs: number;
+  /** The same brake on wrong passwords for one account (NIST SP 800-63B 5.2.2). */
+  passwordLockoutAttempts: number;
+  passwordLockoutWindowMs: number;
+  passwordLockoutMs: number;
+  /** The longest a single lock lasts. */
+  lockoutMaxMs: number;
+  /** Consecutive failures after which only an administrator can unlock the account (NIST: at most 100). */
+  adminUnlockAfter: number;
   /** Failures from one client address inside the window that throttle it (an office may share one). */
   ipFailureLimit: number;
   ipFailureWindowMs: number;
@@ -183,6 +192,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       mfaLockoutAttempts: integer(env, 'MFA_LOCKOUT_ATTEMPTS', 5, 1, 100),
       mfaLockoutWindowMs: integer(env, 'MFA_LOCKOUT_WINDOW_MINUTES', 15, 1, 1440) * MINUTE,
       mfaLockoutMs: integer(env, 'MFA_LOCKOUT_MINUTES', 15, 1, 1440) * MINUTE,
+      passwordLockoutAttempts: integer(env, 'PASSWORD_LOCKOUT_ATTEMPTS', 10, 1, 100),
+      passwordLockoutWindowMs: integer(env, 'PASSWORD_LOCKOUT_WINDOW_MINUTES', 15, 1, 1440) * MINUTE,
+      passwordLockoutMs: integer(env, 'PASSWORD_LOCKOUT_MINUTES', 15, 1, 1440) * MINUTE,
+      lockoutMaxMs: integer(env, 'LOCKOUT_MAX_HOURS', 24, 1, 720) * 60 * MINUTE,
+      adminUnlockAfter: integer(env, 'LOCKOUT_ADMIN_UNLOCK_AFTER', 100, 1, 100),
       ipFailureLimit: integer(env, 'IP_FAILURE_LIMIT', 100, 1, 1_000_000),
       ipFailureWindowMs: integer(env, 'IP_FAILURE_WINDOW_MINUTES', 15, 1, 1440) * MINUTE,
       trustProxy: env.TRUST_PROXY === '1',

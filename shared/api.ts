@@ -168,6 +168,8 @@ export const AuditEventType = z.enum([
   'mfa_succeeded',
   'mfa_failed',
   'mfa_locked',
+  'password_locked',
+  'user_unlocked',
   'mfa_enrolled',
   'backup_code_used',
   'backup_code_failed',
@@ -248,11 +250,25 @@ export const AdminUser = z
       generatedAt: z.string().nullable(),
       lastUsedAt: z.string().nullable(),
     }),
+    lockout: z
+      .object({
+        lockedUntil: z.string().nullable(),
+        needsAdminUnlock: z.boolean(),
+        consecutiveFailures: z.number().int(),
+      })
+      .openapi({
+        description:
+          'Password and MFA lockouts together: the later end of a running lock, whether only an admin unlock ' +
+          '(POST /api/admin/users/{id}/unlock) opens the account, and the longer run of failures since a success.',
+      }),
   })
   .openapi('AdminUser');
 export type AdminUser = z.infer<typeof AdminUser>;
 
 export const AdminUsers = z.object({ users: z.array(AdminUser) }).openapi('AdminUsers');
+
+export const UnlockedUser = z.object({ user: AdminUser }).openapi('UnlockedUser');
+export type UnlockedUser = z.infer<typeof UnlockedUser>;
 export type AdminUsers = z.infer<typeof AdminUsers>;
 
 export const CreateUserRequest = z

@@ -19,6 +19,7 @@ import type {
   ResetPassword,
   RotatedSecret,
   SessionResponse,
+  UnlockedUser,
   UpdateApplicationRequest,
   UpdatedApplication,
   UpdatedUser,
@@ -151,6 +152,7 @@ export function createApi(serverUrl: string, token: string | null = null, option
       request<UpdatedApplication>('PATCH', applicationPath(id), change),
     deleteApplication: (id: string) => request<void>('DELETE', applicationPath(id)),
     rotateApplicationSecret: (id: string) => request<RotatedSecret>('POST', `${applicationPath(id)}/secret`),
+    unlockUser: (id: string) => request<UnlockedUser>('POST', `${userPath(id)}/unlock`),
     audit: (filter: { limit: number; userId?: string; type?: AuditEventType }) => {
       const query = new URLSearchParams({ limit: String(filter.limit) });
       if (filter.userId) query.set('userId', filter.userId);

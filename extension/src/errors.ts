@@ -28,6 +28,8 @@ export function describeError(error: unknown): string {
       return t('errorInvalidCode');
     case 'invalid_mfa_token':
       return t('errorMfaExpired');
+    case 'mfa_step_required':
+      return t('errorMfaStepRequired');
     case 'too_many_attempts':
       return lockoutMessage(error.retryAfterSeconds);
     case 'password_change_required':

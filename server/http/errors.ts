@@ -32,8 +32,21 @@ export class ApiError extends Error {
 export const invalidCredentials = () =>
   new ApiError(401, 'invalid_credentials', 'Invalid username or password.');
 export const invalidCode = () => new ApiError(401, 'invalid_code', 'That code is not valid.');
+/** A backup code already spent, typically a double submit of the one just used: not a wrong guess, so not counted. */
+export const codeAlreadyUsed = () =>
+  new ApiError(
+    409,
+    'code_already_used',
+    'This backup code has already been used (each code works once): use another one.',
+  );
 export const unauthorized = () =>
   new ApiError(401, 'unauthorized', 'Sign in first: the session is missing, expired or revoked.');
+export const mfaStepRequired = () =>
+  new ApiError(
+    401,
+    'mfa_step_required',
+    'Multifactor authentication is now required for your account: sign in again to complete it.',
+  );
 export const forbidden = () => new ApiError(403, 'forbidden', 'This needs an administrator account.');
 export const notFound = (what = 'Resource') => new ApiError(404, 'not_found', `${what} not found.`);
 export const expiredMfaToken = () =>

@@ -8,6 +8,7 @@ import {
   Policy,
   ResetPassword,
   ResetPasswordRequest,
+  UnlockedUser,
   UpdatedUser,
   UpdateUserRequest,
 } from '../../shared/api';
@@ -16,7 +17,7 @@ import { requireAdmin, requireUser } from '../http/context';
 import { bearer, errors, json, jsonBody, routeGroup } from '../http/openapi';
 import { revokeBackupCodes } from '../services/backup-codes';
 import { resetPassword } from '../services/passwords';
-import { adminView, createUser, deleteUser, setPolicy, updateUser } from '../services/users';
+import { adminView, createUser, deleteUser, setPolicy, unlockUser, updateUser } from '../services/users';
 
 const UserId = z.object({
   id: z
@@ -114,6 +115,17 @@ const routes = {
     request: { params: UserId, ...jsonBody(ResetPasswordRequest) },
     responses: { 200: json(ResetPassword, 'Reset'), ...errors(400, 401, 403, 404, 413) },
   }),
+  unlockUser: createRoute({
+    method: 'post',
+    path: '/api/admin/users/{id}/unlock',
+    tags,
+    summary:
+      'End the password and MFA lockouts of an account, including one that waits for an administrator ' +
+      'after 100 consecutive failures (audited as user_unlocked)',
+    security: bearer,
+    request: { params: UserId },
+    responses: { 200: json(UnlockedUser, 'Unlocked'), ...errors(400, 401, 403, 404) },
+  }),
   audit: createRoute({
     method: 'get',
     path: '/api/admin/audit',
@@ -135,7 +147,9 @@ export function adminRoutes(deps: Deps) {
   );
   app.openapi(routes.listUsers, async (c) => {
     const users = await deps.store.listUsers();
-    return c.json({ users: users.map(adminView).sort((a, b) => a.username.localeCompare(b.username)) }, 200);
+    const now = deps.clock.now();
+    const views = users.map((user) => adminView(user, now));
+    return c.json({ users: views.sort((a, b) => a.username.localeCompare(b.username)) }, 200);
   });
   app.openapi(routes.createUser, async (c) => {
     const user = await createUser(deps, c.get('meta'), c.get('user'), c.req.valid('json'));
@@ -156,6 +170,10 @@ export function adminRoutes(deps: Deps) {
   app.openapi(routes.resetPassword, async (c) => {
     const { id } = c.req.valid('param');
     return c.json(await resetPassword(deps, c.get('meta'), c.get('user'), id, c.req.valid('json')), 200);
+  });
+  app.openapi(routes.unlockUser, async (c) => {
+    const user = await unlockUser(deps, c.get('meta'), c.get('user'), c.req.valid('param').id);
+    return c.json({ user }, 200);
   });
   app.openapi(routes.audit, async (c) =>
     c.json({ events: await deps.store.listAudit(c.req.valid('query')) }, 200),

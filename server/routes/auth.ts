@@ -23,7 +23,7 @@ const mfaRoute = createRoute({
   tags: ['Sign-in'],
   summary: 'Pass the MFA step with an authenticator code or a backup code (each backup code works once)',
   request: jsonBody(MfaRequest),
-  responses: { 200: json(SessionResponse, 'Signed in'), ...errors(400, 401, 413, 429) },
+  responses: { 200: json(SessionResponse, 'Signed in'), ...errors(400, 401, 409, 413, 429) },
 });
 
 const enrollRoute = createRoute({

@@ -79,7 +79,10 @@ export function meRoutes(deps: Deps) {
     return c.json(await generateBackupCodes(deps, c.get('meta'), c.get('user'), password), 201);
   });
   app.openapi(passwordRoute, async (c) =>
-    c.json(await changePassword(deps, c.get('meta'), c.get('user'), c.req.valid('json')), 200),
+    c.json(
+      await changePassword(deps, c.get('meta'), c.get('user'), c.req.valid('json'), c.get('token')),
+      200,
+    ),
   );
   app.openapi(eventsRoute, async (c) => {
     const events = await deps.store.listAudit({ limit: OWN_EVENTS, userId: c.get('user').id });

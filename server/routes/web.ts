@@ -9,14 +9,14 @@ import type { MfaMethod } from '../../shared/api';
 import { otpauthUri } from '../crypto/totp';
 import type { Deps } from '../deps';
 import type { AppEnv } from '../http/context';
-import { ApiError, tooManyAttempts } from '../http/errors';
+import { ApiError } from '../http/errors';
 import { afterWebSignIn } from '../oidc/routes';
 import type { SignInMethod } from '../oidc/sign-ins';
 import { enroll, login, signOut, verifyMfa } from '../services/auth';
 import { backupCodeStatus, backupCodeUsable } from '../services/mfa-policy';
 import { changePassword } from '../services/passwords';
 import { endSession, readChallenge, resolveSession } from '../services/sessions';
-import { mfaLockRemaining } from '../services/throttle';
+import { lockRefusal, lockState } from '../services/throttle';
 import { CHALLENGE_COOKIE, clearCookie, readCookie, SESSION_COOKIE, writeCookie } from '../web/cookies';
 import { CSRF_FIELD, formToken, formTokenValid, originCheck } from '../web/csrf';
 import {
@@ -46,6 +46,7 @@ type WebContext = Context<WebEnv>;
 const NOTICES: Record<string, string> = {
   expired: 'Your sign-in expired or was already completed. Sign in again.',
   signed_out: 'You have signed out.',
+  mfa_required: 'Multifactor authentication is now required for your account. Sign in again to complete it.',
 };
 
 /** The same for /account. */
@@ -76,9 +77,15 @@ export function webRoutes(deps: Deps) {
   };
   const guarded = [originCheck(deps), formCheck] as const;
 
+  /** The session's user; 'mfa_step_required' when the policy now asks for an MFA step it never passed. */
   async function signedInUser(c: WebContext) {
     const token = readCookie(c, deps, SESSION_COOKIE);
-    return token ? resolveSession(deps, token) : null;
+    try {
+      return token ? await resolveSession(deps, token) : null;
+    } catch (error) {
+      if (error instanceof ApiError && error.code === 'mfa_step_required') return 'mfa_step_required';
+      throw error;
+    }
   }
 
   /** The challenge in this browser's cookie, its user, and whether a backup code may be offered. */
@@ -129,10 +136,14 @@ export function webRoutes(deps: Deps) {
 
   app.get(STYLESHEET_PATH, (c) => c.body(stylesheet, 200, { 'Content-Type': 'text/css; charset=utf-8' }));
 
-  app.get('/', async (c) => c.redirect((await signedInUser(c)) ? '/account' : '/login', 303));
+  app.get('/', async (c) => {
+    const user = await signedInUser(c);
+    return c.redirect(user && user !== 'mfa_step_required' ? '/account' : '/login', 303);
+  });
 
   app.get('/login', async (c) => {
-    if (await signedInUser(c)) return c.redirect('/account', 303);
+    const user = await signedInUser(c);
+    if (user && user !== 'mfa_step_required') return c.redirect('/account', 303);
     return c.html(
       loginPage({ csrf: formToken(c, deps), notice: noticeFrom(NOTICES, c.req.query('notice')) }),
     );
@@ -172,8 +183,8 @@ export function webRoutes(deps: Deps) {
     if (pending.challenge.pendingSecret) return c.redirect('/login/enroll', 303);
     const method: MfaMethod =
       c.req.query('method') === 'backup_code' && pending.backupAllowed ? 'backup_code' : 'totp';
-    const lockedFor = mfaLockRemaining(pending.user, deps.clock.now());
-    const error = lockedFor > 0 ? tooManyAttempts(lockedFor).message : null;
+    const lock = lockState(pending.user.mfaLockout, deps.clock.now());
+    const error = lock.kind === 'open' ? null : lockRefusal(lock, 0).message;
     const username = pending.user.username;
     return c.html(
       mfaPage({ csrf: formToken(c, deps), method, username, backupAllowed: pending.backupAllowed, error }),
@@ -256,9 +267,10 @@ export function webRoutes(deps: Deps) {
   /** The signed-in user of a page under /account, or the redirect that page answers with instead. */
   async function accountUser(c: WebContext) {
     const user = await signedInUser(c);
-    if (!user) {
+    if (!user || user === 'mfa_step_required') {
       if (readCookie(c, deps, SESSION_COOKIE)) clearCookie(c, deps, SESSION_COOKIE);
-      return { redirect: c.redirect('/login', 303) } as const;
+      // Sign-in again leads through the MFA step or the enrolment the policy now asks for.
+      return { redirect: c.redirect(user ? '/login?notice=mfa_required' : '/login', 303) } as const;
     }
     return { user } as const;
   }
@@ -312,10 +324,13 @@ export function webRoutes(deps: Deps) {
     }
     let session: { token: string };
     try {
-      session = await changePassword(deps, c.get('meta'), user, {
-        currentPassword: current.value,
-        newPassword: next.value,
-      });
+      session = await changePassword(
+        deps,
+        c.get('meta'),
+        user,
+        { currentPassword: current.value, newPassword: next.value },
+        readCookie(c, deps, SESSION_COOKIE) ?? '',
+      );
     } catch (error) {
       const refused = refusal(c, error);
       if (refused.extras.field === 'currentPassword')

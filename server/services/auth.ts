@@ -6,25 +6,41 @@ import type { LoginResponse, MfaMethod, SessionResponse, User } from '../../shar
 import { normalizeCode } from '../../shared/codes';
 import { newTotpSecret, otpauthUri, verifyTotp } from '../crypto/totp';
 import type { Deps, RequestMeta } from '../deps';
-import { ApiError, expiredMfaToken, invalidCode, invalidCredentials, tooManyAttempts } from '../http/errors';
+import {
+  ApiError,
+  codeAlreadyUsed,
+  expiredMfaToken,
+  invalidCode,
+  invalidCredentials,
+  tooManyAttempts,
+} from '../http/errors';
 import type { TokenRecord, UserRecord } from '../store/types';
 import { audit } from './audit';
-import { findUnusedCode } from './backup-codes';
+import { findCode } from './backup-codes';
 import { backupCodeUsable, mfaStep, unusedCount } from './mfa-policy';
 import {
   endSession,
   finishChallenge,
+  mfaFingerprint,
   readChallenge,
   resolveSession,
   startChallenge,
   startSession,
 } from './sessions';
 import {
-  ensureAddressAllowed,
-  mfaLockRemaining,
-  recordAddressFailure,
-  withMfaFailure,
-  withMfaSuccess,
+  type AddressAttempt,
+  accountLocked,
+  type FailureOutcome,
+  type LockState,
+  lockRefusal,
+  lockState,
+  mfaRule,
+  passwordRule,
+  releaseAddressAttempt,
+  reserveAddressAttempt,
+  withFailure,
+  withReservation,
+  withSuccess,
 } from './throttle';
 
 export const publicUser = (user: UserRecord): User => ({
@@ -55,27 +71,107 @@ export async function prepareSignIn(deps: Deps): Promise<void> {
   await dummyHash(deps);
 }
 
+/**
+ * Checks the password of `user` with its lockout reserved first, under the user's lock, so that
+ * concurrent guesses at one account never exceed the limit; settles the outcome under the same lock.
+ * Resolves the user record after a success.
+ */
+export async function checkPassword(
+  deps: Deps,
+  meta: RequestMeta,
+  user: UserRecord,
+  password: string,
+  attempt: AddressAttempt | null,
+  wrongPassword: () => ApiError = invalidCredentials,
+): Promise<UserRecord> {
+  const rule = passwordRule(deps.security);
+  const refusal = await deps.store.updateUser<ApiError | null>(user.id, (current) => {
+    const reserved = withReservation(current.passwordLockout, rule, deps.clock.now());
+    if (reserved.refusal) return { user: null, result: reserved.refusal };
+    return { user: { ...current, passwordLockout: reserved.lockout }, result: null };
+  });
+  if (refusal) {
+    await releaseAddressAttempt(deps, attempt);
+    throw refusal;
+  }
+
+  const ok = await deps.hasher.verifyPassword(user.passwordHash, password);
+  const now = deps.clock.now();
+  type Settled = { kind: 'ok'; user: UserRecord } | { kind: 'failed'; outcome: FailureOutcome } | ApiError;
+  const settled = await deps.store.updateUser<Settled>(user.id, (current) => {
+    if (ok) {
+      const state = lockState(current.passwordLockout, now);
+      // Another attempt locked the account while this one hashed: the lock holds for everyone.
+      if (state.kind !== 'open') return { user: null, result: lockRefusal(state, 0) };
+      const next = { ...current, passwordLockout: withSuccess() };
+      return { user: next, result: { kind: 'ok', user: next } };
+    }
+    const failed = withFailure(current.passwordLockout, rule, now, true);
+    return {
+      user: { ...current, passwordLockout: failed.lockout },
+      result: { kind: 'failed', outcome: failed.outcome },
+    };
+  });
+  // A wrong password keeps the address's slot (it is the failure); anything else gives it back.
+  if (!settled || settled instanceof ApiError || settled.kind !== 'failed') {
+    await releaseAddressAttempt(deps, attempt);
+  }
+  // The account was deleted while the password was checked.
+  if (!settled) throw invalidCredentials();
+  if (settled instanceof ApiError) throw settled;
+  if (settled.kind === 'ok') return settled.user;
+  await audit(deps, meta, 'login_failed', { subject: user });
+  await auditLock(deps, meta, user, 'password_locked', settled.outcome);
+  throw failureRefusal(settled.outcome, wrongPassword);
+}
+
+/** The answer to a failure: the plain refusal, or the lock it caused. */
+function failureRefusal(outcome: FailureOutcome, plain: () => ApiError): ApiError {
+  if (outcome.kind === 'locked') return tooManyAttempts(outcome.lockMs);
+  if (outcome.kind === 'admin') return accountLocked();
+  return plain();
+}
+
+/** Audits a lock that a failure caused (a timed one, or one that waits for an admin). */
+async function auditLock(
+  deps: Deps,
+  meta: RequestMeta,
+  user: UserRecord,
+  type: 'password_locked' | 'mfa_locked',
+  outcome: FailureOutcome,
+): Promise<void> {
+  if (outcome.kind === 'locked') {
+    await audit(deps, meta, type, {
+      subject: user,
+      details: { minutes: outcome.lockMs / 60_000, lock: outcome.lock },
+    });
+  } else if (outcome.kind === 'admin') {
+    await audit(deps, meta, type, {
+      subject: user,
+      details: { needsAdminUnlock: true, consecutiveFailures: outcome.consecutiveFailures },
+    });
+  }
+}
+
 export async function login(
   deps: Deps,
   meta: RequestMeta,
   input: { username: string; password: string },
 ): Promise<LoginResponse> {
-  await ensureAddressAllowed(deps, meta.ip);
-  const user = await deps.store.findUserByUsername(input.username);
-  const ok = await deps.hasher.verifyPassword(
-    user ? user.passwordHash : await dummyHash(deps),
-    input.password,
-  );
-  if (!user || !ok) {
-    await recordAddressFailure(deps, meta.ip);
-    await audit(deps, meta, 'login_failed', { subject: user });
+  const attempt = await reserveAddressAttempt(deps, meta.ip);
+  const found = await deps.store.findUserByUsername(input.username);
+  if (!found) {
+    // An unknown name costs one hash too, and keeps the address's slot like a wrong password.
+    await deps.hasher.verifyPassword(await dummyHash(deps), input.password);
+    await audit(deps, meta, 'login_failed', { subject: null });
     throw invalidCredentials();
   }
+  const user = await checkPassword(deps, meta, found, input.password, attempt);
 
   const policy = await deps.store.getPolicy();
   switch (mfaStep(policy, user)) {
     case 'none': {
-      const token = await startSession(deps, user);
+      const token = await startSession(deps, user, 'none');
       await audit(deps, meta, 'login_succeeded', {
         actor: user,
         subject: user,
@@ -98,57 +194,79 @@ export async function login(
 
 type Attempt =
   | { kind: 'ok'; user: UserRecord }
-  | { kind: 'failed'; locked: boolean }
-  | { kind: 'locked'; remainingMs: number };
+  | { kind: 'failed'; outcome: FailureOutcome }
+  | { kind: 'locked'; state: LockState }
+  /** The challenge no longer matches the account (it changed since): no guess was judged. */
+  | { kind: 'stale' }
+  /** The backup code submitted was spent a moment ago (by this or a parallel request): no guess either. */
+  | { kind: 'already_used' };
 
-/** The challenge and its user, or the error the client gets. Refuses locked accounts before any hashing. */
+/** What one attempt's check found: the record to write, a wrong code, or a refusal that judged nothing. */
+type Check = UserRecord | null | 'stale' | 'already_used';
+
+/**
+ * The challenge and its user, or the error the client gets. Reserves the address's slot first and
+ * refuses locked accounts before any hashing.
+ */
 async function openChallenge(deps: Deps, meta: RequestMeta, mfaToken: string) {
-  await ensureAddressAllowed(deps, meta.ip);
-  const challenge = await readChallenge(deps, mfaToken);
-  if (!challenge) throw expiredMfaToken();
-  const user = await deps.store.getUser(challenge.userId);
-  if (!user) throw expiredMfaToken();
-  const lockedFor = mfaLockRemaining(user, deps.clock.now());
-  if (lockedFor > 0) throw tooManyAttempts(lockedFor);
-  return { challenge, user };
+  const attempt = await reserveAddressAttempt(deps, meta.ip);
+  try {
+    const challenge = await readChallenge(deps, mfaToken);
+    if (!challenge) throw expiredMfaToken();
+    const user = await deps.store.getUser(challenge.userId);
+    if (!user) throw expiredMfaToken();
+    const state = lockState(user.mfaLockout, deps.clock.now());
+    if (state.kind !== 'open') throw lockRefusal(state, 0);
+    return { challenge, user, attempt };
+  } catch (error) {
+    await releaseAddressAttempt(deps, attempt);
+    throw error;
+  }
 }
 
 /** Applies one attempt's outcome to the user under the store's per-user lock. */
-function settle(deps: Deps, user: UserRecord, check: (current: UserRecord) => UserRecord | null) {
+function settle(deps: Deps, user: UserRecord, check: (current: UserRecord) => Check) {
+  const now = deps.clock.now();
   return deps.store.updateUser<Attempt>(user.id, (current) => {
-    const lockedFor = mfaLockRemaining(current, deps.clock.now());
+    const state = lockState(current.mfaLockout, now);
     // Another attempt locked the step while this one hashed.
-    if (lockedFor > 0) return { user: null, result: { kind: 'locked', remainingMs: lockedFor } };
+    if (state.kind !== 'open') return { user: null, result: { kind: 'locked', state } };
     const passed = check(current);
+    if (passed === 'stale' || passed === 'already_used') return { user: null, result: { kind: passed } };
     if (passed) {
-      const next = withMfaSuccess(passed);
+      const next = { ...passed, mfaLockout: withSuccess() };
       return { user: next, result: { kind: 'ok', user: next } };
     }
-    const failed = withMfaFailure(deps, current);
-    return { user: failed.user, result: { kind: 'failed', locked: failed.locked } };
+    const failed = withFailure(current.mfaLockout, mfaRule(deps.security), now, false);
+    return {
+      user: { ...current, mfaLockout: failed.lockout },
+      result: { kind: 'failed', outcome: failed.outcome },
+    };
   });
 }
 
-async function failAttempt(
+/**
+ * Turns an attempt that did not sign in into its answer. A failure keeps the address's slot and is
+ * audited; a refusal that judged no secret gives the slot back.
+ */
+async function refuseAttempt(
   deps: Deps,
   meta: RequestMeta,
   user: UserRecord,
   method: MfaMethod | 'enrolment',
-  locked: boolean,
+  outcome: Exclude<Attempt, { kind: 'ok' }> | null,
+  attempt: AddressAttempt | null,
 ): Promise<never> {
-  await recordAddressFailure(deps, meta.ip);
+  if (outcome?.kind !== 'failed') await releaseAddressAttempt(deps, attempt);
+  if (!outcome || outcome.kind === 'stale') throw expiredMfaToken();
+  if (outcome.kind === 'locked') throw lockRefusal(outcome.state, 0);
+  if (outcome.kind === 'already_used') throw codeAlreadyUsed();
   await audit(deps, meta, method === 'backup_code' ? 'backup_code_failed' : 'mfa_failed', {
     subject: user,
     details: { method },
   });
-  if (locked) {
-    await audit(deps, meta, 'mfa_locked', {
-      subject: user,
-      details: { minutes: deps.security.mfaLockoutMs / 60_000 },
-    });
-    throw tooManyAttempts(deps.security.mfaLockoutMs);
-  }
-  throw invalidCode();
+  await auditLock(deps, meta, user, 'mfa_locked', outcome.outcome);
+  throw failureRefusal(outcome.outcome, invalidCode);
 }
 
 async function completeSignIn(
@@ -157,9 +275,11 @@ async function completeSignIn(
   challenge: TokenRecord,
   user: UserRecord,
   method: MfaMethod | 'enrolment',
+  attempt: AddressAttempt | null,
 ): Promise<SessionResponse> {
+  await releaseAddressAttempt(deps, attempt);
   if (!(await finishChallenge(deps, challenge))) throw expiredMfaToken();
-  const token = await startSession(deps, user);
+  const token = await startSession(deps, user, method);
   await audit(deps, meta, 'login_succeeded', { actor: user, subject: user, details: { method } });
   return { token, user: publicUser(user) };
 }
@@ -169,8 +289,9 @@ export async function verifyMfa(
   meta: RequestMeta,
   input: { mfaToken: string; method: MfaMethod; code: string },
 ): Promise<SessionResponse> {
-  const { challenge, user } = await openChallenge(deps, meta, input.mfaToken);
+  const { challenge, user, attempt } = await openChallenge(deps, meta, input.mfaToken);
   if (challenge.pendingSecret) {
+    await releaseAddressAttempt(deps, attempt);
     throw new ApiError(400, 'enrollment_required', 'Set up your authenticator app first.', {
       field: 'method',
     });
@@ -198,13 +319,14 @@ export async function verifyMfa(
       // The set may have been replaced or revoked while we hashed: only the set we hashed against counts.
       const currentSet = current.backupCodes;
       if (!digest || !set || !currentSet || currentSet.id !== set.id) return null;
-      const index = findUnusedCode(currentSet, digest);
-      if (index === -1) return null;
-      const spent = currentSet.codes[index];
-      if (!spent) return null;
-      spentNumber = spent.number;
+      const index = findCode(currentSet, digest);
+      const match = currentSet.codes[index];
+      if (!match) return null;
+      // The stored state, not this process's memory, says the code was spent: true across instances.
+      if (match.usedAt !== null) return 'already_used';
+      spentNumber = match.number;
       const codes = currentSet.codes.map((code, i) =>
-        i === index ? { ...code, digest: null, usedAt: new Date(now).toISOString() } : code,
+        i === index ? { ...code, usedAt: new Date(now).toISOString() } : code,
       );
       return { ...current, backupCodes: { ...currentSet, codes } };
     });
@@ -215,15 +337,13 @@ export async function verifyMfa(
         subject: outcome.user,
         details: { number: spentNumber, remaining },
       });
-      const session = await completeSignIn(deps, meta, challenge, outcome.user, 'backup_code');
+      const session = await completeSignIn(deps, meta, challenge, outcome.user, 'backup_code', attempt);
       return { ...session, backupCodes: { remaining } };
     }
   }
 
-  if (!outcome) throw expiredMfaToken();
-  if (outcome.kind === 'locked') throw tooManyAttempts(outcome.remainingMs);
-  if (outcome.kind === 'failed') return failAttempt(deps, meta, user, input.method, outcome.locked);
-  return completeSignIn(deps, meta, challenge, outcome.user, input.method);
+  if (outcome?.kind !== 'ok') return refuseAttempt(deps, meta, user, input.method, outcome, attempt);
+  return completeSignIn(deps, meta, challenge, outcome.user, input.method, attempt);
 }
 
 export async function enroll(
@@ -231,13 +351,17 @@ export async function enroll(
   meta: RequestMeta,
   input: { mfaToken: string; code: string },
 ): Promise<SessionResponse> {
-  const { challenge, user } = await openChallenge(deps, meta, input.mfaToken);
+  const { challenge, user, attempt } = await openChallenge(deps, meta, input.mfaToken);
   const secret = challenge.pendingSecret;
   if (!secret) {
+    await releaseAddressAttempt(deps, attempt);
     throw new ApiError(400, 'enrollment_not_pending', 'This sign-in does not set up an authenticator.');
   }
   const now = deps.clock.now();
   const outcome = await settle(deps, user, (current) => {
+    // Only while the account is still unenrolled and its MFA record is the one this challenge was
+    // issued against: an older challenge must not replace an authenticator enrolled since.
+    if (current.mfa.enrolled || challenge.mfaFingerprint !== mfaFingerprint(current)) return 'stale';
     const step = verifyTotp(secret, input.code, now, null);
     if (step === null) return null;
     return {
@@ -245,16 +369,22 @@ export async function enroll(
       mfa: { type: 'totp', secret, enrolled: true, configureLater: false, lastStep: step },
     };
   });
-  if (!outcome) throw expiredMfaToken();
-  if (outcome.kind === 'locked') throw tooManyAttempts(outcome.remainingMs);
-  if (outcome.kind === 'failed') return failAttempt(deps, meta, user, 'enrolment', outcome.locked);
+  if (!outcome || outcome.kind === 'stale') await deps.store.deleteToken(challenge.hash);
+  if (outcome?.kind !== 'ok') return refuseAttempt(deps, meta, user, 'enrolment', outcome, attempt);
   await audit(deps, meta, 'mfa_enrolled', { actor: outcome.user, subject: outcome.user });
-  return completeSignIn(deps, meta, challenge, outcome.user, 'enrolment');
+  const session = await completeSignIn(deps, meta, challenge, outcome.user, 'enrolment', attempt);
+  // Every other sign-in in progress was issued against the account without this authenticator.
+  await deps.store.deleteTokensOfUser(outcome.user.id, 'mfa');
+  return session;
 }
 
 /** Ends the session behind `token` (API or web) and records who signed out. */
 export async function signOut(deps: Deps, meta: RequestMeta, token: string): Promise<void> {
-  const user = await resolveSession(deps, token);
+  // A session the policy no longer accepts is already ended: signing out of it just succeeds.
+  const user = await resolveSession(deps, token).catch((error) => {
+    if (error instanceof ApiError && error.code === 'mfa_step_required') return null;
+    throw error;
+  });
   await endSession(deps, token);
   if (user) await audit(deps, meta, 'logout', { actor: user, subject: user });
 }

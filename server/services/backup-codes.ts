@@ -10,13 +10,13 @@ import { ApiError, invalidCredentials, notFound } from '../http/errors';
 import type { BackupCodeSet, UserRecord } from '../store/types';
 import { audit } from './audit';
 import { backupCodeReason } from './mfa-policy';
-import { ensureAddressAllowed, recordAddressFailure } from './throttle';
+import { releaseAddressAttempt, reserveAddressAttempt } from './throttle';
 
 /**
- * The index of the unused code whose digest equals `digest`, or -1. Every unused digest is compared,
- * in constant time, so the response time says nothing about which code (if any) was close.
+ * The index of the code (unused or spent) whose digest equals `digest`, or -1. Every digest is
+ * compared, in constant time, so the response time says nothing about which code (if any) was close.
  */
-export function findUnusedCode(set: BackupCodeSet, digest: Buffer): number {
+export function findCode(set: BackupCodeSet, digest: Buffer): number {
   let found = -1;
   set.codes.forEach((code, index) => {
     if (code.digest === null) return;
@@ -33,11 +33,10 @@ export async function generateBackupCodes(
   user: UserRecord,
   password: string,
 ): Promise<GeneratedCodes> {
-  await ensureAddressAllowed(deps, meta.ip);
-  if (!(await deps.hasher.verifyPassword(user.passwordHash, password))) {
-    await recordAddressFailure(deps, meta.ip);
-    throw invalidCredentials();
-  }
+  const attempt = await reserveAddressAttempt(deps, meta.ip);
+  // A wrong password keeps the address's slot: it is the failure.
+  if (!(await deps.hasher.verifyPassword(user.passwordHash, password))) throw invalidCredentials();
+  await releaseAddressAttempt(deps, attempt);
   const policy = await deps.store.getPolicy();
   const reason = backupCodeReason(policy, user);
   if (reason) throw new ApiError(403, reason.code, reason.message);

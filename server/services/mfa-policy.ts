@@ -1,6 +1,6 @@
 /** What the admin policy means for one user. Pure functions: the policy modes are tested here. */
 import type { BackupCodeStatus, Policy, Reason } from '../../shared/api';
-import type { UserRecord } from '../store/types';
+import type { SessionMfa, UserRecord } from '../store/types';
 
 /** What the sign-in asks after a correct password: nothing more, a code, or enrolment of an authenticator. */
 export type MfaStep = 'none' | 'verify' | 'enroll';
@@ -9,6 +9,19 @@ export function mfaStep(policy: Policy, user: UserRecord): MfaStep {
   if (policy.mfaUsage === 'skipped') return 'none';
   if (policy.mfaUsage === 'optional_per_user' && user.mfa.type === 'none') return 'none';
   return user.mfa.enrolled && user.mfa.secret ? 'verify' : 'enroll';
+}
+
+/**
+ * Whether a session still meets the policy: one opened with a password only stops working once the
+ * policy asks this user for MFA (an admin switched to "required", or turned MFA on for them). A
+ * session from before the step was recorded counts as password-only.
+ */
+export function sessionMeetsPolicy(
+  policy: Policy,
+  user: UserRecord,
+  passed: SessionMfa | undefined,
+): boolean {
+  return mfaStep(policy, user) === 'none' || (passed !== undefined && passed !== 'none');
 }
 
 /** Whether MFA applies to the user under the current policy. */

@@ -8,9 +8,10 @@ import type { Deps, RequestMeta } from '../deps';
 import { ApiError, notFound } from '../http/errors';
 import type { UserRecord } from '../store/types';
 import { audit } from './audit';
+import { checkPassword } from './auth';
 import { checkNewPassword, generatePassword } from './password-rules';
-import { startSession } from './sessions';
-import { ensureAddressAllowed, recordAddressFailure } from './throttle';
+import { sessionMfaPassed, startSession } from './sessions';
+import { reserveAddressAttempt } from './throttle';
 import { adminView } from './users';
 
 const wrongCurrentPassword = () =>
@@ -29,12 +30,11 @@ export async function changePassword(
   meta: RequestMeta,
   user: UserRecord,
   input: ChangePasswordRequest,
+  sessionToken: string,
 ): Promise<{ token: string }> {
-  await ensureAddressAllowed(deps, meta.ip);
-  if (!(await deps.hasher.verifyPassword(user.passwordHash, input.currentPassword))) {
-    await recordAddressFailure(deps, meta.ip);
-    throw wrongCurrentPassword();
-  }
+  // The current password is a password guess like any other: the same per-address and per-account brakes.
+  const attempt = await reserveAddressAttempt(deps, meta.ip);
+  await checkPassword(deps, meta, user, input.currentPassword, attempt, wrongCurrentPassword);
   checkNewPassword(input.newPassword, 'newPassword', { username: user.username });
   // A temporary password an admin handed over must not simply be kept.
   if (await deps.hasher.verifyPassword(user.passwordHash, input.newPassword)) {
@@ -51,8 +51,9 @@ export async function changePassword(
   });
   if (!changed) throw wrongCurrentPassword();
 
+  const mfaPassed = await sessionMfaPassed(deps, sessionToken);
   await deps.store.deleteTokensOfUser(user.id);
-  const token = await startSession(deps, changed.next);
+  const token = await startSession(deps, changed.next, mfaPassed);
   await audit(deps, meta, 'password_changed', {
     actor: changed.next,
     subject: changed.next,
@@ -90,5 +91,8 @@ export async function resetPassword(
     subject: updated,
     details: { generated: input.password === undefined },
   });
-  return { user: adminView(updated), ...(input.password === undefined ? { password } : {}) };
+  return {
+    user: adminView(updated, deps.clock.now()),
+    ...(input.password === undefined ? { password } : {}),
+  };
 }

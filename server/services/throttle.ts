@@ -1,46 +1,168 @@
 /**
- * Two brakes on guessing. Per account: a few wrong MFA codes lock that account's MFA step
- * (NIST SP 800-63B 5.1.2: look-up secrets under 64 bits need rate limiting). Per client address:
- * many failures across any accounts slow a spraying attacker; the limit is high because an office
- * can share one address.
+ * The brakes on guessing.
+ *
+ * Per client address: every password or code attempt first reserves a slot under the address's lock,
+ * before any hashing; a failure keeps its slot, a success (or a refusal before any secret was judged)
+ * gives it back. So at most IP_FAILURE_LIMIT attempts per window are ever judged or in flight from one
+ * address, however many arrive at once. The limit is high because an office can share one address.
+ *
+ * Per account, one lockout for the password and one for the MFA step (NIST SP 800-63B 5.2.2; 5.1.2
+ * for look-up secrets under 64 bits): `attempts` failures inside the window lock the step. Each lock
+ * without a success in between lasts twice the one before, up to lockoutMaxMs, so guessing slows to a
+ * few tries a day; after adminUnlockAfter (100) consecutive failures only an administrator's unlock
+ * opens the account, and the admin sees it in the users list and the audit log.
  */
+import type { SecurityConfig } from '../config';
 import type { Deps } from '../deps';
-import { tooManyAttempts } from '../http/errors';
-import type { UserRecord } from '../store/types';
+import { ApiError, tooManyAttempts } from '../http/errors';
+import { OPEN_LOCKOUT } from '../store/records';
+import type { Lockout } from '../store/types';
 
-export async function ensureAddressAllowed(deps: Deps, ip: string | null): Promise<void> {
-  if (!ip) return;
+export { OPEN_LOCKOUT };
+
+const iso = (ms: number) => new Date(ms).toISOString();
+
+/** A reserved attempt of one address, to give back with releaseAddressAttempt when it did not fail. */
+export interface AddressAttempt {
+  ip: string;
+  at: string;
+}
+
+/** Reserves one attempt for `ip` under its lock, or throws 429 when its window is full. */
+export async function reserveAddressAttempt(deps: Deps, ip: string | null): Promise<AddressAttempt | null> {
+  if (!ip) return null;
   const { ipFailureLimit, ipFailureWindowMs } = deps.security;
-  const since = deps.clock.now() - ipFailureWindowMs;
-  const failures = await deps.store.countIpFailures(ip, new Date(since).toISOString());
-  if (failures >= ipFailureLimit) throw tooManyAttempts(ipFailureWindowMs);
-}
-
-export async function recordAddressFailure(deps: Deps, ip: string | null): Promise<void> {
-  if (ip) await deps.store.addIpFailure(ip, new Date(deps.clock.now()).toISOString());
-}
-
-/** Milliseconds until the account's MFA step unlocks; 0 when it is open. */
-export function mfaLockRemaining(user: UserRecord, now: number): number {
-  if (!user.mfaLockedUntil) return 0;
-  return Math.max(0, Date.parse(user.mfaLockedUntil) - now);
-}
-
-/** The record after one more failed MFA attempt, and whether that attempt locked the step. */
-export function withMfaFailure(deps: Deps, user: UserRecord): { user: UserRecord; locked: boolean } {
   const now = deps.clock.now();
-  const { mfaLockoutAttempts, mfaLockoutWindowMs, mfaLockoutMs } = deps.security;
-  const recent = user.mfaFailures.filter((at) => now - Date.parse(at) < mfaLockoutWindowMs);
-  recent.push(new Date(now).toISOString());
-  if (recent.length >= mfaLockoutAttempts) {
+  const at = iso(now);
+  if (!(await deps.store.reserveIpAttempt(ip, iso(now - ipFailureWindowMs), ipFailureLimit, at))) {
+    throw tooManyAttempts(ipFailureWindowMs);
+  }
+  return { ip, at };
+}
+
+/** Gives the slot back: the attempt succeeded, or it was refused before any secret was judged. */
+export async function releaseAddressAttempt(deps: Deps, attempt: AddressAttempt | null): Promise<void> {
+  if (attempt) await deps.store.releaseIpAttempt(attempt.ip, attempt.at);
+}
+
+export interface LockoutRule {
+  attempts: number;
+  windowMs: number;
+  /** The first lock's length. */
+  lockMs: number;
+  maxLockMs: number;
+  adminUnlockAfter: number;
+}
+
+export function passwordRule(security: SecurityConfig): LockoutRule {
+  return {
+    attempts: security.passwordLockoutAttempts,
+    windowMs: security.passwordLockoutWindowMs,
+    lockMs: security.passwordLockoutMs,
+    maxLockMs: security.lockoutMaxMs,
+    adminUnlockAfter: security.adminUnlockAfter,
+  };
+}
+
+export function mfaRule(security: SecurityConfig): LockoutRule {
+  return {
+    attempts: security.mfaLockoutAttempts,
+    windowMs: security.mfaLockoutWindowMs,
+    lockMs: security.mfaLockoutMs,
+    maxLockMs: security.lockoutMaxMs,
+    adminUnlockAfter: security.adminUnlockAfter,
+  };
+}
+
+/** The length of the `n`th lock in a row (1-based): lockMs, twice that, four times… up to maxLockMs. */
+export function lockLength(rule: LockoutRule, n: number): number {
+  return Math.min(rule.maxLockMs, rule.lockMs * 2 ** Math.min(n - 1, 30));
+}
+
+export type LockState =
+  | { kind: 'open' }
+  | { kind: 'locked'; remainingMs: number }
+  /** Only an administrator's unlock opens it. */
+  | { kind: 'admin' };
+
+export function lockState(lockout: Lockout, now: number): LockState {
+  if (lockout.needsAdminUnlock) return { kind: 'admin' };
+  const remainingMs = lockout.lockedUntil ? Date.parse(lockout.lockedUntil) - now : 0;
+  return remainingMs > 0 ? { kind: 'locked', remainingMs } : { kind: 'open' };
+}
+
+export const accountLocked = () =>
+  new ApiError(
+    429,
+    'account_locked',
+    'Too many failed attempts: this account is locked until an administrator unlocks it.',
+  );
+
+/** The error for a step that is locked (or, for `open`, whose window is full of attempts in flight). */
+export function lockRefusal(state: LockState, retryMs: number): ApiError {
+  if (state.kind === 'admin') return accountLocked();
+  return tooManyAttempts(state.kind === 'locked' ? state.remainingMs : retryMs);
+}
+
+const inWindow = (rule: LockoutRule, now: number) => (at: string) => now - Date.parse(at) < rule.windowMs;
+
+/**
+ * Reserves an attempt in the account's window before hashing, under the user's lock (updateUser):
+ * refused when the step is locked or the window already holds `attempts` failures and attempts in
+ * flight, so concurrent guesses cannot exceed the limit. The reservation is the failure if it fails.
+ */
+export function withReservation(
+  lockout: Lockout,
+  rule: LockoutRule,
+  now: number,
+): { lockout: Lockout; refusal: ApiError | null } {
+  const state = lockState(lockout, now);
+  const failures = lockout.failures.filter(inWindow(rule, now));
+  if (state.kind !== 'open') return { lockout, refusal: lockRefusal(state, 0) };
+  if (failures.length >= rule.attempts) {
+    const oldest = Date.parse(failures[0] ?? iso(now));
+    return { lockout, refusal: tooManyAttempts(oldest + rule.windowMs - now) };
+  }
+  return { lockout: { ...lockout, failures: [...failures, iso(now)] }, refusal: null };
+}
+
+export type FailureOutcome =
+  | { kind: 'counted' }
+  | { kind: 'locked'; lockMs: number; lock: number }
+  | { kind: 'admin'; consecutiveFailures: number };
+
+/**
+ * The lockout after one more failure. `reserved`: the attempt already sits in the window (the
+ * password step reserves before hashing); otherwise it is added now (the MFA step decides under the
+ * user's lock after hashing, so that a duplicate of a code just spent can be told from a wrong one).
+ */
+export function withFailure(
+  lockout: Lockout,
+  rule: LockoutRule,
+  now: number,
+  reserved: boolean,
+): { lockout: Lockout; outcome: FailureOutcome } {
+  const failures = lockout.failures.filter(inWindow(rule, now));
+  if (!reserved) failures.push(iso(now));
+  const consecutiveFailures = lockout.consecutiveFailures + 1;
+  if (consecutiveFailures >= rule.adminUnlockAfter) {
     return {
-      user: { ...user, mfaFailures: [], mfaLockedUntil: new Date(now + mfaLockoutMs).toISOString() },
-      locked: true,
+      lockout: { ...lockout, failures: [], lockedUntil: null, consecutiveFailures, needsAdminUnlock: true },
+      outcome: { kind: 'admin', consecutiveFailures },
     };
   }
-  return { user: { ...user, mfaFailures: recent, mfaLockedUntil: null }, locked: false };
+  if (failures.length >= rule.attempts) {
+    const lock = lockout.locks + 1;
+    const lockMs = lockLength(rule, lock);
+    return {
+      lockout: { ...lockout, failures: [], lockedUntil: iso(now + lockMs), locks: lock, consecutiveFailures },
+      outcome: { kind: 'locked', lockMs, lock },
+    };
+  }
+  return { lockout: { ...lockout, failures, consecutiveFailures }, outcome: { kind: 'counted' } };
 }
 
-export function withMfaSuccess(user: UserRecord): UserRecord {
-  return { ...user, mfaFailures: [], mfaLockedUntil: null };
+/** A success ends the run of failures: the window, the escalation and the consecutive count start over. */
+export function withSuccess(): Lockout {
+  return OPEN_LOCKOUT;
 }

@@ -12,11 +12,12 @@ import type {
 import { newTotpSecret, otpauthUri } from '../crypto/totp';
 import type { Deps, RequestMeta } from '../deps';
 import { ApiError, notFound } from '../http/errors';
-import { type MfaRecord, UsernameTakenError, type UserRecord } from '../store/types';
+import { LastAdminError, type MfaRecord, UsernameTakenError, type UserRecord } from '../store/types';
 import { audit } from './audit';
 import { publicUser } from './auth';
 import { unusedCount } from './mfa-policy';
 import { checkNewPassword, generatePassword } from './password-rules';
+import { lockState, OPEN_LOCKOUT } from './throttle';
 
 const NO_MFA: MfaRecord = {
   type: 'none',
@@ -40,13 +41,18 @@ export async function newUserRecord(
     createdAt: new Date(deps.clock.now()).toISOString(),
     mfa: NO_MFA,
     backupCodes: null,
-    mfaFailures: [],
-    mfaLockedUntil: null,
+    passwordLockout: OPEN_LOCKOUT,
+    mfaLockout: OPEN_LOCKOUT,
   };
 }
 
-export function adminView(user: UserRecord): AdminUser {
+/** What an admin sees of one account; `now` decides whether a timed lock still runs. */
+export function adminView(user: UserRecord, now: number): AdminUser {
   const set = user.backupCodes;
+  const running = [user.passwordLockout, user.mfaLockout].flatMap((lockout) => {
+    const state = lockState(lockout, now);
+    return state.kind === 'locked' && lockout.lockedUntil ? [lockout.lockedUntil] : [];
+  });
   const usedTimes = set?.codes.flatMap((c) => (c.usedAt ? [c.usedAt] : [])) ?? [];
   return {
     ...publicUser(user),
@@ -59,7 +65,35 @@ export function adminView(user: UserRecord): AdminUser {
       generatedAt: set?.generatedAt ?? null,
       lastUsedAt: usedTimes.sort().at(-1) ?? null,
     },
+    lockout: {
+      lockedUntil: running.sort().at(-1) ?? null,
+      needsAdminUnlock: user.passwordLockout.needsAdminUnlock || user.mfaLockout.needsAdminUnlock,
+      consecutiveFailures: Math.max(
+        user.passwordLockout.consecutiveFailures,
+        user.mfaLockout.consecutiveFailures,
+      ),
+    },
   };
+}
+
+/** Ends both lockouts of an account (a timed lock, or one waiting for an admin) and audits it. */
+export async function unlockUser(deps: Deps, meta: RequestMeta, admin: UserRecord, userId: string) {
+  const before = await deps.store.updateUser(userId, (current) => ({
+    user: { ...current, passwordLockout: OPEN_LOCKOUT, mfaLockout: OPEN_LOCKOUT },
+    result: current,
+  }));
+  if (!before) throw notFound('User');
+  const was = adminView(before, deps.clock.now()).lockout;
+  await audit(deps, meta, 'user_unlocked', {
+    actor: admin,
+    subject: before,
+    details: {
+      lockedUntil: was.lockedUntil,
+      needsAdminUnlock: was.needsAdminUnlock,
+      consecutiveFailures: was.consecutiveFailures,
+    },
+  });
+  return adminView({ ...before, passwordLockout: OPEN_LOCKOUT, mfaLockout: OPEN_LOCKOUT }, deps.clock.now());
 }
 
 export async function createUser(
@@ -82,16 +116,17 @@ export async function createUser(
   return publicUser(user);
 }
 
-async function otherAdminsExist(deps: Deps, userId: string): Promise<boolean> {
-  return (await deps.store.listAdminIds()).some((id) => id !== userId);
+/** The store's LastAdminError as the API's 409; anything else passes through. */
+function lastAdminRefusal(error: unknown): never {
+  if (error instanceof LastAdminError) {
+    throw new ApiError(
+      409,
+      'last_admin',
+      'This is the last administrator: make another user an administrator first.',
+    );
+  }
+  throw error;
 }
-
-const lastAdmin = () =>
-  new ApiError(
-    409,
-    'last_admin',
-    'This is the last administrator: make another user an administrator first.',
-  );
 
 function mfaChange(request: NonNullable<UpdateUserRequest['mfa']>): MfaRecord {
   if (request.type === 'none') return NO_MFA;
@@ -106,22 +141,21 @@ export async function updateUser(
   userId: string,
   request: UpdateUserRequest,
 ): Promise<UpdatedUser> {
-  if (request.role === 'user' && !(await otherAdminsExist(deps, userId))) {
-    const target = await deps.store.getUser(userId);
-    if (target?.role === 'admin') throw lastAdmin();
-  }
   const mfa = request.mfa ? mfaChange(request.mfa) : null;
-  const updated = await deps.store.updateUser(userId, (current) => {
-    const next: UserRecord = { ...current, role: request.role ?? current.role };
-    if (mfa) {
-      next.mfa = mfa;
-      next.mfaFailures = [];
-      next.mfaLockedUntil = null;
-      // Codes are the fallback of an MFA method: a reset or a new authenticator voids the old ones.
-      next.backupCodes = null;
-    }
-    return { user: next, result: next };
-  });
+  // The store checks "another admin remains" in the same lock (transaction) as the change: two admins
+  // demoting each other at once cannot both succeed.
+  const updated = await deps.store
+    .updateUserKeepingAnAdmin(userId, (current) => {
+      const next: UserRecord = { ...current, role: request.role ?? current.role };
+      if (mfa) {
+        next.mfa = mfa;
+        next.mfaLockout = OPEN_LOCKOUT;
+        // Codes are the fallback of an MFA method: a reset or a new authenticator voids the old ones.
+        next.backupCodes = null;
+      }
+      return { user: next, result: next };
+    })
+    .catch(lastAdminRefusal);
   if (!updated) throw notFound('User');
 
   if (request.role) {
@@ -140,7 +174,7 @@ export async function updateUser(
       details: { type: request.mfa.type, configureLater: Boolean(request.mfa.configureLater) },
     });
   }
-  const response: UpdatedUser = { user: adminView(updated) };
+  const response: UpdatedUser = { user: adminView(updated, deps.clock.now()) };
   if (mfa?.secret)
     response.totp = { secret: mfa.secret, otpauthUri: otpauthUri(mfa.secret, updated.username) };
   return response;
@@ -149,8 +183,7 @@ export async function updateUser(
 export async function deleteUser(deps: Deps, meta: RequestMeta, admin: UserRecord, userId: string) {
   const target = await deps.store.getUser(userId);
   if (!target) throw notFound('User');
-  if (target.role === 'admin' && !(await otherAdminsExist(deps, userId))) throw lastAdmin();
-  await deps.store.deleteUser(userId);
+  if (!(await deps.store.deleteUserKeepingAnAdmin(userId).catch(lastAdminRefusal))) throw notFound('User');
   await audit(deps, meta, 'user_deleted', { actor: admin, subject: target });
 }
 

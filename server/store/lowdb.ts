@@ -42,8 +42,10 @@ import {
 import type { ApplicationRecord, OidcKeys, OidcPayload } from './types';
 import {
   type AuditQuery,
+  LastAdminError,
   type NewAuditEvent,
   type Store,
+  type TokenKind,
   type TokenRecord,
   UsernameTakenError,
   type UserRecord,
@@ -95,6 +97,8 @@ export class LowdbStore implements Store {
   readonly #tokenLocks = new KeyedMutex();
   readonly #ipLocks = new KeyedMutex();
   readonly #policyLock = new KeyedMutex();
+  /** Taken before a user's lock by every change that may remove an admin, so the last one stays. */
+  readonly #adminsLock = new KeyedMutex();
   /** Holds only records read or written under their user's lock, so it is never staler than the file. */
   readonly #users: LruCache<string, UserRecord>;
   /** Names and ids of users being created: taken, though not in the index yet. */
@@ -165,6 +169,7 @@ export class LowdbStore implements Store {
       this.#tokenLocks.idle(),
       this.#ipLocks.idle(),
       this.#policyLock.idle(),
+      this.#adminsLock.idle(),
       this.#sweeping,
       this.#oidc.close(),
     ]);
@@ -272,6 +277,31 @@ export class LowdbStore implements Store {
     id: string,
     change: (user: UserRecord) => { user: UserRecord | null; result: T },
   ): Promise<T | null> {
+    return this.#updateUser(id, change, false);
+  }
+
+  async updateUserKeepingAnAdmin<T>(
+    id: string,
+    change: (user: UserRecord) => { user: UserRecord | null; result: T },
+  ): Promise<T | null> {
+    return this.#adminsLock.run('admins', () => this.#updateUser(id, change, true));
+  }
+
+  async deleteUserKeepingAnAdmin(id: string): Promise<boolean> {
+    return this.#adminsLock.run('admins', () => this.#deleteUser(id, true));
+  }
+
+  /** True when `id` is an admin and no other admin is in the index. Call under #adminsLock. */
+  #isLastAdmin(id: string): boolean {
+    if (this.#index.get(id)?.role !== 'admin') return false;
+    return !this.#index.entries().some((entry) => entry.role === 'admin' && entry.id !== id);
+  }
+
+  async #updateUser<T>(
+    id: string,
+    change: (user: UserRecord) => { user: UserRecord | null; result: T },
+    keepAnAdmin: boolean,
+  ): Promise<T | null> {
     this.#assertOpen();
     if (!SAFE_NAME.test(id)) return null;
     return this.#userLocks.run(id, async () => {
@@ -285,6 +315,7 @@ export class LowdbStore implements Store {
       if (next === null) return result;
       const record = parseUser(structuredClone(next));
       if (record.id !== id) throw new Error('updateUser cannot change a user id.');
+      if (keepAnAdmin && record.role !== 'admin' && this.#isLastAdmin(id)) throw new LastAdminError();
       const key = usernameKey(record.username);
       const renamed = key !== entry.key;
       if (renamed && (this.#index.idOfKey(key) !== undefined || this.#pendingKeys.has(key))) {
@@ -313,10 +344,15 @@ export class LowdbStore implements Store {
   }
 
   async deleteUser(id: string): Promise<boolean> {
+    return this.#deleteUser(id, false);
+  }
+
+  async #deleteUser(id: string, keepAnAdmin: boolean): Promise<boolean> {
     this.#assertOpen();
     if (!SAFE_NAME.test(id)) return false;
     const deleted = await this.#userLocks.run(id, async () => {
       if (!this.#index.get(id)) return false;
+      if (keepAnAdmin && this.#isLastAdmin(id)) throw new LastAdminError();
       // Out of the index first: from this moment the account cannot sign in, even if the unlink fails.
       await this.#index.remove(id);
       this.#users.delete(id);
@@ -369,11 +405,11 @@ export class LowdbStore implements Store {
   }
 
   /** Scans every token file: fine for what calls it (a user deletion or an MFA reset). */
-  async deleteTokensOfUser(userId: string): Promise<void> {
+  async deleteTokensOfUser(userId: string, kind?: TokenKind): Promise<void> {
     this.#assertOpen();
     await mapLimit(await recordNames(this.#tokensDir), READ_CONCURRENCY, async (name) => {
       const record = await this.#readToken(name, null);
-      if (record?.userId !== userId) return;
+      if (record?.userId !== userId || (kind && record.kind !== kind)) return;
       await this.#tokenLocks.run(name, async () => {
         this.#markTokenDead(name);
         await removeFileDurably(this.#tokenPath(name));
@@ -389,6 +425,34 @@ export class LowdbStore implements Store {
       await this.#ipFile(name).write({ failures });
     });
     this.#countWrite();
+  }
+
+  async reserveIpAttempt(ip: string, since: string, limit: number, at: string): Promise<boolean> {
+    this.#assertOpen();
+    const name = ipFileName(ip);
+    const sinceMs = Date.parse(since);
+    const granted = await this.#ipLocks.run(name, async () => {
+      // Counted and recorded under one lock: concurrent attempts cannot all see room for one more.
+      const recent = (await this.#readIpFailures(name)).filter((t) => !(Date.parse(t) < sinceMs));
+      if (recent.length >= limit) return false;
+      await this.#ipFile(name).write({ failures: [...recent, at].slice(-MAX_IP_FAILURES) });
+      return true;
+    });
+    if (granted) this.#countWrite();
+    return granted;
+  }
+
+  async releaseIpAttempt(ip: string, at: string): Promise<void> {
+    this.#assertOpen();
+    const name = ipFileName(ip);
+    await this.#ipLocks.run(name, async () => {
+      const failures = await this.#readIpFailures(name);
+      const index = failures.lastIndexOf(at);
+      if (index === -1) return;
+      failures.splice(index, 1);
+      if (failures.length === 0) await removeFileDurably(this.#ipPath(name));
+      else await this.#ipFile(name).write({ failures });
+    });
   }
 
   /** Counts the failures at or after `since`, and prunes the older ones of this address. */

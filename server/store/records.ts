@@ -5,7 +5,7 @@
  */
 import { z } from 'zod';
 import { AuditEvent, MfaType, Policy, Role } from '../../shared/api';
-import type { BackupCodeSet, MfaRecord, TokenRecord, UserRecord } from './types';
+import type { BackupCodeSet, Lockout, MfaRecord, TokenRecord, UserRecord } from './types';
 
 // Loose objects keep fields this version does not know, so an older build never drops a newer one's data.
 const MfaRecordSchema = z.looseObject({
@@ -25,7 +25,41 @@ const BackupCodeSetSchema = z.looseObject({
   ),
 }) satisfies z.ZodType<BackupCodeSet>;
 
-export const UserRecordSchema = z.looseObject({
+const LockoutSchema = z.looseObject({
+  failures: z.array(z.string()),
+  lockedUntil: z.string().nullable(),
+  locks: z.number().int().min(0),
+  consecutiveFailures: z.number().int().min(0),
+  needsAdminUnlock: z.boolean(),
+}) satisfies z.ZodType<Lockout>;
+
+export const OPEN_LOCKOUT: Lockout = {
+  failures: [],
+  lockedUntil: null,
+  locks: 0,
+  consecutiveFailures: 0,
+  needsAdminUnlock: false,
+};
+
+/**
+ * Records written before lockouts escalated held `mfaFailures` and `mfaLockedUntil` and no password
+ * lockout: read them as the equivalent lockouts, so an account locked at the upgrade stays locked.
+ */
+function upgradeLockouts(raw: unknown): unknown {
+  if (typeof raw !== 'object' || raw === null || 'mfaLockout' in raw) return raw;
+  const { mfaFailures, mfaLockedUntil, ...rest } = raw as Record<string, unknown>;
+  return {
+    ...rest,
+    mfaLockout: {
+      ...OPEN_LOCKOUT,
+      failures: Array.isArray(mfaFailures) ? mfaFailures : [],
+      lockedUntil: typeof mfaLockedUntil === 'string' ? mfaLockedUntil : null,
+    },
+    passwordLockout: OPEN_LOCKOUT,
+  };
+}
+
+const CurrentUserRecordSchema = z.looseObject({
   id: z.string(),
   username: z.string(),
   role: Role,
@@ -33,10 +67,12 @@ export const UserRecordSchema = z.looseObject({
   createdAt: z.string(),
   mfa: MfaRecordSchema,
   backupCodes: BackupCodeSetSchema.nullable(),
-  mfaFailures: z.array(z.string()),
-  mfaLockedUntil: z.string().nullable(),
+  passwordLockout: LockoutSchema,
+  mfaLockout: LockoutSchema,
   mustChangePassword: z.boolean().optional(),
 }) satisfies z.ZodType<UserRecord>;
+
+export const UserRecordSchema = z.preprocess(upgradeLockouts, CurrentUserRecordSchema);
 
 export const TokenRecordSchema = z.looseObject({
   hash: z.string(),
@@ -46,6 +82,8 @@ export const TokenRecordSchema = z.looseObject({
   lastSeenAt: z.string(),
   expiresAt: z.string(),
   pendingSecret: z.string().nullable().optional(),
+  mfaFingerprint: z.string().nullable().optional(),
+  mfaPassed: z.enum(['none', 'totp', 'backup_code', 'enrolment']).optional(),
 }) satisfies z.ZodType<TokenRecord>;
 
 export const PolicySchema = Policy;

@@ -8,7 +8,11 @@ import type { AuditEvent, AuditEventType, MfaType, Policy, Role } from '../../sh
 
 export interface BackupCodeRecord {
   number: number;
-  /** base64 of raw argon2id(code, set salt); null once the code is spent (nothing left to match). */
+  /**
+   * base64 of raw argon2id(code, set salt). Kept after the code is spent, so a second submission of
+   * a code just used is recognised as such rather than counted as a wrong guess; null only in records
+   * from before that (nothing left to match).
+   */
   digest: string | null;
   usedAt: string | null;
 }
@@ -40,17 +44,34 @@ export interface UserRecord {
   createdAt: string;
   mfa: MfaRecord;
   backupCodes: BackupCodeSet | null;
-  /** Failed MFA attempts (ISO times) inside the lockout window, and the lock's end if locked. */
-  mfaFailures: string[];
-  mfaLockedUntil: string | null;
   /**
    * Set by an admin's reset and for the generated first admin: until the user picks a password of
    * their own, their sessions may only read /api/me, change the password and sign out. Absent: false.
    */
   mustChangePassword?: boolean;
+  /** The brake on guessing the password of this account. */
+  passwordLockout: Lockout;
+  /** The brake on guessing this account's MFA codes (authenticator and backup codes alike). */
+  mfaLockout: Lockout;
+}
+
+/** Failed attempts at one secret of one account, and the lock they led to (services/throttle.ts). */
+export interface Lockout {
+  /** ISO times of the attempts inside the window: failures, and for the password, attempts in flight. */
+  failures: string[];
+  lockedUntil: string | null;
+  /** Locks since the last success: each lasts twice the one before, up to a cap. */
+  locks: number;
+  /** Failures since the last success (NIST SP 800-63B 5.2.2). */
+  consecutiveFailures: number;
+  /** Too many consecutive failures: only an administrator's unlock opens the account again. */
+  needsAdminUnlock: boolean;
 }
 
 export type TokenKind = 'session' | 'mfa';
+
+/** The MFA step a session passed when it was opened: none (password only), a code, or an enrolment. */
+export type SessionMfa = 'none' | 'totp' | 'backup_code' | 'enrolment';
 
 /** A session or MFA challenge, keyed by the SHA-256 of its token: the token itself is never stored. */
 export interface TokenRecord {
@@ -62,6 +83,13 @@ export interface TokenRecord {
   expiresAt: string;
   /** For MFA challenges that enrol: the pending TOTP secret, kept only until the first code proves it. */
   pendingSecret?: string | null;
+  /** For sessions: the MFA step passed at sign-in; absent on sessions opened before it was recorded. */
+  mfaPassed?: SessionMfa;
+  /**
+   * For MFA challenges: the fingerprint of the user's MFA record when the challenge was issued, so an
+   * old challenge cannot act on an authenticator that changed since (an enrolment, a reset).
+   */
+  mfaFingerprint?: string | null;
 }
 
 export interface AuditQuery {
@@ -90,6 +118,14 @@ export class StoreUnavailableError extends Error {
   ) {
     super(`The store is unavailable: ${reason}`, options);
     this.name = 'StoreUnavailableError';
+  }
+}
+
+/** The change would leave no administrator: the store refused it and wrote nothing. */
+export class LastAdminError extends Error {
+  constructor() {
+    super('This is the last administrator.');
+    this.name = 'LastAdminError';
   }
 }
 
@@ -129,16 +165,46 @@ export interface Store extends OidcStore {
   /** Atomically removes the token and says whether it was there: a token dies at its first use. */
   takeToken(hash: string): Promise<TokenRecord | null>;
   deleteToken(hash: string): Promise<void>;
-  deleteTokensOfUser(userId: string): Promise<void>;
+  /** Every token of the user, or only those of one kind (a new authenticator ends pending challenges). */
+  deleteTokensOfUser(userId: string, kind?: TokenKind): Promise<void>;
 
   /** Failures per client address, kept across restarts (throttling password spraying). */
   addIpFailure(ip: string, at: string): Promise<void>;
-  /** The failures of `ip` at or after `since` (ISO); older ones may be pruned. */
+  /** The failures (and attempts in flight) of `ip` at or after `since` (ISO); older ones may be pruned. */
   countIpFailures(ip: string, since: string): Promise<number>;
 
   appendAudit(event: NewAuditEvent): Promise<AuditEvent>;
   /** Newest first. */
   listAudit(query: AuditQuery): Promise<AuditEvent[]>;
+
+  // Guarded changes (issue #8): each check happens in the same lock or transaction as its change.
+  // Another adapter must give each method the atomicity its comment states.
+
+  /**
+   * updateUser that throws LastAdminError, writing nothing, when the change would leave no
+   * administrator. Atomicity: one transaction that locks every admin row (or one "admins" lock that
+   * every demotion and admin deletion takes) before the user's row, then checks and writes, so two
+   * admins demoting each other at once cannot both succeed.
+   */
+  updateUserKeepingAnAdmin<T>(
+    id: string,
+    change: (user: UserRecord) => { user: UserRecord | null; result: T },
+  ): Promise<T | null>;
+  /** deleteUser that throws LastAdminError for the last administrator. Atomicity: as updateUserKeepingAnAdmin. */
+  deleteUserKeepingAnAdmin(id: string): Promise<boolean>;
+  /**
+   * Reserves one attempt for a client address before any hashing: when `ip` has fewer than `limit`
+   * attempts at or after `since`, records one at `at` and resolves true; otherwise records nothing and
+   * resolves false. The reservation counts as a failure until releaseIpAttempt takes it back, so at
+   * most `limit` attempts are ever judged or in flight per window. Atomicity: one transaction that
+   * locks the address's row (or its attempt rows) while it counts and inserts.
+   */
+  reserveIpAttempt(ip: string, since: string, limit: number, at: string): Promise<boolean>;
+  /**
+   * Takes back one reservation of `ip` made at `at` (the attempt succeeded, or was refused before any
+   * secret was judged). Atomicity: deletes one row under the address's lock; no-op when none is left.
+   */
+  releaseIpAttempt(ip: string, at: string): Promise<void>;
 }
 
 // ---- OpenID Connect provider (server/oidc): applications, signing keys, the provider's records ----

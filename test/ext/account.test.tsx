@@ -84,6 +84,21 @@ describe('account view', () => {
     await waitFor(() => expect(fake.storage.session.data.has('sessionToken')).toBe(false));
   });
 
+  test('a session refused because MFA is now required goes back to sign-in saying so', async () => {
+    await configuredBrowser({ token: 'password-only' });
+    fakeServer({
+      'GET /api/me': errorReply(401, 'mfa_step_required', 'Multifactor authentication is now required.'),
+    });
+    render(<Popup />);
+    expect(
+      await screen.findByText(
+        'Multifactor authentication is now required for your account. Please sign in again to complete it.',
+      ),
+    ).toBeTruthy();
+    expect(screen.getByRole('heading', { name: 'Sign in' })).toBeTruthy();
+    await waitFor(() => expect(fake.storage.session.data.has('sessionToken')).toBe(false));
+  });
+
   test('an unreachable server shows the error with a way to try again', async () => {
     await configuredBrowser({ token: 't' });
     const server = fakeServer({

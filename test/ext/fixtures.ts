@@ -45,6 +45,7 @@ export function adminUser(user: typeof ALICE | typeof ADMIN, overrides: Partial<
       generatedAt: '2026-11-20T09:30:00.000Z',
       lastUsedAt: '2026-11-25T18:05:00.000Z',
     },
+    lockout: { lockedUntil: null, needsAdminUnlock: false, consecutiveFailures: 0 },
     ...overrides,
   };
 }

@@ -177,6 +177,30 @@ describe('Users', () => {
     await waitFor(() => expect(screen.queryByRole('row', { name: /^alice/ })).toBeNull());
   });
 
+  test('shows a lock that waits for an admin, and Unlock clears it', async () => {
+    const locked = adminUser(ALICE, {
+      lockout: { lockedUntil: null, needsAdminUnlock: true, consecutiveFailures: 100 },
+    });
+    const server = await openAsAdmin({ 'GET /api/admin/users': { body: { users: [USERS[0], locked] } } });
+    const row = screen.getByRole('row', { name: /^alice/ });
+    expect(within(row).getByText('Locked: only an administrator can unlock it')).toBeTruthy();
+    // Nothing to unlock on the admin's own open account.
+    const adminRow = screen.getByRole('row', { name: /^admin/ });
+    expect(within(adminRow).getByText('Open')).toBeTruthy();
+    expect(
+      (within(adminRow).getByRole('button', { name: 'Unlock admin' }) as HTMLButtonElement).disabled,
+    ).toBe(true);
+
+    server.on(`POST /api/admin/users/${ALICE.id}/unlock`, { body: { user: adminUser(ALICE) } });
+    server.on('GET /api/admin/users', { body: { users: USERS } });
+    fireEvent.click(within(row).getByRole('button', { name: 'Unlock alice' }));
+    expect(await screen.findByText('alice was unlocked.')).toBeTruthy();
+    expect(server.callsTo('POST', `/api/admin/users/${ALICE.id}/unlock`)).toHaveLength(1);
+    await waitFor(() =>
+      expect(within(screen.getByRole('row', { name: /^alice/ })).getByText('Open')).toBeTruthy(),
+    );
+  });
+
   test('revoke codes asks first, then revokes', async () => {
     const server = await openAsAdmin();
     server.on(`DELETE /api/admin/users/${ALICE.id}/backup-codes`, { status: 204 });

@@ -75,6 +75,7 @@ describe('path parameters that are not ids', () => {
       { method: 'DELETE', suffix: '', body: undefined },
       { method: 'DELETE', suffix: '/backup-codes', body: undefined },
       { method: 'POST', suffix: '/password', body: {} },
+      { method: 'POST', suffix: '/unlock', body: undefined },
     ];
     const real = () => [world.admin.id, world.alice.id, world.bob.id].map((id) => id.toLowerCase());
     await fc.assert(
@@ -188,6 +189,7 @@ describe('a signed-in user who is not an admin', () => {
       ['PATCH', `/api/admin/users/${world.alice.id}`, { role: 'admin' }],
       ['DELETE', `/api/admin/users/${world.admin.id}`],
       ['DELETE', `/api/admin/users/${world.bob.id}/backup-codes`],
+      ['POST', `/api/admin/users/${world.bob.id}/unlock`],
       ['GET', '/api/admin/audit?limit=5'],
     ];
     for (const [method, path, body] of routes) {

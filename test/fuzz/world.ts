@@ -27,6 +27,8 @@ export interface World {
 /** Brakes off, so that a fuzz run keeps reaching the code it means to reach instead of a lockout. */
 const FUZZ_SECURITY: Partial<SecurityConfig> = {
   mfaLockoutAttempts: 1_000_000,
+  passwordLockoutAttempts: 1_000_000,
+  adminUnlockAfter: 1_000_000,
   ipFailureLimit: 1_000_000,
   trustProxy: true,
 };
@@ -134,7 +136,7 @@ export async function snapshot(dataDir: string): Promise<Map<string, string>> {
  *
  * attempt: a well-formed attempt with a wrong secret (password or code) is refused too, and it is
  * recorded, as it must be: an audit line, the client address's failure count (ip-failures/), and the
- * account's recent MFA failures (the mfaFailures / mfaLockedUntil fields of that user's file).
+ * account's lockouts (the passwordLockout / mfaLockout fields of that user's file).
  * Everything else stays byte for byte the same: no session, no challenge, no code, no policy change.
  */
 export type Unchanged = 'strict' | 'attempt';
@@ -145,7 +147,7 @@ function comparable(files: Map<string, string>, mode: Unchanged): Map<string, st
   for (const [path, text] of files) {
     if (path === 'audit.jsonl' || path.startsWith('ip-failures/')) continue;
     if (path.startsWith('users/') && !path.split('/').pop()?.startsWith('.')) {
-      const { mfaFailures: _f, mfaLockedUntil: _l, ...rest } = JSON.parse(text);
+      const { passwordLockout: _p, mfaLockout: _m, ...rest } = JSON.parse(text);
       kept.set(path, JSON.stringify(rest));
     } else kept.set(path, text);
   }

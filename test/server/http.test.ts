@@ -122,8 +122,10 @@ describe('the real server', () => {
     expect(me.body.backupCodes).toMatchObject({ total: 10, remaining: 9, used: [1] });
   });
 
-  it('50 concurrent sign-ins with one code: exactly one 200', async () => {
-    const tokens = await Promise.all(Array.from({ length: 50 }, () => mfaToken(server, alice)));
+  it('50 concurrent sign-ins with one code: exactly one 200, the rest told it was used', async () => {
+    // The password steps one after another: the account's lockout lets only a few run at once.
+    const tokens: string[] = [];
+    for (let i = 0; i < 50; i++) tokens.push(await mfaToken(server, alice));
     const results = await Promise.all(
       tokens.map((token) =>
         call(server.url, 'POST', '/api/auth/mfa', {
@@ -133,7 +135,9 @@ describe('the real server', () => {
     );
     for (const r of results) if (r.body?.token) secretsUsed.add(r.body.token);
     expect(results.filter((r) => r.status === 200)).toHaveLength(1);
-    expect(results.every((r) => [200, 401, 429].includes(r.status))).toBe(true);
+    expect(results.filter((r) => r.status === 409 && r.body.error.code === 'code_already_used')).toHaveLength(
+      49,
+    );
     const me = await call(server.url, 'GET', '/api/me', { token: session });
     expect(me.body.backupCodes.remaining).toBe(8);
   });
@@ -200,7 +204,7 @@ describe('restarts and first start', () => {
       await server.stop({ signal: 'SIGKILL' });
 
       server = await startServer({ dataDir });
-      expect((await spend(server, alice, newCodes[0] as string)).status).toBe(401);
+      expect((await spend(server, alice, newCodes[0] as string)).status).toBe(409);
       expect((await spend(server, alice, oldCodes[1] as string)).status).toBe(401);
       expect((await spend(server, alice, newCodes[1] as string)).status).toBe(200);
       await server.stop();

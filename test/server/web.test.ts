@@ -14,7 +14,7 @@ const ORIGIN = 'http://localhost';
 const META = { ip: null, userAgent: 'web-test' };
 /** Every place a page may send the browser: fixed paths, so nothing secret can ride along. */
 const KNOWN_LOCATIONS =
-  /^\/(login(\/mfa|\/enroll)?(\?notice=(expired|signed_out))?|account(\/password|\?notice=password_changed)?)$/;
+  /^\/(login(\/mfa|\/enroll)?(\?notice=(expired|signed_out|mfa_required))?|account(\/password|\?notice=password_changed)?)$/;
 
 let t: TestApp;
 
@@ -453,9 +453,9 @@ describe('sign-in with a backup code', () => {
     await passwordStep(second, 'alice');
     const again = await second.get('/login/mfa?method=backup_code');
     const refused = await second.submit(again, '/login/mfa', { backup_code: codes[0] ?? '' });
-    expect(refused.status).toBe(401);
+    expect(refused.status).toBe(409);
     expect(refused.html).toContain(
-      '<p class="field-error" id="backup_code-error" role="alert">That code is not valid.</p>',
+      '<p class="field-error" id="backup_code-error" role="alert">This backup code has already been used (each code works once): use another one.</p>',
     );
     expect(input(refused.html, 'backup_code')).toContain('backup_code-error');
     expect(refused.html).toContain('Signing in as alice');
@@ -642,6 +642,27 @@ describe('changing the password', () => {
     const anonymous = await stranger.submit(page, '/account/password', fields);
     expect(anonymous.location).toBe('/login');
     expect((await passwordStep(newBrowser(), 'alice')).location).toBe('/account');
+  });
+});
+
+describe('a switch to "MFA required"', () => {
+  it('ends a password-only session and leads through sign-in to enrolment', async () => {
+    await addUser('alice');
+    const browser = new Browser();
+    expect((await passwordStep(browser, 'alice')).location).toBe('/account');
+    expect((await browser.get('/account')).status).toBe(200);
+
+    await t.deps.store.setPolicy({ ...ENABLED, mfaUsage: 'required' });
+    const refused = await browser.get('/account');
+    expect(refused.status).toBe(303);
+    expect(refused.location).toBe('/login?notice=mfa_required');
+    expect(browser.cookies.has('sparekey_session')).toBe(false);
+    const notice = await browser.get('/login?notice=mfa_required');
+    expect(notice.status).toBe(200);
+    expect(notice.html).toContain('Multifactor authentication is now required for your account.');
+
+    // Signing in again now asks for the enrolment the policy wants.
+    expect((await passwordStep(browser, 'alice')).location).toBe('/login/enroll');
   });
 });
 

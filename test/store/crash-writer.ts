@@ -5,6 +5,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { LowdbStore } from '../../server/store/lowdb';
+import { OPEN_LOCKOUT } from '../../server/store/records';
 import type { UserRecord } from '../../server/store/types';
 
 const [dataDir, cycle] = process.argv.slice(2);
@@ -21,8 +22,8 @@ function counterUser(n: number): UserRecord {
     createdAt: new Date().toISOString(),
     mfa: { type: 'totp', secret: null, enrolled: true, configureLater: false, lastStep: 0 },
     backupCodes: null,
-    mfaFailures: [],
-    mfaLockedUntil: null,
+    passwordLockout: OPEN_LOCKOUT,
+    mfaLockout: OPEN_LOCKOUT,
   };
 }
 

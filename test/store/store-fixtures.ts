@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach } from 'vitest';
 import { LowdbStore, type LowdbStoreOptions } from '../../server/store/lowdb';
+import { OPEN_LOCKOUT } from '../../server/store/records';
 import type { NewAuditEvent, TokenRecord, UserRecord } from '../../server/store/types';
 
 const dirs: string[] = [];
@@ -38,8 +39,8 @@ export function makeUser(username: string, overrides: Partial<UserRecord> = {}):
     createdAt: '2026-11-27T10:00:00.000Z',
     mfa: { type: 'none', secret: null, enrolled: false, configureLater: false, lastStep: null },
     backupCodes: null,
-    mfaFailures: [],
-    mfaLockedUntil: null,
+    passwordLockout: OPEN_LOCKOUT,
+    mfaLockout: OPEN_LOCKOUT,
     ...overrides,
   };
 }

@@ -17,12 +17,13 @@ const sha = (...parts: (string | Buffer)[]) => {
 
 /** Same contract as argon2Hasher, at SHA-256 speed. Counts calls so tests can check the cost of an attempt. */
 export function fastHasher() {
-  const calls = { codeDigest: 0 };
+  const calls = { codeDigest: 0, verifyPassword: 0 };
   const hasher: Hasher = {
     async hashPassword(password) {
       return `fake$${sha(password).toString('base64')}`;
     },
     async verifyPassword(hash, password) {
+      calls.verifyPassword++;
       const expected = Buffer.from(`fake$${sha(password).toString('base64')}`);
       const actual = Buffer.from(hash);
       return expected.length === actual.length && timingSafeEqual(expected, actual);
@@ -49,7 +50,7 @@ export interface TestApp {
   app: ReturnType<typeof createApp>;
   deps: Deps;
   clock: FakeClock;
-  calls: { codeDigest: number };
+  calls: { codeDigest: number; verifyPassword: number };
   dataDir: string;
   close(): Promise<void>;
 }

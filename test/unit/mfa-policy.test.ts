@@ -4,7 +4,9 @@ import {
   backupCodeStatus,
   backupCodeUsable,
   mfaStep,
+  sessionMeetsPolicy,
 } from '../../server/services/mfa-policy';
+import { OPEN_LOCKOUT } from '../../server/store/records';
 import type { MfaRecord, UserRecord } from '../../server/store/types';
 import { DEFAULT_POLICY, type MfaUsage, type Policy } from '../../shared/api';
 
@@ -44,14 +46,32 @@ function user(mfa: MfaRecord, used = 0, total = 0): UserRecord {
           })),
         }
       : null,
-    mfaFailures: [],
-    mfaLockedUntil: null,
+    passwordLockout: OPEN_LOCKOUT,
+    mfaLockout: OPEN_LOCKOUT,
   };
 }
 
 const policy = (mfaUsage: MfaUsage, enabled = true, warnWhenRemaining = 3): Policy => ({
   mfaUsage,
   backupCodes: { enabled, count: 10, warnWhenRemaining },
+});
+
+describe('which sessions a policy still accepts', () => {
+  it.each([
+    ['required', noMfa, 'none', false],
+    ['required', noMfa, undefined, false],
+    ['required', enrolled, 'none', false],
+    ['required', enrolled, 'totp', true],
+    ['required', enrolled, 'backup_code', true],
+    ['required', later, 'enrolment', true],
+    ['optional_per_user', noMfa, 'none', true],
+    ['optional_per_user', enrolled, 'none', false],
+    ['optional_per_user', enrolled, 'totp', true],
+    ['skipped', enrolled, 'none', true],
+    ['skipped', noMfa, undefined, true],
+  ] as const)('%s + %o, session passed %s -> %s', (usage, mfa, passed, accepted) => {
+    expect(sessionMeetsPolicy(policy(usage), user(mfa), passed)).toBe(accepted);
+  });
 });
 
 describe('what each MFA usage asks of each kind of user', () => {

@@ -2,6 +2,7 @@ import type { ComponentChildren } from 'preact';
 import { useCallback, useEffect, useMemo, useState } from 'preact/hooks';
 import type { SessionResponse, User } from '../../../shared/api';
 import { type Api, createApi } from '../api';
+import { describeError } from '../errors';
 import { t } from '../i18n';
 import { hasHostPermission, savedServerUrl } from '../server-url';
 import { forgetToken, readToken, storeToken } from '../session-token';
@@ -17,8 +18,8 @@ export interface Session {
   /** Codes left when this sign-in spent a backup code. */
   backupCodesLeft: number | null;
   signOut: () => Promise<void>;
-  /** The server no longer accepts the token: back to sign-in, with a word why. */
-  expire: () => void;
+  /** The server no longer accepts the token: back to sign-in, with a word why (from `cause`, the refusal). */
+  expire: (cause?: unknown) => void;
   /** The server replaced the session (a password change ends every session and issues a new one). */
   renew: (token: string) => Promise<void>;
 }
@@ -26,7 +27,8 @@ export interface Session {
 type Phase =
   | { name: 'loading' }
   | { name: 'setup'; initialUrl: string }
-  | { name: 'signin'; serverUrl: string; expired: boolean }
+  /** `expired`: why the last session ended, shown above the form; null after a plain sign-out. */
+  | { name: 'signin'; serverUrl: string; expired: string | null }
   | { name: 'ready'; serverUrl: string; token: string; signedIn: SessionResponse | null };
 
 async function initialPhase(): Promise<Phase> {
@@ -35,7 +37,7 @@ async function initialPhase(): Promise<Phase> {
   const token = await readToken();
   return token
     ? { name: 'ready', serverUrl: saved, token, signedIn: null }
-    : { name: 'signin', serverUrl: saved, expired: false };
+    : { name: 'signin', serverUrl: saved, expired: null };
 }
 
 /** Server set-up and sign-in, shared by the popup and the options page; renders `children` once signed in. */
@@ -64,10 +66,12 @@ export function SessionGate({ children }: { children: (session: Session) => Comp
         // Forget the token even if the server cannot be told: a stale token in memory helps no one.
         await api.logout().catch(() => undefined);
         await forgetToken();
-        setPhase({ name: 'signin', serverUrl, expired: false });
+        setPhase({ name: 'signin', serverUrl, expired: null });
       },
-      expire: () => {
-        forgetToken().then(() => setPhase({ name: 'signin', serverUrl, expired: true }));
+      expire: (cause) => {
+        // "MFA is now required" says more than "your session has ended": show the server's reason.
+        const why = cause === undefined ? t('errorSessionExpired') : describeError(cause);
+        forgetToken().then(() => setPhase({ name: 'signin', serverUrl, expired: why }));
       },
       renew: async (renewed) => {
         await storeToken(renewed);
@@ -83,14 +87,14 @@ export function SessionGate({ children }: { children: (session: Session) => Comp
       return (
         <ServerSetup
           initialUrl={phase.initialUrl}
-          onReady={(serverUrl) => setPhase({ name: 'signin', serverUrl, expired: false })}
+          onReady={(serverUrl) => setPhase({ name: 'signin', serverUrl, expired: null })}
         />
       );
     case 'signin': {
       const { serverUrl } = phase;
       return (
         <div class="stack">
-          {phase.expired && <Notice tone="warning">{t('errorSessionExpired')}</Notice>}
+          {phase.expired && <Notice tone="warning">{phase.expired}</Notice>}
           <SignIn
             api={createApi(serverUrl)}
             onSignedIn={async (signedIn) => {

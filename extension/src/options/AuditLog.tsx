@@ -14,6 +14,8 @@ export const EVENT_LABELS: Record<AuditEventType, MessageKey> = {
   mfa_succeeded: 'eventMfaSucceeded',
   mfa_failed: 'eventMfaFailed',
   mfa_locked: 'eventMfaLocked',
+  password_locked: 'eventPasswordLocked',
+  user_unlocked: 'eventUserUnlocked',
   mfa_enrolled: 'eventMfaEnrolled',
   backup_code_used: 'eventBackupCodeUsed',
   backup_code_failed: 'eventBackupCodeFailed',
@@ -67,7 +69,7 @@ export function AuditLog({
       const { events: loaded } = await session.api.audit({ limit: LIMIT, userId, type: type || undefined });
       setEvents(loaded);
     } catch (caught) {
-      if (isSessionExpired(caught)) session.expire();
+      if (isSessionExpired(caught)) session.expire(caught);
       else setError(caught);
     }
   }, [session, userId, type]);

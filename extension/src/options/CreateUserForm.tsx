@@ -28,7 +28,7 @@ export function CreateUserForm({ session, onCreated, onCancel }: CreateUserFormP
     },
     (caught) => {
       if (isSessionExpired(caught)) {
-        session.expire();
+        session.expire(caught);
         return null;
       }
       const field = userFieldOf(caught);

@@ -60,7 +60,7 @@ export function MultifactorSection({ session, onChanged }: { session: Session; o
         setSaved(policy);
         setDraft(toDraft(policy));
       })
-      .catch((caught) => (isSessionExpired(caught) ? session.expire() : setError(caught)));
+      .catch((caught) => (isSessionExpired(caught) ? session.expire(caught) : setError(caught)));
   }, [session]);
 
   if (!saved || !draft) {
@@ -102,7 +102,7 @@ export function MultifactorSection({ session, onChanged }: { session: Session; o
       setDone(true);
       onChanged();
     } catch (caught) {
-      if (isSessionExpired(caught)) return session.expire();
+      if (isSessionExpired(caught)) return session.expire(caught);
       const field = policyFieldOf(caught);
       if (field && caught instanceof ApiError) {
         setFieldErrors({ [field]: fieldMessage(caught) });

@@ -31,7 +31,7 @@ function AdminConsole({ session }: { session: Session }) {
     session.api
       .me()
       .then(setMe)
-      .catch((caught) => (isSessionExpired(caught) ? session.expire() : setError(caught)));
+      .catch((caught) => (isSessionExpired(caught) ? session.expire(caught) : setError(caught)));
   }, [session]);
 
   const signOut = (

@@ -23,6 +23,18 @@ function mfaCell(user: AdminUser): string {
   return user.mfa.configureLater ? t('mfaConfigureLater') : t('mfaAuthenticatorPending');
 }
 
+/** Anything an unlock would clear: a lock, or a run of failures that is heading for one. */
+const hasLockout = ({ lockout }: AdminUser) =>
+  lockout.needsAdminUnlock || lockout.lockedUntil !== null || lockout.consecutiveFailures > 0;
+
+function lockCell(user: AdminUser): string {
+  const { lockout } = user;
+  if (lockout.needsAdminUnlock) return t('lockedForAdmin');
+  if (lockout.lockedUntil) return t('lockedUntilTime', formatDateTime(lockout.lockedUntil));
+  if (lockout.consecutiveFailures > 0) return t('failuresInARow', lockout.consecutiveFailures);
+  return t('notLocked');
+}
+
 /** Every account: who it is, its MFA and codes, and the actions an admin takes on it. */
 export function UsersSection({ session, currentUserId, onChanged, onUsersLoaded }: UsersSectionProps) {
   const [users, setUsers] = useState<AdminUser[] | null>(null);
@@ -40,7 +52,7 @@ export function UsersSection({ session, currentUserId, onChanged, onUsersLoaded 
   const passwordHeading = useFocusOnMount<HTMLHeadingElement>(shownPassword);
 
   const fail = useCallback(
-    (caught: unknown) => (isSessionExpired(caught) ? session.expire() : setError(caught)),
+    (caught: unknown) => (isSessionExpired(caught) ? session.expire(caught) : setError(caught)),
     [session],
   );
 
@@ -133,6 +145,7 @@ export function UsersSection({ session, currentUserId, onChanged, onUsersLoaded 
                 <th scope="col">{t('colMfa')}</th>
                 <th scope="col">{t('colCodes')}</th>
                 <th scope="col">{t('colLastCodeUse')}</th>
+                <th scope="col">{t('colLockout')}</th>
                 <th scope="col">{t('colActions')}</th>
               </tr>
             </thead>
@@ -153,6 +166,7 @@ export function UsersSection({ session, currentUserId, onChanged, onUsersLoaded 
                   <td>
                     {user.backupCodes.lastUsedAt ? formatDateTime(user.backupCodes.lastUsedAt) : t('never')}
                   </td>
+                  <td>{lockCell(user)}</td>
                   <td>
                     <div class="actions">
                       <button
@@ -161,6 +175,16 @@ export function UsersSection({ session, currentUserId, onChanged, onUsersLoaded 
                         onClick={() => setEditing(user)}
                       >
                         {t('editMfa')}
+                      </button>
+                      <button
+                        type="button"
+                        aria-label={t('unlockFor', user.username)}
+                        disabled={!hasLockout(user)}
+                        onClick={() =>
+                          act(t('userUnlocked', user.username), () => session.api.unlockUser(user.id))
+                        }
+                      >
+                        {t('unlock')}
                       </button>
                       <ConfirmButton
                         question={t('revokeQuestion', user.username)}

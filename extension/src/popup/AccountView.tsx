@@ -36,7 +36,7 @@ export function AccountView({ session }: { session: Session }) {
       setMe(loaded);
       await showCodesLeft(loaded.backupCodes);
     } catch (caught) {
-      if (isSessionExpired(caught)) session.expire();
+      if (isSessionExpired(caught)) session.expire(caught);
       else setError(caught);
     }
   }, [session]);

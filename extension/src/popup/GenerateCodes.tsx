@@ -28,7 +28,7 @@ export function GenerateCodes({ session, me, onCancel, onDone }: GenerateCodesPr
     (caught) => {
       setPassword('');
       if (!isSessionExpired(caught)) return caught;
-      session.expire();
+      session.expire(caught);
       return null;
     },
   );

@@ -124,6 +124,9 @@ describe('users', () => {
   });
 });
 
+/** A window that holds every attempt: the reservation then records unconditionally. */
+const EVER = '1970-01-01T00:00:00.000Z';
+
 describe('address attempts', () => {
   it('reserves under one lock: of 50 concurrent reservations with room for 20, exactly 20 are granted', async () => {
     const dir = await tempDir();
@@ -545,7 +548,7 @@ describe('tokens', () => {
     for (const token of [abandoned, longLived]) {
       await utimes(join(dir, 'tokens', `${token.hash}.json`), dayAgo(2), dayAgo(2));
     }
-    await store.addIpFailure('198.51.100.1', dayAgo(2).toISOString());
+    await store.reserveIpAttempt('198.51.100.1', EVER, Number.POSITIVE_INFINITY, dayAgo(2).toISOString());
     const [ipFile] = await readdir(join(dir, 'ip-failures'));
     await utimes(join(dir, 'ip-failures', ipFile ?? ''), dayAgo(2), dayAgo(2));
 
@@ -562,10 +565,10 @@ describe('failures per client address', () => {
   it('counts failures at or after `since`, per address, and keeps them across a reopen', async () => {
     const dir = await tempDir();
     const store = await openStore(dir);
-    await store.addIpFailure('203.0.113.7', '2026-11-27T10:00:00.000Z');
-    await store.addIpFailure('203.0.113.7', '2026-11-27T10:10:00.000Z');
-    await store.addIpFailure('203.0.113.7', '2026-11-27T10:20:00.000Z');
-    await store.addIpFailure('2001:db8::1', '2026-11-27T10:20:00.000Z');
+    await store.reserveIpAttempt('203.0.113.7', EVER, Number.POSITIVE_INFINITY, '2026-11-27T10:00:00.000Z');
+    await store.reserveIpAttempt('203.0.113.7', EVER, Number.POSITIVE_INFINITY, '2026-11-27T10:10:00.000Z');
+    await store.reserveIpAttempt('203.0.113.7', EVER, Number.POSITIVE_INFINITY, '2026-11-27T10:20:00.000Z');
+    await store.reserveIpAttempt('2001:db8::1', EVER, Number.POSITIVE_INFINITY, '2026-11-27T10:20:00.000Z');
 
     expect(await store.countIpFailures('203.0.113.7', '2026-11-27T09:00:00.000Z')).toBe(3);
     const again = await reopen(store, dir);
@@ -577,8 +580,8 @@ describe('failures per client address', () => {
   it('prunes failures older than the window it was asked about, and never names the address on disk', async () => {
     const dir = await tempDir();
     const store = await openStore(dir);
-    await store.addIpFailure('203.0.113.7', '2026-11-27T10:00:00.000Z');
-    await store.addIpFailure('203.0.113.7', '2026-11-27T10:20:00.000Z');
+    await store.reserveIpAttempt('203.0.113.7', EVER, Number.POSITIVE_INFINITY, '2026-11-27T10:00:00.000Z');
+    await store.reserveIpAttempt('203.0.113.7', EVER, Number.POSITIVE_INFINITY, '2026-11-27T10:20:00.000Z');
     expect(await store.countIpFailures('203.0.113.7', '2026-11-27T10:15:00.000Z')).toBe(1);
 
     const [file] = await readdir(join(dir, 'ip-failures'));
@@ -594,7 +597,12 @@ describe('failures per client address', () => {
     const store = await openStore();
     await Promise.all(
       Array.from({ length: 30 }, (_, i) =>
-        store.addIpFailure('203.0.113.7', `2026-11-27T10:00:${String(i).padStart(2, '0')}.000Z`),
+        store.reserveIpAttempt(
+          '203.0.113.7',
+          EVER,
+          Number.POSITIVE_INFINITY,
+          `2026-11-27T10:00:${String(i).padStart(2, '0')}.000Z`,
+        ),
       ),
     );
     expect(await store.countIpFailures('203.0.113.7', '2026-11-27T09:00:00.000Z')).toBe(30);
@@ -721,7 +729,7 @@ describe('opening a data directory', () => {
     await store.setPolicy(CUSTOM_POLICY);
     await store.createUser(alice);
     await store.putToken(token);
-    await store.addIpFailure('203.0.113.7', '2026-11-27T10:00:00.000Z');
+    await store.reserveIpAttempt('203.0.113.7', EVER, Number.POSITIVE_INFINITY, '2026-11-27T10:00:00.000Z');
     const event = await store.appendAudit(makeEvent({ actor: { id: alice.id, username: 'Alice' } }));
 
     const again = await reopen(store, dir);

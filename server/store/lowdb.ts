@@ -417,16 +417,6 @@ export class LowdbStore implements Store {
     });
   }
 
-  async addIpFailure(ip: string, at: string): Promise<void> {
-    this.#assertOpen();
-    const name = ipFileName(ip);
-    await this.#ipLocks.run(name, async () => {
-      const failures = [...(await this.#readIpFailures(name)), at].slice(-MAX_IP_FAILURES);
-      await this.#ipFile(name).write({ failures });
-    });
-    this.#countWrite();
-  }
-
   async reserveIpAttempt(ip: string, since: string, limit: number, at: string): Promise<boolean> {
     this.#assertOpen();
     const name = ipFileName(ip);

@@ -168,9 +168,11 @@ export interface Store extends OidcStore {
   /** Every token of the user, or only those of one kind (a new authenticator ends pending challenges). */
   deleteTokensOfUser(userId: string, kind?: TokenKind): Promise<void>;
 
-  /** Failures per client address, kept across restarts (throttling password spraying). */
-  addIpFailure(ip: string, at: string): Promise<void>;
-  /** The failures (and attempts in flight) of `ip` at or after `since` (ISO); older ones may be pruned. */
+  /**
+   * Failures (and attempts in flight) per client address, kept across restarts (throttling password
+   * spraying): those of `ip` at or after `since` (ISO); older ones may be pruned. Recorded by
+   * reserveIpAttempt below.
+   */
   countIpFailures(ip: string, since: string): Promise<number>;
 
   appendAudit(event: NewAuditEvent): Promise<AuditEvent>;

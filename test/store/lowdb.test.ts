@@ -68,6 +68,9 @@ describe('users', () => {
   });
 });
 
+/** A window that holds every attempt: the reservation then records unconditionally. */
+const EVER = '1970-01-01T00:00:00.000Z';
+
 describe('address attempts', () => {
   it('reserves under one lock: of 50 concurrent reservations with room for 20, exactly 20 are granted', async () => {
     const dir = await tempDir();
@@ -435,7 +438,7 @@ describe('tokens', () => {
     for (const token of [abandoned, longLived]) {
       await utimes(join(dir, 'tokens', `${token.hash}.json`), dayAgo(2), dayAgo(2));
     }
-    await store.addIpFailure('198.51.100.1', dayAgo(2).toISOString());
+    await store.reserveIpAttempt('198.51.100.1', EVER, Number.POSITIVE_INFINITY, dayAgo(2).toISOString());
     const [ipFile] = await readdir(join(dir, 'ip-failures'));
     await utimes(join(dir, 'ip-failures', ipFile ?? ''), dayAgo(2), dayAgo(2));
 
@@ -449,11 +452,26 @@ describe('tokens', () => {
 });
 
 describe('failures per client address', () => {
+  it('counts failures at or after `since`, per address, and keeps them across a reopen', async () => {
+    const dir = await tempDir();
+    const store = await openStore(dir);
+    await store.reserveIpAttempt('203.0.113.7', EVER, Number.POSITIVE_INFINITY, '2026-11-27T10:00:00.000Z');
+    await store.reserveIpAttempt('203.0.113.7', EVER, Number.POSITIVE_INFINITY, '2026-11-27T10:10:00.000Z');
+    await store.reserveIpAttempt('203.0.113.7', EVER, Number.POSITIVE_INFINITY, '2026-11-27T10:20:00.000Z');
+    await store.reserveIpAttempt('2001:db8::1', EVER, Number.POSITIVE_INFINITY, '2026-11-27T10:20:00.000Z');
+
+    expect(await store.countIpFailures('203.0.113.7', '2026-11-27T09:00:00.000Z')).toBe(3);
+    const again = await reopen(store, dir);
+    expect(await again.countIpFailures('203.0.113.7', '2026-11-27T10:10:00.000Z')).toBe(2);
+    expect(await again.countIpFailures('2001:db8::1', '2026-11-27T10:00:00.000Z')).toBe(1);
+    expect(await again.countIpFailures('198.51.100.9', '2026-11-27T10:00:00.000Z')).toBe(0);
+  });
+
   it('prunes failures older than the window it was asked about, and never names the address on disk', async () => {
     const dir = await tempDir();
     const store = await openStore(dir);
-    await store.addIpFailure('203.0.113.7', '2026-11-27T10:00:00.000Z');
-    await store.addIpFailure('203.0.113.7', '2026-11-27T10:20:00.000Z');
+    await store.reserveIpAttempt('203.0.113.7', EVER, Number.POSITIVE_INFINITY, '2026-11-27T10:00:00.000Z');
+    await store.reserveIpAttempt('203.0.113.7', EVER, Number.POSITIVE_INFINITY, '2026-11-27T10:20:00.000Z');
     expect(await store.countIpFailures('203.0.113.7', '2026-11-27T10:15:00.000Z')).toBe(1);
 
     const [file] = await readdir(join(dir, 'ip-failures'));
@@ -463,6 +481,21 @@ describe('failures per client address', () => {
 
     expect(await store.countIpFailures('203.0.113.7', '2026-11-27T10:30:00.000Z')).toBe(0);
     expect(await readdir(join(dir, 'ip-failures'))).toEqual([]);
+  });
+
+  it('records every one of many concurrent failures of one address', async () => {
+    const store = await openStore();
+    await Promise.all(
+      Array.from({ length: 30 }, (_, i) =>
+        store.reserveIpAttempt(
+          '203.0.113.7',
+          EVER,
+          Number.POSITIVE_INFINITY,
+          `2026-11-27T10:00:${String(i).padStart(2, '0')}.000Z`,
+        ),
+      ),
+    );
+    expect(await store.countIpFailures('203.0.113.7', '2026-11-27T09:00:00.000Z')).toBe(30);
   });
 });
 
@@ -541,6 +574,26 @@ describe('audit log', () => {
 });
 
 describe('opening a data directory', () => {
+  it('sees everything a closed store wrote (durability across a new instance)', async () => {
+    const dir = await tempDir();
+    const store = await openStore(dir);
+    const alice = makeUser('Alice', { role: 'admin' });
+    const token = makeToken(alice.id);
+    await store.setPolicy(CUSTOM_POLICY);
+    await store.createUser(alice);
+    await store.putToken(token);
+    await store.reserveIpAttempt('203.0.113.7', EVER, Number.POSITIVE_INFINITY, '2026-11-27T10:00:00.000Z');
+    const event = await store.appendAudit(makeEvent({ actor: { id: alice.id, username: 'Alice' } }));
+
+    const again = await reopen(store, dir);
+    expect(await again.getPolicy()).toEqual(CUSTOM_POLICY);
+    expect(await again.findUserByUsername('alice')).toEqual(alice);
+    expect(await again.listUsers()).toEqual([alice]);
+    expect(await again.getToken(token.hash)).toEqual(token);
+    expect(await again.countIpFailures('203.0.113.7', '2026-11-27T09:00:00.000Z')).toBe(1);
+    expect(await again.listAudit({ limit: 5 })).toEqual([event]);
+  });
+
   it('ignores temp files a crash left behind, and removes them (at open, or by the sweep once old)', async () => {
     const dir = await tempDir();
     const store = await openStore(dir);

@@ -3,10 +3,8 @@
  * written and synced together by the next, so each append still resolves only once it is on disk
  * but many concurrent appends cost one fsync.
  */
-import { constants } from 'node:fs';
-import { access, type FileHandle, open } from 'node:fs/promises';
 import { dirname } from 'node:path';
-import { syncDirectory } from './durable-json-file';
+import { nodeFs, type StoreFileHandle, type StoreFs, syncDirectory } from './fs';
 
 interface Pending {
   line: string;
@@ -29,6 +27,7 @@ export interface AppendLogOptions {
   onAppend?: (line: string, span: LineSpan) => void;
   /** Called when a rewrite has emptied the file: every span known before is void. */
   onEmptied?: () => void;
+  fs?: StoreFs;
 }
 
 const CHUNK = 64 * 1024;
@@ -37,7 +36,8 @@ const SCAN_CHUNK = 1024 * 1024;
 const NEWLINE = 0x0a;
 
 export class AppendLog {
-  #handle: FileHandle | null = null;
+  #handle: StoreFileHandle | null = null;
+  readonly #fs: StoreFs;
   /** Bytes known to be on disk, all of them whole lines: readers never look past it. */
   #size = 0;
   /** A failed batch could not be cut back: the file may run past #size until a truncate succeeds. */
@@ -53,6 +53,7 @@ export class AppendLog {
     options: AppendLogOptions = {},
   ) {
     this.#options = options;
+    this.#fs = options.fs ?? nodeFs;
   }
 
   /** Bytes read from the file since this object was made: lets a test see what a query costs. */
@@ -65,14 +66,14 @@ export class AppendLog {
    * the next append starts on a line of its own.
    */
   async open(): Promise<void> {
-    const existed = await access(this.path, constants.F_OK).then(
+    const existed = await this.#fs.stat(this.path).then(
       () => true,
       () => false,
     );
     // 'a+': O_APPEND, so every write lands at the end whatever else reads the file.
-    const handle = await open(this.path, 'a+', 0o600);
+    const handle = await this.#fs.open(this.path, 'a+', 0o600);
     this.#handle = handle;
-    if (!existed) await syncDirectory(dirname(this.path));
+    if (!existed) await syncDirectory(this.#fs, dirname(this.path));
     const { size } = await handle.stat();
     const end = await this.#endOfLastLine(size);
     if (end < size) {
@@ -284,7 +285,7 @@ export class AppendLog {
 
   /** The line starting at `start` (which runs past one scan chunk), up to its newline. */
   async #readLineFrom(
-    handle: FileHandle,
+    handle: StoreFileHandle,
     start: number,
     size: number,
   ): Promise<{ text: string; length: number }> {
@@ -302,7 +303,7 @@ export class AppendLog {
     return { text: line.toString('utf8'), length: line.length };
   }
 
-  async #readFully(handle: FileHandle, buffer: Buffer, position: number): Promise<void> {
+  async #readFully(handle: StoreFileHandle, buffer: Buffer, position: number): Promise<void> {
     let offset = 0;
     while (offset < buffer.length) {
       const { bytesRead } = await handle.read(buffer, offset, buffer.length - offset, position + offset);
@@ -312,7 +313,7 @@ export class AppendLog {
     }
   }
 
-  #requireHandle(): FileHandle {
+  #requireHandle(): StoreFileHandle {
     if (!this.#handle) throw new Error(`${this.path} is not open.`);
     return this.#handle;
   }

@@ -7,6 +7,7 @@
 import type { AuditEvent } from '../../shared/api';
 import { AppendLog, type LineSpan } from './append-log';
 import { AuditIndex } from './audit-index';
+import type { StoreFs } from './fs';
 import { AuditEventSchema } from './records';
 import type { AuditQuery } from './types';
 
@@ -16,6 +17,7 @@ const READ_BATCH = 64;
 export interface AuditLogOptions {
   /** Lines remembered per user and per event type (default 500, the API's largest page). */
   indexDepth?: number;
+  fs?: StoreFs;
 }
 
 export class AuditLog {
@@ -27,6 +29,7 @@ export class AuditLog {
     this.#log = new AppendLog(path, {
       onAppend: (line, span) => this.#index.add(line, span),
       onEmptied: () => this.#index.clear(),
+      fs: options.fs,
     });
   }
 

@@ -14,19 +14,13 @@
  * fsynced before its promise resolves. Single process: the locks live in memory.
  */
 import { createHash, randomUUID } from 'node:crypto';
-import { mkdir, readdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Low } from 'lowdb';
 import { type AuditEvent, DEFAULT_POLICY, type Policy } from '../../shared/api';
 import { AuditLog } from './audit-log';
 import { lockDirectory } from './dir-lock';
-import {
-  CorruptFileError,
-  DurableJsonFile,
-  removeFileDurably,
-  removeTempFiles,
-  syncDirectory,
-} from './durable-json-file';
+import { CorruptFileError, DurableJsonFile, removeFileDurably, removeTempFiles } from './durable-json-file';
+import { nodeFs, type StoreFs, syncDirectory } from './fs';
 import { KeyedMutex } from './keyed-mutex';
 import { LruCache } from './lru-cache';
 import {
@@ -58,6 +52,8 @@ export interface LowdbStoreOptions {
   indexCompactAfter?: number;
   /** Audit lines indexed per user and per event type (default 500, the API's largest page). */
   auditIndexDepth?: number;
+  /** The file system (node's by default; the power-loss test passes a recorder). */
+  fs?: StoreFs;
 }
 
 /** Ids and hashes become file names: anything but these characters could walk out of the directory. */
@@ -80,6 +76,7 @@ const parseIpFailures = parserFor(IpFailuresSchema);
 
 export class LowdbStore implements Store {
   readonly #dir: string;
+  readonly #fs: StoreFs;
   #unlock: () => Promise<void> = async () => {};
   readonly #usersDir: string;
   readonly #tokensDir: string;
@@ -104,17 +101,22 @@ export class LowdbStore implements Store {
 
   constructor(dataDir: string, options: LowdbStoreOptions = {}) {
     this.#dir = dataDir;
+    this.#fs = options.fs ?? nodeFs;
     this.#usersDir = join(dataDir, 'users');
     this.#tokensDir = join(dataDir, 'tokens');
     this.#ipDir = join(dataDir, 'ip-failures');
     this.#policy = new Low(
-      new DurableJsonFile(join(dataDir, 'policy.json'), parserFor(PolicySchema)),
+      new DurableJsonFile(join(dataDir, 'policy.json'), parserFor(PolicySchema), this.#fs),
       structuredClone(DEFAULT_POLICY),
     );
     this.#index = new UserIndex(join(dataDir, 'index.json'), join(dataDir, 'index.jsonl'), {
       compactAfter: options.indexCompactAfter,
+      fs: this.#fs,
     });
-    this.#audit = new AuditLog(join(dataDir, 'audit.jsonl'), { indexDepth: options.auditIndexDepth });
+    this.#audit = new AuditLog(join(dataDir, 'audit.jsonl'), {
+      indexDepth: options.auditIndexDepth,
+      fs: this.#fs,
+    });
     this.#users = new LruCache(options.userCacheSize ?? 1000);
   }
 
@@ -128,13 +130,13 @@ export class LowdbStore implements Store {
     if (this.#isOpen) return;
     // 0700: the directory holds password hashes and TOTP secrets.
     for (const dir of [this.#dir, this.#usersDir, this.#tokensDir, this.#ipDir]) {
-      await mkdir(dir, { recursive: true, mode: 0o700 });
+      await this.#fs.mkdir(dir, { recursive: true, mode: 0o700 });
     }
-    await syncDirectory(this.#dir);
-    this.#unlock = await lockDirectory(this.#dir);
+    await syncDirectory(this.#fs, this.#dir);
+    this.#unlock = await lockDirectory(this.#dir, this.#fs);
     // Only the top directory here: listing 100,000 user files would slow every start. Temp files in
     // the record directories are never read (their names are not <id>.json) and the sweep removes them.
-    await removeTempFiles(this.#dir);
+    await removeTempFiles(this.#dir, undefined, this.#fs);
     try {
       await this.#policy.read();
       await this.#index.load();
@@ -245,7 +247,7 @@ export class LowdbStore implements Store {
         try {
           await this.#index.put({ id: record.id, username: record.username, key, role: record.role });
         } catch (error) {
-          await removeFileDurably(this.#userPath(record.id)).catch(() => {});
+          await removeFileDurably(this.#userPath(record.id), this.#fs).catch(() => {});
           throw error;
         }
         this.#users.set(record.id, record);
@@ -281,18 +283,20 @@ export class LowdbStore implements Store {
       // A new name is held while the file is written, so a racing create cannot take it meanwhile.
       if (renamed) this.#pendingKeys.add(key);
       try {
+        // A name or role commits in the index, before the file: a power cut between the two leaves
+        // the new name and role in the index and the old ones in the file, and every read takes
+        // them from the index (#readUser), so the two never disagree in what the store answers.
+        const indexChanged = record.username !== entry.username || record.role !== entry.role;
+        if (indexChanged) await this.#index.put({ id, username: record.username, key, role: record.role });
         try {
           await this.#userFile(id).write(record);
         } catch (error) {
           // The rename may have happened before the failure: the next call must read the file, not trust memory.
           this.#users.delete(id);
+          if (indexChanged) await this.#index.put(entry).catch(() => {});
           throw error;
         }
         this.#users.set(id, record);
-        // The index changes only when what it holds changed (a role or a name), never per update.
-        if (record.username !== entry.username || record.role !== entry.role) {
-          await this.#index.put({ id, username: record.username, key, role: record.role });
-        }
       } finally {
         if (renamed) this.#pendingKeys.delete(key);
       }
@@ -308,7 +312,7 @@ export class LowdbStore implements Store {
       // Out of the index first: from this moment the account cannot sign in, even if the unlink fails.
       await this.#index.remove(id);
       this.#users.delete(id);
-      await removeFileDurably(this.#userPath(id));
+      await removeFileDurably(this.#userPath(id), this.#fs);
       return true;
     });
     if (deleted) await this.deleteTokensOfUser(id);
@@ -343,7 +347,7 @@ export class LowdbStore implements Store {
       const record = await this.#readToken(name, hash);
       if (!record) return null;
       // unlink succeeds for exactly one caller, even if the lock were bypassed.
-      return (await removeFileDurably(this.#tokenPath(name))) ? record : null;
+      return (await removeFileDurably(this.#tokenPath(name), this.#fs)) ? record : null;
     });
   }
 
@@ -352,19 +356,19 @@ export class LowdbStore implements Store {
     const name = tokenFileName(hash);
     await this.#tokenLocks.run(name, async () => {
       this.#markTokenDead(name);
-      await removeFileDurably(this.#tokenPath(name));
+      await removeFileDurably(this.#tokenPath(name), this.#fs);
     });
   }
 
   /** Scans every token file: fine for what calls it (a user deletion or an MFA reset). */
   async deleteTokensOfUser(userId: string): Promise<void> {
     this.#assertOpen();
-    await mapLimit(await recordNames(this.#tokensDir), READ_CONCURRENCY, async (name) => {
+    await mapLimit(await recordNames(this.#fs, this.#tokensDir), READ_CONCURRENCY, async (name) => {
       const record = await this.#readToken(name, null);
       if (record?.userId !== userId) return;
       await this.#tokenLocks.run(name, async () => {
         this.#markTokenDead(name);
-        await removeFileDurably(this.#tokenPath(name));
+        await removeFileDurably(this.#tokenPath(name), this.#fs);
       });
     });
   }
@@ -390,7 +394,7 @@ export class LowdbStore implements Store {
     if (recent < failures.length) {
       await this.#ipLocks.run(name, async () => {
         const latest = (await this.#readIpFailures(name)).filter(isRecent);
-        if (latest.length === 0) await removeFileDurably(this.#ipPath(name));
+        if (latest.length === 0) await removeFileDurably(this.#ipPath(name), this.#fs);
         else await this.#ipFile(name).write({ failures: latest });
       });
     }
@@ -426,27 +430,28 @@ export class LowdbStore implements Store {
     this.#assertOpen();
     const cutoff = Date.now() - SWEEP_AGE_MS;
     const isStale = async (path: string) => {
-      const stats = await stat(path).catch(() => null);
+      const stats = await this.#fs.stat(path).catch(() => null);
       return stats !== null && stats.mtimeMs < cutoff;
     };
     let removed = 0;
     // An hour-old temp file is no write in progress (those take milliseconds): a crash left it.
     for (const dir of [this.#usersDir, this.#tokensDir, this.#ipDir]) {
-      removed += await removeTempFiles(dir, Date.now() - TEMP_FILE_AGE_MS);
+      removed += await removeTempFiles(dir, Date.now() - TEMP_FILE_AGE_MS, this.#fs);
     }
-    await mapLimit(await recordNames(this.#tokensDir), READ_CONCURRENCY, async (name) => {
+    await mapLimit(await recordNames(this.#fs, this.#tokensDir), READ_CONCURRENCY, async (name) => {
       if (!(await isStale(this.#tokenPath(name)))) return;
       await this.#tokenLocks.run(name, async () => {
         const record = await this.#readToken(name, null);
         if (record && !(Date.parse(record.expiresAt) < cutoff)) return;
-        if (await removeFileDurably(this.#tokenPath(name))) removed++;
+        if (await removeFileDurably(this.#tokenPath(name), this.#fs)) removed++;
       });
     });
-    await mapLimit(await recordNames(this.#ipDir), READ_CONCURRENCY, async (name) => {
+    await mapLimit(await recordNames(this.#fs, this.#ipDir), READ_CONCURRENCY, async (name) => {
       // Failures that old are outside any lockout window a server would use.
       if (!(await isStale(this.#ipPath(name)))) return;
       await this.#ipLocks.run(name, async () => {
-        if ((await isStale(this.#ipPath(name))) && (await removeFileDurably(this.#ipPath(name)))) removed++;
+        if ((await isStale(this.#ipPath(name))) && (await removeFileDurably(this.#ipPath(name), this.#fs)))
+          removed++;
       });
     });
     return removed;
@@ -467,6 +472,11 @@ export class LowdbStore implements Store {
   async #readUser(id: string): Promise<UserRecord | null> {
     const record = await this.#userFile(id).read();
     if (record && record.id !== id) throw new CorruptFileError(this.#userPath(id), 'holds another user');
+    // A name or role change cut short by a crash left the new ones in the index only (see updateUser).
+    const entry = this.#index.get(id);
+    if (record && entry && (record.username !== entry.username || record.role !== entry.role)) {
+      return { ...record, username: entry.username, role: entry.role };
+    }
     return record;
   }
 
@@ -478,7 +488,7 @@ export class LowdbStore implements Store {
     } catch (error) {
       if (!(error instanceof CorruptFileError)) throw error;
       logError('token file unreadable, removed', error);
-      await removeFileDurably(this.#tokenPath(name)).catch(() => {});
+      await removeFileDurably(this.#tokenPath(name), this.#fs).catch(() => {});
       return null;
     }
   }
@@ -515,7 +525,7 @@ export class LowdbStore implements Store {
   }
 
   #userFile(id: string): DurableJsonFile<UserRecord> {
-    return new DurableJsonFile(this.#userPath(id), parseUser);
+    return new DurableJsonFile(this.#userPath(id), parseUser, this.#fs);
   }
 
   #tokenPath(name: string): string {
@@ -523,7 +533,7 @@ export class LowdbStore implements Store {
   }
 
   #tokenFile(name: string): DurableJsonFile<TokenRecord> {
-    return new DurableJsonFile(this.#tokenPath(name), parseToken);
+    return new DurableJsonFile(this.#tokenPath(name), parseToken, this.#fs);
   }
 
   #ipPath(name: string): string {
@@ -531,7 +541,7 @@ export class LowdbStore implements Store {
   }
 
   #ipFile(name: string): DurableJsonFile<IpFailures> {
-    return new DurableJsonFile(this.#ipPath(name), parseIpFailures);
+    return new DurableJsonFile(this.#ipPath(name), parseIpFailures, this.#fs);
   }
 
   #assertOpen(): void {
@@ -554,8 +564,8 @@ function sha256Hex(text: string): string {
 }
 
 /** The record names in a directory: `<name>.json`, leaving out temp files. */
-async function recordNames(directory: string): Promise<string[]> {
-  return (await readdir(directory))
+async function recordNames(fs: StoreFs, directory: string): Promise<string[]> {
+  return (await fs.readdir(directory))
     .filter((file) => file.endsWith('.json') && !file.startsWith('.'))
     .map((file) => file.slice(0, -'.json'.length));
 }

@@ -9,6 +9,7 @@
 import { Low } from 'lowdb';
 import { AppendLog } from './append-log';
 import { CorruptFileError, DurableJsonFile } from './durable-json-file';
+import type { StoreFs } from './fs';
 import {
   type IndexChange,
   IndexChangeSchema,
@@ -29,6 +30,7 @@ export class IndexUnreadableError extends Error {
 export interface UserIndexOptions {
   /** Compact once the journal holds this many lines, or half the index if that is more. */
   compactAfter?: number;
+  fs?: StoreFs;
 }
 
 export class UserIndex {
@@ -41,11 +43,11 @@ export class UserIndex {
   #compaction: Promise<void> | null = null;
 
   constructor(snapshotPath: string, journalPath: string, options: UserIndexOptions = {}) {
-    this.#snapshot = new Low(new DurableJsonFile(snapshotPath, parserFor(IndexFileSchema)), {
+    this.#snapshot = new Low(new DurableJsonFile(snapshotPath, parserFor(IndexFileSchema), options.fs), {
       version: 1,
       users: [],
     });
-    this.#journal = new AppendLog(journalPath);
+    this.#journal = new AppendLog(journalPath, { fs: options.fs });
     this.#compactAfter = options.compactAfter ?? 1024;
   }
 

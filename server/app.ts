@@ -9,12 +9,13 @@ import { HTTPException } from 'hono/http-exception';
 import { secureHeaders } from 'hono/secure-headers';
 import type { Deps } from './deps';
 import { type AppEnv, requestMeta } from './http/context';
-import { ApiError } from './http/errors';
+import { ApiError, accountDamaged } from './http/errors';
 import { type Logger, silentLogger } from './log';
 import { adminRoutes } from './routes/admin';
 import { authRoutes } from './routes/auth';
 import { meRoutes } from './routes/me';
 import { webRoutes } from './routes/web';
+import { DamagedAccountError } from './store/types';
 import { messagePage } from './web/views/message';
 
 /** Every request body of the API is small; a larger one is refused before it is parsed. */
@@ -73,7 +74,11 @@ export function createApp(deps: Deps, log: Logger = silentLogger) {
   );
   app.use(requestMeta(deps));
 
-  app.get('/healthz', (c) => c.json({ status: 'ok' }));
+  // Damage is counted, never named: /healthz answers anyone. Still 200: every other account works.
+  app.get('/healthz', async (c) => {
+    const damaged = (await deps.store.listDamaged()).length;
+    return c.json(damaged > 0 ? { status: 'degraded', damagedAccounts: damaged } : { status: 'ok' });
+  });
   app.route('/', authRoutes(deps));
   app.route('/', meRoutes(deps));
   app.route('/', adminRoutes(deps));
@@ -90,7 +95,8 @@ export function createApp(deps: Deps, log: Logger = silentLogger) {
   });
 
   app.notFound((c) => c.json({ error: { code: 'not_found', message: 'No such endpoint.' } }, 404));
-  app.onError((error, c) => {
+  app.onError((caught, c) => {
+    const error = caught instanceof DamagedAccountError ? accountDamaged() : caught;
     // A person on a web page gets a page; API clients get the JSON error shape.
     const wantsPage = !c.req.path.startsWith('/api/') && (c.req.header('accept') ?? '').includes('text/html');
     if (error instanceof ApiError) {

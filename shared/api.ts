@@ -217,7 +217,22 @@ export const AdminUser = z
   .openapi('AdminUser');
 export type AdminUser = z.infer<typeof AdminUser>;
 
-export const AdminUsers = z.object({ users: z.array(AdminUser) }).openapi('AdminUsers');
+export const DamagedAccount = z
+  .object({
+    id: z.string(),
+    username: z.string(),
+    role: Role,
+    reason: z.string().openapi({ example: 'checksum mismatch' }),
+  })
+  .openapi('DamagedAccount', {
+    description:
+      'An account whose stored record cannot be read: it can be deleted or restored from a backup.',
+  });
+export type DamagedAccount = z.infer<typeof DamagedAccount>;
+
+export const AdminUsers = z
+  .object({ users: z.array(AdminUser), damaged: z.array(DamagedAccount) })
+  .openapi('AdminUsers');
 export type AdminUsers = z.infer<typeof AdminUsers>;
 
 export const CreateUserRequest = z

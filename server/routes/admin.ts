@@ -61,7 +61,8 @@ const routes = {
     method: 'get',
     path: '/api/admin/users',
     tags,
-    summary: 'Every account with its MFA and backup-code state',
+    summary:
+      'Every account with its MFA and backup-code state, and the accounts whose stored record is damaged',
     security: bearer,
     responses: { 200: json(AdminUsers, 'Users'), ...errors(401, 403) },
   }),
@@ -122,7 +123,12 @@ export function adminRoutes(deps: Deps) {
   );
   app.openapi(routes.listUsers, async (c) => {
     const users = await deps.store.listUsers();
-    return c.json({ users: users.map(adminView).sort((a, b) => a.username.localeCompare(b.username)) }, 200);
+    // After listUsers, which read every account: the damage list is complete.
+    const damaged = (await deps.store.listDamaged()).sort((a, b) => a.username.localeCompare(b.username));
+    return c.json(
+      { users: users.map(adminView).sort((a, b) => a.username.localeCompare(b.username)), damaged },
+      200,
+    );
   });
   app.openapi(routes.createUser, async (c) => {
     const user = await createUser(deps, c.get('meta'), c.get('user'), c.req.valid('json'));

@@ -27,6 +27,11 @@ export interface AppendLogOptions {
   onAppend?: (line: string, span: LineSpan) => void;
   /** Called when a rewrite has emptied the file: every span known before is void. */
   onEmptied?: () => void;
+  /**
+   * Whether the text after the last newline is a whole line that lost only its newline (a crash
+   * between the two): such a line is kept and its newline written, rather than cut with a torn one.
+   */
+  isWholeLine?: (text: string) => boolean;
   fs?: StoreFs;
 }
 
@@ -75,9 +80,17 @@ export class AppendLog {
     this.#handle = handle;
     if (!existed) await syncDirectory(this.#fs, dirname(this.path));
     const { size } = await handle.stat();
-    const end = await this.#endOfLastLine(size);
+    let end = await this.#endOfLastLine(size);
     if (end < size) {
-      await handle.truncate(end);
+      const tail = Buffer.alloc(size - end);
+      await this.#readFully(handle, tail, end);
+      if (this.#options.isWholeLine?.(tail.toString('utf8'))) {
+        const newline = Buffer.from('\n');
+        await handle.write(newline, 0, 1);
+        end = size + 1;
+      } else {
+        await handle.truncate(end);
+      }
       await handle.sync();
     }
     this.#size = end;

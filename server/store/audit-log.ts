@@ -8,7 +8,7 @@ import type { AuditEvent } from '../../shared/api';
 import { AppendLog, type LineSpan } from './append-log';
 import { AuditIndex } from './audit-index';
 import type { StoreFs } from './fs';
-import { AuditEventSchema } from './records';
+import { AuditEventSchema, seal, unseal } from './records';
 import type { AuditQuery } from './types';
 
 /** Indexed lines read at once: enough to fill a page in one round, few enough to bound buffers. */
@@ -29,6 +29,7 @@ export class AuditLog {
     this.#log = new AppendLog(path, {
       onAppend: (line, span) => this.#index.add(line, span),
       onEmptied: () => this.#index.clear(),
+      isWholeLine: (text) => parseAuditLine(text) !== null,
       fs: options.fs,
     });
   }
@@ -52,7 +53,7 @@ export class AuditLog {
 
   /** Resolves once the event is on disk. */
   async append(event: AuditEvent): Promise<void> {
-    await this.#log.append(JSON.stringify(event));
+    await this.#log.append(seal(JSON.stringify(event)));
   }
 
   /**
@@ -100,9 +101,10 @@ export class AuditLog {
   }
 }
 
-function parseAuditLine(line: string): AuditEvent | null {
+/** One event, checked against its checksum (a line of the previous version has none); null if damaged. */
+export function parseAuditLine(line: string): AuditEvent | null {
   try {
-    const result = AuditEventSchema.safeParse(JSON.parse(line));
+    const result = AuditEventSchema.safeParse(JSON.parse(unseal(line).json));
     return result.success ? result.data : null;
   } catch {
     return null;

@@ -7,6 +7,7 @@ import { randomBytes } from 'node:crypto';
 import { basename, dirname, join } from 'node:path';
 import type { Adapter } from 'lowdb';
 import { isMissing, nodeFs, type StoreFs, syncDirectory } from './fs';
+import { ChecksumError, seal, unseal } from './records';
 
 export { isMissing } from './fs';
 
@@ -14,7 +15,7 @@ export { isMissing } from './fs';
 export class CorruptFileError extends Error {
   constructor(
     readonly path: string,
-    reason: string,
+    readonly reason: string,
   ) {
     super(`${path} is corrupt: ${reason}`);
     this.name = 'CorruptFileError';
@@ -35,6 +36,15 @@ export class DurableJsonFile<T> implements Adapter<T> {
   ) {}
 
   async read(): Promise<T | null> {
+    return (await this.inspect())?.value ?? null;
+  }
+
+  /**
+   * The record and whether it carries its checksum (a record of the previous version does not);
+   * null when the file does not exist. Throws CorruptFileError, saying what is wrong, when the file
+   * is empty, not JSON, fails its checksum or does not hold the expected shape.
+   */
+  async inspect(): Promise<{ value: T; sealed: boolean } | null> {
     let text: string;
     try {
       text = await this.fs.readFile(this.path, 'utf8');
@@ -42,21 +52,29 @@ export class DurableJsonFile<T> implements Adapter<T> {
       if (isMissing(error)) return null;
       throw error;
     }
+    if (text.length === 0) throw new CorruptFileError(this.path, 'empty (zero bytes)');
+    let json: string;
+    let sealed: boolean;
+    try {
+      ({ json, sealed } = unseal(text));
+    } catch (error) {
+      throw new CorruptFileError(this.path, error instanceof ChecksumError ? error.message : String(error));
+    }
     let raw: unknown;
     try {
-      raw = JSON.parse(text);
+      raw = JSON.parse(json);
     } catch {
       throw new CorruptFileError(this.path, 'not valid JSON');
     }
     try {
-      return this.parse(raw);
+      return { value: this.parse(raw), sealed };
     } catch (error) {
       throw new CorruptFileError(this.path, error instanceof Error ? error.message : 'unexpected content');
     }
   }
 
   async write(data: T): Promise<void> {
-    await writeFileDurably(this.path, JSON.stringify(data), this.fs);
+    await writeFileDurably(this.path, seal(JSON.stringify(data)), this.fs);
   }
 }
 

@@ -34,6 +34,8 @@ import {
 } from './records';
 import {
   type AuditQuery,
+  type DamagedAccount,
+  DamagedAccountError,
   type NewAuditEvent,
   type Store,
   type TokenRecord,
@@ -52,6 +54,11 @@ export interface LowdbStoreOptions {
   indexCompactAfter?: number;
   /** Audit lines indexed per user and per event type (default 500, the API's largest page). */
   auditIndexDepth?: number;
+  /**
+   * Read every user file in the background after open, so damage shows in listDamaged (and
+   * /healthz) before anyone signs in (default false; the server turns it on).
+   */
+  verifyUsersOnOpen?: boolean;
   /** The file system (node's by default; the power-loss test passes a recorder). */
   fs?: StoreFs;
 }
@@ -95,6 +102,10 @@ export class LowdbStore implements Store {
   readonly #pendingIds = new Set<string>();
   /** Recently deleted token files: a request that read the token before logout must not write it back. */
   readonly #deadTokens = new Map<string, number>();
+  /** Accounts whose file was found damaged, until a read finds it whole again or it is deleted. */
+  readonly #damaged = new Map<string, DamagedAccount>();
+  readonly #verifyOnOpen: boolean;
+  #verifying: Promise<unknown> | null = null;
   #isOpen = false;
   #writesSinceSweep = 0;
   #sweeping: Promise<void> | null = null;
@@ -118,6 +129,7 @@ export class LowdbStore implements Store {
       fs: this.#fs,
     });
     this.#users = new LruCache(options.userCacheSize ?? 1000);
+    this.#verifyOnOpen = options.verifyUsersOnOpen ?? false;
   }
 
   /**
@@ -151,11 +163,15 @@ export class LowdbStore implements Store {
       throw error;
     }
     this.#isOpen = true;
+    if (this.#verifyOnOpen) {
+      this.#verifying = this.verifyUsers().catch((error) => logError('verifying user files failed', error));
+    }
   }
 
   async close(): Promise<void> {
     if (!this.#isOpen) return;
     this.#isOpen = false;
+    await this.#verifying;
     await Promise.all([
       this.#userLocks.idle(),
       this.#tokenLocks.idle(),
@@ -195,22 +211,38 @@ export class LowdbStore implements Store {
       .map((entry) => entry.id);
   }
 
-  /** Every user in creation order; a user whose file is damaged is left out and reported on stderr. */
+  /** Every user in creation order; a user whose file is damaged is left out and listed by listDamaged. */
   async listUsers(): Promise<UserRecord[]> {
     this.#assertOpen();
     const records = await mapLimit(this.#index.entries(), READ_CONCURRENCY, async (entry) => {
       try {
         return await this.getUser(entry.id);
       } catch (error) {
-        if (!(error instanceof CorruptFileError)) throw error;
-        logError('user file unreadable, left out of the list', error);
+        if (!(error instanceof DamagedAccountError)) throw error;
         return null;
       }
     });
     return records.filter((record): record is UserRecord => record !== null);
   }
 
-  /** Null for an unknown id; throws CorruptFileError when the user's file is damaged. */
+  async listDamaged(): Promise<DamagedAccount[]> {
+    this.#assertOpen();
+    return [...this.#damaged.values()].map((account) => ({ ...account }));
+  }
+
+  /**
+   * Reads every indexed user file (a few at a time, each under its user's lock) and returns the
+   * damaged ones; what it finds shows in listDamaged.
+   */
+  async verifyUsers(): Promise<DamagedAccount[]> {
+    await mapLimit(this.#index.entries(), 4, async (entry) => {
+      if (!this.#isOpen) return;
+      await this.#userLocks.run(entry.id, () => this.#readUser(entry.id).catch(() => null));
+    });
+    return [...this.#damaged.values()];
+  }
+
+  /** Null for an unknown id; throws DamagedAccountError when the user's file is damaged or missing. */
   async getUser(id: string): Promise<UserRecord | null> {
     this.#assertOpen();
     if (!SAFE_NAME.test(id) || !this.#index.get(id)) return null;
@@ -312,6 +344,7 @@ export class LowdbStore implements Store {
       // Out of the index first: from this moment the account cannot sign in, even if the unlink fails.
       await this.#index.remove(id);
       this.#users.delete(id);
+      this.#damaged.delete(id);
       await removeFileDurably(this.#userPath(id), this.#fs);
       return true;
     });
@@ -470,14 +503,42 @@ export class LowdbStore implements Store {
   }
 
   async #readUser(id: string): Promise<UserRecord | null> {
-    const record = await this.#userFile(id).read();
-    if (record && record.id !== id) throw new CorruptFileError(this.#userPath(id), 'holds another user');
-    // A name or role change cut short by a crash left the new ones in the index only (see updateUser).
+    let record: UserRecord | null;
+    try {
+      record = await this.#userFile(id).read();
+    } catch (error) {
+      if (!(error instanceof CorruptFileError)) throw error;
+      throw this.#damage(id, error.reason, error);
+    }
     const entry = this.#index.get(id);
-    if (record && entry && (record.username !== entry.username || record.role !== entry.role)) {
+    if (!entry) return null;
+    // The index names it, so its file must exist (a create writes the file first, a delete unlinks it last).
+    if (!record) throw this.#damage(id, 'the file is missing');
+    if (record.id !== id) throw this.#damage(id, 'the file holds another user');
+    this.#damaged.delete(id);
+    // A name or role change cut short by a crash left the new ones in the index only (see updateUser).
+    if (record.username !== entry.username || record.role !== entry.role) {
       return { ...record, username: entry.username, role: entry.role };
     }
     return record;
+  }
+
+  /** Notes a damaged account (reported once, by path and reason only) and returns the error reads throw. */
+  #damage(id: string, reason: string, cause?: unknown): DamagedAccountError {
+    const entry = this.#index.get(id);
+    const account: DamagedAccount = {
+      id,
+      username: entry?.username ?? id,
+      role: entry?.role ?? 'user',
+      reason,
+    };
+    if (entry && this.#damaged.get(id)?.reason !== reason) {
+      this.#damaged.set(id, account);
+      console.error(
+        JSON.stringify({ level: 'error', msg: 'user file damaged', path: this.#userPath(id), reason }),
+      );
+    }
+    return new DamagedAccountError(account, { cause });
   }
 
   /** A damaged token file counts as no token (and is removed): a token that cannot be read grants nothing. */

@@ -74,6 +74,29 @@ export class UsernameTakenError extends Error {
   }
 }
 
+/** An account whose stored record cannot be read: what the index still knows of it, and why. */
+export interface DamagedAccount {
+  id: string;
+  username: string;
+  role: Role;
+  /** What is wrong, for the admin: "empty (zero bytes)", "checksum mismatch", "the file is missing"... */
+  reason: string;
+}
+
+/**
+ * Thrown by reads of a damaged account: the app answers that account's requests 503
+ * (account_damaged) while every other account works, and an admin can still delete it.
+ */
+export class DamagedAccountError extends Error {
+  constructor(
+    readonly account: DamagedAccount,
+    options?: { cause: unknown },
+  ) {
+    super(`The stored record of account ${account.username} is damaged: ${account.reason}.`, options);
+    this.name = 'DamagedAccountError';
+  }
+}
+
 export interface Store {
   /** Loads (or creates) the data; call once before anything else. */
   open(): Promise<void>;
@@ -118,4 +141,18 @@ export interface Store {
   appendAudit(event: NewAuditEvent): Promise<AuditEvent>;
   /** Newest first. */
   listAudit(query: AuditQuery): Promise<AuditEvent[]>;
+
+  // --- Damage and backups (issue #11) ---------------------------------------------------------
+  // What an operator needs to run the store for years. An SQL adapter meets each with its own means.
+
+  /**
+   * The accounts known to be damaged. A damaged account must never take the server down nor block
+   * another account: reads of it throw DamagedAccountError, deleteUser still removes it, and
+   * createUser of its name stays refused until it is deleted (its name is still taken).
+   * lowdb: a user file that is missing, empty, not JSON, of the wrong shape or failing its checksum,
+   * found by any read of it (the server verifies every user file in the background after start,
+   * and listUsers reads them all). SQL: rows the database cannot return (normally none: its pages
+   * carry their own checksums); an implementation may return [].
+   */
+  listDamaged(): Promise<DamagedAccount[]>;
 }

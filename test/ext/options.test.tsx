@@ -173,6 +173,26 @@ describe('Users', () => {
     await waitFor(() => expect(screen.queryByRole('row', { name: /^alice/ })).toBeNull());
   });
 
+  test('a damaged account shows in a notice with its reason, and can be deleted from there', async () => {
+    const bob = {
+      id: 'b0b0b0b0-0000-4000-8000-000000000000',
+      username: 'bob',
+      role: 'user',
+      reason: 'checksum mismatch',
+    };
+    const server = await openAsAdmin({ 'GET /api/admin/users': { body: { users: USERS, damaged: [bob] } } });
+    const notice = await screen.findByRole('region', { name: 'Damaged accounts' });
+    expect(within(notice).getByText('bob: checksum mismatch')).toBeTruthy();
+    expect(within(notice).getByText(/cannot sign in.*store:restore/)).toBeTruthy();
+    server.on(`DELETE /api/admin/users/${bob.id}`, { status: 204 });
+    server.on('GET /api/admin/users', { body: { users: USERS, damaged: [] } });
+    fireEvent.click(within(notice).getByRole('button', { name: 'Delete bob' }));
+    fireEvent.click(screen.getByRole('button', { name: 'Delete' }));
+    expect(await screen.findByText('bob was deleted.')).toBeTruthy();
+    expect(server.callsTo('DELETE', `/api/admin/users/${bob.id}`)).toHaveLength(1);
+    await waitFor(() => expect(screen.queryByRole('region', { name: 'Damaged accounts' })).toBeNull());
+  });
+
   test('revoke codes asks first, then revokes', async () => {
     const server = await openAsAdmin();
     server.on(`DELETE /api/admin/users/${ALICE.id}/backup-codes`, { status: 204 });

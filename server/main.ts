@@ -7,6 +7,7 @@ import { join, resolve } from 'node:path';
 import { serve } from '@hono/node-server';
 import { createApp } from './app';
 import { boundUrl, ConfigError, loadConfig } from './config';
+import { serveControl } from './control';
 import { argon2Hasher } from './crypto/hasher';
 import { type Deps, systemClock } from './deps';
 import { jsonLogger } from './log';
@@ -43,6 +44,8 @@ async function main() {
   }
 
   await prepareSignIn(deps);
+  // For `npm run store:backup` while this server runs.
+  const closeControl = await serveControl(store, dataDir, log);
   const app = createApp(deps, log);
   const server = serve(
     {
@@ -71,6 +74,7 @@ async function main() {
     log.info('shutting down', { signal });
     // close() stops accepting and lets in-flight requests finish; then the store is closed cleanly.
     server.close(async () => {
+      await closeControl?.();
       await store.close();
       log.info('stopped');
       process.exit(0);

@@ -176,6 +176,28 @@ export class AppendLog {
   }
 
   /**
+   * Whole lines oldest first, up to the size the file had when this was called: lines appended
+   * meanwhile are left out, so a reader gets one point in the log's history (for backups).
+   */
+  async *readForward(): AsyncGenerator<string> {
+    const handle = this.#requireHandle();
+    const size = this.#size;
+    let start = 0;
+    // Bytes, not text: a chunk may end inside a character.
+    let carry = Buffer.alloc(0);
+    while (start < size) {
+      const chunk = Buffer.alloc(Math.min(SCAN_CHUNK, size - start));
+      await this.#readFully(handle, chunk, start);
+      start += chunk.length;
+      const data = Buffer.concat([carry, chunk]);
+      const last = data.lastIndexOf(NEWLINE);
+      carry = data.subarray(last + 1);
+      for (const line of splitLines(data.toString('utf8', 0, last + 1))) yield line;
+    }
+    // #size ends on a newline, so nothing is left over.
+  }
+
+  /**
    * The lines at `spans`, in the order given, each read on its own. Throws when a span does not
    * hold exactly one whole line (a newline right before and right after), so a stale index is
    * never trusted.

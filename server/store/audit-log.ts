@@ -95,6 +95,15 @@ export class AuditLog {
     return events;
   }
 
+  /** Every event oldest first, as the log stood when called; damaged lines are counted, not returned. */
+  async *events(damaged: { lines: number }): AsyncGenerator<AuditEvent> {
+    for await (const line of this.#log.readForward()) {
+      const event = parseAuditLine(line);
+      if (event) yield event;
+      else damaged.lines++;
+    }
+  }
+
   /** Waits for the appends already made, then closes the file. */
   close(): Promise<void> {
     return this.#log.close();

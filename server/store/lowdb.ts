@@ -18,6 +18,7 @@ import { join } from 'node:path';
 import { Low } from 'lowdb';
 import { type AuditEvent, DEFAULT_POLICY, type Policy } from '../../shared/api';
 import { AuditLog } from './audit-log';
+import type { BackupCounts, BackupItem } from './backup';
 import { lockDirectory } from './dir-lock';
 import { CorruptFileError, DurableJsonFile, removeFileDurably, removeTempFiles } from './durable-json-file';
 import { nodeFs, type StoreFs, syncDirectory } from './fs';
@@ -449,6 +450,105 @@ export class LowdbStore implements Store {
   async listAudit(query: AuditQuery): Promise<AuditEvent[]> {
     this.#assertOpen();
     return this.#audit.list(query);
+  }
+
+  /**
+   * The store's records for a backup (./backup.ts), read while the server runs. Each account is
+   * read under its own lock, so a spend is either wholly in the backup or not at all, and a sign-in
+   * waits at most for one file read; the audit log is read up to where it stood when its turn came.
+   * An account created after the backup began is not in it; one deleted meanwhile is left out.
+   */
+  async *exportBackup(): AsyncGenerator<BackupItem> {
+    this.#assertOpen();
+    yield { kind: 'policy', policy: structuredClone(this.#policy.data) };
+    for (const { id } of this.#index.entries()) {
+      const item = await this.#userLocks.run(id, async (): Promise<BackupItem | null> => {
+        if (!this.#index.get(id)) return null;
+        try {
+          const user = this.#users.get(id) ?? (await this.#readUser(id));
+          return user ? { kind: 'user', user: structuredClone(user) } : null;
+        } catch (error) {
+          if (error instanceof DamagedAccountError) return { kind: 'damaged', account: error.account };
+          throw error;
+        }
+      });
+      if (item) yield item;
+    }
+    const damaged = { lines: 0 };
+    for await (const event of this.#audit.events(damaged)) yield { kind: 'audit', event };
+    if (damaged.lines > 0) logError('damaged audit lines left out of the backup', String(damaged.lines));
+  }
+
+  /** Replays a backup into this store, which must be empty (no account, no audit event). */
+  async importBackup(items: AsyncIterable<BackupItem>): Promise<BackupCounts> {
+    this.#assertOpen();
+    if (this.#index.size > 0 || (await this.#audit.list({ limit: 1 })).length > 0) {
+      throw new Error(`${this.#dir} is not empty: a backup is restored only into an empty DATA_DIR.`);
+    }
+    const counts: BackupCounts = { users: 0, damaged: 0, audit: 0 };
+    // Written a batch at a time: the files in parallel, the index and log lines by group commit.
+    let users: UserRecord[] = [];
+    let events: AuditEvent[] = [];
+    const flush = async () => {
+      await mapLimit(users, READ_CONCURRENCY, (user) => this.createUser(user));
+      await Promise.all(events.map((event) => this.#audit.append(event)));
+      users = [];
+      events = [];
+    };
+    for await (const item of items) {
+      if (item.kind === 'policy') await this.setPolicy(item.policy);
+      if (item.kind === 'damaged') counts.damaged++;
+      if (item.kind === 'user') {
+        users.push(item.user);
+        counts.users++;
+      }
+      if (item.kind === 'audit') {
+        events.push(item.event);
+        counts.audit++;
+      }
+      if (users.length + events.length >= 256) await flush();
+    }
+    await flush();
+    return counts;
+  }
+
+  /**
+   * Puts back one account from a backup: only one that is damaged or gone, since rolling a healthy
+   * account back would make its spent codes work again. Refuses when its name now belongs to
+   * another account.
+   */
+  async restoreUser(user: UserRecord): Promise<'replaced' | 'created'> {
+    this.#assertOpen();
+    const record = parseUser(structuredClone(user));
+    const holder = this.#index.idOfKey(usernameKey(record.username));
+    if (holder !== undefined && holder !== record.id) {
+      throw new Error(`The name ${record.username} now belongs to another account: delete that one first.`);
+    }
+    if (holder === undefined) {
+      if (this.#index.get(record.id)) throw new Error(`Account ${record.id} now has another name.`);
+      await this.createUser(record);
+      return 'created';
+    }
+    await this.#userLocks.run(record.id, async () => {
+      const damaged = await this.#readUser(record.id).then(
+        () => false,
+        (error: unknown) => error instanceof DamagedAccountError,
+      );
+      if (!damaged) throw new Error(`Account ${record.username} is not damaged: it is left as it is.`);
+      const entry = this.#index.get(record.id);
+      if (entry && (entry.username !== record.username || entry.role !== record.role)) {
+        await this.#index.put({
+          id: record.id,
+          username: record.username,
+          key: usernameKey(record.username),
+          role: record.role,
+        });
+      }
+      await this.#userFile(record.id).write(record);
+      this.#users.set(record.id, record);
+      this.#damaged.delete(record.id);
+    });
+    return 'replaced';
   }
 
   /**

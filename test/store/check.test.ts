@@ -2,9 +2,11 @@
 import { readdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { archive, readArchive, verifyArchive, writeArchive } from '../../server/store/backup';
 import { checkStore, repairStore } from '../../server/store/check';
 import { DirectoryInUseError } from '../../server/store/dir-lock';
 import { unseal } from '../../server/store/records';
+import { DamagedAccountError, type UserRecord } from '../../server/store/types';
 import { makeEvent, makeToken, makeUser, openStore, tempDir } from './store-fixtures';
 
 async function filesUnder(dir: string): Promise<string[]> {
@@ -181,5 +183,31 @@ describe('store:check and --repair', () => {
     await writeFile(join(dir, 'server.lock'), lock.replace(/^\d+/, String(process.ppid)));
     await expect(repairStore(dir)).rejects.toBeInstanceOf(DirectoryInUseError);
     expect(await readFile(join(dir, 'server.lock'), 'utf8')).toContain(String(process.ppid));
+  });
+});
+
+describe('restoring one damaged account from a backup', () => {
+  it('puts back the damaged account as the backup holds it, and refuses to roll back a healthy one', async () => {
+    const dir = await tempDir();
+    const store = await openStore(dir);
+    const alice = makeUser('alice');
+    const bob = makeUser('bob');
+    await store.createUser(alice);
+    await store.createUser(bob);
+    const archivePath = join(await tempDir(), 'store.backup');
+    await writeArchive(archive(store.exportBackup()), archivePath);
+    expect(await verifyArchive(archivePath)).toEqual({ users: 2, damaged: 0, audit: 0 });
+    await store.close();
+    await writeFile(join(dir, 'users', `${alice.id}.json`), '');
+
+    const again = await openStore(dir);
+    await expect(again.getUser(alice.id)).rejects.toBeInstanceOf(DamagedAccountError);
+    const saved = new Map<string, UserRecord>();
+    for await (const item of readArchive(archivePath))
+      if (item.kind === 'user') saved.set(item.user.username, item.user);
+    expect(await again.restoreUser(saved.get('alice') as UserRecord)).toBe('replaced');
+    expect(await again.getUser(alice.id)).toEqual(alice);
+    expect(await again.listDamaged()).toEqual([]);
+    await expect(again.restoreUser(saved.get('bob') as UserRecord)).rejects.toThrow(/bob is not damaged/);
   });
 });

@@ -172,8 +172,19 @@ export const AuditEvent = z
   .openapi('AuditEvent');
 export type AuditEvent = z.infer<typeof AuditEvent>;
 
-export const AuditEvents = z.object({ events: z.array(AuditEvent) }).openapi('AuditEvents');
+export const AuditEvents = z
+  .object({
+    events: z.array(AuditEvent),
+    nextCursor: z.string().nullable().optional().openapi({
+      description:
+        'Pass as `cursor` for older events; null at the oldest kept. A page may hold fewer than `limit` events while older ones exist.',
+    }),
+  })
+  .openapi('AuditEvents');
 export type AuditEvents = z.infer<typeof AuditEvents>;
+
+export const AuditExportFormat = z.enum(['jsonl', 'csv']);
+export type AuditExportFormat = z.infer<typeof AuditExportFormat>;
 
 export const Policy = z
   .strictObject({

@@ -42,6 +42,8 @@ const NEWLINE = 0x0a;
 
 export class AppendLog {
   #handle: StoreFileHandle | null = null;
+  /** Handles of files rotated away: a read that started before the rotation may still use them. */
+  readonly #retired: StoreFileHandle[] = [];
   readonly #fs: StoreFs;
   /** Bytes known to be on disk, all of them whole lines: readers never look past it. */
   #size = 0;
@@ -59,6 +61,11 @@ export class AppendLog {
   ) {
     this.#options = options;
     this.#fs = options.fs ?? nodeFs;
+  }
+
+  /** Bytes of whole lines on disk. */
+  get size(): number {
+    return this.#size;
   }
 
   /** Bytes read from the file since this object was made: lets a test see what a query costs. */
@@ -113,12 +120,37 @@ export class AppendLog {
    */
   async rewrite(replace: () => Promise<void>): Promise<void> {
     const handle = this.#requireHandle();
-    while (this.#flushing) await this.#flushing;
+    // Paused first: waiting for the flush in progress, then for each next one, could wait forever
+    // under a steady stream of appends.
     this.#paused = true;
     try {
+      while (this.#flushing) await this.#flushing;
       await replace();
       await handle.truncate(0);
       await handle.sync();
+      this.#size = 0;
+      this.#options.onEmptied?.();
+    } finally {
+      this.#paused = false;
+      this.#kick();
+    }
+  }
+
+  /**
+   * Renames the file to `target` (in the same directory) and carries on in a new empty file at
+   * `path`: log rotation. Appends wait meanwhile; the old handle stays open for readers until close.
+   */
+  async rotate(target: string): Promise<void> {
+    const handle = this.#requireHandle();
+    this.#paused = true;
+    try {
+      while (this.#flushing) await this.#flushing;
+      await this.#fs.rename(this.path, target);
+      const fresh = await this.#fs.open(this.path, 'a+', 0o600);
+      // One directory fsync makes both the rename and the new file durable.
+      await syncDirectory(this.#fs, dirname(this.path));
+      this.#retired.push(handle);
+      this.#handle = fresh;
       this.#size = 0;
       this.#options.onEmptied?.();
     } finally {
@@ -185,8 +217,11 @@ export class AppendLog {
     let start = 0;
     // Bytes, not text: a chunk may end inside a character.
     let carry = Buffer.alloc(0);
+    // A small first read: a caller wanting only the first line (a file's first time) reads little.
+    let chunkSize = CHUNK;
     while (start < size) {
-      const chunk = Buffer.alloc(Math.min(SCAN_CHUNK, size - start));
+      const chunk = Buffer.alloc(Math.min(chunkSize, size - start));
+      chunkSize = SCAN_CHUNK;
       await this.#readFully(handle, chunk, start);
       start += chunk.length;
       const data = Buffer.concat([carry, chunk]);
@@ -226,6 +261,11 @@ export class AppendLog {
    * `end` (a line's offset) starts the reading before that line instead.
    */
   async *readBackwards(end?: number): AsyncGenerator<string> {
+    for await (const { text } of this.readBackwardsAt(end)) yield text;
+  }
+
+  /** readBackwards with where each line starts, so a reader can resume before it (paging). */
+  async *readBackwardsAt(end?: number): AsyncGenerator<{ text: string; offset: number }> {
     const handle = this.#requireHandle();
     let position = Math.min(end ?? this.#size, this.#size);
     let carry = Buffer.alloc(0);
@@ -234,15 +274,14 @@ export class AppendLog {
       position -= length;
       const chunk = Buffer.alloc(length);
       await this.#readFully(handle, chunk, position);
-      let data = Buffer.concat([chunk, carry]);
+      const data = Buffer.concat([chunk, carry]);
       // Everything after the first newline is whole lines; the part before may continue further back.
       const first = position > 0 ? data.indexOf(NEWLINE) : -1;
       carry = first >= 0 ? data.subarray(0, first + 1) : Buffer.alloc(0);
-      data = first >= 0 ? data.subarray(first + 1) : data;
-      const lines = splitLines(data.toString('utf8'));
-      for (let i = lines.length - 1; i >= 0; i--) yield lines[i] as string;
+      const start = first + 1;
+      yield* linesNewestFirst(data.subarray(start), position + start);
     }
-    for (const line of splitLines(carry.toString('utf8')).reverse()) yield line;
+    yield* linesNewestFirst(carry, 0);
   }
 
   /** Waits for the appends already made, then closes the file. */
@@ -251,6 +290,7 @@ export class AppendLog {
     while (this.#flushing) await this.#flushing;
     await this.#handle?.close();
     this.#handle = null;
+    for (const retired of this.#retired.splice(0)) await retired.close();
   }
 
   #kick(): void {
@@ -352,6 +392,19 @@ export class AppendLog {
     if (!this.#handle) throw new Error(`${this.path} is not open.`);
     return this.#handle;
   }
+}
+
+/** The lines of `data` (which starts at file offset `base`) with their offsets, last line first. */
+function* linesNewestFirst(data: Buffer, base: number): Generator<{ text: string; offset: number }> {
+  const found: Array<{ text: string; offset: number }> = [];
+  let lineStart = 0;
+  for (let at = data.indexOf(NEWLINE); at >= 0; at = data.indexOf(NEWLINE, lineStart)) {
+    if (at > lineStart) found.push({ text: data.toString('utf8', lineStart, at), offset: base + lineStart });
+    lineStart = at + 1;
+  }
+  if (lineStart < data.length)
+    found.push({ text: data.toString('utf8', lineStart), offset: base + lineStart });
+  for (let i = found.length - 1; i >= 0; i--) yield found[i] as { text: string; offset: number };
 }
 
 function splitLines(text: string): string[] {

@@ -17,7 +17,7 @@ import { createHash, randomUUID } from 'node:crypto';
 import { join } from 'node:path';
 import { Low } from 'lowdb';
 import { type AuditEvent, DEFAULT_POLICY, type Policy } from '../../shared/api';
-import { AuditLog } from './audit-log';
+import { AuditLog, type AuditLogOptions } from './audit-log';
 import type { BackupCounts, BackupItem } from './backup';
 import { lockDirectory } from './dir-lock';
 import { CorruptFileError, DurableJsonFile, removeFileDurably, removeTempFiles } from './durable-json-file';
@@ -34,6 +34,7 @@ import {
   usernameKey,
 } from './records';
 import {
+  type AuditPage,
   type AuditQuery,
   type DamagedAccount,
   DamagedAccountError,
@@ -62,6 +63,8 @@ export interface LowdbStoreOptions {
   verifyUsersOnOpen?: boolean;
   /** The file system (node's by default; the power-loss test passes a recorder). */
   fs?: StoreFs;
+  /** Audit retention: rotation size, and how long / how many rotated files are kept (./audit-log.ts). */
+  audit?: Pick<AuditLogOptions, 'rotateBytes' | 'retentionDays' | 'retentionFiles' | 'now'>;
 }
 
 /** Ids and hashes become file names: anything but these characters could walk out of the directory. */
@@ -126,6 +129,7 @@ export class LowdbStore implements Store {
       fs: this.#fs,
     });
     this.#audit = new AuditLog(join(dataDir, 'audit.jsonl'), {
+      ...options.audit,
       indexDepth: options.auditIndexDepth,
       fs: this.#fs,
     });
@@ -224,6 +228,16 @@ export class LowdbStore implements Store {
       }
     });
     return records.filter((record): record is UserRecord => record !== null);
+  }
+
+  async pageAudit(query: AuditQuery, cursor?: string): Promise<AuditPage> {
+    this.#assertOpen();
+    return this.#audit.page(query, cursor);
+  }
+
+  exportAudit(from: string, to: string): AsyncIterable<AuditEvent> {
+    this.#assertOpen();
+    return this.#audit.range(from, to);
   }
 
   async listDamaged(): Promise<DamagedAccount[]> {

@@ -67,10 +67,24 @@ export interface AuditQuery {
 
 export type NewAuditEvent = Omit<AuditEvent, 'id'>;
 
+/** One page of audit events, newest first; `nextCursor` continues with older ones, null at the oldest kept. */
+export interface AuditPage {
+  events: AuditEvent[];
+  nextCursor: string | null;
+}
+
 export class UsernameTakenError extends Error {
   constructor(username: string) {
     super(`Username ${username} is taken.`);
     this.name = 'UsernameTakenError';
+  }
+}
+
+/** A page cursor this store did not hand out (or one mangled on the way). */
+export class InvalidCursorError extends Error {
+  constructor() {
+    super('The cursor is not one this server handed out.');
+    this.name = 'InvalidCursorError';
   }
 }
 
@@ -155,4 +169,18 @@ export interface Store {
    * carry their own checksums); an implementation may return [].
    */
   listDamaged(): Promise<DamagedAccount[]>;
+
+  /**
+   * One page of the audit log, newest first, continuing from `cursor` (opaque, from the previous
+   * page; an invalid one throws InvalidCursorError). A page may hold fewer than `limit` events while
+   * older ones exist (lowdb reads one rotated file at most per page): only a null nextCursor means
+   * the end. SQL: keyset pagination on (at, id) in an index, the cursor encoding the last row.
+   */
+  pageAudit(query: AuditQuery, cursor?: string): Promise<AuditPage>;
+
+  /**
+   * The events with from <= at < to, oldest first, streamed (an export may hold millions). SQL: one
+   * query on the at index, read with a server-side cursor.
+   */
+  exportAudit(from: string, to: string): AsyncIterable<AuditEvent>;
 }

@@ -28,6 +28,7 @@ export interface Config {
   host: string;
   port: number;
   dataDir: string;
+  audit: { rotateBytes: number; retentionDays: number; retentionFiles: number | null };
   bootstrapAdminPassword: string | null;
   argon2: Argon2Params;
   tls: { certFile: string; keyFile: string } | null;
@@ -120,6 +121,12 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     host,
     port,
     dataDir: env.DATA_DIR || './data',
+    // The audit log's retention (docs/ARCHITECTURE.md): rotation size, and how long or how many rotated files are kept.
+    audit: {
+      rotateBytes: integer(env, 'AUDIT_ROTATE_MB', 32, 1, 4096) * 1024 * 1024,
+      retentionDays: integer(env, 'AUDIT_RETENTION_DAYS', 400, 1, 36_500),
+      retentionFiles: env.AUDIT_RETENTION_FILES ? integer(env, 'AUDIT_RETENTION_FILES', 0, 1, 1_000_000) : null,
+    },
     bootstrapAdminPassword: env.BOOTSTRAP_ADMIN_PASSWORD || null,
     argon2: {
       memoryCost: integer(env, 'ARGON2_MEMORY_KIB', OWASP_ARGON2.memoryCost, 1024, 4_194_304),

@@ -21,7 +21,7 @@ async function main() {
   const config = loadConfig();
   const dataDir = resolve(config.dataDir);
   await mkdir(dataDir, { recursive: true, mode: 0o700 });
-  const store = new LowdbStore(dataDir, { verifyUsersOnOpen: true });
+  const store = new LowdbStore(dataDir, { verifyUsersOnOpen: true, audit: config.audit });
   await store.open();
   const deps: Deps = {
     store,

@@ -14,7 +14,7 @@ import { controlSocketPath } from '../control';
 import { archive, verifyArchive, writeArchive } from '../store/backup';
 import { lockOwner } from '../store/dir-lock';
 import { LowdbStore } from '../store/lowdb';
-import { dataDirOf, fail, parseCommand, run } from './args';
+import { dataDirOf, fail, parseCommand, run, storeOptions } from './args';
 
 const USAGE = 'usage: npm run store:backup -- --to FILE [--data-dir DIR]';
 
@@ -55,7 +55,7 @@ run(async () => {
   if (owner !== null) {
     await writeArchive(await fromServer(dataDir), args.to);
   } else {
-    const store = new LowdbStore(dataDir);
+    const store = new LowdbStore(dataDir, storeOptions());
     await store.open();
     try {
       await writeArchive(archive(store.exportBackup()), args.to);

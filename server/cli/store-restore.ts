@@ -10,7 +10,7 @@ import { readArchive, verifyArchive } from '../store/backup';
 import { LowdbStore } from '../store/lowdb';
 import { usernameKey } from '../store/records';
 import type { UserRecord } from '../store/types';
-import { dataDirOf, fail, parseCommand, run } from './args';
+import { dataDirOf, fail, parseCommand, run, storeOptions } from './args';
 
 const USAGE = 'usage: npm run store:restore -- --from FILE --to DIR [--user NAME]';
 
@@ -45,7 +45,7 @@ run(async () => {
       if (item.kind === 'user' && usernameKey(item.user.username) === key) found = item.user;
     }
     if (!found) fail(`${from} holds no account named ${args.user}.`);
-    const store = new LowdbStore(dir);
+    const store = new LowdbStore(dir, storeOptions());
     await store.open();
     try {
       const outcome = await store.restoreUser(found);
@@ -60,7 +60,7 @@ run(async () => {
 
   if (!(await isEmpty(dir)))
     fail(`${dir} is not empty: restore into an empty DATA_DIR (or use --user NAME).`);
-  const store = new LowdbStore(dir);
+  const store = new LowdbStore(dir, storeOptions());
   await store.open();
   try {
     await store.importBackup(readArchive(from));
@@ -69,7 +69,7 @@ run(async () => {
   }
 
   // Verify: open what was written as the server would, and compare every account with the archive.
-  const check = new LowdbStore(dir);
+  const check = new LowdbStore(dir, storeOptions());
   await check.open();
   let mismatches = 0;
   try {

@@ -281,6 +281,31 @@ describe('Users', () => {
 });
 
 describe('Audit log', () => {
+  test('exports a date range as a download: the chosen format, the end day included', async () => {
+    const server = await openAsAdmin({ 'GET /api/admin/audit/export': { body: { not: 'parsed' } } });
+    const clicked: string[] = [];
+    const click = vi.spyOn(HTMLAnchorElement.prototype, 'click').mockImplementation(function (
+      this: HTMLAnchorElement,
+    ) {
+      clicked.push(this.download);
+    });
+    const form = screen.getByRole('form', { name: 'Export the audit log' });
+    fireEvent.input(within(form).getByLabelText('From'), { target: { value: '2026-11-01' } });
+    fireEvent.input(within(form).getByLabelText('To (included)'), { target: { value: '2026-11-30' } });
+    fireEvent.change(within(form).getByLabelText('Format'), { target: { value: 'jsonl' } });
+    fireEvent.click(within(form).getByRole('button', { name: 'Download' }));
+    await waitFor(() => expect(clicked).toEqual(['sparekey-audit-2026-11-01-2026-11-30.jsonl']));
+    const call = server.callsTo('GET', '/api/admin/audit/export')[0];
+    expect(new URLSearchParams(call?.path.split('?')[1])).toEqual(
+      new URLSearchParams({
+        from: '2026-11-01T00:00:00.000Z',
+        to: '2026-12-01T00:00:00.000Z',
+        format: 'jsonl',
+      }),
+    );
+    click.mockRestore();
+  });
+
   test('filters by user and event type on the server', async () => {
     const server = await openAsAdmin({
       'GET /api/admin/audit': {

@@ -1,5 +1,6 @@
 /**
- * `npm run bench`: the five comparisons of issue 5 (plus the enumeration timing), each measured side
+ * `npm run bench`: the five comparisons of issue 5 (plus the enumeration timing and, row 7, opening a
+ * store with 10 million audit events: issue 11), each measured side
  * by side in this one run, on loopback only and in bounded loops. Prints one table and writes
  * bench/results.json with the machine's CPU count and Node version.
  *
@@ -9,6 +10,7 @@ import { writeFile } from 'node:fs/promises';
 import { availableParallelism, cpus, loadavg } from 'node:os';
 import { join } from 'node:path';
 import { OWASP_ARGON2 } from '../server/crypto/hasher';
+import { measureAuditOpen } from './audit-open';
 import type { CpuWindow } from './cpu';
 import { measureSignIn } from './sign-in';
 import { round } from './stats';
@@ -63,6 +65,10 @@ async function main() {
     accounts: scale(4000, 1000),
     enumerationSamples: scale(60, 10),
   });
+
+  const auditEvents = Number(process.env.BENCH_AUDIT_EVENTS) || scale(10_000_000, 200_000);
+  log(`7: opening a store whose audit logs hold ${auditEvents.toLocaleString('en')} events`);
+  const auditOpen = await measureAuditOpen(auditEvents, scale(5, 3));
   load.after = loadavg().map((v) => round(v, 2));
 
   const ours1 = verify.ours[1];
@@ -88,6 +94,7 @@ async function main() {
     storeFlat: storeFlat <= 1.5,
     signInErrors: signIn.load.errors === 0,
     enumeration: Math.abs(enumRatio - 1) <= 0.1 && signIn.enumeration.sameBody,
+    auditOpen: auditOpen.open.median < 1000,
   };
   const yes = (ok: boolean) => (ok ? 'yes' : 'NO');
   const ms = (s: { median: number; p99: number }) => `${s.median} / ${s.p99} ms`;
@@ -143,6 +150,14 @@ async function main() {
       'within 10%, same answer',
       yes(goals.enumeration),
     ],
+    [
+      '7',
+      `Open a store, audit logs of ${auditOpen.events.toLocaleString('en')} events`,
+      ms(auditOpen.open),
+      `${round(auditOpen.bytes / 1024 ** 3, 2)} GiB in ${auditOpen.rotatedFiles} rotated files + the active one`,
+      '< 1 s',
+      yes(goals.auditOpen),
+    ],
   ];
   const widths = rows[0]?.map((_, col) => Math.max(...rows.map((r) => (r[col] ?? '').length))) ?? [];
   const line = (r: string[]) => `| ${r.map((cell, col) => cell.padEnd(widths[col] ?? 0)).join(' | ')} |`;
@@ -187,6 +202,7 @@ async function main() {
     },
     store: storeWrites,
     signIn,
+    auditOpen,
   };
   const file = join(import.meta.dirname, 'results.json');
   await writeFile(file, `${JSON.stringify(results, null, 2)}\n`);

@@ -125,7 +125,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     audit: {
       rotateBytes: integer(env, 'AUDIT_ROTATE_MB', 32, 1, 4096) * 1024 * 1024,
       retentionDays: integer(env, 'AUDIT_RETENTION_DAYS', 400, 1, 36_500),
-      retentionFiles: env.AUDIT_RETENTION_FILES ? integer(env, 'AUDIT_RETENTION_FILES', 0, 1, 1_000_000) : null,
+      retentionFiles: env.AUDIT_RETENTION_FILES
+        ? integer(env, 'AUDIT_RETENTION_FILES', 0, 1, 1_000_000)
+        : null,
     },
     bootstrapAdminPassword: env.BOOTSTRAP_ADMIN_PASSWORD || null,
     argon2: {

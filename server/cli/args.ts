@@ -11,7 +11,9 @@ import type { LowdbStoreOptions } from '../store/lowdb';
 export function storeOptions(): LowdbStoreOptions {
   const { AUDIT_ROTATE_MB, AUDIT_RETENTION_DAYS, AUDIT_RETENTION_FILES } = process.env;
   const env = Object.fromEntries(
-    Object.entries({ AUDIT_ROTATE_MB, AUDIT_RETENTION_DAYS, AUDIT_RETENTION_FILES }).filter(([, v]) => v !== undefined),
+    Object.entries({ AUDIT_ROTATE_MB, AUDIT_RETENTION_DAYS, AUDIT_RETENTION_FILES }).filter(
+      ([, v]) => v !== undefined,
+    ),
   );
   return { audit: loadConfig(env).audit };
 }

@@ -60,7 +60,8 @@ async function workload(root: string) {
     expect(fs.ack()).toBe(facts.length);
   };
   // A small compaction threshold: the index snapshot is rewritten several times.
-  const store = new LowdbStore(root, { fs, indexCompactAfter: 3 });
+  // Small audit files too: the log rotates (rename, new file) several times.
+  const store = new LowdbStore(root, { fs, indexCompactAfter: 3, audit: { rotateBytes: 600 } });
   await store.open();
 
   const setPolicy = async (policy: Policy) => {

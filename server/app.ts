@@ -9,7 +9,7 @@ import { HTTPException } from 'hono/http-exception';
 import { secureHeaders } from 'hono/secure-headers';
 import type { Deps } from './deps';
 import { type AppEnv, requestMeta } from './http/context';
-import { ApiError, storeUnavailable } from './http/errors';
+import { ApiError, accountDamaged, storeUnavailable } from './http/errors';
 import { type Logger, silentLogger } from './log';
 import { isOidcPath } from './oidc/provider';
 import { oidcRoutes } from './oidc/routes';
@@ -18,7 +18,7 @@ import { applicationRoutes } from './routes/applications';
 import { authRoutes } from './routes/auth';
 import { meRoutes } from './routes/me';
 import { webRoutes } from './routes/web';
-import { StoreUnavailableError } from './store/types';
+import { DamagedAccountError, StoreUnavailableError } from './store/types';
 import { messagePage } from './web/views/message';
 
 /** Every request body of the API is small; a larger one is refused before it is parsed. */
@@ -78,9 +78,11 @@ export function createApp(deps: Deps, log: Logger = silentLogger) {
   app.use(requestMeta(deps));
 
   // Ready means the store answers: a load balancer takes an instance whose database is unreachable out.
+  // Damage is counted, never named: /healthz answers anyone. Still 200: every other account works.
   app.get('/healthz', async (c) => {
     await deps.store.ping();
-    return c.json({ status: 'ok' });
+    const damaged = (await deps.store.listDamaged()).length;
+    return c.json(damaged > 0 ? { status: 'degraded', damagedAccounts: damaged } : { status: 'ok' });
   });
   app.route('/', authRoutes(deps));
   app.route('/', meRoutes(deps));
@@ -103,8 +105,13 @@ export function createApp(deps: Deps, log: Logger = silentLogger) {
   app.onError((thrown, c) => {
     // A person on a web page gets a page; API clients get the JSON error shape.
     const wantsPage = !c.req.path.startsWith('/api/') && (c.req.header('accept') ?? '').includes('text/html');
-    // The database is down or out of reach: a 503 the client may retry, never a 500.
-    const error = thrown instanceof StoreUnavailableError ? storeUnavailable() : thrown;
+    // The database is down or out of reach, or this account's record is damaged: a 503, never a 500.
+    const error =
+      thrown instanceof StoreUnavailableError
+        ? storeUnavailable()
+        : thrown instanceof DamagedAccountError
+          ? accountDamaged()
+          : thrown;
     if (thrown instanceof StoreUnavailableError) {
       log.error('store unavailable', {
         requestId: c.get('requestId'),

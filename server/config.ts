@@ -43,6 +43,7 @@ export interface Config {
   dataDir: string;
   /** DATABASE_URL set: the PostgreSQL store (several instances may share it); null: lowdb in dataDir. */
   database: Required<PostgresOptions> | null;
+  audit: { rotateBytes: number; retentionDays: number; retentionFiles: number | null };
   bootstrapAdminPassword: string | null;
   argon2: Argon2Params;
   tls: { certFile: string; keyFile: string } | null;
@@ -176,6 +177,14 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     port,
     dataDir: env.DATA_DIR || './data',
     database: databaseFrom(env),
+    // The audit log's retention (docs/ARCHITECTURE.md): rotation size, and how long or how many rotated files are kept.
+    audit: {
+      rotateBytes: integer(env, 'AUDIT_ROTATE_MB', 32, 1, 4096) * 1024 * 1024,
+      retentionDays: integer(env, 'AUDIT_RETENTION_DAYS', 400, 1, 36_500),
+      retentionFiles: env.AUDIT_RETENTION_FILES
+        ? integer(env, 'AUDIT_RETENTION_FILES', 0, 1, 1_000_000)
+        : null,
+    },
     bootstrapAdminPassword,
     argon2: {
       memoryCost: integer(env, 'ARGON2_MEMORY_KIB', OWASP_ARGON2.memoryCost, 1024, 4_194_304),

@@ -10,12 +10,14 @@ import { join, resolve } from 'node:path';
 import { serve } from '@hono/node-server';
 import { createApp } from './app';
 import { boundUrl, ConfigError, loadConfig } from './config';
+import { serveControl } from './control';
 import { argon2Hasher } from './crypto/hasher';
 import { type Deps, systemClock } from './deps';
 import { jsonLogger } from './log';
 import { prepareSignIn } from './services/auth';
 import { preparePasswordRules } from './services/password-rules';
 import { bootstrapAdmin } from './services/users';
+import { LowdbStore } from './store/lowdb';
 import { storeFor } from './store/select';
 import type { Store } from './store/types';
 
@@ -64,6 +66,8 @@ async function main() {
 
   await prepareSignIn(deps);
   preparePasswordRules();
+  // For `npm run store:backup` while this server runs (lowdb: a separate process cannot copy it consistently).
+  const closeControl = store instanceof LowdbStore ? await serveControl(store, dataDir, log) : undefined;
   const app = createApp(deps, log);
   const server = serve(
     {
@@ -92,6 +96,7 @@ async function main() {
     log.info('shutting down', { signal });
     // close() stops accepting and lets in-flight requests finish; then the store is closed cleanly.
     server.close(async () => {
+      await closeControl?.();
       await store.close();
       log.info('stopped');
       process.exit(0);

@@ -208,8 +208,19 @@ export const AuditEvent = z
   .openapi('AuditEvent');
 export type AuditEvent = z.infer<typeof AuditEvent>;
 
-export const AuditEvents = z.object({ events: z.array(AuditEvent) }).openapi('AuditEvents');
+export const AuditEvents = z
+  .object({
+    events: z.array(AuditEvent),
+    nextCursor: z.string().nullable().optional().openapi({
+      description:
+        'Pass as `cursor` for older events; null at the oldest kept. A page may hold fewer than `limit` events while older ones exist.',
+    }),
+  })
+  .openapi('AuditEvents');
 export type AuditEvents = z.infer<typeof AuditEvents>;
+
+export const AuditExportFormat = z.enum(['jsonl', 'csv']);
+export type AuditExportFormat = z.infer<typeof AuditExportFormat>;
 
 export const Policy = z
   .strictObject({
@@ -265,7 +276,22 @@ export const AdminUser = z
   .openapi('AdminUser');
 export type AdminUser = z.infer<typeof AdminUser>;
 
-export const AdminUsers = z.object({ users: z.array(AdminUser) }).openapi('AdminUsers');
+export const DamagedAccount = z
+  .object({
+    id: z.string(),
+    username: z.string(),
+    role: Role,
+    reason: z.string().openapi({ example: 'checksum mismatch' }),
+  })
+  .openapi('DamagedAccount', {
+    description:
+      'An account whose stored record cannot be read: it can be deleted or restored from a backup.',
+  });
+export type DamagedAccount = z.infer<typeof DamagedAccount>;
+
+export const AdminUsers = z
+  .object({ users: z.array(AdminUser), damaged: z.array(DamagedAccount) })
+  .openapi('AdminUsers');
 
 export const UnlockedUser = z.object({ user: AdminUser }).openapi('UnlockedUser');
 export type UnlockedUser = z.infer<typeof UnlockedUser>;

@@ -7,6 +7,7 @@ import type {
   Applications,
   AuditEvents,
   AuditEventType,
+  AuditExportFormat,
   ChangedPassword,
   CreateApplicationRequest,
   CreatedApplication,
@@ -81,10 +82,15 @@ export interface ApiOptions {
 export function createApi(serverUrl: string, token: string | null = null, options: ApiOptions = {}) {
   const base = serverUrl.replace(/\/+$/, '');
 
-  async function request<T>(method: string, path: string, body?: unknown): Promise<T> {
-    const headers: Record<string, string> = { Accept: 'application/json' };
+  /** Sends one request; resolves with the response when it is a success, else throws ApiError. */
+  async function send(
+    method: string,
+    path: string,
+    body?: unknown,
+    accept = 'application/json',
+  ): Promise<Response> {
+    const headers: Record<string, string> = { Accept: accept };
     if (body !== undefined) headers['Content-Type'] = 'application/json';
-    // The token goes in a header only: URLs end up in history and logs.
     if (token) headers.Authorization = `Bearer ${token}`;
     if (options.background) headers[BACKGROUND_HEADER] = '1';
     let res: Response;
@@ -93,17 +99,14 @@ export function createApi(serverUrl: string, token: string | null = null, option
         method,
         headers,
         body: body === undefined ? undefined : JSON.stringify(body),
-        // No cookies: the server's web sign-in session must not stand in for the token.
         credentials: 'omit',
         cache: 'no-store',
       });
     } catch {
       throw new ApiError(0, UNREACHABLE, 'The server cannot be reached.');
     }
-    if (res.status === 204) return undefined as T;
-    const data: unknown = await res.json().catch(() => null);
     if (!res.ok) {
-      const error = errorOf(data);
+      const error = errorOf(await res.json().catch(() => null));
       throw new ApiError(
         res.status,
         error?.code ?? `http_${res.status}`,
@@ -112,7 +115,13 @@ export function createApi(serverUrl: string, token: string | null = null, option
         error?.field ?? null,
       );
     }
-    return data as T;
+    return res;
+  }
+
+  async function request<T>(method: string, path: string, body?: unknown): Promise<T> {
+    const res = await send(method, path, body);
+    if (res.status === 204) return undefined as T;
+    return (await res.json().catch(() => null)) as T;
   }
 
   const userPath = (id: string) => `/api/admin/users/${encodeURIComponent(id)}`;
@@ -158,6 +167,12 @@ export function createApi(serverUrl: string, token: string | null = null, option
       if (filter.userId) query.set('userId', filter.userId);
       if (filter.type) query.set('type', filter.type);
       return request<AuditEvents>('GET', `/api/admin/audit?${query}`);
+    },
+    /** The events with from <= at < to (ISO times), as a file to save. */
+    exportAudit: async (range: { from: string; to: string; format: AuditExportFormat }) => {
+      const query = new URLSearchParams(range);
+      const res = await send('GET', `/api/admin/audit/export?${query}`, undefined, '*/*');
+      return res.blob();
     },
   };
 }

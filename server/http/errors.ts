@@ -70,3 +70,15 @@ export function tooManyAttempts(retryAfterMs: number): ApiError {
     { retryAfter: seconds },
   );
 }
+
+/**
+ * 503, not 500: the server is fine, one account's stored record is not. It says so (the account's
+ * owner cannot fix it; an admin can restore or delete it), which tells a caller the name exists:
+ * a damaged account is rare and visible to admins, so that is the lesser harm than a silent 401.
+ */
+export const accountDamaged = () =>
+  new ApiError(
+    503,
+    'account_damaged',
+    "This account's stored record is damaged, so it cannot be used right now. An administrator can restore it from a backup or delete it.",
+  );

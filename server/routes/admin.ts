@@ -1,8 +1,10 @@
 import { createRoute, z } from '@hono/zod-openapi';
 import {
   AdminUsers,
+  type AuditEvent,
   AuditEvents,
   AuditEventType,
+  AuditExportFormat,
   CreatedUser,
   CreateUserRequest,
   Policy,
@@ -14,10 +16,12 @@ import {
 } from '../../shared/api';
 import type { Deps } from '../deps';
 import { requireAdmin, requireUser } from '../http/context';
+import { ApiError } from '../http/errors';
 import { bearer, errors, json, jsonBody, routeGroup } from '../http/openapi';
 import { revokeBackupCodes } from '../services/backup-codes';
 import { resetPassword } from '../services/passwords';
 import { adminView, createUser, deleteUser, setPolicy, unlockUser, updateUser } from '../services/users';
+import { InvalidCursorError } from '../store/types';
 
 const UserId = z.object({
   id: z
@@ -40,7 +44,60 @@ const AuditQuery = z.strictObject({
     .optional()
     .openapi({ param: { name: 'userId', in: 'query' } }),
   type: AuditEventType.optional().openapi({ param: { name: 'type', in: 'query' } }),
+  cursor: z
+    .string()
+    .max(200)
+    .optional()
+    .openapi({ param: { name: 'cursor', in: 'query' }, description: 'nextCursor of the previous page' }),
 });
+
+const AuditExportQuery = z
+  .strictObject({
+    from: z.iso.datetime('from must be an ISO date-time.').openapi({ param: { name: 'from', in: 'query' } }),
+    to: z.iso.datetime('to must be an ISO date-time.').openapi({ param: { name: 'to', in: 'query' } }),
+    format: AuditExportFormat.default('jsonl').openapi({ param: { name: 'format', in: 'query' } }),
+  })
+  .refine((query) => Date.parse(query.from) < Date.parse(query.to), {
+    message: 'from must be before to.',
+    path: ['to'],
+  });
+
+const CSV_COLUMNS = [
+  'id',
+  'at',
+  'type',
+  'actor_id',
+  'actor',
+  'subject_id',
+  'subject',
+  'ip',
+  'user_agent',
+  'details',
+];
+
+/** One CSV field: quoted, and a leading = + - @ defused so a spreadsheet never runs it as a formula. */
+function csvField(value: string | null | undefined): string {
+  const text = value ?? '';
+  const safe = /^[=+\-@\t\r]/.test(text) ? `'${text}` : text;
+  return `"${safe.replaceAll('"', '""')}"`;
+}
+
+function csvLine(event: AuditEvent): string {
+  return [
+    event.id,
+    event.at,
+    event.type,
+    event.actor?.id,
+    event.actor?.username,
+    event.subject?.id,
+    event.subject?.username,
+    event.ip,
+    event.userAgent,
+    event.details ? JSON.stringify(event.details) : '',
+  ]
+    .map(csvField)
+    .join(',');
+}
 
 const tags = ['Administration'];
 const routes = {
@@ -65,7 +122,8 @@ const routes = {
     method: 'get',
     path: '/api/admin/users',
     tags,
-    summary: 'Every account with its MFA and backup-code state',
+    summary:
+      'Every account with its MFA and backup-code state, and the accounts whose stored record is damaged',
     security: bearer,
     responses: { 200: json(AdminUsers, 'Users'), ...errors(401, 403) },
   }),
@@ -130,10 +188,26 @@ const routes = {
     method: 'get',
     path: '/api/admin/audit',
     tags,
-    summary: 'The latest audit events, newest first, optionally for one user or one event type',
+    summary:
+      'The latest audit events, newest first, optionally for one user or one event type; nextCursor pages back through rotated files',
     security: bearer,
     request: { query: AuditQuery },
     responses: { 200: json(AuditEvents, 'Events'), ...errors(400, 401, 403) },
+  }),
+  auditExport: createRoute({
+    method: 'get',
+    path: '/api/admin/audit/export',
+    tags,
+    summary: 'The audit events with from <= at < to, oldest first, as a JSON Lines or CSV download',
+    security: bearer,
+    request: { query: AuditExportQuery },
+    responses: {
+      200: {
+        description: 'The events',
+        content: { 'application/x-ndjson': { schema: z.string() }, 'text/csv': { schema: z.string() } },
+      },
+      ...errors(400, 401, 403),
+    },
   }),
 };
 
@@ -149,7 +223,9 @@ export function adminRoutes(deps: Deps) {
     const users = await deps.store.listUsers();
     const now = deps.clock.now();
     const views = users.map((user) => adminView(user, now));
-    return c.json({ users: views.sort((a, b) => a.username.localeCompare(b.username)) }, 200);
+    // After listUsers, which read every account: the damage list is complete.
+    const damaged = (await deps.store.listDamaged()).sort((a, b) => a.username.localeCompare(b.username));
+    return c.json({ users: views.sort((a, b) => a.username.localeCompare(b.username)), damaged }, 200);
   });
   app.openapi(routes.createUser, async (c) => {
     const user = await createUser(deps, c.get('meta'), c.get('user'), c.req.valid('json'));
@@ -175,8 +251,35 @@ export function adminRoutes(deps: Deps) {
     const user = await unlockUser(deps, c.get('meta'), c.get('user'), c.req.valid('param').id);
     return c.json({ user }, 200);
   });
-  app.openapi(routes.audit, async (c) =>
-    c.json({ events: await deps.store.listAudit(c.req.valid('query')) }, 200),
-  );
+  app.openapi(routes.audit, async (c) => {
+    const { cursor, ...query } = c.req.valid('query');
+    try {
+      return c.json(await deps.store.pageAudit(query, cursor), 200);
+    } catch (error) {
+      if (error instanceof InvalidCursorError)
+        throw new ApiError(400, 'invalid_request', error.message, { field: 'cursor' });
+      throw error;
+    }
+  });
+  app.openapi(routes.auditExport, async (c) => {
+    const { from, to, format } = c.req.valid('query');
+    const events = deps.store.exportAudit(from, to);
+    const encoder = new TextEncoder();
+    const body = new ReadableStream<Uint8Array>({
+      async start(controller) {
+        if (format === 'csv') controller.enqueue(encoder.encode(`${CSV_COLUMNS.join(',')}\n`));
+        for await (const event of events) {
+          controller.enqueue(
+            encoder.encode(`${format === 'csv' ? csvLine(event) : JSON.stringify(event)}\n`),
+          );
+        }
+        controller.close();
+      },
+    });
+    const name = `sparekey-audit-${from.slice(0, 10)}-${to.slice(0, 10)}.${format}`;
+    c.header('Content-Type', format === 'csv' ? 'text/csv; charset=utf-8' : 'application/x-ndjson');
+    c.header('Content-Disposition', `attachment; filename="${name}"`);
+    return c.body(body, 200) as never;
+  });
   return app;
 }

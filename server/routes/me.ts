@@ -85,7 +85,8 @@ export function meRoutes(deps: Deps) {
     ),
   );
   app.openapi(eventsRoute, async (c) => {
-    const events = await deps.store.listAudit({ limit: OWN_EVENTS, userId: c.get('user').id });
+    // One page: a poll never reaches back through rotated audit files.
+    const { events } = await deps.store.pageAudit({ limit: OWN_EVENTS, userId: c.get('user').id });
     return c.json({ events }, 200);
   });
   return app;

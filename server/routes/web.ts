@@ -9,7 +9,7 @@ import type { MfaMethod } from '../../shared/api';
 import { otpauthUri } from '../crypto/totp';
 import type { Deps } from '../deps';
 import type { AppEnv } from '../http/context';
-import { ApiError } from '../http/errors';
+import { ApiError, accountDamaged } from '../http/errors';
 import { afterWebSignIn } from '../oidc/routes';
 import type { SignInMethod } from '../oidc/sign-ins';
 import { enroll, login, signOut, verifyMfa } from '../services/auth';
@@ -17,6 +17,7 @@ import { backupCodeStatus, backupCodeUsable } from '../services/mfa-policy';
 import { changePassword } from '../services/passwords';
 import { endSession, readChallenge, resolveSession } from '../services/sessions';
 import { lockRefusal, lockState } from '../services/throttle';
+import { DamagedAccountError } from '../store/types';
 import { CHALLENGE_COOKIE, clearCookie, readCookie, SESSION_COOKIE, writeCookie } from '../web/cookies';
 import { CSRF_FIELD, formToken, formTokenValid, originCheck } from '../web/csrf';
 import {
@@ -114,7 +115,8 @@ export function webRoutes(deps: Deps) {
   }
 
   /** A service refusal the page shows at its form; anything else is a real fault for the app's handler. */
-  function refusal(c: WebContext, error: unknown): ApiError {
+  function refusal(c: WebContext, caught: unknown): ApiError {
+    const error = caught instanceof DamagedAccountError ? accountDamaged() : caught;
     if (!(error instanceof ApiError)) throw error;
     if (error.extras.retryAfter) c.header('Retry-After', String(error.extras.retryAfter));
     return error;

@@ -4,14 +4,16 @@ import type { UserRecord } from '../store/types';
 
 type Details = Record<string, string | number | boolean | null>;
 
-const ref = (user: UserRecord | null | undefined) => (user ? { id: user.id, username: user.username } : null);
+type Who = Pick<UserRecord, 'id' | 'username'>;
+
+const ref = (user: Who | null | undefined) => (user ? { id: user.id, username: user.username } : null);
 
 /** Appends one event. Callers pass only non-secret details: never a code, password or token. */
 export function audit(
   deps: Deps,
   meta: RequestMeta,
   type: AuditEventType,
-  parts: { actor?: UserRecord | null; subject?: UserRecord | null; details?: Details } = {},
+  parts: { actor?: Who | null; subject?: Who | null; details?: Details } = {},
 ) {
   return deps.store.appendAudit({
     at: new Date(deps.clock.now()).toISOString(),

@@ -12,7 +12,13 @@ import type {
 import { newTotpSecret, otpauthUri } from '../crypto/totp';
 import type { Deps, RequestMeta } from '../deps';
 import { ApiError, notFound } from '../http/errors';
-import { LastAdminError, type MfaRecord, UsernameTakenError, type UserRecord } from '../store/types';
+import {
+  DamagedAccountError,
+  LastAdminError,
+  type MfaRecord,
+  UsernameTakenError,
+  type UserRecord,
+} from '../store/types';
 import { audit } from './audit';
 import { publicUser } from './auth';
 import { unusedCount } from './mfa-policy';
@@ -181,7 +187,11 @@ export async function updateUser(
 }
 
 export async function deleteUser(deps: Deps, meta: RequestMeta, admin: UserRecord, userId: string) {
-  const target = await deps.store.getUser(userId);
+  // A damaged account can be deleted: what the index knows of it (name, role) is enough.
+  const target = await deps.store.getUser(userId).catch((error: unknown) => {
+    if (error instanceof DamagedAccountError) return error.account;
+    throw error;
+  });
   if (!target) throw notFound('User');
   if (!(await deps.store.deleteUserKeepingAnAdmin(userId).catch(lastAdminRefusal))) throw notFound('User');
   await audit(deps, meta, 'user_deleted', { actor: admin, subject: target });

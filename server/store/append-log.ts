@@ -3,10 +3,8 @@
  * written and synced together by the next, so each append still resolves only once it is on disk
  * but many concurrent appends cost one fsync.
  */
-import { constants } from 'node:fs';
-import { access, type FileHandle, open } from 'node:fs/promises';
 import { dirname } from 'node:path';
-import { syncDirectory } from './durable-json-file';
+import { nodeFs, type StoreFileHandle, type StoreFs, syncDirectory } from './fs';
 
 interface Pending {
   line: string;
@@ -29,6 +27,12 @@ export interface AppendLogOptions {
   onAppend?: (line: string, span: LineSpan) => void;
   /** Called when a rewrite has emptied the file: every span known before is void. */
   onEmptied?: () => void;
+  /**
+   * Whether the text after the last newline is a whole line that lost only its newline (a crash
+   * between the two): such a line is kept and its newline written, rather than cut with a torn one.
+   */
+  isWholeLine?: (text: string) => boolean;
+  fs?: StoreFs;
 }
 
 const CHUNK = 64 * 1024;
@@ -37,7 +41,10 @@ const SCAN_CHUNK = 1024 * 1024;
 const NEWLINE = 0x0a;
 
 export class AppendLog {
-  #handle: FileHandle | null = null;
+  #handle: StoreFileHandle | null = null;
+  /** Handles of files rotated away: a read that started before the rotation may still use them. */
+  readonly #retired: StoreFileHandle[] = [];
+  readonly #fs: StoreFs;
   /** Bytes known to be on disk, all of them whole lines: readers never look past it. */
   #size = 0;
   /** A failed batch could not be cut back: the file may run past #size until a truncate succeeds. */
@@ -53,6 +60,12 @@ export class AppendLog {
     options: AppendLogOptions = {},
   ) {
     this.#options = options;
+    this.#fs = options.fs ?? nodeFs;
+  }
+
+  /** Bytes of whole lines on disk. */
+  get size(): number {
+    return this.#size;
   }
 
   /** Bytes read from the file since this object was made: lets a test see what a query costs. */
@@ -65,18 +78,26 @@ export class AppendLog {
    * the next append starts on a line of its own.
    */
   async open(): Promise<void> {
-    const existed = await access(this.path, constants.F_OK).then(
+    const existed = await this.#fs.stat(this.path).then(
       () => true,
       () => false,
     );
     // 'a+': O_APPEND, so every write lands at the end whatever else reads the file.
-    const handle = await open(this.path, 'a+', 0o600);
+    const handle = await this.#fs.open(this.path, 'a+', 0o600);
     this.#handle = handle;
-    if (!existed) await syncDirectory(dirname(this.path));
+    if (!existed) await syncDirectory(this.#fs, dirname(this.path));
     const { size } = await handle.stat();
-    const end = await this.#endOfLastLine(size);
+    let end = await this.#endOfLastLine(size);
     if (end < size) {
-      await handle.truncate(end);
+      const tail = Buffer.alloc(size - end);
+      await this.#readFully(handle, tail, end);
+      if (this.#options.isWholeLine?.(tail.toString('utf8'))) {
+        const newline = Buffer.from('\n');
+        await handle.write(newline, 0, 1);
+        end = size + 1;
+      } else {
+        await handle.truncate(end);
+      }
       await handle.sync();
     }
     this.#size = end;
@@ -99,12 +120,37 @@ export class AppendLog {
    */
   async rewrite(replace: () => Promise<void>): Promise<void> {
     const handle = this.#requireHandle();
-    while (this.#flushing) await this.#flushing;
+    // Paused first: waiting for the flush in progress, then for each next one, could wait forever
+    // under a steady stream of appends.
     this.#paused = true;
     try {
+      while (this.#flushing) await this.#flushing;
       await replace();
       await handle.truncate(0);
       await handle.sync();
+      this.#size = 0;
+      this.#options.onEmptied?.();
+    } finally {
+      this.#paused = false;
+      this.#kick();
+    }
+  }
+
+  /**
+   * Renames the file to `target` (in the same directory) and carries on in a new empty file at
+   * `path`: log rotation. Appends wait meanwhile; the old handle stays open for readers until close.
+   */
+  async rotate(target: string): Promise<void> {
+    const handle = this.#requireHandle();
+    this.#paused = true;
+    try {
+      while (this.#flushing) await this.#flushing;
+      await this.#fs.rename(this.path, target);
+      const fresh = await this.#fs.open(this.path, 'a+', 0o600);
+      // One directory fsync makes both the rename and the new file durable.
+      await syncDirectory(this.#fs, dirname(this.path));
+      this.#retired.push(handle);
+      this.#handle = fresh;
       this.#size = 0;
       this.#options.onEmptied?.();
     } finally {
@@ -162,6 +208,31 @@ export class AppendLog {
   }
 
   /**
+   * Whole lines oldest first, up to the size the file had when this was called: lines appended
+   * meanwhile are left out, so a reader gets one point in the log's history (for backups).
+   */
+  async *readForward(): AsyncGenerator<string> {
+    const handle = this.#requireHandle();
+    const size = this.#size;
+    let start = 0;
+    // Bytes, not text: a chunk may end inside a character.
+    let carry = Buffer.alloc(0);
+    // A small first read: a caller wanting only the first line (a file's first time) reads little.
+    let chunkSize = CHUNK;
+    while (start < size) {
+      const chunk = Buffer.alloc(Math.min(chunkSize, size - start));
+      chunkSize = SCAN_CHUNK;
+      await this.#readFully(handle, chunk, start);
+      start += chunk.length;
+      const data = Buffer.concat([carry, chunk]);
+      const last = data.lastIndexOf(NEWLINE);
+      carry = data.subarray(last + 1);
+      for (const line of splitLines(data.toString('utf8', 0, last + 1))) yield line;
+    }
+    // #size ends on a newline, so nothing is left over.
+  }
+
+  /**
    * The lines at `spans`, in the order given, each read on its own. Throws when a span does not
    * hold exactly one whole line (a newline right before and right after), so a stale index is
    * never trusted.
@@ -190,6 +261,11 @@ export class AppendLog {
    * `end` (a line's offset) starts the reading before that line instead.
    */
   async *readBackwards(end?: number): AsyncGenerator<string> {
+    for await (const { text } of this.readBackwardsAt(end)) yield text;
+  }
+
+  /** readBackwards with where each line starts, so a reader can resume before it (paging). */
+  async *readBackwardsAt(end?: number): AsyncGenerator<{ text: string; offset: number }> {
     const handle = this.#requireHandle();
     let position = Math.min(end ?? this.#size, this.#size);
     let carry = Buffer.alloc(0);
@@ -198,15 +274,14 @@ export class AppendLog {
       position -= length;
       const chunk = Buffer.alloc(length);
       await this.#readFully(handle, chunk, position);
-      let data = Buffer.concat([chunk, carry]);
+      const data = Buffer.concat([chunk, carry]);
       // Everything after the first newline is whole lines; the part before may continue further back.
       const first = position > 0 ? data.indexOf(NEWLINE) : -1;
       carry = first >= 0 ? data.subarray(0, first + 1) : Buffer.alloc(0);
-      data = first >= 0 ? data.subarray(first + 1) : data;
-      const lines = splitLines(data.toString('utf8'));
-      for (let i = lines.length - 1; i >= 0; i--) yield lines[i] as string;
+      const start = first + 1;
+      yield* linesNewestFirst(data.subarray(start), position + start);
     }
-    for (const line of splitLines(carry.toString('utf8')).reverse()) yield line;
+    yield* linesNewestFirst(carry, 0);
   }
 
   /** Waits for the appends already made, then closes the file. */
@@ -215,6 +290,7 @@ export class AppendLog {
     while (this.#flushing) await this.#flushing;
     await this.#handle?.close();
     this.#handle = null;
+    for (const retired of this.#retired.splice(0)) await retired.close();
   }
 
   #kick(): void {
@@ -284,7 +360,7 @@ export class AppendLog {
 
   /** The line starting at `start` (which runs past one scan chunk), up to its newline. */
   async #readLineFrom(
-    handle: FileHandle,
+    handle: StoreFileHandle,
     start: number,
     size: number,
   ): Promise<{ text: string; length: number }> {
@@ -302,7 +378,7 @@ export class AppendLog {
     return { text: line.toString('utf8'), length: line.length };
   }
 
-  async #readFully(handle: FileHandle, buffer: Buffer, position: number): Promise<void> {
+  async #readFully(handle: StoreFileHandle, buffer: Buffer, position: number): Promise<void> {
     let offset = 0;
     while (offset < buffer.length) {
       const { bytesRead } = await handle.read(buffer, offset, buffer.length - offset, position + offset);
@@ -312,10 +388,23 @@ export class AppendLog {
     }
   }
 
-  #requireHandle(): FileHandle {
+  #requireHandle(): StoreFileHandle {
     if (!this.#handle) throw new Error(`${this.path} is not open.`);
     return this.#handle;
   }
+}
+
+/** The lines of `data` (which starts at file offset `base`) with their offsets, last line first. */
+function* linesNewestFirst(data: Buffer, base: number): Generator<{ text: string; offset: number }> {
+  const found: Array<{ text: string; offset: number }> = [];
+  let lineStart = 0;
+  for (let at = data.indexOf(NEWLINE); at >= 0; at = data.indexOf(NEWLINE, lineStart)) {
+    if (at > lineStart) found.push({ text: data.toString('utf8', lineStart, at), offset: base + lineStart });
+    lineStart = at + 1;
+  }
+  if (lineStart < data.length)
+    found.push({ text: data.toString('utf8', lineStart), offset: base + lineStart });
+  for (let i = found.length - 1; i >= 0; i--) yield found[i] as { text: string; offset: number };
 }
 
 function splitLines(text: string): string[] {

@@ -4,15 +4,18 @@
  * (lowdb's own TextFile writes through steno, which renames but never fsyncs.)
  */
 import { randomBytes } from 'node:crypto';
-import { open, readdir, readFile, rename, stat, unlink } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import type { Adapter } from 'lowdb';
+import { isMissing, nodeFs, type StoreFs, syncDirectory } from './fs';
+import { ChecksumError, seal, unseal } from './records';
+
+export { isMissing } from './fs';
 
 /** A file that exists but does not hold what it should (bad JSON or the wrong shape). */
 export class CorruptFileError extends Error {
   constructor(
     readonly path: string,
-    reason: string,
+    readonly reason: string,
   ) {
     super(`${path} is corrupt: ${reason}`);
     this.name = 'CorruptFileError';
@@ -29,41 +32,59 @@ export class DurableJsonFile<T> implements Adapter<T> {
   constructor(
     readonly path: string,
     private readonly parse: Parse<T>,
+    private readonly fs: StoreFs = nodeFs,
   ) {}
 
   async read(): Promise<T | null> {
+    return (await this.inspect())?.value ?? null;
+  }
+
+  /**
+   * The record and whether it carries its checksum (a record of the previous version does not);
+   * null when the file does not exist. Throws CorruptFileError, saying what is wrong, when the file
+   * is empty, not JSON, fails its checksum or does not hold the expected shape.
+   */
+  async inspect(): Promise<{ value: T; sealed: boolean } | null> {
     let text: string;
     try {
-      text = await readFile(this.path, 'utf8');
+      text = await this.fs.readFile(this.path, 'utf8');
     } catch (error) {
       if (isMissing(error)) return null;
       throw error;
     }
+    if (text.length === 0) throw new CorruptFileError(this.path, 'empty (zero bytes)');
+    let json: string;
+    let sealed: boolean;
+    try {
+      ({ json, sealed } = unseal(text));
+    } catch (error) {
+      throw new CorruptFileError(this.path, error instanceof ChecksumError ? error.message : String(error));
+    }
     let raw: unknown;
     try {
-      raw = JSON.parse(text);
+      raw = JSON.parse(json);
     } catch {
       throw new CorruptFileError(this.path, 'not valid JSON');
     }
     try {
-      return this.parse(raw);
+      return { value: this.parse(raw), sealed };
     } catch (error) {
       throw new CorruptFileError(this.path, error instanceof Error ? error.message : 'unexpected content');
     }
   }
 
   async write(data: T): Promise<void> {
-    await writeFileDurably(this.path, JSON.stringify(data));
+    await writeFileDurably(this.path, seal(JSON.stringify(data)), this.fs);
   }
 }
 
 /** Temp file in the same directory, fsync, rename over the target, fsync the directory. */
-export async function writeFileDurably(path: string, text: string): Promise<void> {
+export async function writeFileDurably(path: string, text: string, fs: StoreFs = nodeFs): Promise<void> {
   const directory = dirname(path);
   // A random suffix: two writers never share a temp file, and a crash leftover never blocks a write.
   const temp = join(directory, `.${basename(path)}.${randomBytes(6).toString('hex')}.tmp`);
   // 0600: records hold password hashes and TOTP secrets.
-  const handle = await open(temp, 'wx', 0o600);
+  const handle = await fs.open(temp, 'wx', 0o600);
   try {
     try {
       await handle.writeFile(text, 'utf8');
@@ -71,34 +92,25 @@ export async function writeFileDurably(path: string, text: string): Promise<void
     } finally {
       await handle.close();
     }
-    await rename(temp, path);
+    await fs.rename(temp, path);
   } catch (error) {
-    await unlink(temp).catch(() => {});
+    await fs.unlink(temp).catch(() => {});
     throw error;
   }
   // The rename is only durable once the directory entry itself is on disk.
-  await syncDirectory(directory);
+  await syncDirectory(fs, directory);
 }
 
 /** Removes a file durably; resolves false when it was not there. Unlink is atomic: one caller wins. */
-export async function removeFileDurably(path: string): Promise<boolean> {
+export async function removeFileDurably(path: string, fs: StoreFs = nodeFs): Promise<boolean> {
   try {
-    await unlink(path);
+    await fs.unlink(path);
   } catch (error) {
     if (isMissing(error)) return false;
     throw error;
   }
-  await syncDirectory(dirname(path));
+  await syncDirectory(fs, dirname(path));
   return true;
-}
-
-export async function syncDirectory(directory: string): Promise<void> {
-  const handle = await open(directory, 'r');
-  try {
-    await handle.sync();
-  } finally {
-    await handle.close();
-  }
 }
 
 /**
@@ -108,15 +120,16 @@ export async function syncDirectory(directory: string): Promise<void> {
 export async function removeTempFiles(
   directory: string,
   olderThan = Number.POSITIVE_INFINITY,
+  fs: StoreFs = nodeFs,
 ): Promise<number> {
   let removed = 0;
-  for (const name of await readdir(directory)) {
+  for (const name of await fs.readdir(directory)) {
     if (!TEMP_FILE.test(name)) continue;
     const path = join(directory, name);
-    const stats = await stat(path).catch(() => null);
+    const stats = await fs.stat(path).catch(() => null);
     if (!stats || !(stats.mtimeMs < olderThan)) continue;
     if (
-      await unlink(path).then(
+      await fs.unlink(path).then(
         () => true,
         () => false,
       )
@@ -124,8 +137,4 @@ export async function removeTempFiles(
       removed++;
   }
   return removed;
-}
-
-export function isMissing(error: unknown): boolean {
-  return (error as NodeJS.ErrnoException | null)?.code === 'ENOENT';
 }

@@ -14,19 +14,14 @@
  * fsynced before its promise resolves. Single process: the locks live in memory.
  */
 import { createHash, randomUUID } from 'node:crypto';
-import { mkdir, readdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Low } from 'lowdb';
 import { type AuditEvent, DEFAULT_POLICY, type Policy } from '../../shared/api';
-import { AuditLog } from './audit-log';
+import { AuditLog, type AuditLogOptions } from './audit-log';
+import type { BackupCounts, BackupItem } from './backup';
 import { lockDirectory } from './dir-lock';
-import {
-  CorruptFileError,
-  DurableJsonFile,
-  removeFileDurably,
-  removeTempFiles,
-  syncDirectory,
-} from './durable-json-file';
+import { CorruptFileError, DurableJsonFile, removeFileDurably, removeTempFiles } from './durable-json-file';
+import { nodeFs, type StoreFs, syncDirectory } from './fs';
 import { KeyedMutex } from './keyed-mutex';
 import { LowdbOidcStore } from './lowdb-oidc';
 import { LruCache } from './lru-cache';
@@ -41,7 +36,10 @@ import {
 } from './records';
 import type { ApplicationRecord, OidcKeys, OidcPayload } from './types';
 import {
+  type AuditPage,
   type AuditQuery,
+  type DamagedAccount,
+  DamagedAccountError,
   LastAdminError,
   type NewAuditEvent,
   type Store,
@@ -62,6 +60,15 @@ export interface LowdbStoreOptions {
   indexCompactAfter?: number;
   /** Audit lines indexed per user and per event type (default 500, the API's largest page). */
   auditIndexDepth?: number;
+  /**
+   * Read every user file in the background after open, so damage shows in listDamaged (and
+   * /healthz) before anyone signs in (default false; the server turns it on).
+   */
+  verifyUsersOnOpen?: boolean;
+  /** The file system (node's by default; the power-loss test passes a recorder). */
+  fs?: StoreFs;
+  /** Audit retention: rotation size, and how long / how many rotated files are kept (./audit-log.ts). */
+  audit?: Pick<AuditLogOptions, 'rotateBytes' | 'retentionDays' | 'retentionFiles' | 'now'>;
 }
 
 /** Ids and hashes become file names: anything but these characters could walk out of the directory. */
@@ -84,6 +91,7 @@ const parseIpFailures = parserFor(IpFailuresSchema);
 
 export class LowdbStore implements Store {
   readonly #dir: string;
+  readonly #fs: StoreFs;
   #unlock: () => Promise<void> = async () => {};
   readonly #usersDir: string;
   readonly #tokensDir: string;
@@ -106,25 +114,36 @@ export class LowdbStore implements Store {
   readonly #pendingIds = new Set<string>();
   /** Recently deleted token files: a request that read the token before logout must not write it back. */
   readonly #deadTokens = new Map<string, number>();
+  /** Accounts whose file was found damaged, until a read finds it whole again or it is deleted. */
+  readonly #damaged = new Map<string, DamagedAccount>();
+  readonly #verifyOnOpen: boolean;
+  #verifying: Promise<unknown> | null = null;
   #isOpen = false;
   #writesSinceSweep = 0;
   #sweeping: Promise<void> | null = null;
 
   constructor(dataDir: string, options: LowdbStoreOptions = {}) {
     this.#dir = dataDir;
+    this.#fs = options.fs ?? nodeFs;
     this.#usersDir = join(dataDir, 'users');
     this.#tokensDir = join(dataDir, 'tokens');
     this.#ipDir = join(dataDir, 'ip-failures');
     this.#policy = new Low(
-      new DurableJsonFile(join(dataDir, 'policy.json'), parserFor(PolicySchema)),
+      new DurableJsonFile(join(dataDir, 'policy.json'), parserFor(PolicySchema), this.#fs),
       structuredClone(DEFAULT_POLICY),
     );
     this.#index = new UserIndex(join(dataDir, 'index.json'), join(dataDir, 'index.jsonl'), {
       compactAfter: options.indexCompactAfter,
+      fs: this.#fs,
     });
-    this.#audit = new AuditLog(join(dataDir, 'audit.jsonl'), { indexDepth: options.auditIndexDepth });
+    this.#audit = new AuditLog(join(dataDir, 'audit.jsonl'), {
+      ...options.audit,
+      indexDepth: options.auditIndexDepth,
+      fs: this.#fs,
+    });
     this.#users = new LruCache(options.userCacheSize ?? 1000);
     this.#oidc = new LowdbOidcStore(dataDir);
+    this.#verifyOnOpen = options.verifyUsersOnOpen ?? false;
   }
 
   /**
@@ -137,13 +156,13 @@ export class LowdbStore implements Store {
     if (this.#isOpen) return;
     // 0700: the directory holds password hashes and TOTP secrets.
     for (const dir of [this.#dir, this.#usersDir, this.#tokensDir, this.#ipDir]) {
-      await mkdir(dir, { recursive: true, mode: 0o700 });
+      await this.#fs.mkdir(dir, { recursive: true, mode: 0o700 });
     }
-    await syncDirectory(this.#dir);
-    this.#unlock = await lockDirectory(this.#dir);
+    await syncDirectory(this.#fs, this.#dir);
+    this.#unlock = await lockDirectory(this.#dir, this.#fs);
     // Only the top directory here: listing 100,000 user files would slow every start. Temp files in
     // the record directories are never read (their names are not <id>.json) and the sweep removes them.
-    await removeTempFiles(this.#dir);
+    await removeTempFiles(this.#dir, undefined, this.#fs);
     try {
       await this.#policy.read();
       await this.#index.load();
@@ -159,11 +178,15 @@ export class LowdbStore implements Store {
       throw error;
     }
     this.#isOpen = true;
+    if (this.#verifyOnOpen) {
+      this.#verifying = this.verifyUsers().catch((error) => logError('verifying user files failed', error));
+    }
   }
 
   async close(): Promise<void> {
     if (!this.#isOpen) return;
     this.#isOpen = false;
+    await this.#verifying;
     await Promise.all([
       this.#userLocks.idle(),
       this.#tokenLocks.idle(),
@@ -210,22 +233,48 @@ export class LowdbStore implements Store {
       .map((entry) => entry.id);
   }
 
-  /** Every user in creation order; a user whose file is damaged is left out and reported on stderr. */
+  /** Every user in creation order; a user whose file is damaged is left out and listed by listDamaged. */
   async listUsers(): Promise<UserRecord[]> {
     this.#assertOpen();
     const records = await mapLimit(this.#index.entries(), READ_CONCURRENCY, async (entry) => {
       try {
         return await this.getUser(entry.id);
       } catch (error) {
-        if (!(error instanceof CorruptFileError)) throw error;
-        logError('user file unreadable, left out of the list', error);
+        if (!(error instanceof DamagedAccountError)) throw error;
         return null;
       }
     });
     return records.filter((record): record is UserRecord => record !== null);
   }
 
-  /** Null for an unknown id; throws CorruptFileError when the user's file is damaged. */
+  async pageAudit(query: AuditQuery, cursor?: string): Promise<AuditPage> {
+    this.#assertOpen();
+    return this.#audit.page(query, cursor);
+  }
+
+  exportAudit(from: string, to: string): AsyncIterable<AuditEvent> {
+    this.#assertOpen();
+    return this.#audit.range(from, to);
+  }
+
+  async listDamaged(): Promise<DamagedAccount[]> {
+    this.#assertOpen();
+    return [...this.#damaged.values()].map((account) => ({ ...account }));
+  }
+
+  /**
+   * Reads every indexed user file (a few at a time, each under its user's lock) and returns the
+   * damaged ones; what it finds shows in listDamaged.
+   */
+  async verifyUsers(): Promise<DamagedAccount[]> {
+    await mapLimit(this.#index.entries(), 4, async (entry) => {
+      if (!this.#isOpen) return;
+      await this.#userLocks.run(entry.id, () => this.#readUser(entry.id).catch(() => null));
+    });
+    return [...this.#damaged.values()];
+  }
+
+  /** Null for an unknown id; throws DamagedAccountError when the user's file is damaged or missing. */
   async getUser(id: string): Promise<UserRecord | null> {
     this.#assertOpen();
     if (!SAFE_NAME.test(id) || !this.#index.get(id)) return null;
@@ -262,7 +311,7 @@ export class LowdbStore implements Store {
         try {
           await this.#index.put({ id: record.id, username: record.username, key, role: record.role });
         } catch (error) {
-          await removeFileDurably(this.#userPath(record.id)).catch(() => {});
+          await removeFileDurably(this.#userPath(record.id), this.#fs).catch(() => {});
           throw error;
         }
         this.#users.set(record.id, record);
@@ -324,18 +373,20 @@ export class LowdbStore implements Store {
       // A new name is held while the file is written, so a racing create cannot take it meanwhile.
       if (renamed) this.#pendingKeys.add(key);
       try {
+        // A name or role commits in the index, before the file: a power cut between the two leaves
+        // the new name and role in the index and the old ones in the file, and every read takes
+        // them from the index (#readUser), so the two never disagree in what the store answers.
+        const indexChanged = record.username !== entry.username || record.role !== entry.role;
+        if (indexChanged) await this.#index.put({ id, username: record.username, key, role: record.role });
         try {
           await this.#userFile(id).write(record);
         } catch (error) {
           // The rename may have happened before the failure: the next call must read the file, not trust memory.
           this.#users.delete(id);
+          if (indexChanged) await this.#index.put(entry).catch(() => {});
           throw error;
         }
         this.#users.set(id, record);
-        // The index changes only when what it holds changed (a role or a name), never per update.
-        if (record.username !== entry.username || record.role !== entry.role) {
-          await this.#index.put({ id, username: record.username, key, role: record.role });
-        }
       } finally {
         if (renamed) this.#pendingKeys.delete(key);
       }
@@ -356,7 +407,8 @@ export class LowdbStore implements Store {
       // Out of the index first: from this moment the account cannot sign in, even if the unlink fails.
       await this.#index.remove(id);
       this.#users.delete(id);
-      await removeFileDurably(this.#userPath(id));
+      this.#damaged.delete(id);
+      await removeFileDurably(this.#userPath(id), this.#fs);
       return true;
     });
     if (deleted) await this.deleteTokensOfUser(id);
@@ -391,7 +443,7 @@ export class LowdbStore implements Store {
       const record = await this.#readToken(name, hash);
       if (!record) return null;
       // unlink succeeds for exactly one caller, even if the lock were bypassed.
-      return (await removeFileDurably(this.#tokenPath(name))) ? record : null;
+      return (await removeFileDurably(this.#tokenPath(name), this.#fs)) ? record : null;
     });
   }
 
@@ -400,19 +452,19 @@ export class LowdbStore implements Store {
     const name = tokenFileName(hash);
     await this.#tokenLocks.run(name, async () => {
       this.#markTokenDead(name);
-      await removeFileDurably(this.#tokenPath(name));
+      await removeFileDurably(this.#tokenPath(name), this.#fs);
     });
   }
 
   /** Scans every token file: fine for what calls it (a user deletion or an MFA reset). */
   async deleteTokensOfUser(userId: string, kind?: TokenKind): Promise<void> {
     this.#assertOpen();
-    await mapLimit(await recordNames(this.#tokensDir), READ_CONCURRENCY, async (name) => {
+    await mapLimit(await recordNames(this.#fs, this.#tokensDir), READ_CONCURRENCY, async (name) => {
       const record = await this.#readToken(name, null);
       if (record?.userId !== userId || (kind && record.kind !== kind)) return;
       await this.#tokenLocks.run(name, async () => {
         this.#markTokenDead(name);
-        await removeFileDurably(this.#tokenPath(name));
+        await removeFileDurably(this.#tokenPath(name), this.#fs);
       });
     });
   }
@@ -456,7 +508,7 @@ export class LowdbStore implements Store {
     if (recent < failures.length) {
       await this.#ipLocks.run(name, async () => {
         const latest = (await this.#readIpFailures(name)).filter(isRecent);
-        if (latest.length === 0) await removeFileDurably(this.#ipPath(name));
+        if (latest.length === 0) await removeFileDurably(this.#ipPath(name), this.#fs);
         else await this.#ipFile(name).write({ failures: latest });
       });
     }
@@ -481,6 +533,105 @@ export class LowdbStore implements Store {
   }
 
   /**
+   * The store's records for a backup (./backup.ts), read while the server runs. Each account is
+   * read under its own lock, so a spend is either wholly in the backup or not at all, and a sign-in
+   * waits at most for one file read; the audit log is read up to where it stood when its turn came.
+   * An account created after the backup began is not in it; one deleted meanwhile is left out.
+   */
+  async *exportBackup(): AsyncGenerator<BackupItem> {
+    this.#assertOpen();
+    yield { kind: 'policy', policy: structuredClone(this.#policy.data) };
+    for (const { id } of this.#index.entries()) {
+      const item = await this.#userLocks.run(id, async (): Promise<BackupItem | null> => {
+        if (!this.#index.get(id)) return null;
+        try {
+          const user = this.#users.get(id) ?? (await this.#readUser(id));
+          return user ? { kind: 'user', user: structuredClone(user) } : null;
+        } catch (error) {
+          if (error instanceof DamagedAccountError) return { kind: 'damaged', account: error.account };
+          throw error;
+        }
+      });
+      if (item) yield item;
+    }
+    const damaged = { lines: 0 };
+    for await (const event of this.#audit.events(damaged)) yield { kind: 'audit', event };
+    if (damaged.lines > 0) logError('damaged audit lines left out of the backup', String(damaged.lines));
+  }
+
+  /** Replays a backup into this store, which must be empty (no account, no audit event). */
+  async importBackup(items: AsyncIterable<BackupItem>): Promise<BackupCounts> {
+    this.#assertOpen();
+    if (this.#index.size > 0 || (await this.#audit.list({ limit: 1 })).length > 0) {
+      throw new Error(`${this.#dir} is not empty: a backup is restored only into an empty DATA_DIR.`);
+    }
+    const counts: BackupCounts = { users: 0, damaged: 0, audit: 0 };
+    // Written a batch at a time: the files in parallel, the index and log lines by group commit.
+    let users: UserRecord[] = [];
+    let events: AuditEvent[] = [];
+    const flush = async () => {
+      await mapLimit(users, READ_CONCURRENCY, (user) => this.createUser(user));
+      await Promise.all(events.map((event) => this.#audit.append(event)));
+      users = [];
+      events = [];
+    };
+    for await (const item of items) {
+      if (item.kind === 'policy') await this.setPolicy(item.policy);
+      if (item.kind === 'damaged') counts.damaged++;
+      if (item.kind === 'user') {
+        users.push(item.user);
+        counts.users++;
+      }
+      if (item.kind === 'audit') {
+        events.push(item.event);
+        counts.audit++;
+      }
+      if (users.length + events.length >= 256) await flush();
+    }
+    await flush();
+    return counts;
+  }
+
+  /**
+   * Puts back one account from a backup: only one that is damaged or gone, since rolling a healthy
+   * account back would make its spent codes work again. Refuses when its name now belongs to
+   * another account.
+   */
+  async restoreUser(user: UserRecord): Promise<'replaced' | 'created'> {
+    this.#assertOpen();
+    const record = parseUser(structuredClone(user));
+    const holder = this.#index.idOfKey(usernameKey(record.username));
+    if (holder !== undefined && holder !== record.id) {
+      throw new Error(`The name ${record.username} now belongs to another account: delete that one first.`);
+    }
+    if (holder === undefined) {
+      if (this.#index.get(record.id)) throw new Error(`Account ${record.id} now has another name.`);
+      await this.createUser(record);
+      return 'created';
+    }
+    await this.#userLocks.run(record.id, async () => {
+      const damaged = await this.#readUser(record.id).then(
+        () => false,
+        (error: unknown) => error instanceof DamagedAccountError,
+      );
+      if (!damaged) throw new Error(`Account ${record.username} is not damaged: it is left as it is.`);
+      const entry = this.#index.get(record.id);
+      if (entry && (entry.username !== record.username || entry.role !== record.role)) {
+        await this.#index.put({
+          id: record.id,
+          username: record.username,
+          key: usernameKey(record.username),
+          role: record.role,
+        });
+      }
+      await this.#userFile(record.id).write(record);
+      this.#users.set(record.id, record);
+      this.#damaged.delete(record.id);
+    });
+    return 'replaced';
+  }
+
+  /**
    * Removes the token and address-failure files that nobody read again, so abandoned sign-ins and
    * sessions never logged out do not pile up, and temp files a crash left. Runs in the background
    * every SWEEP_EVERY token or failure writes (never at startup). Only files untouched for
@@ -492,27 +643,28 @@ export class LowdbStore implements Store {
     this.#assertOpen();
     const cutoff = Date.now() - SWEEP_AGE_MS;
     const isStale = async (path: string) => {
-      const stats = await stat(path).catch(() => null);
+      const stats = await this.#fs.stat(path).catch(() => null);
       return stats !== null && stats.mtimeMs < cutoff;
     };
     let removed = 0;
     // An hour-old temp file is no write in progress (those take milliseconds): a crash left it.
     for (const dir of [this.#usersDir, this.#tokensDir, this.#ipDir]) {
-      removed += await removeTempFiles(dir, Date.now() - TEMP_FILE_AGE_MS);
+      removed += await removeTempFiles(dir, Date.now() - TEMP_FILE_AGE_MS, this.#fs);
     }
-    await mapLimit(await recordNames(this.#tokensDir), READ_CONCURRENCY, async (name) => {
+    await mapLimit(await recordNames(this.#fs, this.#tokensDir), READ_CONCURRENCY, async (name) => {
       if (!(await isStale(this.#tokenPath(name)))) return;
       await this.#tokenLocks.run(name, async () => {
         const record = await this.#readToken(name, null);
         if (record && !(Date.parse(record.expiresAt) < cutoff)) return;
-        if (await removeFileDurably(this.#tokenPath(name))) removed++;
+        if (await removeFileDurably(this.#tokenPath(name), this.#fs)) removed++;
       });
     });
-    await mapLimit(await recordNames(this.#ipDir), READ_CONCURRENCY, async (name) => {
+    await mapLimit(await recordNames(this.#fs, this.#ipDir), READ_CONCURRENCY, async (name) => {
       // Failures that old are outside any lockout window a server would use.
       if (!(await isStale(this.#ipPath(name)))) return;
       await this.#ipLocks.run(name, async () => {
-        if ((await isStale(this.#ipPath(name))) && (await removeFileDurably(this.#ipPath(name)))) removed++;
+        if ((await isStale(this.#ipPath(name))) && (await removeFileDurably(this.#ipPath(name), this.#fs)))
+          removed++;
       });
     });
     return removed;
@@ -617,9 +769,42 @@ export class LowdbStore implements Store {
   }
 
   async #readUser(id: string): Promise<UserRecord | null> {
-    const record = await this.#userFile(id).read();
-    if (record && record.id !== id) throw new CorruptFileError(this.#userPath(id), 'holds another user');
+    let record: UserRecord | null;
+    try {
+      record = await this.#userFile(id).read();
+    } catch (error) {
+      if (!(error instanceof CorruptFileError)) throw error;
+      throw this.#damage(id, error.reason, error);
+    }
+    const entry = this.#index.get(id);
+    if (!entry) return null;
+    // The index names it, so its file must exist (a create writes the file first, a delete unlinks it last).
+    if (!record) throw this.#damage(id, 'the file is missing');
+    if (record.id !== id) throw this.#damage(id, 'the file holds another user');
+    this.#damaged.delete(id);
+    // A name or role change cut short by a crash left the new ones in the index only (see updateUser).
+    if (record.username !== entry.username || record.role !== entry.role) {
+      return { ...record, username: entry.username, role: entry.role };
+    }
     return record;
+  }
+
+  /** Notes a damaged account (reported once, by path and reason only) and returns the error reads throw. */
+  #damage(id: string, reason: string, cause?: unknown): DamagedAccountError {
+    const entry = this.#index.get(id);
+    const account: DamagedAccount = {
+      id,
+      username: entry?.username ?? id,
+      role: entry?.role ?? 'user',
+      reason,
+    };
+    if (entry && this.#damaged.get(id)?.reason !== reason) {
+      this.#damaged.set(id, account);
+      console.error(
+        JSON.stringify({ level: 'error', msg: 'user file damaged', path: this.#userPath(id), reason }),
+      );
+    }
+    return new DamagedAccountError(account, { cause });
   }
 
   /** A damaged token file counts as no token (and is removed): a token that cannot be read grants nothing. */
@@ -630,7 +815,7 @@ export class LowdbStore implements Store {
     } catch (error) {
       if (!(error instanceof CorruptFileError)) throw error;
       logError('token file unreadable, removed', error);
-      await removeFileDurably(this.#tokenPath(name)).catch(() => {});
+      await removeFileDurably(this.#tokenPath(name), this.#fs).catch(() => {});
       return null;
     }
   }
@@ -667,7 +852,7 @@ export class LowdbStore implements Store {
   }
 
   #userFile(id: string): DurableJsonFile<UserRecord> {
-    return new DurableJsonFile(this.#userPath(id), parseUser);
+    return new DurableJsonFile(this.#userPath(id), parseUser, this.#fs);
   }
 
   #tokenPath(name: string): string {
@@ -675,7 +860,7 @@ export class LowdbStore implements Store {
   }
 
   #tokenFile(name: string): DurableJsonFile<TokenRecord> {
-    return new DurableJsonFile(this.#tokenPath(name), parseToken);
+    return new DurableJsonFile(this.#tokenPath(name), parseToken, this.#fs);
   }
 
   #ipPath(name: string): string {
@@ -683,7 +868,7 @@ export class LowdbStore implements Store {
   }
 
   #ipFile(name: string): DurableJsonFile<IpFailures> {
-    return new DurableJsonFile(this.#ipPath(name), parseIpFailures);
+    return new DurableJsonFile(this.#ipPath(name), parseIpFailures, this.#fs);
   }
 
   #assertOpen(): void {
@@ -706,8 +891,8 @@ function sha256Hex(text: string): string {
 }
 
 /** The record names in a directory: `<name>.json`, leaving out temp files. */
-async function recordNames(directory: string): Promise<string[]> {
-  return (await readdir(directory))
+async function recordNames(fs: StoreFs, directory: string): Promise<string[]> {
+  return (await fs.readdir(directory))
     .filter((file) => file.endsWith('.json') && !file.startsWith('.'))
     .map((file) => file.slice(0, -'.json'.length));
 }

@@ -3,6 +3,7 @@
  * holds something else must be refused, never handed to the services as a record.
  * `satisfies` ties each schema to its type in ./types, so a field added there fails to compile here.
  */
+import { createHash } from 'node:crypto';
 import { z } from 'zod';
 import { AuditEvent, MfaType, Policy, Role } from '../../shared/api';
 import type { BackupCodeSet, Lockout, MfaRecord, TokenRecord, UserRecord } from './types';
@@ -125,4 +126,63 @@ export function parserFor<T>(schema: z.ZodType<T>): (raw: unknown) => T {
 
 export function usernameKey(username: string): string {
   return username.toLowerCase();
+}
+
+/**
+ * Every stored JSON record (a file, or one line of a log) is sealed with a checksum, so damage a
+ * parse cannot see (a flipped byte inside a string, a hash cut short) is found on read:
+ *
+ *   {"sum":"<first 16 hex of SHA-256 of the record's JSON>", ...the record's own fields}
+ *
+ * The seal is the first field, fixed width, so it is checked on the raw text (no re-serialising)
+ * and the record stays one JSON object any JSON reader understands. 64 bits find damage, not an
+ * attacker: whoever can write the files can recompute the sum.
+ *
+ * Records written before seals existed have none. They are still read (a store written by the
+ * previous version must open) and get their seal on their next write, or all at once with
+ * `npm run store:check -- --repair`. No unsealed record starts with a key of three characters, so a
+ * sealed record whose `"sum"` key was damaged is still recognised as sealed and refused.
+ */
+const SEAL_PREFIX = '{"sum":"';
+const SUM_LENGTH = 16;
+/** `{"sum":"` + 16 hex + `",` : where the record's own fields start. */
+const SEALED_AT = SEAL_PREFIX.length + SUM_LENGTH + 2;
+/** The shape of a seal, whatever its letters: `{"xxx":"<16 chars>",`. */
+const SEAL_SHAPE = /^\{"[^"]{3}":"[^"]{16}",/;
+
+export class ChecksumError extends Error {
+  constructor(reason: string) {
+    super(reason);
+    this.name = 'ChecksumError';
+  }
+}
+
+function sumOf(json: string): string {
+  return createHash('sha256').update(json, 'utf8').digest('hex').slice(0, SUM_LENGTH);
+}
+
+/** The sealed text of one record's JSON (an object, as JSON.stringify wrote it). */
+export function seal(json: string): string {
+  if (!json.startsWith('{') || !json.endsWith('}')) throw new Error('Only a JSON object can be sealed.');
+  const rest = json.length === 2 ? '}' : `,${json.slice(1)}`;
+  return `${SEAL_PREFIX}${sumOf(json)}"${rest}`;
+}
+
+/**
+ * The record's own JSON from a stored text, checked against its seal. `sealed` is false for a
+ * record written before seals (read as it is). Throws ChecksumError when the seal does not match.
+ */
+export function unseal(text: string): { json: string; sealed: boolean } {
+  if (!SEAL_SHAPE.test(text) && !text.startsWith(`${SEAL_PREFIX}`)) return { json: text, sealed: false };
+  if (!text.startsWith(SEAL_PREFIX) || text[SEAL_PREFIX.length + SUM_LENGTH] !== '"') {
+    throw new ChecksumError('its checksum field is damaged');
+  }
+  const sum = text.slice(SEAL_PREFIX.length, SEAL_PREFIX.length + SUM_LENGTH);
+  const after = text[SEAL_PREFIX.length + SUM_LENGTH + 1];
+  if (after !== ',' && !(after === '}' && text.length === SEALED_AT)) {
+    throw new ChecksumError('its checksum field is damaged');
+  }
+  const json = after === '}' ? '{}' : `{${text.slice(SEALED_AT)}`;
+  if (sumOf(json) !== sum) throw new ChecksumError('checksum mismatch');
+  return { json, sealed: true };
 }

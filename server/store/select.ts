@@ -5,8 +5,14 @@ import { LowdbStore } from './lowdb';
 import { PostgresStore } from './postgres';
 import type { Store } from './types';
 
-export function storeFor(config: Pick<Config, 'database' | 'dataDir'>): { store: Store; kind: string } {
+export function storeFor(config: Pick<Config, 'database' | 'dataDir' | 'audit'>): {
+  store: Store;
+  kind: string;
+} {
   return config.database
     ? { store: new PostgresStore(config.database), kind: 'postgres' }
-    : { store: new LowdbStore(resolve(config.dataDir)), kind: 'lowdb' };
+    : {
+        store: new LowdbStore(resolve(config.dataDir), { verifyUsersOnOpen: true, audit: config.audit }),
+        kind: 'lowdb',
+      };
 }

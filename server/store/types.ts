@@ -100,6 +100,12 @@ export interface AuditQuery {
 
 export type NewAuditEvent = Omit<AuditEvent, 'id'>;
 
+/** One page of audit events, newest first; `nextCursor` continues with older ones, null at the oldest kept. */
+export interface AuditPage {
+  events: AuditEvent[];
+  nextCursor: string | null;
+}
+
 export class UsernameTakenError extends Error {
   constructor(username: string) {
     super(`Username ${username} is taken.`);
@@ -126,6 +132,37 @@ export class LastAdminError extends Error {
   constructor() {
     super('This is the last administrator.');
     this.name = 'LastAdminError';
+  }
+}
+
+/** A page cursor this store did not hand out (or one mangled on the way). */
+export class InvalidCursorError extends Error {
+  constructor() {
+    super('The cursor is not one this server handed out.');
+    this.name = 'InvalidCursorError';
+  }
+}
+
+/** An account whose stored record cannot be read: what the index still knows of it, and why. */
+export interface DamagedAccount {
+  id: string;
+  username: string;
+  role: Role;
+  /** What is wrong, for the admin: "empty (zero bytes)", "checksum mismatch", "the file is missing"... */
+  reason: string;
+}
+
+/**
+ * Thrown by reads of a damaged account: the app answers that account's requests 503
+ * (account_damaged) while every other account works, and an admin can still delete it.
+ */
+export class DamagedAccountError extends Error {
+  constructor(
+    readonly account: DamagedAccount,
+    options?: { cause: unknown },
+  ) {
+    super(`The stored record of account ${account.username} is damaged: ${account.reason}.`, options);
+    this.name = 'DamagedAccountError';
   }
 }
 
@@ -207,6 +244,34 @@ export interface Store extends OidcStore {
    * secret was judged). Atomicity: deletes one row under the address's lock; no-op when none is left.
    */
   releaseIpAttempt(ip: string, at: string): Promise<void>;
+
+  // --- Damage and backups (issue #11) ---------------------------------------------------------
+  // What an operator needs to run the store for years. An SQL adapter meets each with its own means.
+
+  /**
+   * The accounts known to be damaged. A damaged account must never take the server down nor block
+   * another account: reads of it throw DamagedAccountError, deleteUser still removes it, and
+   * createUser of its name stays refused until it is deleted (its name is still taken).
+   * lowdb: a user file that is missing, empty, not JSON, of the wrong shape or failing its checksum,
+   * found by any read of it (the server verifies every user file in the background after start,
+   * and listUsers reads them all). SQL: rows the database cannot return (normally none: its pages
+   * carry their own checksums); an implementation may return [].
+   */
+  listDamaged(): Promise<DamagedAccount[]>;
+
+  /**
+   * One page of the audit log, newest first, continuing from `cursor` (opaque, from the previous
+   * page; an invalid one throws InvalidCursorError). A page may hold fewer than `limit` events while
+   * older ones exist (lowdb reads one rotated file at most per page): only a null nextCursor means
+   * the end. SQL: keyset pagination on (at, id) in an index, the cursor encoding the last row.
+   */
+  pageAudit(query: AuditQuery, cursor?: string): Promise<AuditPage>;
+
+  /**
+   * The events with from <= at < to, oldest first, streamed (an export may hold millions). SQL: one
+   * query on the at index, read with a server-side cursor.
+   */
+  exportAudit(from: string, to: string): AsyncIterable<AuditEvent>;
 }
 
 // ---- OpenID Connect provider (server/oidc): applications, signing keys, the provider's records ----

@@ -9,6 +9,7 @@
 import { Low } from 'lowdb';
 import { AppendLog } from './append-log';
 import { CorruptFileError, DurableJsonFile } from './durable-json-file';
+import type { StoreFs } from './fs';
 import {
   type IndexChange,
   IndexChangeSchema,
@@ -16,12 +17,17 @@ import {
   type IndexFile,
   IndexFileSchema,
   parserFor,
+  seal,
+  unseal,
 } from './records';
 
 /** The index could not be loaded: the store must not start with an unknown set of accounts. */
 export class IndexUnreadableError extends Error {
   constructor(reason: string, options?: { cause: unknown }) {
-    super(`The user index cannot be read: ${reason}`, options);
+    super(
+      `The user index cannot be read: ${reason}. \`npm run store:check -- --repair\` rebuilds it from the user files.`,
+      options,
+    );
     this.name = 'IndexUnreadableError';
   }
 }
@@ -29,6 +35,7 @@ export class IndexUnreadableError extends Error {
 export interface UserIndexOptions {
   /** Compact once the journal holds this many lines, or half the index if that is more. */
   compactAfter?: number;
+  fs?: StoreFs;
 }
 
 export class UserIndex {
@@ -41,11 +48,14 @@ export class UserIndex {
   #compaction: Promise<void> | null = null;
 
   constructor(snapshotPath: string, journalPath: string, options: UserIndexOptions = {}) {
-    this.#snapshot = new Low(new DurableJsonFile(snapshotPath, parserFor(IndexFileSchema)), {
+    this.#snapshot = new Low(new DurableJsonFile(snapshotPath, parserFor(IndexFileSchema), options.fs), {
       version: 1,
       users: [],
     });
-    this.#journal = new AppendLog(journalPath);
+    this.#journal = new AppendLog(journalPath, {
+      fs: options.fs,
+      isWholeLine: (text) => parseChange(text) !== null,
+    });
     this.#compactAfter = options.compactAfter ?? 1024;
   }
 
@@ -64,13 +74,9 @@ export class UserIndex {
     try {
       const lines = await this.#journal.readAll();
       lines.forEach((line, i) => {
-        let change: IndexChange;
-        try {
-          change = IndexChangeSchema.parse(JSON.parse(line));
-        } catch {
-          // A torn last line was already cut at open; a bad line inside means the file was damaged.
-          throw new IndexUnreadableError(`${this.#journal.path} line ${i + 1} is corrupt`);
-        }
+        const change = parseChange(line);
+        // A torn last line was already cut at open; a bad line inside means the file was damaged.
+        if (!change) throw new IndexUnreadableError(`${this.#journal.path} line ${i + 1} is corrupt`);
         this.#apply(change);
       });
       this.#journalLines = lines.length;
@@ -116,7 +122,7 @@ export class UserIndex {
     // Applied before the line is durable, so a snapshot taken meanwhile includes it (replay is idempotent).
     this.#apply(change);
     try {
-      await this.#journal.append(JSON.stringify(change));
+      await this.#journal.append(seal(JSON.stringify(change)));
     } catch (error) {
       // The line did not reach the disk (the log cut it back): memory goes back to match the files.
       this.#apply(previous ? { op: 'put', entry: previous } : { op: 'delete', id });
@@ -158,5 +164,14 @@ export class UserIndex {
       this.#byId.delete(change.id);
       if (this.#idByKey.get(previous.key) === previous.id) this.#idByKey.delete(previous.key);
     }
+  }
+}
+
+/** One journal line, checked against its checksum (a line of the previous version has none); null if damaged. */
+export function parseChange(line: string): IndexChange | null {
+  try {
+    return IndexChangeSchema.parse(JSON.parse(unseal(line).json));
+  } catch {
+    return null;
   }
 }

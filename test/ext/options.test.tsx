@@ -201,6 +201,26 @@ describe('Users', () => {
     );
   });
 
+  test('a damaged account shows in a notice with its reason, and can be deleted from there', async () => {
+    const bob = {
+      id: 'b0b0b0b0-0000-4000-8000-000000000000',
+      username: 'bob',
+      role: 'user',
+      reason: 'checksum mismatch',
+    };
+    const server = await openAsAdmin({ 'GET /api/admin/users': { body: { users: USERS, damaged: [bob] } } });
+    const notice = await screen.findByRole('region', { name: 'Damaged accounts' });
+    expect(within(notice).getByText('bob: checksum mismatch')).toBeTruthy();
+    expect(within(notice).getByText(/cannot sign in.*store:restore/)).toBeTruthy();
+    server.on(`DELETE /api/admin/users/${bob.id}`, { status: 204 });
+    server.on('GET /api/admin/users', { body: { users: USERS, damaged: [] } });
+    fireEvent.click(within(notice).getByRole('button', { name: 'Delete bob' }));
+    fireEvent.click(screen.getByRole('button', { name: 'Delete' }));
+    expect(await screen.findByText('bob was deleted.')).toBeTruthy();
+    expect(server.callsTo('DELETE', `/api/admin/users/${bob.id}`)).toHaveLength(1);
+    await waitFor(() => expect(screen.queryByRole('region', { name: 'Damaged accounts' })).toBeNull());
+  });
+
   test('revoke codes asks first, then revokes', async () => {
     const server = await openAsAdmin();
     server.on(`DELETE /api/admin/users/${ALICE.id}/backup-codes`, { status: 204 });
@@ -289,6 +309,31 @@ describe('Users', () => {
 });
 
 describe('Audit log', () => {
+  test('exports a date range as a download: the chosen format, the end day included', async () => {
+    const server = await openAsAdmin({ 'GET /api/admin/audit/export': { body: { not: 'parsed' } } });
+    const clicked: string[] = [];
+    const click = vi.spyOn(HTMLAnchorElement.prototype, 'click').mockImplementation(function (
+      this: HTMLAnchorElement,
+    ) {
+      clicked.push(this.download);
+    });
+    const form = screen.getByRole('form', { name: 'Export the audit log' });
+    fireEvent.input(within(form).getByLabelText('From'), { target: { value: '2026-11-01' } });
+    fireEvent.input(within(form).getByLabelText('To (included)'), { target: { value: '2026-11-30' } });
+    fireEvent.change(within(form).getByLabelText('Format'), { target: { value: 'jsonl' } });
+    fireEvent.click(within(form).getByRole('button', { name: 'Download' }));
+    await waitFor(() => expect(clicked).toEqual(['sparekey-audit-2026-11-01-2026-11-30.jsonl']));
+    const call = server.callsTo('GET', '/api/admin/audit/export')[0];
+    expect(new URLSearchParams(call?.path.split('?')[1])).toEqual(
+      new URLSearchParams({
+        from: '2026-11-01T00:00:00.000Z',
+        to: '2026-12-01T00:00:00.000Z',
+        format: 'jsonl',
+      }),
+    );
+    click.mockRestore();
+  });
+
   test('filters by user and event type on the server', async () => {
     const server = await openAsAdmin({
       'GET /api/admin/audit': {

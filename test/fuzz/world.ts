@@ -147,7 +147,8 @@ function comparable(files: Map<string, string>, mode: Unchanged): Map<string, st
   for (const [path, text] of files) {
     if (path === 'audit.jsonl' || path.startsWith('ip-failures/')) continue;
     if (path.startsWith('users/') && !path.split('/').pop()?.startsWith('.')) {
-      const { passwordLockout: _p, mfaLockout: _m, ...rest } = JSON.parse(text);
+      // The checksum covers those fields too, so it changes with them.
+      const { sum: _s, passwordLockout: _p, mfaLockout: _m, ...rest } = JSON.parse(text);
       kept.set(path, JSON.stringify(rest));
     } else kept.set(path, text);
   }

@@ -2,7 +2,13 @@ import { readdir, readFile, stat, utimes, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { CorruptFileError, IndexUnreadableError, LowdbStore } from '../../server/store/lowdb';
-import { LastAdminError, type Store, UsernameTakenError, type UserRecord } from '../../server/store/types';
+import {
+  DamagedAccountError,
+  LastAdminError,
+  type Store,
+  UsernameTakenError,
+  type UserRecord,
+} from '../../server/store/types';
 import { DEFAULT_POLICY, type Policy } from '../../shared/api';
 import { storeContract } from './contract';
 import { makeEvent, makeToken, makeUser, openStore, tempDir } from './store-fixtures';
@@ -477,7 +483,7 @@ describe('failures per client address', () => {
     const [file] = await readdir(join(dir, 'ip-failures'));
     expect(file).toMatch(/^[0-9a-f]{64}\.json$/);
     const stored = JSON.parse(await readFile(join(dir, 'ip-failures', file ?? ''), 'utf8'));
-    expect(stored).toEqual({ failures: ['2026-11-27T10:20:00.000Z'] });
+    expect(stored).toEqual({ sum: expect.any(String), failures: ['2026-11-27T10:20:00.000Z'] });
 
     expect(await store.countIpFailures('203.0.113.7', '2026-11-27T10:30:00.000Z')).toBe(0);
     expect(await readdir(join(dir, 'ip-failures'))).toEqual([]);
@@ -637,13 +643,17 @@ describe('opening a data directory', () => {
 
     const again = await openStore(dir);
     expect(await again.getUser(alice.id)).toEqual(alice);
-    await expect(again.getUser(bob.id)).rejects.toBeInstanceOf(CorruptFileError);
-    await expect(again.getUser(carol.id)).rejects.toThrow(/corrupt/);
+    await expect(again.getUser(bob.id)).rejects.toBeInstanceOf(DamagedAccountError);
+    await expect(again.getUser(carol.id)).rejects.toThrow(/account carol is damaged: username/);
     await expect(again.updateUser(bob.id, (user) => ({ user, result: 1 }))).rejects.toBeInstanceOf(
-      CorruptFileError,
+      DamagedAccountError,
     );
     expect(await again.listUsers()).toEqual([alice]);
     expect(await again.countUsers()).toBe(3);
+    expect((await again.listDamaged()).map(({ username, reason }) => ({ username, reason }))).toEqual([
+      { username: 'bob', reason: 'not valid JSON' },
+      { username: 'carol', reason: expect.stringMatching(/^username: /) },
+    ]);
   });
 
   it('fails clearly when the user index is unreadable', async () => {

@@ -1,5 +1,5 @@
 import { useCallback, useEffect, useState } from 'preact/hooks';
-import type { AdminUser, AuditEvent, AuditEventType } from '../../../shared/api';
+import type { AdminUser, AuditEvent, AuditEventType, AuditExportFormat } from '../../../shared/api';
 import { ErrorAlert } from '../components/Alert';
 import type { Session } from '../components/SessionGate';
 import { isSessionExpired } from '../errors';
@@ -38,6 +38,81 @@ export const EVENT_LABELS: Record<AuditEventType, MessageKey> = {
 };
 
 const TYPES = Object.keys(EVENT_LABELS) as AuditEventType[];
+
+/** The day `days` before today, as an <input type="date"> value. */
+function dayInput(daysAgo: number): string {
+  return new Date(Date.now() - daysAgo * 24 * 60 * 60_000).toISOString().slice(0, 10);
+}
+
+/** Saves a downloaded file through a temporary link: the page never navigates. */
+function save(blob: Blob, name: string): void {
+  const url = URL.createObjectURL(blob);
+  const link = document.createElement('a');
+  link.href = url;
+  link.download = name;
+  link.click();
+  setTimeout(() => URL.revokeObjectURL(url), 60_000);
+}
+
+/** A date range of the audit log as a JSON Lines or CSV file, however old (the server reads its rotated files). */
+function AuditExport({ session }: { session: Session }) {
+  const [from, setFrom] = useState(dayInput(30));
+  const [to, setTo] = useState(dayInput(0));
+  const [format, setFormat] = useState<AuditExportFormat>('csv');
+  const [error, setError] = useState<unknown>(null);
+  const [busy, setBusy] = useState(false);
+
+  const download = async (event: Event) => {
+    event.preventDefault();
+    setError(null);
+    setBusy(true);
+    try {
+      // The end day is included: the range runs to the start of the next day (UTC).
+      const end = new Date(Date.parse(`${to}T00:00:00Z`) + 24 * 60 * 60_000).toISOString();
+      const blob = await session.api.exportAudit({ from: `${from}T00:00:00.000Z`, to: end, format });
+      save(blob, `sparekey-audit-${from}-${to}.${format}`);
+    } catch (caught) {
+      if (isSessionExpired(caught)) session.expire();
+      else setError(caught);
+    } finally {
+      setBusy(false);
+    }
+  };
+
+  return (
+    <form class="row" onSubmit={download} aria-label={t('auditExport')}>
+      <div class="field">
+        <label for="audit-from">{t('auditExportFrom')}</label>
+        <input
+          id="audit-from"
+          type="date"
+          required
+          value={from}
+          onInput={(e) => setFrom(e.currentTarget.value)}
+        />
+      </div>
+      <div class="field">
+        <label for="audit-to">{t('auditExportTo')}</label>
+        <input id="audit-to" type="date" required value={to} onInput={(e) => setTo(e.currentTarget.value)} />
+      </div>
+      <div class="field">
+        <label for="audit-format">{t('auditExportFormat')}</label>
+        <select
+          id="audit-format"
+          value={format}
+          onChange={(e) => setFormat(e.currentTarget.value as AuditExportFormat)}
+        >
+          <option value="csv">CSV</option>
+          <option value="jsonl">JSON Lines</option>
+        </select>
+      </div>
+      <button type="submit" disabled={busy}>
+        {t('auditExportDownload')}
+      </button>
+      <ErrorAlert error={error} />
+    </form>
+  );
+}
 
 function detailsText(event: AuditEvent): string {
   return Object.entries(event.details ?? {})
@@ -117,6 +192,7 @@ export function AuditLog({
           </select>
         </div>
       </div>
+      <AuditExport session={session} />
       <ErrorAlert error={error} />
       {events !== null &&
         (shown.length === 0 ? (

@@ -1,5 +1,5 @@
 import { useCallback, useEffect, useState } from 'preact/hooks';
-import type { AdminUser, UpdatedUser } from '../../../shared/api';
+import type { AdminUser, DamagedAccount, UpdatedUser } from '../../../shared/api';
 import { ErrorAlert, Notice } from '../components/Alert';
 import { AuthenticatorSecret } from '../components/AuthenticatorSecret';
 import { ConfirmButton } from '../components/ConfirmButton';
@@ -38,6 +38,7 @@ function lockCell(user: AdminUser): string {
 /** Every account: who it is, its MFA and codes, and the actions an admin takes on it. */
 export function UsersSection({ session, currentUserId, onChanged, onUsersLoaded }: UsersSectionProps) {
   const [users, setUsers] = useState<AdminUser[] | null>(null);
+  const [damaged, setDamaged] = useState<DamagedAccount[]>([]);
   const [error, setError] = useState<unknown>(null);
   const [status, setStatus] = useState<string | null>(null);
   const [editing, setEditing] = useState<AdminUser | null>(null);
@@ -58,7 +59,10 @@ export function UsersSection({ session, currentUserId, onChanged, onUsersLoaded 
 
   const load = useCallback(async () => {
     try {
-      const loaded = (await session.api.users()).users;
+      const reply = await session.api.users();
+      const loaded = reply.users;
+      // A server before damage reporting sends no list.
+      setDamaged(reply.damaged ?? []);
       setUsers(loaded);
       onUsersLoaded(loaded);
     } catch (caught) {
@@ -132,6 +136,30 @@ export function UsersSection({ session, currentUserId, onChanged, onUsersLoaded 
       )}
       <ErrorAlert error={error} />
       {status && <Notice tone="success">{status}</Notice>}
+      {damaged.length > 0 && (
+        <section class="panel stack" aria-labelledby="damaged-heading">
+          <h3 id="damaged-heading">{t('damagedHeading')}</h3>
+          <Notice tone="warning">{t('damagedNotice')}</Notice>
+          <ul class="stack">
+            {damaged.map((account) => (
+              <li key={account.id} class="row spread">
+                <span>{t('damagedAccount', account.username, account.reason)}</span>
+                <ConfirmButton
+                  question={t('deleteQuestion', account.username)}
+                  confirmLabel={t('deleteConfirm')}
+                  disabled={account.id === currentUserId}
+                  label={t('deleteFor', account.username)}
+                  onConfirm={() =>
+                    act(t('userDeleted', account.username), () => session.api.deleteUser(account.id))
+                  }
+                >
+                  {t('delete')}
+                </ConfirmButton>
+              </li>
+            ))}
+          </ul>
+        </section>
+      )}
       {users === null ? (
         !error && <p class="muted">{t('loading')}</p>
       ) : (

@@ -1,0 +1,45 @@
+/** What the store commands share: their arguments, the DATA_DIR they act on, and how they fail. */
+import { resolve } from 'node:path';
+import { type ParseArgsConfig, parseArgs } from 'node:util';
+import { loadConfig } from '../config';
+import type { LowdbStoreOptions } from '../store/lowdb';
+
+/**
+ * The store options the server would use: its audit retention from the same AUDIT_* variables, so a
+ * command that opens the store never prunes audit files the server would keep.
+ */
+export function storeOptions(): LowdbStoreOptions {
+  const { AUDIT_ROTATE_MB, AUDIT_RETENTION_DAYS, AUDIT_RETENTION_FILES } = process.env;
+  const env = Object.fromEntries(
+    Object.entries({ AUDIT_ROTATE_MB, AUDIT_RETENTION_DAYS, AUDIT_RETENTION_FILES }).filter(
+      ([, v]) => v !== undefined,
+    ),
+  );
+  return { audit: loadConfig(env).audit };
+}
+
+/** The server's DATA_DIR (as `npm start` reads it), or `--data-dir`. */
+export function dataDirOf(given: string | undefined): string {
+  return resolve(given ?? (process.env.DATA_DIR || './data'));
+}
+
+export function parseCommand<T extends NonNullable<ParseArgsConfig['options']>>(usage: string, options: T) {
+  try {
+    return parseArgs({ options: { ...options, help: { type: 'boolean' } }, allowPositionals: false }).values;
+  } catch (error) {
+    fail(`${error instanceof Error ? error.message : String(error)}\n${usage}`, 2);
+  }
+}
+
+export function fail(message: string, code = 1): never {
+  process.stderr.write(`${message}\n`);
+  process.exit(code);
+}
+
+/** Runs a command's main, printing a failure's message (never a stack of secrets) and exiting 1. */
+export function run(main: () => Promise<number>): void {
+  main().then(
+    (code) => process.exit(code),
+    (error: unknown) => fail(error instanceof Error ? error.message : String(error)),
+  );
+}

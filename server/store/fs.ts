@@ -1,0 +1,55 @@
+/**
+ * The file-system calls the lowdb store makes, as one small interface: the store runs on node's
+ * fs/promises, and the power-loss test runs it over a recorder of the same calls (test/store/power-loss),
+ * which then rebuilds every disk state a power cut could leave. A call the store makes outside this
+ * interface would escape that proof, so every store file goes through it.
+ */
+import * as fsp from 'node:fs/promises';
+
+/** An open file: only what the store uses of node's FileHandle (which satisfies it). */
+export interface StoreFileHandle {
+  read(buffer: Buffer, offset: number, length: number, position: number): Promise<{ bytesRead: number }>;
+  /** At the handle's position; with flag 'a' or 'a+' (O_APPEND) always at the end of the file. */
+  write(buffer: Buffer, offset: number, length: number): Promise<{ bytesWritten: number }>;
+  writeFile(data: string, encoding: 'utf8'): Promise<void>;
+  sync(): Promise<void>;
+  datasync(): Promise<void>;
+  truncate(length: number): Promise<void>;
+  stat(): Promise<{ size: number }>;
+  close(): Promise<void>;
+}
+
+export interface StoreFs {
+  /** Flags used: 'r' (a file, or a directory to fsync it), 'wx' (create, fail if it exists), 'a+'. */
+  open(path: string, flags: 'r' | 'wx' | 'a+', mode?: number): Promise<StoreFileHandle>;
+  readFile(path: string, encoding: 'utf8'): Promise<string>;
+  rename(from: string, to: string): Promise<void>;
+  unlink(path: string): Promise<void>;
+  readdir(path: string): Promise<string[]>;
+  stat(path: string): Promise<{ mtimeMs: number; size: number; isDirectory(): boolean }>;
+  mkdir(path: string, options: { recursive: true; mode: number }): Promise<unknown>;
+}
+
+export const nodeFs: StoreFs = {
+  open: (path, flags, mode) => fsp.open(path, flags, mode),
+  readFile: (path, encoding) => fsp.readFile(path, encoding),
+  rename: (from, to) => fsp.rename(from, to),
+  unlink: (path) => fsp.unlink(path),
+  readdir: (path) => fsp.readdir(path),
+  stat: (path) => fsp.stat(path),
+  mkdir: (path, options) => fsp.mkdir(path, options),
+};
+
+/** fsync of a directory: what makes a create, rename or unlink in it survive a power cut. */
+export async function syncDirectory(fs: StoreFs, directory: string): Promise<void> {
+  const handle = await fs.open(directory, 'r');
+  try {
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
+}
+
+export function isMissing(error: unknown): boolean {
+  return (error as NodeJS.ErrnoException | null)?.code === 'ENOENT';
+}

@@ -1,0 +1,178 @@
+/**
+ * Backup while the real server serves a sign-in load, then restore into an empty DATA_DIR and
+ * compare: the same accounts; codes spent before the backup began are refused, codes never spent
+ * work, and a code spent while the backup ran is either spent in the restore or not, never more.
+ */
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, expect, it } from 'vitest';
+import { currentTotp } from '../../server/crypto/totp';
+import { runCli } from '../support/cli';
+import { call, type RunningServer, startServer } from '../support/server';
+
+const running: RunningServer[] = [];
+const dirs: string[] = [];
+afterEach(async () => {
+  for (const server of running.splice(0)) await server.stop({ keepData: true });
+  for (const dir of dirs.splice(0)) await rm(dir, { recursive: true, force: true });
+});
+
+async function tempDir(prefix: string) {
+  const dir = await mkdtemp(join(tmpdir(), prefix));
+  dirs.push(dir);
+  return dir;
+}
+
+async function start(dataDir: string) {
+  const server = await startServer({ dataDir });
+  running.push(server);
+  return server;
+}
+
+interface Person {
+  username: string;
+  password: string;
+  codes: string[];
+}
+
+const USERS = 4;
+const CODES = 10;
+
+async function login(url: string, person: Person) {
+  const res = await call(url, 'POST', '/api/auth/login', {
+    body: { username: person.username, password: person.password },
+  });
+  expect(res.body.status).toBe('mfa_required');
+  return res.body.mfaToken as string;
+}
+
+/** Signs in with backup code `number` (1-based); resolves with the HTTP status. */
+async function useCode(url: string, person: Person, number: number) {
+  const res = await call(url, 'POST', '/api/auth/mfa', {
+    body: { mfaToken: await login(url, person), method: 'backup_code', code: person.codes[number - 1] },
+  });
+  return { status: res.status, token: res.body?.token as string | undefined };
+}
+
+it('backs up during a sign-in load; the restore has the same accounts and exactly the spends it should', async () => {
+  const dataDir = await tempDir('sparekey-backup-src-');
+  const server = await start(dataDir);
+  const adminLogin = await call(server.url, 'POST', '/api/auth/login', {
+    body: { username: 'admin', password: server.adminPassword },
+  });
+  const admin = adminLogin.body.token as string;
+  await call(server.url, 'PUT', '/api/admin/policy', {
+    token: admin,
+    body: {
+      mfaUsage: 'optional_per_user',
+      backupCodes: { enabled: true, count: CODES, warnWhenRemaining: 2 },
+    },
+  });
+  const people: Person[] = [];
+  for (let i = 0; i < USERS; i++) {
+    const person: Person = { username: `user${i}`, password: `user${i}-password`, codes: [] };
+    const created = await call(server.url, 'POST', '/api/admin/users', {
+      token: admin,
+      body: { username: person.username, password: person.password },
+    });
+    const patched = await call(server.url, 'PATCH', `/api/admin/users/${created.body.user.id}`, {
+      token: admin,
+      body: { mfa: { type: 'totp' } },
+    });
+    const signedIn = await call(server.url, 'POST', '/api/auth/mfa', {
+      body: {
+        mfaToken: await login(server.url, person),
+        method: 'totp',
+        code: currentTotp(patched.body.totp.secret, Date.now()),
+      },
+    });
+    const generated = await call(server.url, 'POST', '/api/me/backup-codes', {
+      token: signedIn.body.token,
+      body: { password: person.password },
+    });
+    expect(generated.status).toBe(201);
+    person.codes = (generated.body.codes as { code: string }[]).map((c) => c.code);
+    people.push(person);
+  }
+  // Code 1 of everyone is spent before the backup: the restore must refuse it.
+  for (const person of people) expect((await useCode(server.url, person, 1)).status).toBe(200);
+
+  // The load: everyone signs in with their next code, back to back, while the backup runs.
+  const spends = people.map(
+    () => [] as Array<{ number: number; startedAt: number; doneAt: number; status: number }>,
+  );
+  let backupDone = false;
+  const load = people.map(async (person, i) => {
+    for (let number = 2; number < CODES && !backupDone; number++) {
+      const startedAt = performance.now();
+      const { status } = await useCode(server.url, person, number);
+      spends[i]?.push({ number, startedAt, doneAt: performance.now(), status });
+    }
+  });
+  await new Promise((resolve) => setTimeout(resolve, 300));
+  const archive = join(await tempDir('sparekey-backup-file-'), 'sparekey.backup');
+  const backupStartedAt = performance.now();
+  const backup = await runCli('store-backup', ['--to', archive], { env: { DATA_DIR: dataDir } });
+  const backupEndedAt = performance.now();
+  backupDone = true;
+  await Promise.all(load);
+  expect(backup.stderr).toBe('');
+  expect(backup.code).toBe(0);
+  expect(backup.stdout).toMatch(
+    new RegExp(
+      `Backed up ${USERS + 1} account\\(s\\) and \\d+ audit event\\(s\\) .* from the running server \\(pid ${server.process.pid}\\)`,
+    ),
+  );
+  for (const list of spends) for (const spend of list) expect(spend.status).toBe(200);
+  // The load really overlapped the backup.
+  expect(spends.flat().some((s) => s.startedAt < backupEndedAt && s.doneAt > backupStartedAt)).toBe(true);
+  const adminView = await call(server.url, 'GET', '/api/admin/users', { token: admin });
+  await server.stop({ keepData: true });
+  running.splice(0);
+
+  // A restore refuses a DATA_DIR that is not empty, and an archive cut short.
+  const busy = await runCli('store-restore', ['--from', archive, '--to', dataDir]);
+  expect(busy.code).toBe(1);
+  expect(busy.stderr).toMatch(/is not empty/);
+  const cut = join(await tempDir('sparekey-backup-cut-'), 'cut.backup');
+  const bytes = await readFile(archive);
+  await writeFile(cut, bytes.subarray(0, Math.floor(bytes.length * 0.8)));
+  const cutRestore = await runCli('store-restore', ['--from', cut, '--to', await tempDir('sparekey-never-')]);
+  expect(cutRestore.code).toBe(1);
+  expect(cutRestore.stderr).toMatch(/not a complete SpareKey backup/);
+
+  const restoredDir = join(await tempDir('sparekey-backup-dst-'), 'data');
+  const restore = await runCli('store-restore', ['--from', archive, '--to', restoredDir]);
+  expect(restore.stderr).toBe('');
+  expect(restore.code).toBe(0);
+  expect(restore.stdout).toMatch(new RegExp(`Restored ${USERS + 1} account\\(s\\) .* verified`));
+
+  const restored = await start(restoredDir);
+  const adminAgain = await call(restored.url, 'POST', '/api/auth/login', {
+    body: { username: 'admin', password: server.adminPassword },
+  });
+  const users = await call(restored.url, 'GET', '/api/admin/users', { token: adminAgain.body.token });
+  expect(users.body.users.map((u: { id: string; username: string }) => [u.id, u.username])).toEqual(
+    adminView.body.users.map((u: { id: string; username: string }) => [u.id, u.username]),
+  );
+  for (const [i, person] of people.entries()) {
+    const list = spends[i] ?? [];
+    const spentBefore = [1, ...list.filter((s) => s.doneAt < backupStartedAt).map((s) => s.number)];
+    const startedBeforeEnd = new Set([
+      1,
+      ...list.filter((s) => s.startedAt < backupEndedAt).map((s) => s.number),
+    ]);
+    // Code 10 was never used: it works, and opens a session to read what the restore says is spent.
+    const session = await useCode(restored.url, person, CODES);
+    expect(session.status).toBe(200);
+    const me = await call(restored.url, 'GET', '/api/me', { token: session.token });
+    const used = (me.body.backupCodes.used as number[]).filter((n) => n !== CODES);
+    for (const number of spentBefore) expect(used).toContain(number);
+    for (const number of used) expect(startedBeforeEnd.has(number)).toBe(true);
+    // A spent code in the restore is refused; one it does not hold as spent works there once.
+    expect((await useCode(restored.url, person, 1)).status).toBe(401);
+    const unspent = list.find((s) => !used.includes(s.number));
+    if (unspent) expect((await useCode(restored.url, person, unspent.number)).status).toBe(200);
+  }
+}, 180_000);

@@ -1,0 +1,213 @@
+/** Checksums, records of the previous version, the index's last line, and store:check / --repair. */
+import { readdir, readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { archive, readArchive, verifyArchive, writeArchive } from '../../server/store/backup';
+import { checkStore, repairStore } from '../../server/store/check';
+import { DirectoryInUseError } from '../../server/store/dir-lock';
+import { unseal } from '../../server/store/records';
+import { DamagedAccountError, type UserRecord } from '../../server/store/types';
+import { makeEvent, makeToken, makeUser, openStore, tempDir } from './store-fixtures';
+
+async function filesUnder(dir: string): Promise<string[]> {
+  const out: string[] = [];
+  for (const entry of await readdir(dir, { withFileTypes: true, recursive: true })) {
+    if (entry.isFile()) out.push(join(entry.parentPath, entry.name));
+  }
+  return out.sort();
+}
+
+describe('the user index journal', () => {
+  it('keeps a last line that lost only its newline (the newest account), and still cuts a torn one', async () => {
+    const dir = await tempDir();
+    const store = await openStore(dir, { indexCompactAfter: 100 });
+    const alice = makeUser('alice');
+    const bob = makeUser('bob');
+    await store.createUser(alice);
+    await store.createUser(bob);
+    await store.close();
+    const journal = join(dir, 'index.jsonl');
+    const text = await readFile(journal, 'utf8');
+    await writeFile(journal, text.slice(0, -1));
+
+    const again = await openStore(dir, { indexCompactAfter: 100 });
+    expect((await again.findUserByUsername('bob'))?.id).toBe(bob.id);
+    expect(await again.countUsers()).toBe(2);
+    expect(await readFile(journal, 'utf8')).toBe(text);
+    await again.close();
+
+    // A line cut inside is no account: it is dropped, and so is only it.
+    await writeFile(journal, text.slice(0, -20));
+    const third = await openStore(dir, { indexCompactAfter: 100 });
+    expect(await third.findUserByUsername('bob')).toBeNull();
+    expect((await third.findUserByUsername('alice'))?.id).toBe(alice.id);
+  });
+});
+
+describe('records of the previous version (no checksum)', () => {
+  it('opens and reads them; store:check counts them; --repair seals them, losing nothing', async () => {
+    const dir = await tempDir();
+    const store = await openStore(dir);
+    const alice = makeUser('alice', { role: 'admin' });
+    await store.createUser(alice);
+    await store.setPolicy({
+      mfaUsage: 'required',
+      backupCodes: { enabled: true, count: 8, warnWhenRemaining: 2 },
+    });
+    const token = makeToken(alice.id);
+    await store.putToken(token);
+    const event = await store.appendAudit(makeEvent({ subject: { id: alice.id, username: 'alice' } }));
+    await store.close();
+    // What the previous version wrote: the same JSON without the seal.
+    for (const path of await filesUnder(dir)) {
+      if (path.endsWith('server.lock')) continue;
+      const text = await readFile(path, 'utf8');
+      const lines = text.split('\n').map((line) => (line ? unseal(line).json : line));
+      await writeFile(path, lines.join('\n'));
+      expect(await readFile(path, 'utf8')).not.toContain('"sum"');
+    }
+
+    const old = await openStore(dir);
+    expect(await old.getUser(alice.id)).toEqual(alice);
+    expect((await old.getPolicy()).backupCodes.count).toBe(8);
+    expect(await old.getToken(token.hash)).toEqual(token);
+    expect(await old.listAudit({ limit: 10, userId: alice.id })).toEqual([event]);
+    await old.close();
+
+    const report = await checkStore(dir);
+    expect(report.problems).toEqual([]);
+    expect(report.unsealed).toBe(3); // policy, user, token (no index snapshot yet; log lines are not counted)
+    const repaired = await repairStore(dir);
+    expect(repaired.quarantined).toEqual([]);
+    expect((await checkStore(dir)).unsealed).toBe(0);
+    const sealedUser = await readFile(join(dir, 'users', `${alice.id}.json`), 'utf8');
+    expect(sealedUser.startsWith('{"sum":"')).toBe(true);
+    const reopened = await openStore(dir);
+    expect(await reopened.getUser(alice.id)).toEqual(alice);
+    expect(await reopened.getToken(token.hash)).toEqual(token);
+  });
+});
+
+describe('store:check and --repair', () => {
+  it('lists every problem; --repair quarantines what is damaged, rebuilds the index, keeps everything else', async () => {
+    const dir = await tempDir();
+    const store = await openStore(dir, { indexCompactAfter: 100 });
+    const users = ['alice', 'bob', 'carol', 'dave'].map((name) => makeUser(name));
+    for (const user of users) await store.createUser(user);
+    const [alice, bob, carol, dave] = users as [
+      ReturnType<typeof makeUser>,
+      ...ReturnType<typeof makeUser>[],
+    ];
+    if (!bob || !carol || !dave) throw new Error('four users');
+    await store.close();
+    const userPath = (id: string) => join(dir, 'users', `${id}.json`);
+    const before = new Map<string, string>();
+    for (const user of [alice, dave]) before.set(user.id, await readFile(userPath(user.id), 'utf8'));
+
+    await writeFile(userPath(bob.id), '');
+    const ghost = makeUser('ghost');
+    await writeFile(join(dir, 'users', `${ghost.id}.json`), JSON.stringify(ghost));
+    await writeFile(join(dir, 'tokens', 'deadbeef.json'), '{"sum":"0000000000000000","hash":"x"}');
+    await writeFile(join(dir, 'users', '.left.json.0a0b.tmp'), 'half');
+    // One damaged journal line: the store refuses to open until the index is rebuilt.
+    const journal = join(dir, 'index.jsonl');
+    const lines = (await readFile(journal, 'utf8')).split('\n');
+    lines[2] = (lines[2] as string).replace('carol', 'karol');
+    await writeFile(journal, lines.join('\n'));
+
+    const report = await checkStore(dir);
+    expect(report.problems.map((p) => [p.kind, p.path])).toEqual(
+      expect.arrayContaining([
+        ['index_damaged', 'index.jsonl'],
+        ['user_damaged', `users/${bob.id}.json`],
+        ['token_damaged', 'tokens/deadbeef.json'],
+        ['temp_file', 'users/.left.json.0a0b.tmp'],
+      ]),
+    );
+    expect(report.problems.find((p) => p.kind === 'index_damaged')?.detail).toBe('line 3 damaged');
+    expect(report.problems.find((p) => p.kind === 'user_damaged')?.detail).toBe('empty (zero bytes)');
+
+    const repair = await repairStore(dir, new Date('2026-12-01T10:00:00Z'));
+    expect(repair.quarantineDir).toBe('quarantine/2026-12-01T10-00-00.000Z');
+    expect(repair.quarantined).toEqual(
+      expect.arrayContaining([
+        `users/${bob.id}.json`,
+        'tokens/deadbeef.json',
+        'users/.left.json.0a0b.tmp',
+        'index.jsonl',
+      ]),
+    );
+    // Nothing is deleted: the damaged files sit in quarantine, byte for byte.
+    expect(await readFile(join(dir, repair.quarantineDir ?? '', 'users', `${bob.id}.json`), 'utf8')).toBe('');
+    expect(await readFile(join(dir, repair.quarantineDir ?? '', 'index.jsonl'), 'utf8')).toContain('karol');
+    expect(repair.after.problems).toEqual([]);
+
+    const reopened = await openStore(dir);
+    // Without a readable index, the files say who exists: the unindexed ghost comes back too (reported).
+    expect((await reopened.listUsers()).map((user) => user.username).sort()).toEqual([
+      'alice',
+      'carol',
+      'dave',
+      'ghost',
+    ]);
+    expect(await reopened.getUser(bob.id)).toBeNull();
+    for (const user of [alice, dave])
+      expect(await readFile(userPath(user.id), 'utf8')).toBe(before.get(user.id));
+    expect(await reopened.listDamaged()).toEqual([]);
+  });
+
+  it('with a readable index, quarantines user files it does not name rather than bringing them back', async () => {
+    const dir = await tempDir();
+    const store = await openStore(dir);
+    const alice = makeUser('alice');
+    await store.createUser(alice);
+    await store.close();
+    const ghost = makeUser('ghost');
+    await writeFile(join(dir, 'users', `${ghost.id}.json`), JSON.stringify(ghost));
+
+    const report = await checkStore(dir);
+    expect(report.problems.map((p) => p.kind)).toEqual(['user_orphan']);
+    const repair = await repairStore(dir);
+    expect(repair.quarantined).toEqual([`users/${ghost.id}.json`]);
+    const reopened = await openStore(dir);
+    expect((await reopened.listUsers()).map((user) => user.username)).toEqual(['alice']);
+  });
+
+  it('--repair refuses while a server holds the directory', async () => {
+    const dir = await tempDir();
+    const store = await openStore(dir);
+    await store.createUser(makeUser('alice'));
+    const lock = await readFile(join(dir, 'server.lock'), 'utf8');
+    await store.close();
+    // A live process of this boot (the test runner's parent) holds it.
+    await writeFile(join(dir, 'server.lock'), lock.replace(/^\d+/, String(process.ppid)));
+    await expect(repairStore(dir)).rejects.toBeInstanceOf(DirectoryInUseError);
+    expect(await readFile(join(dir, 'server.lock'), 'utf8')).toContain(String(process.ppid));
+  });
+});
+
+describe('restoring one damaged account from a backup', () => {
+  it('puts back the damaged account as the backup holds it, and refuses to roll back a healthy one', async () => {
+    const dir = await tempDir();
+    const store = await openStore(dir);
+    const alice = makeUser('alice');
+    const bob = makeUser('bob');
+    await store.createUser(alice);
+    await store.createUser(bob);
+    const archivePath = join(await tempDir(), 'store.backup');
+    await writeArchive(archive(store.exportBackup()), archivePath);
+    expect(await verifyArchive(archivePath)).toEqual({ users: 2, damaged: 0, audit: 0 });
+    await store.close();
+    await writeFile(join(dir, 'users', `${alice.id}.json`), '');
+
+    const again = await openStore(dir);
+    await expect(again.getUser(alice.id)).rejects.toBeInstanceOf(DamagedAccountError);
+    const saved = new Map<string, UserRecord>();
+    for await (const item of readArchive(archivePath))
+      if (item.kind === 'user') saved.set(item.user.username, item.user);
+    expect(await again.restoreUser(saved.get('alice') as UserRecord)).toBe('replaced');
+    expect(await again.getUser(alice.id)).toEqual(alice);
+    expect(await again.listDamaged()).toEqual([]);
+    await expect(again.restoreUser(saved.get('bob') as UserRecord)).rejects.toThrow(/bob is not damaged/);
+  });
+});

@@ -16,6 +16,11 @@ const ipKey = (ip: string) => createHash('sha256').update(ip).digest('hex');
  */
 const ADDRESS_LOCK_SPACE = 0x53504950;
 
+/** The address's attempts at or after $2, pruning its older ones in the same statement. */
+const COUNT_RECENT = `
+  WITH pruned AS (DELETE FROM ip_failures WHERE ip_hash = $1 AND at < $2)
+  SELECT count(*)::integer AS n FROM ip_failures WHERE ip_hash = $1 AND at >= $2`;
+
 async function lockAddress(tx: Queryable, key: string): Promise<void> {
   await tx.query('SELECT pg_advisory_xact_lock($1, hashtext($2))', [ADDRESS_LOCK_SPACE, key]);
 }
@@ -32,11 +37,7 @@ export async function reserveIpAttempt(
   return db.transaction(async (tx) => {
     await lockAddress(tx, key);
     // `limit` is compared here, not in SQL: a caller may pass Infinity (record unconditionally).
-    const [row] = await tx.query<{ n: number }>(
-      `WITH pruned AS (DELETE FROM ip_failures WHERE ip_hash = $1 AND at < $2)
-       SELECT count(*)::integer AS n FROM ip_failures WHERE ip_hash = $1 AND at >= $2`,
-      [key, since],
-    );
+    const [row] = await tx.query<{ n: number }>(COUNT_RECENT, [key, since]);
     if ((row?.n ?? 0) >= limit) return false;
     await tx.query('INSERT INTO ip_failures (ip_hash, at) VALUES ($1, $2)', [key, at]);
     return true;
@@ -58,11 +59,7 @@ export async function releaseIpAttempt(db: Db, ip: string, at: string): Promise<
 
 /** Counts the failures at or after `since`, and prunes the older ones of this address. */
 export async function countIpFailures(db: Queryable, ip: string, since: string): Promise<number> {
-  const [row] = await db.query<{ n: number }>(
-    `WITH pruned AS (DELETE FROM ip_failures WHERE ip_hash = $1 AND at < $2)
-     SELECT count(*)::integer AS n FROM ip_failures WHERE ip_hash = $1 AND at >= $2`,
-    [ipKey(ip), since],
-  );
+  const [row] = await db.query<{ n: number }>(COUNT_RECENT, [ipKey(ip), since]);
   return row?.n ?? 0;
 }
 

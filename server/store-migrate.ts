@@ -34,7 +34,7 @@ async function main(): Promise<number> {
     await target.open();
     try {
       const report = await copyLowdbToPostgres(source, target);
-      const { users, codes, auditEvents } = report;
+      const { users, codes, auditEvents, applications } = report;
       process.stdout.write(
         [
           `Copied ${dataDir} into ${describeTarget(to)}:`,
@@ -42,6 +42,8 @@ async function main(): Promise<number> {
           `  users         ${users.copied} copied, ${users.alreadyThere} already there, ${users.checked} checked`,
           `  backup codes  ${codes.sets} sets, ${codes.codes} codes (${codes.spent} spent), checked with their users`,
           `  audit events  ${auditEvents.copied} copied, ${auditEvents.alreadyThere} already there, ${auditEvents.checked} checked`,
+          `  applications  ${applications.copied} copied, ${applications.alreadyThere} already there`,
+          `  oidc keys     ${report.oidcKeys}`,
           '  sessions      not copied: users sign in again',
           '',
         ].join('\n'),

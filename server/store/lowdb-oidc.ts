@@ -17,33 +17,10 @@ import { join } from 'node:path';
 import { z } from 'zod';
 import { CorruptFileError, DurableJsonFile, removeFileDurably } from './durable-json-file';
 import { KeyedMutex } from './keyed-mutex';
-import { parserFor } from './records';
+import { ApplicationSchema, KeysSchema, parserFor } from './records';
 import type { ApplicationRecord, OidcKeys, OidcPayload, OidcStore } from './types';
 
-const ApplicationSchema = z.object({
-  id: z.string(),
-  clientId: z.string(),
-  name: z.string(),
-  type: z.enum(['confidential', 'public']),
-  redirectUris: z.array(z.string()),
-  postLogoutRedirectUris: z.array(z.string()),
-  secretHash: z.string().nullable(),
-  createdAt: z.string(),
-  updatedAt: z.string(),
-}) satisfies z.ZodType<ApplicationRecord>;
 const ApplicationsSchema = z.object({ applications: z.array(ApplicationSchema) });
-
-const KeysSchema = z.object({
-  signing: z.array(
-    z.object({
-      kid: z.string(),
-      jwk: z.record(z.string(), z.unknown()),
-      createdAt: z.string(),
-      retiredAt: z.string().nullable(),
-    }),
-  ),
-  cookieSecrets: z.array(z.string()),
-}) satisfies z.ZodType<OidcKeys>;
 
 const RecordSchema = z.object({
   model: z.string(),

@@ -6,7 +6,15 @@
 import { createHash } from 'node:crypto';
 import { z } from 'zod';
 import { AuditEvent, MfaType, Policy, Role } from '../../shared/api';
-import type { BackupCodeSet, Lockout, MfaRecord, TokenRecord, UserRecord } from './types';
+import type {
+  ApplicationRecord,
+  BackupCodeSet,
+  Lockout,
+  MfaRecord,
+  OidcKeys,
+  TokenRecord,
+  UserRecord,
+} from './types';
 
 // Loose objects keep fields this version does not know, so an older build never drops a newer one's data.
 const MfaRecordSchema = z.looseObject({
@@ -88,6 +96,32 @@ export const TokenRecordSchema = z.looseObject({
 }) satisfies z.ZodType<TokenRecord>;
 
 export const PolicySchema = Policy;
+
+/** An OIDC application, checked before either store writes one. */
+export const ApplicationSchema = z.object({
+  id: z.string(),
+  clientId: z.string(),
+  name: z.string(),
+  type: z.enum(['confidential', 'public']),
+  redirectUris: z.array(z.string()),
+  postLogoutRedirectUris: z.array(z.string()),
+  secretHash: z.string().nullable(),
+  createdAt: z.string(),
+  updatedAt: z.string(),
+}) satisfies z.ZodType<ApplicationRecord>;
+
+/** The OIDC signing keys and cookie secrets, checked before either store writes them. */
+export const KeysSchema = z.object({
+  signing: z.array(
+    z.object({
+      kid: z.string(),
+      jwk: z.record(z.string(), z.unknown()),
+      createdAt: z.string(),
+      retiredAt: z.string().nullable(),
+    }),
+  ),
+  cookieSecrets: z.array(z.string()),
+}) satisfies z.ZodType<OidcKeys>;
 
 /** One row of the user index: what listing, counting and sign-in by name need without opening a file. */
 export const IndexEntrySchema = z.object({

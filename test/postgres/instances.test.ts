@@ -49,15 +49,20 @@ describe('two instances on one database', () => {
     const user = await createTotpUser(next(), admin, 'spender');
     const session = await signInWithTotp(next(), user);
     const [code] = await generateCodes(next(), user, session);
-    // Each sign-in's password step and code step land on different instances.
-    const mfaTokens = await Promise.all(Array.from({ length: 50 }, () => startMfa(next(), user)));
+    // Each sign-in's password step and code step land on different instances. The password steps
+    // one after another: the account's lockout lets only a few run at once (attempts in flight count).
+    const mfaTokens: string[] = [];
+    for (let i = 0; i < 50; i++) mfaTokens.push(await startMfa(next(), user));
     const results = await Promise.all(
       mfaTokens.map((mfaToken) =>
         call(next().url, 'POST', '/api/auth/mfa', { body: { mfaToken, method: 'backup_code', code } }),
       ),
     );
     expect(results.filter((result) => result.status === 200)).toHaveLength(1);
-    expect(results.every((result) => [200, 401, 429].includes(result.status))).toBe(true);
+    // The rest are told the code was used (its digest is kept), whichever instance judged them.
+    expect(
+      results.filter((result) => result.status === 409 && result.body.error.code === 'code_already_used'),
+    ).toHaveLength(49);
     for (const server of servers) {
       const me = await call(server.url, 'GET', '/api/me', { token: session });
       expect(me.body.backupCodes).toMatchObject({ remaining: 9, used: [1] });

@@ -61,7 +61,7 @@ describe('migrating a lowdb store into PostgreSQL', () => {
   it('copies users, sets and the audit log; the PostgreSQL server then behaves as the lowdb one did', async () => {
     const dataDir = await mkdtemp(join(tmpdir(), 'sparekey-migrate-'));
     cleanup.push(() => rm(dataDir, { recursive: true, force: true }));
-    const lowdb = await startServer({ dataDir, env: FAST_ARGON2 });
+    const lowdb = await startServer({ dataDir, env: { ...FAST_ARGON2, PASSWORD_LOCKOUT_ATTEMPTS: '3' } });
     const admin = await adminToken(lowdb);
     await enableBackupCodes(lowdb, admin, 10);
     const people: Person[] = [];
@@ -82,6 +82,21 @@ describe('migrating a lowdb store into PostgreSQL', () => {
       expect(me.backupCodes.used).toEqual(spent);
       people.push({ user, codes, spent, me });
     }
+    // An OpenID Connect application (and with it the provider's keys), and an account locked out.
+    const application = await call(lowdb.url, 'POST', '/api/admin/applications', {
+      token: admin,
+      body: { name: 'Grafana', type: 'public', redirectUris: ['https://grafana.example/cb'] },
+    });
+    expect(application.status).toBe(201);
+    const jwksBefore = await (await fetch(`${lowdb.url}/oidc/jwks`)).json();
+    const locked = await createTotpUser(lowdb, admin, 'dee');
+    for (let n = 0; n < 3; n++) {
+      const wrong = await call(lowdb.url, 'POST', '/api/auth/login', {
+        body: { username: locked.username, password: 'not the password' },
+      });
+      // The third failure locks the account (PASSWORD_LOCKOUT_ATTEMPTS above) and says so.
+      expect(wrong.status).toBe(n < 2 ? 401 : 429);
+    }
     const auditBefore = (await call(lowdb.url, 'GET', '/api/admin/audit?limit=500', { token: admin })).body
       .events;
     const adminMe = (await call(lowdb.url, 'GET', '/api/me', { token: admin })).body;
@@ -92,7 +107,9 @@ describe('migrating a lowdb store into PostgreSQL', () => {
     expect(first.stderr).toBe('');
     expect(first.code).toBe(0);
     expect(first.stdout).toContain('policy        copied');
-    expect(first.stdout).toContain('users         4 copied, 0 already there, 4 checked');
+    expect(first.stdout).toContain('users         5 copied, 0 already there, 5 checked');
+    expect(first.stdout).toContain('applications  1 copied, 0 already there');
+    expect(first.stdout).toContain('oidc keys     copied');
     expect(first.stdout).toContain('backup codes  3 sets, 30 codes (3 spent)');
     expect(first.stdout).toMatch(new RegExp(`audit events  ${auditBefore.length} copied, 0 already there`));
     expect(first.stdout).not.toContain('postgres://');
@@ -100,13 +117,23 @@ describe('migrating a lowdb store into PostgreSQL', () => {
     const second = await migrateCli(['--from', dataDir, '--to', databaseUrl]);
     expect(second.code).toBe(0);
     expect(second.stdout).toContain('policy        already there');
-    expect(second.stdout).toContain('users         0 copied, 4 already there, 4 checked');
+    expect(second.stdout).toContain('users         0 copied, 5 already there, 5 checked');
+    expect(second.stdout).toContain('applications  0 copied, 1 already there');
+    expect(second.stdout).toContain('oidc keys     already there');
     expect(second.stdout).toMatch(new RegExp(`audit events  0 copied, ${auditBefore.length} already there`));
 
     const postgres = await startServer({ env: postgresEnv(databaseUrl) });
     cleanup.push(() => postgres.stop());
     const pgAdmin = await adminToken(postgres);
     expect((await call(postgres.url, 'GET', '/api/me', { token: pgAdmin })).body).toEqual(adminMe);
+    const apps = (await call(postgres.url, 'GET', '/api/admin/applications', { token: pgAdmin })).body;
+    expect(apps.applications).toEqual([application.body.application]);
+    expect(await (await fetch(`${postgres.url}/oidc/jwks`)).json()).toEqual(jwksBefore);
+    // The lockout came along: the right password is refused while the account is locked.
+    const stillLocked = await call(postgres.url, 'POST', '/api/auth/login', {
+      body: { username: locked.username, password: locked.password },
+    });
+    expect(stillLocked.status).toBe(429);
     const auditAfter = (await call(postgres.url, 'GET', '/api/admin/audit?limit=500', { token: pgAdmin }))
       .body.events;
     // The copied log, under the sign-in the admin just made.
@@ -123,8 +150,10 @@ describe('migrating a lowdb store into PostgreSQL', () => {
         person.me,
       );
       for (const number of person.spent) {
+        // Spent codes came with their digests: recognised as used, not counted as a wrong guess.
         const refused = await spend(postgres, person.user, person.codes[number - 1] as string);
-        expect(refused.status).toBe(401);
+        expect(refused.status).toBe(409);
+        expect(refused.body.error.code).toBe('code_already_used');
       }
       const unused = person.spent.length + 1;
       const accepted = await spend(postgres, person.user, person.codes[unused - 1] as string);

@@ -152,7 +152,8 @@ describe('the database stopped and started under a sign-in load', () => {
     const replay = await call(server.url, 'POST', '/api/auth/mfa', {
       body: { mfaToken: await startMfa(server, again.user), method: 'backup_code', code: again.code },
     });
-    expect(replay.status).toBe(401);
+    expect(replay.status).toBe(409);
+    expect(replay.body.error.code).toBe('code_already_used');
     expect((await call(server.url, 'GET', '/healthz')).status).toBe(200);
   });
 });

@@ -9,6 +9,7 @@ import { DatabaseUnreachableError, PostgresStore } from '../../server/store/post
 import { loadMigrations, SchemaTooNewError } from '../../server/store/postgres/migrations';
 import { type Store, StoreUnavailableError } from '../../server/store/types';
 import { storeContract } from '../store/contract';
+import { oidcStoreContract } from '../store/oidc-contract';
 import { makeToken, makeUser } from '../store/store-fixtures';
 import { createDatabase, createSchema } from './databases';
 
@@ -31,20 +32,23 @@ async function openOn(url: string): Promise<PostgresStore> {
   return store;
 }
 
-storeContract('postgres', {
-  async open() {
+const harness = {
+  async open(): Promise<Store> {
     return openOn(await createSchema(databaseUrl));
   },
-  async reopen(store) {
+  async reopen(store: Store): Promise<Store> {
     const url = urls.get(store);
     if (!url) throw new Error('not a store of this harness');
     await store.close();
     return openOn(url);
   },
-  async unopened() {
+  async unopened(): Promise<Store> {
     return new PostgresStore({ url: await createSchema(databaseUrl) });
   },
-});
+};
+storeContract('postgres', harness);
+// No files to search for a bearer id: 'postgres: OpenID Connect records' below looks in the table.
+oidcStoreContract('postgres', harness);
 
 async function sql<R extends object>(url: string, text: string, params: unknown[] = []): Promise<R[]> {
   const client = new pg.Client(url);
@@ -139,7 +143,22 @@ describe('postgres: createUsers (the bulk insert of the migration and the benchm
     const store = await openOn(await createSchema(databaseUrl));
     const records = Array.from({ length: 30 }, (_, i) =>
       makeUser(`bulk${i}`, {
-        mfaFailures: i % 2 ? ['2026-11-27T10:01:00.000Z', '2026-11-27T10:02:00.500Z'] : [],
+        // Lockout arrays of unequal lengths and the optional flag present or absent, through one unnest.
+        mfaLockout: {
+          failures: i % 2 ? ['2026-11-27T10:01:00.000Z', '2026-11-27T10:02:00.500Z'] : [],
+          lockedUntil: i % 4 === 1 ? '2026-11-27T10:20:00.000Z' : null,
+          locks: i % 3,
+          consecutiveFailures: i,
+          needsAdminUnlock: i === 7,
+        },
+        passwordLockout: {
+          failures: i % 3 ? ['2026-11-27T10:03:00.000Z'] : [],
+          lockedUntil: null,
+          locks: 0,
+          consecutiveFailures: i % 5,
+          needsAdminUnlock: false,
+        },
+        ...(i % 4 === 0 ? {} : { mustChangePassword: i % 4 === 1 }),
         mfa: { type: 'totp', secret: 'JBSWY3DPEHPK3PXP', enrolled: true, configureLater: false, lastStep: i },
         backupCodes:
           i % 3 === 0
@@ -156,9 +175,46 @@ describe('postgres: createUsers (the bulk insert of the migration and the benchm
       }),
     );
     await store.createUsers(records);
-    expect(await store.listUsers()).toEqual(records);
+    expect(await store.listUsers()).toStrictEqual(records);
     await expect(store.createUsers([makeUser('fresh'), makeUser('BULK3')])).rejects.toThrow();
     expect(await store.findUserByUsername('fresh')).toBeNull();
+  });
+});
+
+describe('postgres: OpenID Connect records', () => {
+  it('keeps a record id (a bearer value) only as its hash, and serves it from any instance', async () => {
+    const url = await createSchema(databaseUrl);
+    const [one, two] = [await openOn(url), await openOn(url)];
+    const token = 'bearer-value-that-must-not-be-in-the-table';
+    await one.oidcPut(
+      'AccessToken',
+      token,
+      { jti: token, grantId: 'g', accountId: 'alice' },
+      Date.now() + 60_000,
+    );
+    const [row] = await sql<{ row: string }>(url, 'SELECT oidc_records::text AS row FROM oidc_records');
+    expect(row?.row).not.toContain(token);
+    expect(await two.oidcGet('AccessToken', token)).toMatchObject({ jti: token, accountId: 'alice' });
+  });
+
+  it('lets one consumer of a code win across two instances, and creates one key set between them', async () => {
+    const url = await createSchema(databaseUrl);
+    const [one, two] = [await openOn(url), await openOn(url)];
+    await one.oidcPut('AuthorizationCode', 'code-1', { grantId: 'g1' }, Date.now() + 60_000);
+    const consumed = await Promise.all(
+      Array.from({ length: 10 }, (_, i) => (i % 2 ? one : two).oidcConsume('AuthorizationCode', 'code-1', 5)),
+    );
+    expect(consumed.filter(Boolean)).toHaveLength(1);
+    let created = 0;
+    const make = (store: Store) =>
+      store.updateOidcKeys((current) => {
+        if (current) return null;
+        created++;
+        return { signing: [], cookieSecrets: [`secret-${created}`] };
+      });
+    const [a, b] = await Promise.all([make(one), make(two)]);
+    expect(created).toBe(1);
+    expect(a).toEqual(b);
   });
 });
 
@@ -173,7 +229,7 @@ describe('postgres: sweeping', () => {
     const loggedOut = makeToken('user-1');
     for (const token of [abandoned, fresh, live, loggedOut]) await store.putToken(token);
     await store.deleteToken(loggedOut.hash);
-    await store.addIpFailure('198.51.100.1', longAgo);
+    await store.reserveIpAttempt('198.51.100.1', longAgo, 20, longAgo);
     // Age the rows by the database's clock, as a day without writes would.
     await sql(url, "UPDATE tokens SET written_at = now() - interval '2 days' WHERE hash = ANY($1)", [
       [abandoned.hash, live.hash],

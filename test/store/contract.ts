@@ -4,7 +4,7 @@
  * adapter has (files, journals, connection pools) is tested beside it, not here.
  */
 import { describe, expect, it } from 'vitest';
-import { type Store, UsernameTakenError } from '../../server/store/types';
+import { LastAdminError, type Store, UsernameTakenError, type UserRecord } from '../../server/store/types';
 import { DEFAULT_POLICY, type Policy } from '../../shared/api';
 import { makeEvent, makeToken, makeUser } from './store-fixtures';
 
@@ -16,6 +16,9 @@ export interface StoreHarness {
   /** A store on new data that has not been opened. */
   unopened(): Promise<Store>;
 }
+
+/** A window that holds every attempt: with an unbounded limit the reservation records unconditionally. */
+const EVER = '1970-01-01T00:00:00.000Z';
 
 const CUSTOM_POLICY: Policy = {
   mfaUsage: 'required',
@@ -71,21 +74,41 @@ export function storeContract(name: string, harness: StoreHarness): void {
             salt: 'c2FsdA==',
             generatedAt: '2026-11-27T10:00:00.000Z',
             codes: [
+              // Spent before digests were kept, spent since (the digest stays), unspent.
               { number: 1, digest: null, usedAt: '2026-11-27T10:05:00.123Z' },
-              { number: 2, digest: 'ZGlnZXN0', usedAt: null },
+              { number: 2, digest: 'c3BlbnQ=', usedAt: '2026-11-27T10:06:00.000Z' },
+              { number: 3, digest: 'ZGlnZXN0', usedAt: null },
             ],
           },
-          mfaFailures: ['2026-11-27T10:01:00.000Z'],
-          mfaLockedUntil: '2026-11-27T10:16:00.000Z',
+          mustChangePassword: true,
+          passwordLockout: {
+            failures: ['2026-11-27T10:00:30.000Z', '2026-11-27T10:00:40.500Z'],
+            lockedUntil: '2026-11-27T10:30:00.000Z',
+            locks: 2,
+            consecutiveFailures: 12,
+            needsAdminUnlock: false,
+          },
+          mfaLockout: {
+            failures: ['2026-11-27T10:01:00.000Z'],
+            lockedUntil: '2026-11-27T10:16:00.000Z',
+            locks: 1,
+            consecutiveFailures: 100,
+            needsAdminUnlock: true,
+          },
         });
+        const carol = makeUser('carol', { mustChangePassword: false });
         await store.createUser(alice);
         await store.createUser(bob);
+        await store.createUser(carol);
 
-        expect(await store.getUser(alice.id)).toEqual(alice);
-        expect(await store.getUser(bob.id)).toEqual(bob);
+        // toStrictEqual: a field absent stays absent, a false stays false.
+        expect(await store.getUser(alice.id)).toStrictEqual(alice);
+        expect(await store.getUser(bob.id)).toStrictEqual(bob);
+        expect(await store.getUser(carol.id)).toStrictEqual(carol);
         expect(await store.findUserByUsername('Alice')).toEqual(alice);
-        expect(await store.countUsers()).toBe(2);
-        expect(await store.listUsers()).toEqual([alice, bob]);
+        expect(await store.countUsers()).toBe(3);
+        expect(await store.listUsers()).toEqual([alice, bob, carol]);
+        expect(await (await reopen(store)).getUser(bob.id)).toStrictEqual(bob);
       });
 
       it('treats usernames case-insensitively for lookups and clashes', async () => {
@@ -131,8 +154,8 @@ export function storeContract(name: string, harness: StoreHarness): void {
         alice.role = 'admin';
         const read = await store.getUser(alice.id);
         if (!read) throw new Error('alice is missing');
-        read.mfaFailures.push('2026-11-27T10:00:00.000Z');
-        expect(await store.getUser(alice.id)).toMatchObject({ role: 'user', mfaFailures: [] });
+        read.mfaLockout.failures.push('2026-11-27T10:00:00.000Z');
+        expect(await store.getUser(alice.id)).toMatchObject({ role: 'user', mfaLockout: { failures: [] } });
       });
     });
 
@@ -143,14 +166,25 @@ export function storeContract(name: string, harness: StoreHarness): void {
         await store.createUser(alice);
 
         const result = await store.updateUser(alice.id, (user) => ({
-          user: { ...user, mfaLockedUntil: '2026-11-27T11:00:00.000Z' },
+          user: {
+            ...user,
+            mfaLockout: { ...user.mfaLockout, lockedUntil: '2026-11-27T11:00:00.000Z', locks: 1 },
+            passwordLockout: { ...user.passwordLockout, consecutiveFailures: 3 },
+            mustChangePassword: false,
+          },
           result: 'locked',
         }));
         expect(result).toBe('locked');
-        expect((await store.getUser(alice.id))?.mfaLockedUntil).toBe('2026-11-27T11:00:00.000Z');
+        const expected = {
+          ...alice,
+          mfaLockout: { ...alice.mfaLockout, lockedUntil: '2026-11-27T11:00:00.000Z', locks: 1 },
+          passwordLockout: { ...alice.passwordLockout, consecutiveFailures: 3 },
+          mustChangePassword: false,
+        };
+        expect(await store.getUser(alice.id)).toStrictEqual(expected);
 
         const again = await reopen(store);
-        expect((await again.getUser(alice.id))?.mfaLockedUntil).toBe('2026-11-27T11:00:00.000Z');
+        expect(await again.getUser(alice.id)).toStrictEqual(expected);
       });
 
       it('writes nothing when the change returns null, and never calls it for an unknown user', async () => {
@@ -182,18 +216,18 @@ export function storeContract(name: string, harness: StoreHarness): void {
 
         await expect(
           store.updateUser(alice.id, (user) => {
-            user.mfaFailures.push('2026-11-27T10:00:00.000Z');
+            user.mfaLockout.failures.push('2026-11-27T10:00:00.000Z');
             throw new Error('boom');
           }),
         ).rejects.toThrow('boom');
-        expect((await store.getUser(alice.id))?.mfaFailures).toEqual([]);
+        expect((await store.getUser(alice.id))?.mfaLockout.failures).toEqual([]);
 
         const failure = '2026-11-27T10:02:00.000Z';
         await store.updateUser(alice.id, (user) => ({
-          user: { ...user, mfaFailures: [failure] },
+          user: { ...user, mfaLockout: { ...user.mfaLockout, failures: [failure] } },
           result: null,
         }));
-        expect((await store.getUser(alice.id))?.mfaFailures).toEqual([failure]);
+        expect((await store.getUser(alice.id))?.mfaLockout.failures).toEqual([failure]);
       });
 
       it('runs 50 concurrent updates of one user one at a time: the counter reaches exactly 50', async () => {
@@ -247,9 +281,10 @@ export function storeContract(name: string, harness: StoreHarness): void {
             store.updateUser(alice.id, (user) => {
               const set = user.backupCodes;
               const code = set?.codes[0];
-              if (!set || !code || code.digest === null) return { user: null, result: false };
+              if (!set || !code || code.usedAt !== null) return { user: null, result: false };
+              // A spent code keeps its digest, so a second submission is recognised.
               const codes = set.codes.map((c, i) =>
-                i === 0 ? { ...c, digest: null, usedAt: '2026-11-27T10:05:00.000Z' } : c,
+                i === 0 ? { ...c, usedAt: '2026-11-27T10:05:00.000Z' } : c,
               );
               return { user: { ...user, backupCodes: { ...set, codes } }, result: true };
             }),
@@ -257,7 +292,7 @@ export function storeContract(name: string, harness: StoreHarness): void {
         );
         expect(spent.filter(Boolean)).toHaveLength(1);
         expect((await store.getUser(alice.id))?.backupCodes?.codes).toEqual([
-          { number: 1, digest: null, usedAt: '2026-11-27T10:05:00.000Z' },
+          { number: 1, digest: 'ZGlnZXN0', usedAt: '2026-11-27T10:05:00.000Z' },
           { number: 2, digest: 'b3RoZXI=', usedAt: null },
         ]);
       });
@@ -339,6 +374,45 @@ export function storeContract(name: string, harness: StoreHarness): void {
       });
     });
 
+    describe('keeping an administrator', () => {
+      it('keeps an admin: of two admins demoting or deleting each other at once, exactly one succeeds', async () => {
+        const store = await openStore();
+        const demote = (user: UserRecord) => ({ user: { ...user, role: 'user' as const }, result: true });
+        for (let round = 0; round < 10; round++) {
+          const a = makeUser(`a${round}`, { role: 'admin' });
+          const b = makeUser(`b${round}`, { role: 'admin' });
+          await store.createUser(a);
+          await store.createUser(b);
+          const outcomes = await Promise.allSettled(
+            round % 2 === 0
+              ? [store.updateUserKeepingAnAdmin(a.id, demote), store.updateUserKeepingAnAdmin(b.id, demote)]
+              : [store.deleteUserKeepingAnAdmin(a.id), store.deleteUserKeepingAnAdmin(b.id)],
+          );
+          expect(outcomes.filter((o) => o.status === 'fulfilled')).toHaveLength(1);
+          const refused = outcomes.find((o) => o.status === 'rejected');
+          expect(refused?.status === 'rejected' && refused.reason).toBeInstanceOf(LastAdminError);
+          expect(await store.listAdminIds()).toHaveLength(1);
+          // The survivor stays; the next round adds two more, so remove it first without the guard.
+          const [survivor] = await store.listAdminIds();
+          await store.updateUser(survivor as string, demote);
+        }
+        // A change that keeps an admin, or touches a non-admin, passes; the refused change wrote nothing.
+        const admin = makeUser('keeper', { role: 'admin' });
+        await store.createUser(admin);
+        expect(await store.updateUserKeepingAnAdmin(admin.id, (user) => ({ user, result: 'kept' }))).toBe(
+          'kept',
+        );
+        await expect(store.updateUserKeepingAnAdmin(admin.id, demote)).rejects.toBeInstanceOf(LastAdminError);
+        await expect(store.deleteUserKeepingAnAdmin(admin.id)).rejects.toBeInstanceOf(LastAdminError);
+        expect(await store.getUser(admin.id)).toEqual(admin);
+        const plain = makeUser('plain');
+        await store.createUser(plain);
+        expect(await store.deleteUserKeepingAnAdmin(plain.id)).toBe(true);
+        expect(await store.deleteUserKeepingAnAdmin(plain.id)).toBe(false);
+        expect(await store.updateUserKeepingAnAdmin(plain.id, demote)).toBeNull();
+      });
+    });
+
     describe('deleteUser', () => {
       it('removes the user and the user’s tokens, and frees the name', async () => {
         const store = await openStore();
@@ -385,12 +459,19 @@ export function storeContract(name: string, harness: StoreHarness): void {
       it('round-trips put, get, take and delete', async () => {
         const store = await openStore();
         const session = makeToken('user-1');
-        const challenge = makeToken('user-1', { kind: 'mfa', pendingSecret: 'JBSWY3DPEHPK3PXP' });
+        const challenge = makeToken('user-1', {
+          kind: 'mfa',
+          pendingSecret: 'JBSWY3DPEHPK3PXP',
+          mfaFingerprint: 'f1ngerpr1nt',
+        });
+        const secondFactor = makeToken('user-1', { mfaPassed: 'backup_code' });
+        await store.putToken(secondFactor);
+        expect(await store.getToken(secondFactor.hash)).toStrictEqual(secondFactor);
         await store.putToken(session);
         await store.putToken(challenge);
 
-        expect(await store.getToken(session.hash)).toEqual(session);
-        expect(await store.takeToken(challenge.hash)).toEqual(challenge);
+        expect(await store.getToken(session.hash)).toStrictEqual(session);
+        expect(await store.takeToken(challenge.hash)).toStrictEqual(challenge);
         expect(await store.takeToken(challenge.hash)).toBeNull();
         expect(await store.getToken(challenge.hash)).toBeNull();
 
@@ -439,15 +520,33 @@ export function storeContract(name: string, harness: StoreHarness): void {
         for (const token of mine) expect(await store.getToken(token.hash)).toBeNull();
         expect(await store.getToken(theirs.hash)).toEqual(theirs);
       });
+
+      it('deletes only the tokens of one kind when asked', async () => {
+        const store = await openStore();
+        const session = makeToken('user-1');
+        const challenge = makeToken('user-1', { kind: 'mfa' });
+        const theirs = makeToken('user-2', { kind: 'mfa' });
+        for (const token of [session, challenge, theirs]) await store.putToken(token);
+        await store.deleteTokensOfUser('user-1', 'mfa');
+        expect(await store.getToken(challenge.hash)).toBeNull();
+        expect(await store.getToken(session.hash)).toEqual(session);
+        expect(await store.getToken(theirs.hash)).toEqual(theirs);
+        // Deleted means dead: a request that read the challenge before cannot write it back.
+        await store.putToken(challenge);
+        expect(await store.getToken(challenge.hash)).toBeNull();
+      });
     });
 
-    describe('failures per client address', () => {
+    describe('attempts per client address', () => {
+      const record = (store: Store, ip: string, at: string) =>
+        store.reserveIpAttempt(ip, EVER, Number.POSITIVE_INFINITY, at);
+
       it('counts failures at or after `since`, per address, and keeps them across a reopen', async () => {
         const store = await openStore();
-        await store.addIpFailure('203.0.113.7', '2026-11-27T10:00:00.000Z');
-        await store.addIpFailure('203.0.113.7', '2026-11-27T10:10:00.000Z');
-        await store.addIpFailure('203.0.113.7', '2026-11-27T10:20:00.000Z');
-        await store.addIpFailure('2001:db8::1', '2026-11-27T10:20:00.000Z');
+        await record(store, '203.0.113.7', '2026-11-27T10:00:00.000Z');
+        await record(store, '203.0.113.7', '2026-11-27T10:10:00.000Z');
+        await record(store, '203.0.113.7', '2026-11-27T10:20:00.000Z');
+        await record(store, '2001:db8::1', '2026-11-27T10:20:00.000Z');
 
         expect(await store.countIpFailures('203.0.113.7', '2026-11-27T09:00:00.000Z')).toBe(3);
         const again = await reopen(store);
@@ -461,10 +560,33 @@ export function storeContract(name: string, harness: StoreHarness): void {
         const store = await openStore();
         await Promise.all(
           Array.from({ length: 30 }, (_, i) =>
-            store.addIpFailure('203.0.113.7', `2026-11-27T10:00:${String(i).padStart(2, '0')}.000Z`),
+            record(store, '203.0.113.7', `2026-11-27T10:00:${String(i).padStart(2, '0')}.000Z`),
           ),
         );
         expect(await store.countIpFailures('203.0.113.7', '2026-11-27T09:00:00.000Z')).toBe(30);
+      });
+
+      it('reserves under one lock: of 50 concurrent reservations with room for 20, exactly 20 are granted', async () => {
+        const store = await openStore();
+        const at = '2026-11-27T10:00:00.000Z';
+        const since = '2026-11-27T09:45:00.000Z';
+        const granted = await Promise.all(
+          Array.from({ length: 50 }, () => store.reserveIpAttempt('203.0.113.7', since, 20, at)),
+        );
+        expect(granted.filter(Boolean)).toHaveLength(20);
+        // Another address has a window of its own.
+        expect(await store.reserveIpAttempt('198.51.100.9', since, 20, at)).toBe(true);
+        // A release gives back exactly one slot; the rest survive a reopen.
+        await store.releaseIpAttempt('203.0.113.7', at);
+        const again = await reopen(store);
+        expect(await again.countIpFailures('203.0.113.7', since)).toBe(19);
+        expect(await again.reserveIpAttempt('203.0.113.7', since, 20, at)).toBe(true);
+        expect(await again.reserveIpAttempt('203.0.113.7', since, 20, at)).toBe(false);
+        // Attempts before `since` no longer count.
+        expect(await again.reserveIpAttempt('203.0.113.7', '2026-11-27T10:00:00.001Z', 20, at)).toBe(true);
+        // Releasing what was never reserved changes nothing.
+        await again.releaseIpAttempt('203.0.113.7', '2026-11-27T11:00:00.000Z');
+        expect(await again.countIpFailures('203.0.113.7', '2026-11-27T10:00:00.000Z')).toBe(1);
       });
     });
 
@@ -534,7 +656,12 @@ export function storeContract(name: string, harness: StoreHarness): void {
         await store.setPolicy(CUSTOM_POLICY);
         await store.createUser(alice);
         await store.putToken(token);
-        await store.addIpFailure('203.0.113.7', '2026-11-27T10:00:00.000Z');
+        await store.reserveIpAttempt(
+          '203.0.113.7',
+          EVER,
+          Number.POSITIVE_INFINITY,
+          '2026-11-27T10:00:00.000Z',
+        );
         const event = await store.appendAudit(makeEvent({ actor: { id: alice.id, username: 'Alice' } }));
 
         const again = await reopen(store);

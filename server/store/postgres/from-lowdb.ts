@@ -1,7 +1,9 @@
 /**
  * Copies a lowdb store into PostgreSQL: the policy, the users with their password hashes, TOTP
- * secrets and backup-code sets, and the audit log. Sessions, challenges and per-address failures are
- * not copied (users sign in again). Idempotent: what the target already holds from this source is
+ * secrets, backup-code sets, lockouts and forced password changes, the audit log, and the OpenID
+ * Connect applications and keys (so tokens signed before the move still verify). Sessions,
+ * challenges, per-address attempts and the provider's records (its sessions, grants, codes) are not
+ * copied: users sign in again. Idempotent: what the target already holds from this source is
  * left as it is; a target holding anything else is refused, so two stores are never mixed.
  */
 import { isDeepStrictEqual } from 'node:util';
@@ -30,6 +32,8 @@ export interface CopyReport {
   users: { copied: number; alreadyThere: number; checked: number };
   codes: { sets: number; codes: number; spent: number };
   auditEvents: { copied: number; alreadyThere: number; checked: number };
+  applications: { copied: number; alreadyThere: number };
+  oidcKeys: 'copied' | 'already there' | 'kept (the target has its own)' | 'none';
 }
 
 /** Compares records as stored: a field absent and a field undefined are the same. */
@@ -78,6 +82,24 @@ export async function copyLowdbToPostgres(source: LowdbStore, target: PostgresSt
   const missing = users.filter((user) => !present.has(user.id));
   for (const batch of chunks(missing, BATCH)) await target.createUsers(batch);
 
+  const targetApps = new Map((await target.listApplications()).map((app) => [app.id, app]));
+  const sourceApps = await source.listApplications();
+  const missingApps = sourceApps.filter((app) => !targetApps.has(app.id));
+  for (const app of missingApps) await target.createApplication(app);
+  const wrongApps = sourceApps.filter((app) => targetApps.has(app.id) && !same(targetApps.get(app.id), app));
+  if (wrongApps.length > 0) {
+    throw new Error(`${wrongApps.length} applications differ from DATA_DIR (changed in the target since?).`);
+  }
+
+  const sourceKeys = await source.getOidcKeys();
+  let oidcKeys: CopyReport['oidcKeys'] = 'none';
+  if (sourceKeys && same(await target.getOidcKeys(), sourceKeys)) oidcKeys = 'already there';
+  else if (sourceKeys) {
+    // Under the key row's lock: a server already started on the target keeps the set it made.
+    const stored = await target.updateOidcKeys((current) => (current ? null : sourceKeys));
+    oidcKeys = same(stored, sourceKeys) ? 'copied' : 'kept (the target has its own)';
+  }
+
   let eventsCopied = 0;
   for (const batch of chunks(events, BATCH)) eventsCopied += await insertEvents(target.db, batch);
 
@@ -105,5 +127,7 @@ export async function copyLowdbToPostgres(source: LowdbStore, target: PostgresSt
       spent: sets.reduce((n, set) => n + set.codes.filter((code) => code.usedAt !== null).length, 0),
     },
     auditEvents: { copied: eventsCopied, alreadyThere: events.length - eventsCopied, checked: events.length },
+    applications: { copied: missingApps.length, alreadyThere: sourceApps.length - missingApps.length },
+    oidcKeys,
   };
 }

@@ -4,28 +4,33 @@
  * takeToken is one DELETE … RETURNING, lockouts, throttles, sessions and challenges are rows. Nothing
  * that matters is cached here (docs/ARCHITECTURE.md lists what each instance keeps in memory).
  *
- * One file per concern (users, tokens, addresses, audit, policy); this class only wires them.
+ * One file per concern (users, tokens, addresses, audit, policy, oidc); this class only wires them.
  */
 import type { AuditEvent, Policy } from '../../../shared/api';
 import {
+  type ApplicationRecord,
   type AuditQuery,
   type NewAuditEvent,
+  type OidcKeys,
+  type OidcPayload,
   type Store,
   StoreUnavailableError,
+  type TokenKind,
   type TokenRecord,
   type UserRecord,
 } from '../types';
-import { addIpFailure, countIpFailures, sweepIpFailures } from './addresses';
+import { countIpFailures, releaseIpAttempt, reserveIpAttempt, sweepIpFailures } from './addresses';
 import { appendAudit, listAudit } from './audit';
 import { Db, describeTarget, type PostgresOptions } from './db';
 import { migrate } from './migrations';
+import * as oidc from './oidc';
 import { getPolicy, setPolicy } from './policy';
 import { deleteToken, deleteTokensOfUser, getToken, putToken, sweepTokens, takeToken } from './tokens';
 import * as users from './users';
 
 export type { PostgresOptions } from './db';
 
-/** Token and address-failure writes (per instance) between two sweeps of abandoned rows. */
+/** Token, address-attempt and provider-record writes (per instance) between two sweeps of abandoned rows. */
 const SWEEP_EVERY = 1000;
 
 /** The database cannot be reached at start: the message names where it was looked for. */
@@ -126,6 +131,17 @@ export class PostgresStore implements Store {
     return users.deleteUser(this.#open(), id);
   }
 
+  async updateUserKeepingAnAdmin<T>(
+    id: string,
+    change: (user: UserRecord) => { user: UserRecord | null; result: T },
+  ): Promise<T | null> {
+    return users.updateUserKeepingAnAdmin(this.#open(), id, change);
+  }
+
+  async deleteUserKeepingAnAdmin(id: string): Promise<boolean> {
+    return users.deleteUserKeepingAnAdmin(this.#open(), id);
+  }
+
   async putToken(token: TokenRecord): Promise<void> {
     await putToken(this.#open(), token);
     this.#countWrite();
@@ -143,13 +159,18 @@ export class PostgresStore implements Store {
     return deleteToken(this.#open(), hash);
   }
 
-  async deleteTokensOfUser(userId: string): Promise<void> {
-    return deleteTokensOfUser(this.#open(), userId);
+  async deleteTokensOfUser(userId: string, kind?: TokenKind): Promise<void> {
+    return deleteTokensOfUser(this.#open(), userId, kind);
   }
 
-  async addIpFailure(ip: string, at: string): Promise<void> {
-    await addIpFailure(this.#open(), ip, at);
-    this.#countWrite();
+  async reserveIpAttempt(ip: string, since: string, limit: number, at: string): Promise<boolean> {
+    const granted = await reserveIpAttempt(this.#open(), ip, since, limit, at);
+    if (granted) this.#countWrite();
+    return granted;
+  }
+
+  async releaseIpAttempt(ip: string, at: string): Promise<void> {
+    return releaseIpAttempt(this.#open(), ip, at);
   }
 
   async countIpFailures(ip: string, since: string): Promise<number> {
@@ -164,13 +185,80 @@ export class PostgresStore implements Store {
     return listAudit(this.#open(), query);
   }
 
+  // ---- OpenID Connect (./oidc.ts) ----
+
+  async listApplications(): Promise<ApplicationRecord[]> {
+    return oidc.listApplications(this.#open());
+  }
+
+  async getApplication(id: string): Promise<ApplicationRecord | null> {
+    return oidc.getApplication(this.#open(), id);
+  }
+
+  async findApplicationByClientId(clientId: string): Promise<ApplicationRecord | null> {
+    return oidc.findApplicationByClientId(this.#open(), clientId);
+  }
+
+  async createApplication(application: ApplicationRecord): Promise<void> {
+    return oidc.createApplication(this.#open(), application);
+  }
+
+  async updateApplication(
+    id: string,
+    change: (application: ApplicationRecord) => ApplicationRecord,
+  ): Promise<ApplicationRecord | null> {
+    return oidc.updateApplication(this.#open(), id, change);
+  }
+
+  async deleteApplication(id: string): Promise<ApplicationRecord | null> {
+    return oidc.deleteApplication(this.#open(), id);
+  }
+
+  async getOidcKeys(): Promise<OidcKeys | null> {
+    return oidc.getOidcKeys(this.#open());
+  }
+
+  async updateOidcKeys(change: (current: OidcKeys | null) => OidcKeys | null): Promise<OidcKeys | null> {
+    return oidc.updateOidcKeys(this.#open(), change);
+  }
+
+  async oidcPut(model: string, id: string, payload: OidcPayload, expiresAt: number | null): Promise<void> {
+    await oidc.oidcPut(this.#open(), model, id, payload, expiresAt);
+    this.#countWrite();
+  }
+
+  async oidcGet(model: string, id: string): Promise<OidcPayload | null> {
+    return oidc.oidcGet(this.#open(), model, id);
+  }
+
+  async oidcFindByUid(model: string, uid: string): Promise<OidcPayload | null> {
+    return oidc.oidcFindByUid(this.#open(), model, uid);
+  }
+
+  async oidcFindByUserCode(model: string, userCode: string): Promise<OidcPayload | null> {
+    return oidc.oidcFindByUserCode(this.#open(), model, userCode);
+  }
+
+  async oidcConsume(model: string, id: string, at: number): Promise<boolean> {
+    return oidc.oidcConsume(this.#open(), model, id, at);
+  }
+
+  async oidcDestroy(model: string, id: string): Promise<void> {
+    return oidc.oidcDestroy(this.#open(), model, id);
+  }
+
+  async oidcRevokeByGrantId(grantId: string): Promise<void> {
+    return oidc.oidcRevokeByGrantId(this.#open(), grantId);
+  }
+
   /**
-   * Removes tombstones older than ten minutes, tokens abandoned for a day and address failures no one
-   * wrote for a day. Safe to run from every instance at once: each is one DELETE.
+   * Removes tombstones older than ten minutes, tokens abandoned for a day, address attempts no one
+   * wrote for a day and provider records expired for a day. Safe to run from every instance at once:
+   * each is one DELETE.
    */
   async sweepExpired(): Promise<number> {
     const db = this.#open();
-    return (await sweepTokens(db)) + (await sweepIpFailures(db));
+    return (await sweepTokens(db)) + (await sweepIpFailures(db)) + (await oidc.sweepOidcRecords(db));
   }
 
   /** The connection pool, for tools that work beside the store (the migration from lowdb). */

@@ -4,10 +4,11 @@
  * request that read a session before its logout cannot write it back (row locks order the two,
  * whichever instance runs them). takeToken is one DELETE … RETURNING: exactly one caller gets the row.
  */
-import type { TokenRecord } from '../types';
+import type { SessionMfa, TokenKind, TokenRecord } from '../types';
 import type { Queryable } from './db';
 
-const COLUMNS = 'hash, kind, user_id, created_at, last_seen_at, expires_at, pending_secret';
+const COLUMNS =
+  'hash, kind, user_id, created_at, last_seen_at, expires_at, pending_secret, mfa_passed, mfa_fingerprint';
 
 interface TokenRow {
   hash: string;
@@ -17,6 +18,8 @@ interface TokenRow {
   last_seen_at: Date;
   expires_at: Date;
   pending_secret: string | null;
+  mfa_passed: SessionMfa | null;
+  mfa_fingerprint: string | null;
 }
 
 function tokenFromRow(row: TokenRow): TokenRecord {
@@ -29,16 +32,19 @@ function tokenFromRow(row: TokenRow): TokenRecord {
     expiresAt: row.expires_at.toISOString(),
     // Absent rather than null when there is none: what the services wrote for a session.
     ...(row.pending_secret === null ? {} : { pendingSecret: row.pending_secret }),
+    ...(row.mfa_passed === null ? {} : { mfaPassed: row.mfa_passed }),
+    ...(row.mfa_fingerprint === null ? {} : { mfaFingerprint: row.mfa_fingerprint }),
   };
 }
 
 export async function putToken(db: Queryable, token: TokenRecord): Promise<void> {
   await db.query(
-    `INSERT INTO tokens (${COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7)
+    `INSERT INTO tokens (${COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
      ON CONFLICT (hash) DO UPDATE
        SET kind = EXCLUDED.kind, user_id = EXCLUDED.user_id, created_at = EXCLUDED.created_at,
            last_seen_at = EXCLUDED.last_seen_at, expires_at = EXCLUDED.expires_at,
-           pending_secret = EXCLUDED.pending_secret, written_at = now()
+           pending_secret = EXCLUDED.pending_secret, mfa_passed = EXCLUDED.mfa_passed,
+           mfa_fingerprint = EXCLUDED.mfa_fingerprint, written_at = now()
        WHERE tokens.dead_at IS NULL`,
     [
       token.hash,
@@ -48,6 +54,8 @@ export async function putToken(db: Queryable, token: TokenRecord): Promise<void>
       token.lastSeenAt,
       token.expiresAt,
       token.pendingSecret ?? null,
+      token.mfaPassed ?? null,
+      token.mfaFingerprint ?? null,
     ],
   );
 }
@@ -72,8 +80,12 @@ export async function deleteToken(db: Queryable, hash: string): Promise<void> {
   await db.query('UPDATE tokens SET dead_at = now() WHERE hash = $1 AND dead_at IS NULL', [hash]);
 }
 
-export async function deleteTokensOfUser(db: Queryable, userId: string): Promise<void> {
-  await db.query('UPDATE tokens SET dead_at = now() WHERE user_id = $1 AND dead_at IS NULL', [userId]);
+/** Every token of the user, or only those of `kind` (a new authenticator ends pending challenges). */
+export async function deleteTokensOfUser(db: Queryable, userId: string, kind?: TokenKind): Promise<void> {
+  await db.query(
+    'UPDATE tokens SET dead_at = now() WHERE user_id = $1 AND ($2::text IS NULL OR kind = $2) AND dead_at IS NULL',
+    [userId, kind ?? null],
+  );
 }
 
 /** How long a tombstone refuses a write-back: longer than any request that read the token before it died. */

@@ -4,42 +4,75 @@
  */
 import type { MfaType, Role } from '../../../shared/api';
 import { UserRecordSchema } from '../records';
-import { type BackupCodeSet, UsernameTakenError, type UserRecord } from '../types';
+import {
+  type BackupCodeSet,
+  LastAdminError,
+  type Lockout,
+  StoreUnavailableError,
+  UsernameTakenError,
+  type UserRecord,
+} from '../types';
 import { type Db, type Queryable, sqlState, violatedConstraint } from './db';
+import { deleteTokensOfUser } from './tokens';
 
 /** One user with their set and its codes, read by one statement (one snapshot). */
 const SELECT_USERS = `
   SELECT u.id, u.username, u.role, u.password_hash, u.created_at, u.mfa_type, u.totp_secret,
-         u.mfa_enrolled, u.mfa_configure_later, u.totp_last_step, u.mfa_failures, u.mfa_locked_until,
+         u.mfa_enrolled, u.mfa_configure_later, u.totp_last_step, u.must_change_password,
+         u.mfa_failures, u.mfa_locked_until, u.mfa_locks, u.mfa_consecutive_failures,
+         u.mfa_needs_admin_unlock, u.password_failures, u.password_locked_until, u.password_locks,
+         u.password_consecutive_failures, u.password_needs_admin_unlock,
          s.set_id, s.salt, s.generated_at,
          (SELECT json_agg(json_build_object('number', c.number, 'digest', c.digest, 'usedAt', c.used_at)
                           ORDER BY c.number)
             FROM backup_codes c WHERE c.user_id = u.id) AS codes
     FROM users u LEFT JOIN backup_code_sets s ON s.user_id = u.id`;
 
-interface UserRow {
-  id: string;
-  username: string;
-  role: Role;
-  password_hash: string;
-  created_at: Date;
-  mfa_type: MfaType;
-  totp_secret: string | null;
-  mfa_enrolled: boolean;
-  mfa_configure_later: boolean;
-  /** bigint arrives as a string. */
-  totp_last_step: string | null;
-  mfa_failures: Date[];
-  mfa_locked_until: Date | null;
-  set_id: string | null;
-  salt: string | null;
-  generated_at: Date | null;
-  /** json: times as text with an offset. */
-  codes: { number: number; digest: string | null; usedAt: string | null }[] | null;
+/** The columns of one Lockout: `mfa_…` or `password_…`. */
+interface LockoutRow {
+  failures: Date[];
+  locked_until: Date | null;
+  locks: number;
+  consecutive_failures: number;
+  needs_admin_unlock: boolean;
 }
+
+type Prefixed<P extends string> = { [K in keyof LockoutRow as `${P}_${K}`]: LockoutRow[K] };
+
+type UserRow = Prefixed<'mfa'> &
+  Prefixed<'password'> & {
+    id: string;
+    username: string;
+    role: Role;
+    password_hash: string;
+    created_at: Date;
+    mfa_type: MfaType;
+    totp_secret: string | null;
+    mfa_enrolled: boolean;
+    mfa_configure_later: boolean;
+    /** bigint arrives as a string. */
+    totp_last_step: string | null;
+    must_change_password: boolean | null;
+    set_id: string | null;
+    salt: string | null;
+    generated_at: Date | null;
+    /** json: times as text with an offset. */
+    codes: { number: number; digest: string | null; usedAt: string | null }[] | null;
+  };
 
 const iso = (time: Date | string) => new Date(time).toISOString();
 const isoOrNull = (time: Date | string | null) => (time === null ? null : iso(time));
+
+function lockoutFromRow(row: UserRow, prefix: 'mfa' | 'password'): Lockout {
+  const r = row as unknown as Record<string, unknown>;
+  return {
+    failures: (r[`${prefix}_failures`] as Date[]).map(iso),
+    lockedUntil: isoOrNull(r[`${prefix}_locked_until`] as Date | null),
+    locks: r[`${prefix}_locks`] as number,
+    consecutiveFailures: r[`${prefix}_consecutive_failures`] as number,
+    needsAdminUnlock: r[`${prefix}_needs_admin_unlock`] as boolean,
+  };
+}
 
 function userFromRow(row: UserRow): UserRecord {
   const backupCodes: BackupCodeSet | null =
@@ -69,53 +102,50 @@ function userFromRow(row: UserRow): UserRecord {
       lastStep: row.totp_last_step === null ? null : Number(row.totp_last_step),
     },
     backupCodes,
-    mfaFailures: row.mfa_failures.map(iso),
-    mfaLockedUntil: isoOrNull(row.mfa_locked_until),
+    // Absent when the record never said, as it was written.
+    ...(row.must_change_password === null ? {} : { mustChangePassword: row.must_change_password }),
+    passwordLockout: lockoutFromRow(row, 'password'),
+    mfaLockout: lockoutFromRow(row, 'mfa'),
   };
 }
 
-/** The users row's columns after id, in the order userValues gives them. */
-const USER_COLUMNS = [
-  'username',
-  'role',
-  'password_hash',
-  'created_at',
-  'mfa_type',
-  'totp_secret',
-  'mfa_enrolled',
-  'mfa_configure_later',
-  'totp_last_step',
-  'mfa_failures',
-  'mfa_locked_until',
-] as const;
-const USER_CASTS = [
-  '',
-  '',
-  '',
-  '::timestamptz',
-  '',
-  '',
-  '',
-  '',
-  '::bigint',
-  '::timestamptz[]',
-  '::timestamptz',
+/**
+ * The users row's columns after id: name, SQL type (an array column is `timestamptz[]`) and the
+ * value from the record. One list, so a column, its cast and its value cannot fall out of step.
+ */
+interface UserColumn {
+  name: string;
+  type: 'text' | 'timestamptz' | 'boolean' | 'bigint' | 'integer' | 'timestamptz[]';
+  value: (user: UserRecord) => unknown;
+}
+
+const lockoutColumns = (prefix: 'mfa' | 'password', of: (user: UserRecord) => Lockout): UserColumn[] => [
+  { name: `${prefix}_failures`, type: 'timestamptz[]', value: (u) => of(u).failures },
+  { name: `${prefix}_locked_until`, type: 'timestamptz', value: (u) => of(u).lockedUntil },
+  { name: `${prefix}_locks`, type: 'integer', value: (u) => of(u).locks },
+  { name: `${prefix}_consecutive_failures`, type: 'integer', value: (u) => of(u).consecutiveFailures },
+  { name: `${prefix}_needs_admin_unlock`, type: 'boolean', value: (u) => of(u).needsAdminUnlock },
 ];
 
+const USER_COLUMNS: UserColumn[] = [
+  { name: 'username', type: 'text', value: (u) => u.username },
+  { name: 'role', type: 'text', value: (u) => u.role },
+  { name: 'password_hash', type: 'text', value: (u) => u.passwordHash },
+  { name: 'created_at', type: 'timestamptz', value: (u) => u.createdAt },
+  { name: 'mfa_type', type: 'text', value: (u) => u.mfa.type },
+  { name: 'totp_secret', type: 'text', value: (u) => u.mfa.secret },
+  { name: 'mfa_enrolled', type: 'boolean', value: (u) => u.mfa.enrolled },
+  { name: 'mfa_configure_later', type: 'boolean', value: (u) => u.mfa.configureLater },
+  { name: 'totp_last_step', type: 'bigint', value: (u) => u.mfa.lastStep },
+  { name: 'must_change_password', type: 'boolean', value: (u) => u.mustChangePassword ?? null },
+  ...lockoutColumns('password', (u) => u.passwordLockout),
+  ...lockoutColumns('mfa', (u) => u.mfaLockout),
+];
+
+const COLUMN_NAMES = USER_COLUMNS.map((column) => column.name).join(', ');
+
 function userValues(user: UserRecord): unknown[] {
-  return [
-    user.username,
-    user.role,
-    user.passwordHash,
-    user.createdAt,
-    user.mfa.type,
-    user.mfa.secret,
-    user.mfa.enrolled,
-    user.mfa.configureLater,
-    user.mfa.lastStep,
-    user.mfaFailures,
-    user.mfaLockedUntil,
-  ];
+  return USER_COLUMNS.map((column) => column.value(user));
 }
 
 /** Refuses a record that is not a UserRecord, as the lowdb store does before writing. */
@@ -153,9 +183,9 @@ async function insertSet(tx: Queryable, userId: string, set: BackupCodeSet): Pro
 
 /** Inserts a whole record (row, set, codes) inside the caller's transaction. */
 async function insertUser(tx: Queryable, user: UserRecord): Promise<void> {
-  const placeholders = USER_COLUMNS.map((_, i) => `$${i + 2}${USER_CASTS[i]}`).join(', ');
+  const placeholders = USER_COLUMNS.map((column, i) => `$${i + 2}::${column.type}`).join(', ');
   try {
-    await tx.query(`INSERT INTO users (id, ${USER_COLUMNS.join(', ')}) VALUES ($1, ${placeholders})`, [
+    await tx.query(`INSERT INTO users (id, ${COLUMN_NAMES}) VALUES ($1, ${placeholders})`, [
       user.id,
       ...userValues(user),
     ]);
@@ -173,7 +203,9 @@ async function writeChange(tx: Queryable, before: UserRecord, after: UserRecord)
     JSON.stringify(old[i]) === JSON.stringify(next[i]) ? [] : [i],
   );
   if (changed.length > 0) {
-    const sets = changed.map((i, n) => `${USER_COLUMNS[i]} = $${n + 2}${USER_CASTS[i]}`).join(', ');
+    const sets = changed
+      .map((i, n) => `${USER_COLUMNS[i]?.name} = $${n + 2}::${USER_COLUMNS[i]?.type}`)
+      .join(', ');
     try {
       await tx.query(`UPDATE users SET ${sets} WHERE id = $1`, [after.id, ...changed.map((i) => next[i])]);
     } catch (error) {
@@ -264,20 +296,12 @@ export async function createUsers(db: Db, users: UserRecord[]): Promise<void> {
   const records = users.map((user) => checked(structuredClone(user)));
   if (records.length === 0) return;
   const values = records.map(userValues);
-  const column = (i: number) => values.map((row) => (i === 9 ? timesLiteral(row[i] as string[]) : row[i]));
-  const types = [
-    'text',
-    'text',
-    'text',
-    'timestamptz',
-    'text',
-    'text',
-    'boolean',
-    'boolean',
-    'bigint',
-    'text',
-    'timestamptz',
-  ];
+  // unnest cannot take an array of arrays of unequal length: an array column travels as one literal each.
+  const column = (i: number) =>
+    values.map((row) =>
+      USER_COLUMNS[i]?.type === 'timestamptz[]' ? timesLiteral(row[i] as string[]) : row[i],
+    );
+  const paramType = (type: UserColumn['type']) => (type === 'timestamptz[]' ? 'text' : type);
   const sets = records.flatMap((user) =>
     user.backupCodes ? [{ userId: user.id, set: user.backupCodes }] : [],
   );
@@ -285,10 +309,10 @@ export async function createUsers(db: Db, users: UserRecord[]): Promise<void> {
   await db.transaction(async (tx) => {
     try {
       await tx.query(
-        `INSERT INTO users (id, ${USER_COLUMNS.join(', ')})
-         SELECT id, ${USER_COLUMNS.map((name) => (name === 'mfa_failures' ? 'mfa_failures::timestamptz[]' : name)).join(', ')}
-           FROM unnest($1::text[], ${types.map((type, i) => `$${i + 2}::${type}[]`).join(', ')})
-                WITH ORDINALITY AS u(id, ${USER_COLUMNS.join(', ')}, n)
+        `INSERT INTO users (id, ${COLUMN_NAMES})
+         SELECT id, ${USER_COLUMNS.map((c) => (c.type === 'timestamptz[]' ? `${c.name}::timestamptz[]` : c.name)).join(', ')}
+           FROM unnest($1::text[], ${USER_COLUMNS.map((c, i) => `$${i + 2}::${paramType(c.type)}[]`).join(', ')})
+                WITH ORDINALITY AS u(id, ${COLUMN_NAMES}, n)
           ORDER BY n`,
         [records.map((user) => user.id), ...USER_COLUMNS.map((_, i) => column(i))],
       );
@@ -333,26 +357,100 @@ export async function updateUser<T>(
   id: string,
   change: (user: UserRecord) => { user: UserRecord | null; result: T },
 ): Promise<T | null> {
-  return db.transaction(async (tx) => {
-    const locked = await tx.query('SELECT 1 FROM users WHERE id = $1 FOR UPDATE', [id]);
-    if (locked.length === 0) return null;
-    const current = await getUser(tx, id);
-    if (!current) return null;
-    const { user: next, result } = change(structuredClone(current));
-    if (next === null) return result;
-    const record = checked(structuredClone(next));
-    if (record.id !== id) throw new Error('updateUser cannot change a user id.');
-    await writeChange(tx, current, record);
-    return result;
-  });
+  return db.transaction((tx) => changeLockedUser(tx, id, change, false));
+}
+
+/** Locks the user's row, reads it, runs `change`, writes what changed; inside the caller's transaction. */
+async function changeLockedUser<T>(
+  tx: Queryable,
+  id: string,
+  change: (user: UserRecord) => { user: UserRecord | null; result: T },
+  keepAnAdmin: boolean,
+): Promise<T | null> {
+  const locked = await tx.query('SELECT 1 FROM users WHERE id = $1 FOR UPDATE', [id]);
+  if (locked.length === 0) return null;
+  const current = await getUser(tx, id);
+  if (!current) return null;
+  const { user: next, result } = change(structuredClone(current));
+  if (next === null) return result;
+  const record = checked(structuredClone(next));
+  if (record.id !== id) throw new Error('updateUser cannot change a user id.');
+  if (keepAnAdmin && current.role === 'admin' && record.role !== 'admin' && !(await hasOtherAdmin(tx, id))) {
+    throw new LastAdminError();
+  }
+  await writeChange(tx, current, record);
+  return result;
+}
+
+/**
+ * Locks every admin row, in id order, before the caller locks the user's: every guarded change takes
+ * the same locks in the same order, so two admins demoting or deleting each other queue rather than
+ * both seeing the other still there (and cannot deadlock on each other).
+ */
+async function lockAdmins(tx: Queryable): Promise<void> {
+  await tx.query("SELECT id FROM users WHERE role = 'admin' ORDER BY id FOR UPDATE");
+}
+
+/** Asked after lockAdmins by a new statement, so it sees admins promoted while it waited. */
+async function hasOtherAdmin(tx: Queryable, id: string): Promise<boolean> {
+  const rows = await tx.query("SELECT 1 FROM users WHERE role = 'admin' AND id <> $1 LIMIT 1", [id]);
+  return rows.length > 0;
+}
+
+/**
+ * Deadlocks and serialization failures: retried a few times. With every guarded change locking the
+ * admins first in one order none is expected; a plain updateUser that promotes a user between the
+ * two locks of a guarded change is the rare case this covers.
+ */
+const RETRIED_STATES = new Set(['40P01', '40001']);
+const GUARD_ATTEMPTS = 5;
+
+async function withRetry<T>(work: () => Promise<T>): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await work();
+    } catch (error) {
+      const state = sqlState(error instanceof StoreUnavailableError ? error.cause : error);
+      if (attempt >= GUARD_ATTEMPTS || !state || !RETRIED_STATES.has(state)) throw error;
+    }
+  }
+}
+
+/** The Store's updateUserKeepingAnAdmin: the admin rows locked, then the user's, then the check and the write. */
+export async function updateUserKeepingAnAdmin<T>(
+  db: Db,
+  id: string,
+  change: (user: UserRecord) => { user: UserRecord | null; result: T },
+): Promise<T | null> {
+  return withRetry(() =>
+    db.transaction(async (tx) => {
+      await lockAdmins(tx);
+      return changeLockedUser(tx, id, change, true);
+    }),
+  );
+}
+
+/** The Store's deleteUserKeepingAnAdmin: as updateUserKeepingAnAdmin, then deleteUser's statements. */
+export async function deleteUserKeepingAnAdmin(db: Db, id: string): Promise<boolean> {
+  return withRetry(() =>
+    db.transaction(async (tx) => {
+      await lockAdmins(tx);
+      const [row] = await tx.query<{ role: string }>('SELECT role FROM users WHERE id = $1 FOR UPDATE', [id]);
+      if (!row) return false;
+      if (row.role === 'admin' && !(await hasOtherAdmin(tx, id))) throw new LastAdminError();
+      return removeUser(tx, id);
+    }),
+  );
 }
 
 /** Removes the user (their set and codes by cascade) and kills their tokens, in one transaction. */
 export async function deleteUser(db: Db, id: string): Promise<boolean> {
-  return db.transaction(async (tx) => {
-    const deleted = await tx.query('DELETE FROM users WHERE id = $1 RETURNING id', [id]);
-    if (deleted.length === 0) return false;
-    await tx.query('UPDATE tokens SET dead_at = now() WHERE user_id = $1 AND dead_at IS NULL', [id]);
-    return true;
-  });
+  return db.transaction((tx) => removeUser(tx, id));
+}
+
+async function removeUser(tx: Queryable, id: string): Promise<boolean> {
+  const deleted = await tx.query('DELETE FROM users WHERE id = $1 RETURNING id', [id]);
+  if (deleted.length === 0) return false;
+  await deleteTokensOfUser(tx, id);
+  return true;
 }

@@ -175,7 +175,11 @@ export class AuditLog {
   }
 
   /** Events with `from` <= at < `to`, oldest first, from the files whose time span meets the range. */
-  async *range(from: string, to: string): AsyncGenerator<AuditEvent> {
+  async *range(fromTime: string, toTime: string): AsyncGenerator<AuditEvent> {
+    // Events hold toISOString() times, which compare as text only with times of that same form:
+    // "…:00Z" sorts after "…:00.000Z", and an offset sorts anywhere.
+    const from = new Date(fromTime).toISOString();
+    const to = new Date(toTime).toISOString();
     const inRange = (event: AuditEvent) => event.at >= from && event.at < to;
     for (const segment of [...this.#segments]) {
       if (

@@ -4,8 +4,15 @@
  * adapter has (files, journals, connection pools) is tested beside it, not here.
  */
 import { describe, expect, it } from 'vitest';
-import { LastAdminError, type Store, UsernameTakenError, type UserRecord } from '../../server/store/types';
-import { DEFAULT_POLICY, type Policy } from '../../shared/api';
+import {
+  type AuditQuery,
+  InvalidCursorError,
+  LastAdminError,
+  type Store,
+  UsernameTakenError,
+  type UserRecord,
+} from '../../server/store/types';
+import { type AuditEvent, DEFAULT_POLICY, type Policy } from '../../shared/api';
 import { makeEvent, makeToken, makeUser } from './store-fixtures';
 
 export interface StoreHarness {
@@ -645,6 +652,123 @@ export function storeContract(name: string, harness: StoreHarness): void {
           appended.map((event) => event.details?.sequence).reverse(),
         );
         expect(listed.every((event) => event.userAgent === agent)).toBe(true);
+      });
+
+      /** Every page of a query, following nextCursor until it is null. */
+      async function allPages(store: Store, query: AuditQuery) {
+        const pages: AuditEvent[][] = [];
+        let cursor: string | undefined;
+        do {
+          const page = await store.pageAudit(query, cursor);
+          expect(page.events.length).toBeLessThanOrEqual(query.limit);
+          pages.push(page.events);
+          cursor = page.nextCursor ?? undefined;
+        } while (cursor && pages.length < 100);
+        return { events: pages.flat(), pages: pages.length, endedWithNull: cursor === undefined };
+      }
+
+      it('pages newest first with a cursor, through every event once, with the user and type filters', async () => {
+        const store = await openStore();
+        const appended: AuditEvent[] = [];
+        for (let i = 0; i < 23; i++) {
+          const type = i % 3 === 0 ? 'backup_code_used' : 'login_succeeded';
+          // Alice is the actor of some events and only the subject of others (an admin acting on her).
+          const actor = i % 4 === 0 ? admin : alice;
+          const subject = i % 5 === 0 ? admin : alice;
+          appended.push(await store.appendAudit(makeEvent({ type, actor, subject, details: { i } })));
+        }
+        const newestFirst = [...appended].reverse();
+
+        const all = await allPages(store, { limit: 5 });
+        expect(all.events).toEqual(newestFirst);
+        expect(all.endedWithNull).toBe(true);
+        const first = await store.pageAudit({ limit: 5 });
+        expect(first.events).toEqual(newestFirst.slice(0, 5));
+        expect(first.nextCursor).not.toBeNull();
+        // The cursor only continues: the same cursor twice gives the same page, and new events do not shift it.
+        const second = await store.pageAudit({ limit: 5 }, first.nextCursor ?? undefined);
+        await store.appendAudit(makeEvent({ type: 'policy_changed', actor: admin }));
+        expect(await store.pageAudit({ limit: 5 }, first.nextCursor ?? undefined)).toEqual(second);
+        expect(second.events).toEqual(newestFirst.slice(5, 10));
+
+        const mine = (event: AuditEvent) => event.actor?.id === alice.id || event.subject?.id === alice.id;
+        const onlySubject = newestFirst.filter((e) => e.actor?.id !== alice.id && e.subject?.id === alice.id);
+        expect(onlySubject.length).toBeGreaterThan(0);
+        expect((await allPages(store, { limit: 4, userId: alice.id })).events).toEqual(
+          newestFirst.filter(mine),
+        );
+        expect((await allPages(store, { limit: 3, type: 'backup_code_used' })).events).toEqual(
+          newestFirst.filter((e) => e.type === 'backup_code_used'),
+        );
+        expect(
+          (await allPages(store, { limit: 2, userId: alice.id, type: 'backup_code_used' })).events,
+        ).toEqual(newestFirst.filter((e) => mine(e) && e.type === 'backup_code_used'));
+        expect(await store.pageAudit({ limit: 10, userId: 'u-nobody' })).toEqual({
+          events: [],
+          nextCursor: null,
+        });
+      });
+
+      it('ends with a null nextCursor on an empty log and on the last page', async () => {
+        const store = await openStore();
+        expect(await store.pageAudit({ limit: 10 })).toEqual({ events: [], nextCursor: null });
+        for (let i = 0; i < 4; i++) await store.appendAudit(makeEvent({ details: { i } }));
+        const { events, pages, endedWithNull } = await allPages(store, { limit: 2 });
+        expect(events).toHaveLength(4);
+        expect(endedWithNull).toBe(true);
+        // A page may be short while older events exist, but never more pages than the events need plus one.
+        expect(pages).toBeLessThanOrEqual(3);
+      });
+
+      it('refuses a cursor it did not hand out with InvalidCursorError, and changes nothing', async () => {
+        const store = await openStore();
+        for (let i = 0; i < 3; i++) await store.appendAudit(makeEvent({ details: { i } }));
+        const forged = [
+          'not-a-cursor',
+          '',
+          Buffer.from('{"v":1,"seq":"-1"}').toString('base64url'),
+          Buffer.from('{"v":1,"seq":"99999999999999999999999"}').toString('base64url'),
+          Buffer.from('{"s":"x","o":[]}').toString('base64url'),
+          Buffer.from('[1,2]').toString('base64url'),
+          Buffer.from('null').toString('base64url'),
+        ];
+        for (const cursor of forged.filter((text) => text !== '')) {
+          await expect(store.pageAudit({ limit: 2 }, cursor)).rejects.toBeInstanceOf(InvalidCursorError);
+        }
+        expect(await store.listAudit({ limit: 10 })).toHaveLength(3);
+      });
+
+      it('exports from <= at < to, oldest first, every event once, however many', async () => {
+        const store = await openStore();
+        const start = Date.parse('2026-01-01T00:00:00.000Z');
+        const minute = 60_000;
+        const appended: AuditEvent[] = [];
+        for (let i = 0; i < 1003; i++) {
+          const at = new Date(start + Math.floor(i / 2) * minute).toISOString();
+          appended.push(await store.appendAudit(makeEvent({ at, details: { i } })));
+        }
+        const exported = async (from: string, to: string) => {
+          const events: AuditEvent[] = [];
+          for await (const event of store.exportAudit(from, to)) events.push(event);
+          return events;
+        };
+        const at = (i: number) => new Date(start + i * minute).toISOString();
+        // More than one batch of a server-side reader, two events to an instant, in append order.
+        expect(await exported(at(0), at(100_000))).toEqual(appended);
+        // `from` is in, `to` is out; whole seconds without milliseconds mean the same instants.
+        expect(await exported(at(10), at(20))).toEqual(appended.slice(20, 40));
+        expect(await exported(at(10).replace('.000Z', 'Z'), at(20).replace('.000Z', 'Z'))).toEqual(
+          appended.slice(20, 40),
+        );
+        expect(await exported(at(-10), at(0))).toEqual([]);
+        expect(await exported(at(1000), at(2000))).toEqual([]);
+      });
+
+      it('lists no damaged account on a healthy store', async () => {
+        const store = await openStore();
+        await store.createUser(makeUser('Alice'));
+        await store.listUsers();
+        expect(await store.listDamaged()).toEqual([]);
       });
     });
 

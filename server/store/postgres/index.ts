@@ -9,7 +9,9 @@
 import type { AuditEvent, Policy } from '../../../shared/api';
 import {
   type ApplicationRecord,
+  type AuditPage,
   type AuditQuery,
+  type DamagedAccount,
   type NewAuditEvent,
   type OidcKeys,
   type OidcPayload,
@@ -20,7 +22,7 @@ import {
   type UserRecord,
 } from '../types';
 import { countIpFailures, releaseIpAttempt, reserveIpAttempt, sweepIpFailures } from './addresses';
-import { appendAudit, listAudit } from './audit';
+import { appendAudit, exportAudit, listAudit, pageAudit } from './audit';
 import { Db, describeTarget, type PostgresOptions } from './db';
 import { migrate } from './migrations';
 import * as oidc from './oidc';
@@ -183,6 +185,23 @@ export class PostgresStore implements Store {
 
   async listAudit(query: AuditQuery): Promise<AuditEvent[]> {
     return listAudit(this.#open(), query);
+  }
+
+  async pageAudit(query: AuditQuery, cursor?: string): Promise<AuditPage> {
+    return pageAudit(this.#open(), query, cursor);
+  }
+
+  exportAudit(from: string, to: string): AsyncIterable<AuditEvent> {
+    return exportAudit(this.#open(), from, to);
+  }
+
+  /**
+   * Always empty: PostgreSQL verifies its own pages (and, with data checksums on, refuses a damaged
+   * one with an error, which is not one account's damage to report), so no row is half-readable.
+   */
+  async listDamaged(): Promise<DamagedAccount[]> {
+    this.#open();
+    return [];
   }
 
   // ---- OpenID Connect (./oidc.ts) ----

@@ -263,17 +263,21 @@ export function adminRoutes(deps: Deps) {
   });
   app.openapi(routes.auditExport, async (c) => {
     const { from, to, format } = c.req.valid('query');
-    const events = deps.store.exportAudit(from, to);
+    const events = deps.store.exportAudit(from, to)[Symbol.asyncIterator]();
     const encoder = new TextEncoder();
+    // Pulled one event at a time as the client reads: a slow download holds one event, not the range.
     const body = new ReadableStream<Uint8Array>({
-      async start(controller) {
+      start(controller) {
         if (format === 'csv') controller.enqueue(encoder.encode(`${CSV_COLUMNS.join(',')}\n`));
-        for await (const event of events) {
-          controller.enqueue(
-            encoder.encode(`${format === 'csv' ? csvLine(event) : JSON.stringify(event)}\n`),
-          );
-        }
-        controller.close();
+      },
+      async pull(controller) {
+        const next = await events.next();
+        if (next.done) return controller.close();
+        const event = next.value;
+        controller.enqueue(encoder.encode(`${format === 'csv' ? csvLine(event) : JSON.stringify(event)}\n`));
+      },
+      async cancel() {
+        await events.return?.();
       },
     });
     const name = `sparekey-audit-${from.slice(0, 10)}-${to.slice(0, 10)}.${format}`;

@@ -50,7 +50,7 @@ async function setUp() {
     });
     ids.push(event.id);
   }
-  return { api, token: login.body.token as string, ids, app };
+  return { api, token: login.body.token as string, ids, app, store };
 }
 
 it('pages back through every rotated audit file with nextCursor, and refuses a forged cursor', async () => {
@@ -110,4 +110,34 @@ it('exports a date range as JSON Lines or CSV, oldest first, formulas defused', 
     }),
   );
   expect(backwards.status).toBe(400);
+});
+
+it('reads the store only as fast as the client downloads the export, and stops when it goes away', async () => {
+  const { app, token, ids, store } = await setUp();
+  // Counts what the real store hands out; the events themselves are the store's own.
+  let read = 0;
+  const exportAudit = store.exportAudit.bind(store);
+  store.exportAudit = (from, to) =>
+    (async function* () {
+      for await (const event of exportAudit(from, to)) {
+        read++;
+        yield event;
+      }
+    })();
+  const response = await app.fetch(
+    new Request(
+      `http://127.0.0.1/api/admin/audit/export?from=${new Date(START + DAY).toISOString()}&to=${new Date(START + 40 * DAY).toISOString()}`,
+      { headers: { authorization: `Bearer ${token}` } },
+    ),
+  );
+  expect(response.status).toBe(200);
+  const reader = (response.body as ReadableStream<Uint8Array>).getReader();
+  const first = await reader.read();
+  expect(JSON.parse(new TextDecoder().decode(first.value)).id).toBe(ids[1]);
+  await new Promise((resolve) => setTimeout(resolve, 50));
+  // One event read and at most a couple buffered ahead, not the 40 of the range.
+  expect(read).toBeLessThanOrEqual(3);
+  await reader.cancel();
+  await new Promise((resolve) => setTimeout(resolve, 50));
+  expect(read).toBeLessThanOrEqual(3);
 });

@@ -263,13 +263,14 @@ export interface Store extends OidcStore {
    * One page of the audit log, newest first, continuing from `cursor` (opaque, from the previous
    * page; an invalid one throws InvalidCursorError). A page may hold fewer than `limit` events while
    * older ones exist (lowdb reads one rotated file at most per page): only a null nextCursor means
-   * the end. SQL: keyset pagination on (at, id) in an index, the cursor encoding the last row.
+   * the end. SQL: keyset pagination in an index on the append order (PostgreSQL: seq), the cursor
+   * encoding the last row.
    */
   pageAudit(query: AuditQuery, cursor?: string): Promise<AuditPage>;
 
   /**
-   * The events with from <= at < to, oldest first, streamed (an export may hold millions). SQL: one
-   * query on the at index, read with a server-side cursor.
+   * The events with from <= at < to, oldest first, streamed (an export may hold millions). SQL: read
+   * through an index on at in bounded batches (PostgreSQL: keyset on (at, seq)) or a server-side cursor.
    */
   exportAudit(from: string, to: string): AsyncIterable<AuditEvent>;
 }

@@ -138,7 +138,8 @@ export async function listAudit(db: Queryable, query: AuditQuery): Promise<Audit
  * null exactly at the oldest event.
  */
 export async function pageAudit(db: Queryable, query: AuditQuery, cursor?: string): Promise<AuditPage> {
-  const before = cursor === undefined ? null : decodeCursor(cursor);
+  // An empty cursor (`?cursor=`) is the first page, as in lowdb.
+  const before = cursor ? decodeCursor(cursor) : null;
   const limit = Math.floor(query.limit);
   if (!(limit > 0)) return { events: [], nextCursor: null };
   const rows = await eventsBefore(db, query, limit + 1, before);

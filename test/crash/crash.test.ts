@@ -28,6 +28,8 @@ import { call, type RunningServer, startServer } from '../support/server';
 import { type CodeModel, pick, setFromResponse, type UserModel, Violations } from './model';
 
 const CYCLES = 20;
+/** Spends each cycle acknowledges at least before its kill: 20 × 6 > the 100 the run must reach. */
+const MIN_ACKED_PER_CYCLE = 6;
 const USERS = 6;
 const CLIENTS = 12;
 const ARGON2 = { memoryCost: 1024, timeCost: 1, parallelism: 1 };
@@ -187,7 +189,12 @@ async function loadThenKill(server: RunningServer, users: UserModel[], killAfter
   const clients = Array.from({ length: CLIENTS }, async () => {
     while (running) await act(server, users);
   });
+  const ackedBefore = stats.acked;
   await sleep(killAfterMs);
+  // A loaded machine may not have acknowledged anything yet: a kill before any spend proves little,
+  // so the kill waits (bounded) for a few acknowledged spends of this cycle.
+  const giveUpAt = Date.now() + 30_000;
+  while (stats.acked - ackedBefore < MIN_ACKED_PER_CYCLE && Date.now() < giveUpAt) await sleep(5);
   await server.stop({ signal: 'SIGKILL', keepData: true });
   running = false;
   await Promise.all(clients);

@@ -7,36 +7,12 @@ import { join } from 'node:path';
 import type { Page } from 'playwright-core';
 import { extensionRun, SCREENSHOTS_DIR } from './chromium';
 import type { Driver, FillButton, Role, UiPage, Viewport } from './driver';
+import { fillButton } from './fill-button';
 
 /** The test build clears the clipboard after 2 s (extension/manifests.ts E2E). */
 const TEST_BUILD_CLIPBOARD_CLEAR_MS = 2_000;
 
 const escapeRegExp = (text: string) => text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
-
-/**
- * The inline button sits in a closed shadow root, out of reach of page scripts and of Playwright's
- * selectors. The browser's accessibility tree still shows it (a screen reader must), so its label is
- * read there and the host element's box gives where to click.
- */
-async function autofillButton(page: Page): Promise<FillButton | null> {
-  const cdp = await page.context().newCDPSession(page);
-  try {
-    const { nodes } = (await cdp.send('Accessibility.getFullAXTree')) as {
-      nodes: { role?: { value?: string }; name?: { value?: string } }[];
-    };
-    const button = nodes.find(
-      (node) =>
-        node.role?.value === 'button' &&
-        /backup code|SpareKey|Kept codes/.test(String(node.name?.value ?? '')) &&
-        node.name?.value !== 'Verify',
-    );
-    const box = await page.locator('sparekey-autofill').boundingBox();
-    if (!button || !box) return null;
-    return { name: String(button.name?.value), x: box.x + box.width / 2, y: box.y + box.height / 2 };
-  } finally {
-    await cdp.detach();
-  }
-}
 
 function playwrightPage(page: Page): UiPage {
   const byRole = (role: Role, name: string) => page.getByRole(role, { name, exact: true });
@@ -71,7 +47,7 @@ function playwrightPage(page: Page): UiPage {
       const path = await download.path();
       return { filename: download.suggestedFilename(), text: await readFile(path, 'utf8') };
     },
-    autofillButton: () => autofillButton(page),
+    autofillButton: () => fillButton(page),
     mouseClick: (x, y) => page.mouse.click(x, y),
     bringToFront: () => page.bringToFront(),
     close: () => page.close(),

@@ -4,14 +4,9 @@
  */
 import type { Page } from 'playwright-core';
 import { expect } from 'vitest';
+import type { FillButton } from './driver';
 
-export interface FillButton {
-  /** Its accessible name, as a screen reader hears it. */
-  name: string;
-  /** The centre of the button on the page, for a real (trusted) mouse click. */
-  x: number;
-  y: number;
-}
+export type { FillButton };
 
 /**
  * The inline button sits in a closed shadow root, out of reach of page scripts and of Playwright's

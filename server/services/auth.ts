@@ -125,6 +125,37 @@ export async function checkPassword(
   throw failureRefusal(settled.outcome, wrongPassword);
 }
 
+/**
+ * A name no account has goes through the steps of a wrong password at an account: a lockout of its
+ * own reserved and settled durably around one hash, the same answers and the same locks, so that
+ * neither the answer nor its timing tells whether the account exists. It keeps the address's slot.
+ */
+async function refuseUnknownName(
+  deps: Deps,
+  meta: RequestMeta,
+  input: { username: string; password: string },
+  attempt: AddressAttempt | null,
+): Promise<never> {
+  const rule = passwordRule(deps.security);
+  const refusal = await deps.store.updateUnknownNameLockout(input.username, (lockout) => {
+    const reserved = withReservation(lockout, rule, deps.clock.now());
+    return { lockout: reserved.lockout, result: reserved.refusal };
+  });
+  if (refusal) {
+    await releaseAddressAttempt(deps, attempt);
+    throw refusal;
+  }
+  await deps.hasher.verifyPassword(await dummyHash(deps), input.password);
+  const now = deps.clock.now();
+  const outcome = await deps.store.updateUnknownNameLockout(input.username, (lockout) => {
+    const failed = withFailure(lockout, rule, now, true);
+    return { lockout: failed.lockout, result: failed.outcome };
+  });
+  await audit(deps, meta, 'login_failed', { subject: null });
+  await auditLock(deps, meta, null, 'password_locked', outcome);
+  throw failureRefusal(outcome, invalidCredentials);
+}
+
 /** The answer to a failure: the plain refusal, or the lock it caused. */
 function failureRefusal(outcome: FailureOutcome, plain: () => ApiError): ApiError {
   if (outcome.kind === 'locked') return tooManyAttempts(outcome.lockMs);
@@ -132,11 +163,11 @@ function failureRefusal(outcome: FailureOutcome, plain: () => ApiError): ApiErro
   return plain();
 }
 
-/** Audits a lock that a failure caused (a timed one, or one that waits for an admin). */
+/** Audits a lock that a failure caused (a timed one, or one that waits for an admin); no user: an unknown name. */
 async function auditLock(
   deps: Deps,
   meta: RequestMeta,
-  user: UserRecord,
+  user: UserRecord | null,
   type: 'password_locked' | 'mfa_locked',
   outcome: FailureOutcome,
 ): Promise<void> {
@@ -160,12 +191,7 @@ export async function login(
 ): Promise<LoginResponse> {
   const attempt = await reserveAddressAttempt(deps, meta.ip);
   const found = await deps.store.findUserByUsername(input.username);
-  if (!found) {
-    // An unknown name costs one hash too, and keeps the address's slot like a wrong password.
-    await deps.hasher.verifyPassword(await dummyHash(deps), input.password);
-    await audit(deps, meta, 'login_failed', { subject: null });
-    throw invalidCredentials();
-  }
+  if (!found) return refuseUnknownName(deps, meta, input, attempt);
   const user = await checkPassword(deps, meta, found, input.password, attempt);
 
   const policy = await deps.store.getPolicy();

@@ -15,6 +15,7 @@ import {
   PolicySchema,
   parserFor,
   TokenRecordSchema,
+  UnknownNameSchema,
   UserRecordSchema,
   unseal,
   usernameKey,
@@ -31,6 +32,7 @@ export type ProblemKind =
   | 'user_name_clash'
   | 'token_damaged'
   | 'ip_failures_damaged'
+  | 'unknown_name_damaged'
   | 'audit_lines_damaged'
   | 'temp_file';
 
@@ -66,13 +68,14 @@ interface Scan {
   /** Files --repair moves to quarantine. */
   quarantine: string[];
   /** Whole records of the previous version, which --repair rewrites with their checksum. */
-  unsealed: Array<{ path: string; kind: 'policy' | 'token' | 'ip' }>;
+  unsealed: Array<{ path: string; parse: (raw: unknown) => unknown }>;
 }
 
 const TEMP_FILE = /^\..+\.tmp$/;
 const parseUser: (raw: unknown) => UserRecord = parserFor(UserRecordSchema);
 const parseToken: (raw: unknown) => unknown = parserFor(TokenRecordSchema);
 const parseIpFailures: (raw: unknown) => unknown = parserFor(IpFailuresSchema);
+const parseUnknownName: (raw: unknown) => unknown = parserFor(UnknownNameSchema);
 const parsePolicy: (raw: unknown) => unknown = parserFor(PolicySchema);
 
 async function records(dir: string): Promise<string[]> {
@@ -98,7 +101,7 @@ async function scan(dir: string): Promise<Scan> {
     const policy = await new DurableJsonFile(policyPath, parsePolicy).inspect();
     if (policy && !policy.sealed) {
       unsealedCount++;
-      unsealed.push({ path: policyPath, kind: 'policy' });
+      unsealed.push({ path: policyPath, parse: parsePolicy });
     }
   } catch (error) {
     if (!(error instanceof CorruptFileError)) throw error;
@@ -230,6 +233,7 @@ async function scan(dir: string): Promise<Scan> {
   for (const [sub, kind, parse] of [
     ['tokens', 'token_damaged', parseToken],
     ['ip-failures', 'ip_failures_damaged', parseIpFailures],
+    ['unknown-names', 'unknown_name_damaged', parseUnknownName],
   ] as const) {
     for (const name of await records(join(dir, sub))) {
       const path = join(dir, sub, name);
@@ -242,11 +246,12 @@ async function scan(dir: string): Promise<Scan> {
         const file = await new DurableJsonFile(path, parse).inspect();
         if (file && !file.sealed) {
           unsealedCount++;
-          unsealed.push({ path, kind: sub === 'tokens' ? 'token' : 'ip' });
+          unsealed.push({ path, parse });
         }
       } catch (error) {
         if (!(error instanceof CorruptFileError)) throw error;
-        // The store already treats these as absent: a token grants nothing, failures start again.
+        // The store already treats these as absent: a token grants nothing, failures and lockouts of
+        // unknown names start again.
         problem(kind, path, error.reason, 'quarantined (the store treats it as absent already)');
         quarantine.push(path);
       }
@@ -370,9 +375,7 @@ export async function repairStore(dir: string, now = new Date()): Promise<Repair
     });
     await writeFileDurably(join(dir, 'index.jsonl'), '');
     for (const record of found.unsealed) {
-      const parse =
-        record.kind === 'policy' ? parsePolicy : record.kind === 'token' ? parseToken : parseIpFailures;
-      const file = new DurableJsonFile(record.path, parse);
+      const file = new DurableJsonFile(record.path, record.parse);
       const value = await file.read();
       if (value !== null) {
         await file.write(value);

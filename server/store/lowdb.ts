@@ -7,6 +7,7 @@
  *   users/<id>.json          one small file per user, read on demand
  *   tokens/<hash>.json       one file per session or MFA challenge, named by the token's hash
  *   ip-failures/<sha256(ip)>.json  failed attempts per client address
+ *   unknown-names/<sha256(name)>.json  the password lockout of a name no account has
  *   audit.jsonl              the audit log, append-only, one event per line, indexed in memory
  *                            by user and type (./audit-log.ts)
  *
@@ -28,10 +29,14 @@ import { LruCache } from './lru-cache';
 import {
   type IpFailures,
   IpFailuresSchema,
+  OPEN_LOCKOUT,
   PolicySchema,
   parserFor,
   TokenRecordSchema,
+  type UnknownName,
+  UnknownNameSchema,
   UserRecordSchema,
+  unknownNameKey,
   usernameKey,
 } from './records';
 import type { ApplicationRecord, OidcKeys, OidcPayload } from './types';
@@ -41,6 +46,7 @@ import {
   type DamagedAccount,
   DamagedAccountError,
   LastAdminError,
+  type Lockout,
   type NewAuditEvent,
   type Store,
   type TokenKind,
@@ -83,11 +89,14 @@ const READ_CONCURRENCY = 16;
 const SWEEP_EVERY = 1000;
 /** A file untouched this long (and a token expired this long) is abandoned. */
 const SWEEP_AGE_MS = 24 * 60 * 60_000;
+/** An unknown name that was locked is kept this long: its escalation is what an account's would be. */
+const LOCKED_UNKNOWN_NAME_AGE_MS = 30 * SWEEP_AGE_MS;
 const TEMP_FILE_AGE_MS = 60 * 60_000;
 
 const parseUser = parserFor(UserRecordSchema);
 const parseToken = parserFor(TokenRecordSchema);
 const parseIpFailures = parserFor(IpFailuresSchema);
+const parseUnknownName = parserFor(UnknownNameSchema);
 
 export class LowdbStore implements Store {
   readonly #dir: string;
@@ -96,6 +105,7 @@ export class LowdbStore implements Store {
   readonly #usersDir: string;
   readonly #tokensDir: string;
   readonly #ipDir: string;
+  readonly #unknownNamesDir: string;
   readonly #policy: Low<Policy>;
   readonly #index: UserIndex;
   readonly #audit: AuditLog;
@@ -104,6 +114,7 @@ export class LowdbStore implements Store {
   readonly #userLocks = new KeyedMutex();
   readonly #tokenLocks = new KeyedMutex();
   readonly #ipLocks = new KeyedMutex();
+  readonly #unknownNameLocks = new KeyedMutex();
   readonly #policyLock = new KeyedMutex();
   /** Taken before a user's lock by every change that may remove an admin, so the last one stays. */
   readonly #adminsLock = new KeyedMutex();
@@ -128,6 +139,7 @@ export class LowdbStore implements Store {
     this.#usersDir = join(dataDir, 'users');
     this.#tokensDir = join(dataDir, 'tokens');
     this.#ipDir = join(dataDir, 'ip-failures');
+    this.#unknownNamesDir = join(dataDir, 'unknown-names');
     this.#policy = new Low(
       new DurableJsonFile(join(dataDir, 'policy.json'), parserFor(PolicySchema), this.#fs),
       structuredClone(DEFAULT_POLICY),
@@ -155,7 +167,7 @@ export class LowdbStore implements Store {
   async open(): Promise<void> {
     if (this.#isOpen) return;
     // 0700: the directory holds password hashes and TOTP secrets.
-    for (const dir of [this.#dir, this.#usersDir, this.#tokensDir, this.#ipDir]) {
+    for (const dir of [this.#dir, this.#usersDir, this.#tokensDir, this.#ipDir, this.#unknownNamesDir]) {
       await this.#fs.mkdir(dir, { recursive: true, mode: 0o700 });
     }
     await syncDirectory(this.#fs, this.#dir);
@@ -191,6 +203,7 @@ export class LowdbStore implements Store {
       this.#userLocks.idle(),
       this.#tokenLocks.idle(),
       this.#ipLocks.idle(),
+      this.#unknownNameLocks.idle(),
       this.#policyLock.idle(),
       this.#adminsLock.idle(),
       this.#sweeping,
@@ -497,6 +510,21 @@ export class LowdbStore implements Store {
     });
   }
 
+  async updateUnknownNameLockout<T>(
+    username: string,
+    change: (lockout: Lockout) => { lockout: Lockout; result: T },
+  ): Promise<T> {
+    this.#assertOpen();
+    const name = unknownNameKey(username);
+    const result = await this.#unknownNameLocks.run(name, async () => {
+      const next = change((await this.#readUnknownName(name))?.lockout ?? OPEN_LOCKOUT);
+      await this.#unknownNameFile(name).write({ lockout: next.lockout });
+      return next.result;
+    });
+    this.#countWrite();
+    return result;
+  }
+
   /** Counts the failures at or after `since`, and prunes the older ones of this address. */
   async countIpFailures(ip: string, since: string): Promise<number> {
     this.#assertOpen();
@@ -648,7 +676,7 @@ export class LowdbStore implements Store {
     };
     let removed = 0;
     // An hour-old temp file is no write in progress (those take milliseconds): a crash left it.
-    for (const dir of [this.#usersDir, this.#tokensDir, this.#ipDir]) {
+    for (const dir of [this.#usersDir, this.#tokensDir, this.#ipDir, this.#unknownNamesDir]) {
       removed += await removeTempFiles(dir, Date.now() - TEMP_FILE_AGE_MS, this.#fs);
     }
     await mapLimit(await recordNames(this.#fs, this.#tokensDir), READ_CONCURRENCY, async (name) => {
@@ -665,6 +693,19 @@ export class LowdbStore implements Store {
       await this.#ipLocks.run(name, async () => {
         if ((await isStale(this.#ipPath(name))) && (await removeFileDurably(this.#ipPath(name), this.#fs)))
           removed++;
+      });
+    });
+    await mapLimit(await recordNames(this.#fs, this.#unknownNamesDir), READ_CONCURRENCY, async (name) => {
+      const path = this.#unknownNamePath(name);
+      await this.#unknownNameLocks.run(name, async () => {
+        // A name that was locked keeps its escalation for longer, as an account's lockout would.
+        const record = await this.#readUnknownName(name);
+        const lockedBefore = record !== null && (record.lockout.locks > 0 || record.lockout.needsAdminUnlock);
+        const stats = await this.#fs.stat(path).catch(() => null);
+        const age = stats ? Date.now() - stats.mtimeMs : 0;
+        if (age > (lockedBefore ? LOCKED_UNKNOWN_NAME_AGE_MS : SWEEP_AGE_MS)) {
+          if (await removeFileDurably(path, this.#fs)) removed++;
+        }
       });
     });
     return removed;
@@ -869,6 +910,25 @@ export class LowdbStore implements Store {
 
   #ipFile(name: string): DurableJsonFile<IpFailures> {
     return new DurableJsonFile(this.#ipPath(name), parseIpFailures, this.#fs);
+  }
+
+  #unknownNamePath(name: string): string {
+    return join(this.#unknownNamesDir, `${name}.json`);
+  }
+
+  #unknownNameFile(name: string): DurableJsonFile<UnknownName> {
+    return new DurableJsonFile(this.#unknownNamePath(name), parseUnknownName, this.#fs);
+  }
+
+  /** A damaged file starts again from an open lockout, as a damaged address file does. */
+  async #readUnknownName(name: string): Promise<UnknownName | null> {
+    try {
+      return await this.#unknownNameFile(name).read();
+    } catch (error) {
+      if (!(error instanceof CorruptFileError)) throw error;
+      logError('unknown-names file unreadable, starting again', error);
+      return null;
+    }
   }
 
   #assertOpen(): void {

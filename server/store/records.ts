@@ -34,7 +34,7 @@ const BackupCodeSetSchema = z.looseObject({
   ),
 }) satisfies z.ZodType<BackupCodeSet>;
 
-const LockoutSchema = z.looseObject({
+export const LockoutSchema = z.looseObject({
   failures: z.array(z.string()),
   lockedUntil: z.string().nullable(),
   locks: z.number().int().min(0),
@@ -146,6 +146,11 @@ export type IndexChange = z.infer<typeof IndexChangeSchema>;
 export const IpFailuresSchema = z.object({ failures: z.array(z.string()) });
 export type IpFailures = z.infer<typeof IpFailuresSchema>;
 
+export interface UnknownName {
+  lockout: Lockout;
+}
+export const UnknownNameSchema = z.object({ lockout: LockoutSchema }) satisfies z.ZodType<UnknownName>;
+
 export const AuditEventSchema = AuditEvent;
 
 /** Turns a zod schema into the parse function DurableJsonFile wants, with a one-line reason on failure. */
@@ -160,6 +165,11 @@ export function parserFor<T>(schema: z.ZodType<T>): (raw: unknown) => T {
 
 export function usernameKey(username: string): string {
   return username.toLowerCase();
+}
+
+/** How both stores key an unknown name's lockout: its hash, since the lockout only needs to match it. */
+export function unknownNameKey(username: string): string {
+  return createHash('sha256').update(usernameKey(username)).digest('hex');
 }
 
 /**

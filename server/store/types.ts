@@ -244,6 +244,17 @@ export interface Store extends OidcStore {
    * secret was judged). Atomicity: deletes one row under the address's lock; no-op when none is left.
    */
   releaseIpAttempt(ip: string, at: string): Promise<void>;
+  /**
+   * The password lockout of a name no account has (compared as usernameKey), changed by `change`
+   * under that name's lock and written durably, as updateUser does for an account's lockout: an
+   * unknown name is reserved, refused and locked exactly like a known one, so that neither the answer
+   * nor its timing tells whether the account exists. A name never seen starts from OPEN_LOCKOUT.
+   * Only the name's SHA-256 is stored. Atomicity: one transaction under the name's lock.
+   */
+  updateUnknownNameLockout<T>(
+    username: string,
+    change: (lockout: Lockout) => { lockout: Lockout; result: T },
+  ): Promise<T>;
 
   // --- Damage and backups (issue #11) ---------------------------------------------------------
   // What an operator needs to run the store for years. An SQL adapter meets each with its own means.

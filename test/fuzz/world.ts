@@ -135,8 +135,8 @@ export async function snapshot(dataDir: string): Promise<Map<string, string>> {
  * missing or forged tokens, a non-admin on /api/admin.
  *
  * attempt: a well-formed attempt with a wrong secret (password or code) is refused too, and it is
- * recorded, as it must be: an audit line, the client address's failure count (ip-failures/), and the
- * account's lockouts (the passwordLockout / mfaLockout fields of that user's file).
+ * recorded, as it must be: an audit line, the client address's failure count (ip-failures/), the
+ * lockout of a name no account has (unknown-names/), and the account's lockouts (the passwordLockout / mfaLockout fields of that user's file).
  * Everything else stays byte for byte the same: no session, no challenge, no code, no policy change.
  */
 export type Unchanged = 'strict' | 'attempt';
@@ -145,7 +145,8 @@ function comparable(files: Map<string, string>, mode: Unchanged): Map<string, st
   if (mode === 'strict') return files;
   const kept = new Map<string, string>();
   for (const [path, text] of files) {
-    if (path === 'audit.jsonl' || path.startsWith('ip-failures/')) continue;
+    if (path === 'audit.jsonl' || path.startsWith('ip-failures/') || path.startsWith('unknown-names/'))
+      continue;
     if (path.startsWith('users/') && !path.split('/').pop()?.startsWith('.')) {
       // The checksum covers those fields too, so it changes with them.
       const { sum: _s, passwordLockout: _p, mfaLockout: _m, ...rest } = JSON.parse(text);

@@ -7,7 +7,8 @@ import pg from 'pg';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { DatabaseUnreachableError, PostgresStore } from '../../server/store/postgres';
 import { loadMigrations, SchemaTooNewError } from '../../server/store/postgres/migrations';
-import { type Store, StoreUnavailableError } from '../../server/store/types';
+import { OPEN_LOCKOUT, unknownNameKey } from '../../server/store/records';
+import { type Lockout, type Store, StoreUnavailableError } from '../../server/store/types';
 import { storeContract } from '../store/contract';
 import { oidcStoreContract } from '../store/oidc-contract';
 import { makeToken, makeUser } from '../store/store-fixtures';
@@ -244,6 +245,36 @@ describe('postgres: sweeping', () => {
     expect(await store.getToken(fresh.hash)).toEqual(fresh);
     expect(await store.getToken(live.hash)).toEqual(live);
     expect(await sql(url, 'SELECT hash FROM tokens WHERE hash = $1', [loggedOut.hash])).toEqual([]);
+  });
+
+  it('removes an unknown name idle for a day, but keeps one that locked for 30 days', async () => {
+    const url = await createSchema(databaseUrl);
+    const store = await openOn(url);
+    const failed = { ...OPEN_LOCKOUT, failures: ['2026-11-27T10:00:00.000Z'], consecutiveFailures: 1 };
+    const locked = { ...failed, locks: 1, lockedUntil: '2026-11-27T10:15:00.000Z' };
+    const admin = { ...failed, consecutiveFailures: 100, needsAdminUnlock: true };
+    const lockouts: Array<[string, Lockout, string]> = [
+      ['mallory', failed, '2 days'],
+      ['trudy', locked, '2 days'],
+      ['walter', admin, '2 days'],
+      ['eve', locked, '31 days'],
+    ];
+    for (const [name, lockout, idle] of lockouts) {
+      await store.updateUnknownNameLockout(name, () => ({ lockout, result: null }));
+      await sql(
+        url,
+        `UPDATE unknown_name_lockouts SET written_at = now() - interval '${idle}' WHERE name_hash = $1`,
+        [unknownNameKey(name)],
+      );
+    }
+    expect(await store.sweepExpired()).toBe(2);
+    const kept = await sql<{ name_hash: string }>(
+      url,
+      'SELECT name_hash FROM unknown_name_lockouts ORDER BY name_hash',
+    );
+    expect(kept.map((row) => row.name_hash)).toEqual(
+      [unknownNameKey('trudy'), unknownNameKey('walter')].sort(),
+    );
   });
 });
 

@@ -113,6 +113,46 @@ describe('the JSON sign-in', () => {
   });
 });
 
+describe('the password lockout', () => {
+  const login = (username: string) =>
+    api('POST', '/api/auth/login', { body: { username, password: 'not-the-password' } });
+  const answer = async (username: string) => {
+    const res = await login(username);
+    return { status: res.status, body: res.body, retryAfter: res.headers.get('retry-after') };
+  };
+
+  it('locks an unknown name exactly when and as long as a known one, with the same answers', async () => {
+    const attempts = t.deps.security.passwordLockoutAttempts;
+    for (let i = 1; i <= attempts + 2; i++) {
+      const known = await answer('alice');
+      const unknown = await answer('mallory');
+      expect(unknown, `attempt ${i}`).toEqual(known);
+      expect(known.status, `attempt ${i}`).toBe(i < attempts ? 401 : 429);
+    }
+    // The lock is timed alike: both open again at the same moment, and the next lock lasts longer.
+    t.clock.advance(t.deps.security.passwordLockoutMs);
+    expect(await answer('mallory')).toEqual(await answer('alice'));
+    expect((await answer('alice')).status).toBe(401);
+    const events = await t.deps.store.listAudit({ limit: 10, type: 'password_locked' });
+    expect(events.map((e) => e.details)).toEqual([
+      { minutes: t.deps.security.passwordLockoutMs / 60_000, lock: 1 },
+      { minutes: t.deps.security.passwordLockoutMs / 60_000, lock: 1 },
+    ]);
+    expect(JSON.stringify(events)).not.toContain('mallory');
+  });
+
+  it('judges at most the limit of guesses at an unknown name, however many arrive at once', async () => {
+    const before = counts.verifyPassword;
+    const results = await Promise.all(Array.from({ length: 30 }, () => login('mallory')));
+    expect(counts.verifyPassword - before).toBe(t.deps.security.passwordLockoutAttempts);
+    // The guess that fills the window is refused with the lock it causes, as at an account.
+    expect(results.filter((r) => r.status === 401)).toHaveLength(t.deps.security.passwordLockoutAttempts - 1);
+    expect(results.filter((r) => r.status === 429)).toHaveLength(
+      31 - t.deps.security.passwordLockoutAttempts,
+    );
+  });
+});
+
 describe('the web sign-in', () => {
   /** A form post with a valid double-submit token, as the login page would send it. */
   async function postLogin(username: string) {

@@ -108,6 +108,7 @@ describe('store:check and --repair', () => {
     const ghost = makeUser('ghost');
     await writeFile(join(dir, 'users', `${ghost.id}.json`), JSON.stringify(ghost));
     await writeFile(join(dir, 'tokens', 'deadbeef.json'), '{"sum":"0000000000000000","hash":"x"}');
+    await writeFile(join(dir, 'unknown-names', 'cafe.json'), '{"lockout":');
     await writeFile(join(dir, 'users', '.left.json.0a0b.tmp'), 'half');
     // One damaged journal line: the store refuses to open until the index is rebuilt.
     const journal = join(dir, 'index.jsonl');
@@ -121,6 +122,7 @@ describe('store:check and --repair', () => {
         ['index_damaged', 'index.jsonl'],
         ['user_damaged', `users/${bob.id}.json`],
         ['token_damaged', 'tokens/deadbeef.json'],
+        ['unknown_name_damaged', 'unknown-names/cafe.json'],
         ['temp_file', 'users/.left.json.0a0b.tmp'],
       ]),
     );
@@ -133,6 +135,7 @@ describe('store:check and --repair', () => {
       expect.arrayContaining([
         `users/${bob.id}.json`,
         'tokens/deadbeef.json',
+        'unknown-names/cafe.json',
         'users/.left.json.0a0b.tmp',
         'index.jsonl',
       ]),

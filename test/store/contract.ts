@@ -4,6 +4,7 @@
  * adapter has (files, journals, connection pools) is tested beside it, not here.
  */
 import { describe, expect, it } from 'vitest';
+import { OPEN_LOCKOUT } from '../../server/store/records';
 import {
   type AuditQuery,
   InvalidCursorError,
@@ -594,6 +595,61 @@ export function storeContract(name: string, harness: StoreHarness): void {
         // Releasing what was never reserved changes nothing.
         await again.releaseIpAttempt('203.0.113.7', '2026-11-27T11:00:00.000Z');
         expect(await again.countIpFailures('203.0.113.7', '2026-11-27T10:00:00.000Z')).toBe(1);
+      });
+    });
+
+    describe('lockouts of unknown names', () => {
+      const failOnce = (store: Store, username: string, at: string) =>
+        store.updateUnknownNameLockout(username, (lockout) => ({
+          lockout: {
+            ...lockout,
+            failures: [...lockout.failures, at],
+            consecutiveFailures: lockout.consecutiveFailures + 1,
+          },
+          result: lockout.consecutiveFailures + 1,
+        }));
+
+      it('starts every name open, keeps one lockout per name whatever its case, across a reopen', async () => {
+        const store = await openStore();
+        const seen = await store.updateUnknownNameLockout('mallory', (lockout) => ({
+          lockout,
+          result: lockout,
+        }));
+        expect(seen).toEqual(OPEN_LOCKOUT);
+        expect(await failOnce(store, 'mallory', '2026-11-27T10:00:00.000Z')).toBe(1);
+        expect(await failOnce(store, 'MALLORY', '2026-11-27T10:01:00.000Z')).toBe(2);
+        expect(await failOnce(store, 'trudy', '2026-11-27T10:02:00.000Z')).toBe(1);
+        const locked = { ...OPEN_LOCKOUT, lockedUntil: '2026-11-27T10:15:00.000Z', locks: 1 };
+        await store.updateUnknownNameLockout('trudy', () => ({ lockout: locked, result: null }));
+
+        const again = await reopen(store);
+        const read = (name: string) =>
+          again.updateUnknownNameLockout(name, (lockout) => ({ lockout, result: lockout }));
+        expect(await read('Mallory')).toEqual({
+          ...OPEN_LOCKOUT,
+          failures: ['2026-11-27T10:00:00.000Z', '2026-11-27T10:01:00.000Z'],
+          consecutiveFailures: 2,
+        });
+        expect(await read('trudy')).toEqual(locked);
+        expect(await read('eve')).toEqual(OPEN_LOCKOUT);
+      });
+
+      it('runs 30 concurrent changes of one name one at a time: none is lost', async () => {
+        const store = await openStore();
+        const counts = await Promise.all(
+          Array.from({ length: 30 }, (_, i) =>
+            failOnce(store, 'mallory', `2026-11-27T10:00:${String(i).padStart(2, '0')}.000Z`),
+          ),
+        );
+        expect([...counts].sort((a, b) => a - b)).toEqual(Array.from({ length: 30 }, (_, i) => i + 1));
+      });
+
+      it('keeps an unknown name apart from an account of that name', async () => {
+        const store = await openStore();
+        await failOnce(store, 'alice', '2026-11-27T10:00:00.000Z');
+        const alice = makeUser('alice');
+        await store.createUser(alice);
+        expect((await store.getUser(alice.id))?.passwordLockout).toEqual(alice.passwordLockout);
       });
     });
 

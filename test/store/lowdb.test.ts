@@ -2,7 +2,8 @@ import { readdir, readFile, stat, utimes, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { IndexUnreadableError, LowdbStore } from '../../server/store/lowdb';
-import { DamagedAccountError, type Store } from '../../server/store/types';
+import { OPEN_LOCKOUT, unknownNameKey } from '../../server/store/records';
+import { DamagedAccountError, type Lockout, type Store } from '../../server/store/types';
 import type { Policy } from '../../shared/api';
 import { storeContract } from './contract';
 import { makeEvent, makeToken, makeUser, openStore, tempDir } from './store-fixtures';
@@ -226,6 +227,27 @@ describe('tokens', () => {
     // Written just now (for instance under a test's fake clock): kept, whatever its expiry says.
     expect(await store.getToken(freshFile.hash)).toEqual(freshFile);
     expect(await readdir(join(dir, 'ip-failures'))).toEqual([]);
+  });
+
+  it('sweeps an unknown name idle for a day, but keeps one that locked for 30 days', async () => {
+    const dir = await tempDir();
+    const store = await openStore(dir);
+    const daysAgo = (days: number) => new Date(Date.now() - days * 86_400_000);
+    const failed = { ...OPEN_LOCKOUT, failures: [daysAgo(2).toISOString()], consecutiveFailures: 1 };
+    const locked = { ...failed, locks: 1, lockedUntil: daysAgo(2).toISOString() };
+    const set = (name: string, lockout: Lockout) =>
+      store.updateUnknownNameLockout(name, () => ({ lockout, result: null }));
+    await set('mallory', failed);
+    await set('trudy', locked);
+    await set('eve', locked);
+    const age = (name: string, days: number) =>
+      utimes(join(dir, 'unknown-names', `${unknownNameKey(name)}.json`), daysAgo(days), daysAgo(days));
+    await age('mallory', 2);
+    await age('trudy', 2);
+    await age('eve', 31);
+
+    expect(await store.sweepExpired()).toBe(2);
+    expect(await readdir(join(dir, 'unknown-names'))).toEqual([`${unknownNameKey('trudy')}.json`]);
   });
 });
 

@@ -6,7 +6,7 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Page } from 'playwright-core';
 import { extensionRun, SCREENSHOTS_DIR } from './chromium';
-import type { Driver, FillButton, Role, UiPage, Viewport } from './driver';
+import type { Driver, Role, UiPage, Viewport } from './driver';
 import { fillButton } from './fill-button';
 
 /** The test build clears the clipboard after 2 s (extension/manifests.ts E2E). */

@@ -12,6 +12,7 @@ import {
   type AuditPage,
   type AuditQuery,
   type DamagedAccount,
+  type Lockout,
   type NewAuditEvent,
   type OidcKeys,
   type OidcPayload,
@@ -28,6 +29,7 @@ import { migrate } from './migrations';
 import * as oidc from './oidc';
 import { getPolicy, setPolicy } from './policy';
 import { deleteToken, deleteTokensOfUser, getToken, putToken, sweepTokens, takeToken } from './tokens';
+import { sweepUnknownNames, updateUnknownNameLockout } from './unknown-names';
 import * as users from './users';
 
 export type { PostgresOptions } from './db';
@@ -175,6 +177,15 @@ export class PostgresStore implements Store {
     return releaseIpAttempt(this.#open(), ip, at);
   }
 
+  async updateUnknownNameLockout<T>(
+    username: string,
+    change: (lockout: Lockout) => { lockout: Lockout; result: T },
+  ): Promise<T> {
+    const result = await updateUnknownNameLockout(this.#open(), username, change);
+    this.#countWrite();
+    return result;
+  }
+
   async countIpFailures(ip: string, since: string): Promise<number> {
     return countIpFailures(this.#open(), ip, since);
   }
@@ -272,12 +283,17 @@ export class PostgresStore implements Store {
 
   /**
    * Removes tombstones older than ten minutes, tokens abandoned for a day, address attempts no one
-   * wrote for a day and provider records expired for a day. Safe to run from every instance at once:
+   * wrote for a day, unknown names no one tried for a day (30 once locked) and provider records expired for a day. Safe to run from every instance at once:
    * each is one DELETE.
    */
   async sweepExpired(): Promise<number> {
     const db = this.#open();
-    return (await sweepTokens(db)) + (await sweepIpFailures(db)) + (await oidc.sweepOidcRecords(db));
+    return (
+      (await sweepTokens(db)) +
+      (await sweepIpFailures(db)) +
+      (await sweepUnknownNames(db)) +
+      (await oidc.sweepOidcRecords(db))
+    );
   }
 
   /** The connection pool, for tools that work beside the store (the migration from lowdb). */

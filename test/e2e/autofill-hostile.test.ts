@@ -7,10 +7,10 @@
  */
 import { createServer, request as forwardRequest, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import * as OTPAuth from 'otpauth';
 import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { extensionRun } from '../support/chromium';
+import { keepCodesInPopup } from '../support/popup-codes';
 import { call } from '../support/server';
 
 const run = extensionRun('chromium-e2e-hostile');
@@ -97,31 +97,6 @@ async function setUpUser(): Promise<string> {
   });
   expect(mfa.status).toBe(200);
   return mfa.body.totp.secret as string;
-}
-
-/** In the popup, at the proxy's address: sign in, generate 4 codes and keep them. Returns the codes. */
-async function keepCodes(popup: Page, secret: string): Promise<string[]> {
-  await popup.goto(run.browser.url('popup.html'));
-  await popup.getByLabel('Server address').fill(origin);
-  await popup.getByRole('button', { name: 'Continue' }).click();
-  await popup.getByLabel('Username').fill(USER);
-  await popup.getByLabel('Password', { exact: true }).fill(USER_PASSWORD);
-  await popup.getByRole('button', { name: 'Sign in' }).click();
-  const totp = new OTPAuth.TOTP({ secret: OTPAuth.Secret.fromBase32(secret) }).generate();
-  await popup.getByLabel('Authenticator code').fill(totp);
-  await popup.getByRole('button', { name: 'Verify' }).click();
-  await popup.getByRole('button', { name: 'Generate backup codes' }).click();
-  await popup.getByLabel('Your password, to confirm').fill(USER_PASSWORD);
-  await popup.getByRole('button', { name: 'Generate', exact: true }).click();
-  const grid = popup.getByRole('list', { name: 'Backup codes' });
-  await grid.waitFor();
-  const codes = await grid.locator('code').allInnerTexts();
-  await popup.getByRole('checkbox', { name: 'Keep these codes in this browser for autofill' }).check();
-  await popup.getByLabel('Passphrase', { exact: true }).fill(PASSPHRASE);
-  await popup.getByLabel('Repeat the passphrase').fill(PASSPHRASE);
-  await popup.getByRole('button', { name: 'I have stored these codes' }).click();
-  await popup.getByRole('button', { name: 'Fill backup code #1' }).waitFor();
-  return codes;
 }
 
 /** What the vault has handed out: spent numbers and those awaiting a sync. */
@@ -236,7 +211,12 @@ async function refusedAfter(site: Page, popup: Page, restyle: () => Promise<unkn
 describe('autofill on hostile pages of the server origin', () => {
   test('a look-alike form elsewhere on the origin, and the real step restyled or covered, get no code', async () => {
     const popup = await run.newPage({ width: 380, height: 900 });
-    const codes = await keepCodes(popup, await setUpUser());
+    const codes = await keepCodesInPopup(
+      popup,
+      run.browser.url('popup.html'),
+      { username: USER, password: USER_PASSWORD, secret: await setUpUser(), passphrase: PASSPHRASE },
+      origin,
+    );
     const site = await run.newPage({ width: 900, height: 700 });
 
     // --- (a) Another path of the same origin, with the server's form copied to the letter: no button.

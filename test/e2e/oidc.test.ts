@@ -8,11 +8,11 @@
  * (localhost) than SpareKey (127.0.0.1).
  */
 import { join } from 'node:path';
-import * as OTPAuth from 'otpauth';
 import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { extensionRun, SCREENSHOTS_DIR } from '../support/chromium';
 import { clickFillButton, waitForFillButton } from '../support/fill-button';
+import { keepCodesInPopup } from '../support/popup-codes';
 import { type RelyingParty, startRelyingParty } from '../support/relying-party';
 import { call } from '../support/server';
 
@@ -94,33 +94,6 @@ async function registerOnOptionsPage(options: Page, rp: RelyingParty, name: stri
   await row.getByText(rp.redirectUri).waitFor();
 }
 
-/** alice in the popup: signs in with her authenticator, generates 4 codes and keeps them for autofill. */
-async function keepCodesInPopup(popup: Page, secret: string): Promise<string[]> {
-  // The server address is set already (on the options page): the popup starts at its sign-in.
-  await popup.goto(run.browser.url('popup.html'));
-  await popup.getByLabel('Username').fill(USER);
-  await popup.getByLabel('Password', { exact: true }).fill(USER_PASSWORD);
-  await popup.getByRole('button', { name: 'Sign in' }).click();
-  const totp = new OTPAuth.TOTP({ secret: OTPAuth.Secret.fromBase32(secret) }).generate();
-  await popup.getByLabel('Authenticator code').fill(totp);
-  await popup.getByRole('button', { name: 'Verify' }).click();
-  await popup.getByRole('button', { name: 'Generate backup codes' }).click();
-  await popup.getByLabel('Your password, to confirm').fill(USER_PASSWORD);
-  await popup.getByRole('button', { name: 'Generate', exact: true }).click();
-  const grid = popup.getByRole('list', { name: 'Backup codes' });
-  await grid.waitFor();
-  const codes = await grid.locator('code').allInnerTexts();
-  expect(codes).toHaveLength(4);
-  for (const code of codes) expect(code).toMatch(CODE);
-  await popup.getByRole('checkbox', { name: 'Keep these codes in this browser for autofill' }).check();
-  await popup.getByLabel('Passphrase', { exact: true }).fill(PASSPHRASE);
-  await popup.getByLabel('Repeat the passphrase').fill(PASSPHRASE);
-  await popup.getByRole('button', { name: 'I have stored these codes' }).click();
-  await popup.getByText('4 of 4 kept codes unused').waitFor();
-  await popup.getByRole('button', { name: 'Fill backup code #1' }).waitFor();
-  return codes;
-}
-
 /** Every page the tab showed (redirects are not pages: they never commit). */
 function pagesShown(page: Page): string[] {
   const shown: string[] = [];
@@ -180,7 +153,16 @@ describe('OpenID Connect in Chromium with the extension', () => {
 
     // --- alice keeps a set of 4 codes in this browser.
     const popup = await run.newPage({ width: 380, height: 900 });
-    const codes = await keepCodesInPopup(popup, alice.secret);
+    // The server address is set already (on the options page): the popup starts at its sign-in.
+    const codes = await keepCodesInPopup(popup, run.browser.url('popup.html'), {
+      username: USER,
+      password: USER_PASSWORD,
+      secret: alice.secret,
+      passphrase: PASSPHRASE,
+    });
+    expect(codes).toHaveLength(4);
+    for (const code of codes) expect(code).toMatch(CODE);
+    await popup.getByText('4 of 4 kept codes unused').waitFor();
 
     // --- At the wiki: redirected to SpareKey's /login, password, "Use a backup code", filled #1.
     const site = await run.newPage({ width: 900, height: 760 });

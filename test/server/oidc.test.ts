@@ -246,6 +246,25 @@ describe('OpenID Connect provider', () => {
       return { status: response.status, body: (await response.json()) as Record<string, string> };
     }
 
+    interface OwnApp {
+      app: RelyingParty;
+      application: { id: string; clientId: string };
+      clientSecret: string;
+      browser: HttpBrowser;
+    }
+
+    /** A confidential application of its own for one test, reached by the signed-in browser; closed after. */
+    async function withOwnApp(name: string, test: (own: OwnApp) => Promise<void>): Promise<void> {
+      const app = await startRelyingParty({ issuer: server.url, name });
+      try {
+        const { application, clientSecret } = await registerApp(server, admin, app, 'confidential', name);
+        if (!clientSecret) throw new Error('a confidential application gets a secret');
+        await test({ app, application, clientSecret, browser: await signedInBrowser(app) });
+      } finally {
+        await app.close();
+      }
+    }
+
     async function userinfo(accessToken: string) {
       return (await fetch(`${server.url}/oidc/me`, { headers: { authorization: `Bearer ${accessToken}` } }))
         .status;
@@ -292,35 +311,21 @@ describe('OpenID Connect provider', () => {
     });
 
     it('refuses a code used twice and revokes the tokens its first use gave', async () => {
-      const app = await startRelyingParty({ issuer: server.url, name: 'Replay' });
-      try {
-        const { application, clientSecret } = await registerApp(server, admin, app, 'confidential', 'Replay');
-        const browser = await signedInBrowser(app);
+      await withOwnApp('Replay', async ({ app, application, clientSecret, browser }) => {
         const code = await codeFor(browser, app);
-        const first = await exchange(app, application.clientId, clientSecret as string, code);
+        const first = await exchange(app, application.clientId, clientSecret, code);
         expect(first.status).toBe(200);
         expect(await userinfo(first.body.access_token as string)).toBe(200);
-        const second = await exchange(app, application.clientId, clientSecret as string, code);
+        const second = await exchange(app, application.clientId, clientSecret, code);
         expect(second.status).toBe(400);
         expect(second.body.error).toBe('invalid_grant');
         expect(second.body).not.toHaveProperty('access_token');
         expect(await userinfo(first.body.access_token as string)).toBe(401);
-      } finally {
-        await app.close();
-      }
+      });
     });
 
     it('refuses a wrong client secret, and the old secret once rotated', async () => {
-      const app = await startRelyingParty({ issuer: server.url, name: 'Secrets' });
-      try {
-        const { application, clientSecret } = await registerApp(
-          server,
-          admin,
-          app,
-          'confidential',
-          'Secrets',
-        );
-        const browser = await signedInBrowser(app);
+      await withOwnApp('Secrets', async ({ app, application, clientSecret, browser }) => {
         const wrong = await exchange(
           app,
           application.clientId,
@@ -334,12 +339,7 @@ describe('OpenID Connect provider', () => {
           token: admin,
         });
         expect(rotated.status).toBe(200);
-        const old = await exchange(
-          app,
-          application.clientId,
-          clientSecret as string,
-          await codeFor(browser, app),
-        );
+        const old = await exchange(app, application.clientId, clientSecret, await codeFor(browser, app));
         expect(old.status).toBe(401);
         const fresh = await exchange(
           app,
@@ -348,28 +348,12 @@ describe('OpenID Connect provider', () => {
           await codeFor(browser, app),
         );
         expect(fresh.status).toBe(200);
-      } finally {
-        await app.close();
-      }
+      });
     });
 
     it("stops a deleted application's tokens", async () => {
-      const app = await startRelyingParty({ issuer: server.url, name: 'Deleted' });
-      try {
-        const { application, clientSecret } = await registerApp(
-          server,
-          admin,
-          app,
-          'confidential',
-          'Deleted',
-        );
-        const browser = await signedInBrowser(app);
-        const tokens = await exchange(
-          app,
-          application.clientId,
-          clientSecret as string,
-          await codeFor(browser, app),
-        );
+      await withOwnApp('Deleted', async ({ app, application, clientSecret, browser }) => {
+        const tokens = await exchange(app, application.clientId, clientSecret, await codeFor(browser, app));
         expect(await userinfo(tokens.body.access_token as string)).toBe(200);
         // A code handed out before the deletion and not exchanged yet.
         const pending = await codeFor(browser, app);
@@ -378,7 +362,7 @@ describe('OpenID Connect provider', () => {
         });
         expect(deleted.status).toBe(204);
         expect(await userinfo(tokens.body.access_token as string)).toBe(401);
-        const late = await exchange(app, application.clientId, clientSecret as string, pending);
+        const late = await exchange(app, application.clientId, clientSecret, pending);
         expect(late.status).toBe(401);
         expect(late.body.error).toBe('invalid_client');
         expect(late.body).not.toHaveProperty('access_token');
@@ -386,9 +370,7 @@ describe('OpenID Connect provider', () => {
         const hop = await browser.navigate(`${app.url}/login`);
         expect(hop.status).toBe(400);
         expect(hop.body).toContain('This sign-in request was refused');
-      } finally {
-        await app.close();
-      }
+      });
     });
 
     it('gives no code to a user locked out by failed MFA attempts', async () => {

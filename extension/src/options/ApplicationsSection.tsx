@@ -8,6 +8,7 @@ import { useFocusOnMount } from '../components/focus';
 import type { Session } from '../components/SessionGate';
 import { isSessionExpired } from '../errors';
 import { formatDateTime, t } from '../i18n';
+import { AdminTable } from './AdminTable';
 import { ApplicationForm, type ApplicationInput } from './ApplicationForm';
 
 /** A client secret as the server gave it: in memory only, until the admin closes the panel. */
@@ -126,80 +127,73 @@ export function ApplicationsSection({ session, onChanged }: { session: Session; 
       ) : applications.length === 0 ? (
         <p class="muted">{t('noApplications')}</p>
       ) : (
-        <div class="table-scroll">
-          <table>
-            <caption class="visually-hidden">{t('applicationsHeading')}</caption>
-            <thead>
-              <tr>
-                <th scope="col">{t('colName')}</th>
-                <th scope="col">{t('colType')}</th>
-                <th scope="col">{t('colClientId')}</th>
-                <th scope="col">{t('colRedirectUris')}</th>
-                <th scope="col">{t('colCreated')}</th>
-                <th scope="col">{t('colActions')}</th>
-              </tr>
-            </thead>
-            <tbody>
-              {applications.map((application) => (
-                <tr key={application.id}>
-                  <th scope="row">{application.name}</th>
-                  <td>
-                    {application.type === 'confidential'
-                      ? t('applicationConfidential')
-                      : t('applicationPublic')}
-                  </td>
-                  <td>
-                    <code class="secret-text">{application.clientId}</code>
-                  </td>
-                  <td>
-                    <ul class="plain">
-                      {application.redirectUris.map((uri) => (
-                        <li key={uri}>
-                          <code class="uri">{uri}</code>
-                        </li>
-                      ))}
-                    </ul>
-                  </td>
-                  <td>
-                    <time dateTime={application.createdAt}>{formatDateTime(application.createdAt)}</time>
-                  </td>
-                  <td>
-                    <div class="actions">
-                      <button
-                        type="button"
-                        aria-label={t('editApplicationFor', application.name)}
-                        onClick={() => {
-                          setCreating(false);
-                          setEditing(application);
-                        }}
-                      >
-                        {t('editApplication')}
-                      </button>
-                      {application.type === 'confidential' && (
-                        <ConfirmButton
-                          question={t('rotateSecretQuestion', application.name)}
-                          confirmLabel={t('rotateSecretConfirm')}
-                          label={t('rotateSecretFor', application.name)}
-                          onConfirm={() => rotate(application)}
-                        >
-                          {t('rotateSecret')}
-                        </ConfirmButton>
-                      )}
-                      <ConfirmButton
-                        question={t('deleteApplicationQuestion', application.name)}
-                        confirmLabel={t('deleteConfirm')}
-                        label={t('deleteFor', application.name)}
-                        onConfirm={() => remove(application)}
-                      >
-                        {t('delete')}
-                      </ConfirmButton>
-                    </div>
-                  </td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
-        </div>
+        <AdminTable
+          caption={t('applicationsHeading')}
+          columns={[
+            t('colName'),
+            t('colType'),
+            t('colClientId'),
+            t('colRedirectUris'),
+            t('colCreated'),
+            t('colActions'),
+          ]}
+        >
+          {applications.map((application) => (
+            <tr key={application.id}>
+              <th scope="row">{application.name}</th>
+              <td>
+                {application.type === 'confidential' ? t('applicationConfidential') : t('applicationPublic')}
+              </td>
+              <td>
+                <code class="secret-text">{application.clientId}</code>
+              </td>
+              <td>
+                <ul class="plain">
+                  {application.redirectUris.map((uri) => (
+                    <li key={uri}>
+                      <code class="uri">{uri}</code>
+                    </li>
+                  ))}
+                </ul>
+              </td>
+              <td>
+                <time dateTime={application.createdAt}>{formatDateTime(application.createdAt)}</time>
+              </td>
+              <td>
+                <div class="actions">
+                  <button
+                    type="button"
+                    aria-label={t('editApplicationFor', application.name)}
+                    onClick={() => {
+                      setCreating(false);
+                      setEditing(application);
+                    }}
+                  >
+                    {t('editApplication')}
+                  </button>
+                  {application.type === 'confidential' && (
+                    <ConfirmButton
+                      question={t('rotateSecretQuestion', application.name)}
+                      confirmLabel={t('rotateSecretConfirm')}
+                      label={t('rotateSecretFor', application.name)}
+                      onConfirm={() => rotate(application)}
+                    >
+                      {t('rotateSecret')}
+                    </ConfirmButton>
+                  )}
+                  <ConfirmButton
+                    question={t('deleteApplicationQuestion', application.name)}
+                    confirmLabel={t('deleteConfirm')}
+                    label={t('deleteFor', application.name)}
+                    onConfirm={() => remove(application)}
+                  >
+                    {t('delete')}
+                  </ConfirmButton>
+                </div>
+              </td>
+            </tr>
+          ))}
+        </AdminTable>
       )}
       {editing && (
         <ApplicationForm

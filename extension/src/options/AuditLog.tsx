@@ -4,6 +4,7 @@ import { ErrorAlert } from '../components/Alert';
 import type { Session } from '../components/SessionGate';
 import { isSessionExpired } from '../errors';
 import { formatDateTime, type MessageKey, t } from '../i18n';
+import { AdminTable } from './AdminTable';
 
 const LIMIT = 200;
 
@@ -198,38 +199,33 @@ export function AuditLog({
         (shown.length === 0 ? (
           <p class="muted">{t('noEvents')}</p>
         ) : (
-          <div class="table-scroll">
-            <table>
-              <caption class="visually-hidden">{t('auditHeading')}</caption>
-              <thead>
-                <tr>
-                  <th scope="col">{t('colWhen')}</th>
-                  <th scope="col">{t('colEvent')}</th>
-                  <th scope="col">{t('colActor')}</th>
-                  <th scope="col">{t('colSubject')}</th>
-                  <th scope="col">{t('colFrom')}</th>
-                  <th scope="col">{t('colDetails')}</th>
-                </tr>
-              </thead>
-              <tbody>
-                {shown.map((event) => (
-                  <tr key={event.id}>
-                    <td>
-                      <time dateTime={event.at}>{formatDateTime(event.at)}</time>
-                    </td>
-                    <td>{EVENT_LABELS[event.type] ? t(EVENT_LABELS[event.type]) : event.type}</td>
-                    <td>{event.actor?.username ?? '—'}</td>
-                    <td>{event.subject?.username ?? '—'}</td>
-                    <td>
-                      {event.ip ?? '—'}
-                      {event.userAgent && <span class="hint">{event.userAgent}</span>}
-                    </td>
-                    <td>{detailsText(event)}</td>
-                  </tr>
-                ))}
-              </tbody>
-            </table>
-          </div>
+          <AdminTable
+            caption={t('auditHeading')}
+            columns={[
+              t('colWhen'),
+              t('colEvent'),
+              t('colActor'),
+              t('colSubject'),
+              t('colFrom'),
+              t('colDetails'),
+            ]}
+          >
+            {shown.map((event) => (
+              <tr key={event.id}>
+                <td>
+                  <time dateTime={event.at}>{formatDateTime(event.at)}</time>
+                </td>
+                <td>{EVENT_LABELS[event.type] ? t(EVENT_LABELS[event.type]) : event.type}</td>
+                <td>{event.actor?.username ?? '—'}</td>
+                <td>{event.subject?.username ?? '—'}</td>
+                <td>
+                  {event.ip ?? '—'}
+                  {event.userAgent && <span class="hint">{event.userAgent}</span>}
+                </td>
+                <td>{detailsText(event)}</td>
+              </tr>
+            ))}
+          </AdminTable>
         ))}
     </section>
   );

@@ -7,6 +7,7 @@ import { useFocusOnMount } from '../components/focus';
 import type { Session } from '../components/SessionGate';
 import { isSessionExpired } from '../errors';
 import { formatDateTime, t } from '../i18n';
+import { AdminTable } from './AdminTable';
 import { CreateUserForm } from './CreateUserForm';
 import { UserMfaEditor } from './UserMfaEditor';
 
@@ -163,101 +164,96 @@ export function UsersSection({ session, currentUserId, onChanged, onUsersLoaded 
       {users === null ? (
         !error && <p class="muted">{t('loading')}</p>
       ) : (
-        <div class="table-scroll">
-          <table>
-            <caption class="visually-hidden">{t('usersHeading')}</caption>
-            <thead>
-              <tr>
-                <th scope="col">{t('colUsername')}</th>
-                <th scope="col">{t('colRole')}</th>
-                <th scope="col">{t('colMfa')}</th>
-                <th scope="col">{t('colCodes')}</th>
-                <th scope="col">{t('colLastCodeUse')}</th>
-                <th scope="col">{t('colLockout')}</th>
-                <th scope="col">{t('colActions')}</th>
-              </tr>
-            </thead>
-            <tbody>
-              {users.map((user) => (
-                <tr key={user.id}>
-                  <th scope="row">
-                    {user.username}
-                    {user.mustChangePassword && <span class="muted small"> ({t('mustChangePassword')})</span>}
-                  </th>
-                  <td>{user.role === 'admin' ? t('roleAdmin') : t('roleUser')}</td>
-                  <td>{mfaCell(user)}</td>
-                  <td>
-                    {user.backupCodes.total > 0
-                      ? t('codesLeftShort', user.backupCodes.remaining, user.backupCodes.total)
-                      : t('noCodes')}
-                  </td>
-                  <td>
-                    {user.backupCodes.lastUsedAt ? formatDateTime(user.backupCodes.lastUsedAt) : t('never')}
-                  </td>
-                  <td>{lockCell(user)}</td>
-                  <td>
-                    <div class="actions">
-                      <button
-                        type="button"
-                        aria-label={t('editMfaFor', user.username)}
-                        onClick={() => setEditing(user)}
-                      >
-                        {t('editMfa')}
-                      </button>
-                      <button
-                        type="button"
-                        aria-label={t('unlockFor', user.username)}
-                        disabled={!hasLockout(user)}
-                        onClick={() =>
-                          act(t('userUnlocked', user.username), () => session.api.unlockUser(user.id))
-                        }
-                      >
-                        {t('unlock')}
-                      </button>
-                      <ConfirmButton
-                        question={t('revokeQuestion', user.username)}
-                        confirmLabel={t('revokeConfirm')}
-                        disabled={user.backupCodes.total === 0}
-                        label={t('revokeFor', user.username)}
-                        onConfirm={() =>
-                          act(t('codesRevoked', user.username), () => session.api.revokeCodes(user.id))
-                        }
-                      >
-                        {t('revoke')}
-                      </ConfirmButton>
-                      <ConfirmButton
-                        question={t('resetPasswordQuestion', user.username)}
-                        confirmLabel={t('resetPasswordConfirm')}
-                        disabled={user.id === currentUserId}
-                        label={t('resetPasswordFor', user.username)}
-                        onConfirm={() =>
-                          act(t('passwordResetDone', user.username), async () => {
-                            const reset = await session.api.resetPassword(user.id);
-                            if (reset.password)
-                              setShownPassword({ username: user.username, password: reset.password });
-                          })
-                        }
-                      >
-                        {t('resetPassword')}
-                      </ConfirmButton>
-                      <ConfirmButton
-                        question={t('deleteQuestion', user.username)}
-                        confirmLabel={t('deleteConfirm')}
-                        disabled={user.id === currentUserId}
-                        label={t('deleteFor', user.username)}
-                        onConfirm={() =>
-                          act(t('userDeleted', user.username), () => session.api.deleteUser(user.id))
-                        }
-                      >
-                        {t('delete')}
-                      </ConfirmButton>
-                    </div>
-                  </td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
-        </div>
+        <AdminTable
+          caption={t('usersHeading')}
+          columns={[
+            t('colUsername'),
+            t('colRole'),
+            t('colMfa'),
+            t('colCodes'),
+            t('colLastCodeUse'),
+            t('colLockout'),
+            t('colActions'),
+          ]}
+        >
+          {users.map((user) => (
+            <tr key={user.id}>
+              <th scope="row">
+                {user.username}
+                {user.mustChangePassword && <span class="muted small"> ({t('mustChangePassword')})</span>}
+              </th>
+              <td>{user.role === 'admin' ? t('roleAdmin') : t('roleUser')}</td>
+              <td>{mfaCell(user)}</td>
+              <td>
+                {user.backupCodes.total > 0
+                  ? t('codesLeftShort', user.backupCodes.remaining, user.backupCodes.total)
+                  : t('noCodes')}
+              </td>
+              <td>
+                {user.backupCodes.lastUsedAt ? formatDateTime(user.backupCodes.lastUsedAt) : t('never')}
+              </td>
+              <td>{lockCell(user)}</td>
+              <td>
+                <div class="actions">
+                  <button
+                    type="button"
+                    aria-label={t('editMfaFor', user.username)}
+                    onClick={() => setEditing(user)}
+                  >
+                    {t('editMfa')}
+                  </button>
+                  <button
+                    type="button"
+                    aria-label={t('unlockFor', user.username)}
+                    disabled={!hasLockout(user)}
+                    onClick={() =>
+                      act(t('userUnlocked', user.username), () => session.api.unlockUser(user.id))
+                    }
+                  >
+                    {t('unlock')}
+                  </button>
+                  <ConfirmButton
+                    question={t('revokeQuestion', user.username)}
+                    confirmLabel={t('revokeConfirm')}
+                    disabled={user.backupCodes.total === 0}
+                    label={t('revokeFor', user.username)}
+                    onConfirm={() =>
+                      act(t('codesRevoked', user.username), () => session.api.revokeCodes(user.id))
+                    }
+                  >
+                    {t('revoke')}
+                  </ConfirmButton>
+                  <ConfirmButton
+                    question={t('resetPasswordQuestion', user.username)}
+                    confirmLabel={t('resetPasswordConfirm')}
+                    disabled={user.id === currentUserId}
+                    label={t('resetPasswordFor', user.username)}
+                    onConfirm={() =>
+                      act(t('passwordResetDone', user.username), async () => {
+                        const reset = await session.api.resetPassword(user.id);
+                        if (reset.password)
+                          setShownPassword({ username: user.username, password: reset.password });
+                      })
+                    }
+                  >
+                    {t('resetPassword')}
+                  </ConfirmButton>
+                  <ConfirmButton
+                    question={t('deleteQuestion', user.username)}
+                    confirmLabel={t('deleteConfirm')}
+                    disabled={user.id === currentUserId}
+                    label={t('deleteFor', user.username)}
+                    onConfirm={() =>
+                      act(t('userDeleted', user.username), () => session.api.deleteUser(user.id))
+                    }
+                  >
+                    {t('delete')}
+                  </ConfirmButton>
+                </div>
+              </td>
+            </tr>
+          ))}
+        </AdminTable>
       )}
       {editing && (
         <UserMfaEditor

@@ -8,6 +8,7 @@
  *   granted and the browser goes back to the app; without one, /login (password, MFA) and then
  *   /interaction/:uid again (see afterWebSignIn).
  */
+import { createHash } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import type { HttpBindings } from '@hono/node-server';
 import { RESPONSE_ALREADY_SENT } from '@hono/node-server/utils/response';
@@ -55,21 +56,42 @@ const webContexts = new WeakMap<IncomingMessage, { endSparekeySession: () => Pro
  * The end of RP-initiated logout ends the SpareKey session of this browser too: on the server, and
  * its cookie in the browser (the confirmation's redirect carries the clearing Set-Cookie).
  */
-function endSparekeySessionOnLogout() {
-  return (provider: Provider) => {
-    provider.use(async (ctx, next) => {
-      await next();
-      const confirmed =
-        ctx.method === 'POST' &&
-        ctx.path === `${OIDC_ROUTES.end_session}/confirm` &&
-        ctx.status >= 300 &&
-        ctx.status < 400 &&
-        Boolean(ctx.oidc?.params?.logout);
-      const web = webContexts.get(ctx.req);
-      if (!confirmed || !web) return;
-      for (const cookie of await web.endSparekeySession()) ctx.append('Set-Cookie', cookie);
-    });
-  };
+function endSparekeySessionOnLogout(provider: Provider): void {
+  provider.use(async (ctx, next) => {
+    await next();
+    const confirmed =
+      ctx.method === 'POST' &&
+      ctx.path === `${OIDC_ROUTES.end_session}/confirm` &&
+      ctx.status >= 300 &&
+      ctx.status < 400 &&
+      Boolean(ctx.oidc?.params?.logout);
+    const web = webContexts.get(ctx.req);
+    if (!confirmed || !web) return;
+    for (const cookie of await web.endSparekeySession()) ctx.append('Set-Cookie', cookie);
+  });
+}
+
+/**
+ * A logout asked for when this browser has no provider session needs no confirmation, so
+ * oidc-provider answers with a page whose one inline script posts it on at once. Our policy forbids
+ * scripts (the page would stay blank): it gets that script's hash, and a form-action that reaches the
+ * application it returns to (already checked against the registered post-logout URIs).
+ */
+function allowSelfPostingLogout(provider: Provider): void {
+  provider.use(async (ctx, next) => {
+    await next();
+    const state = ctx.oidc?.session?.state as { postLogoutRedirectUri?: string } | undefined;
+    if (ctx.path !== OIDC_ROUTES.end_session || ctx.oidc?.session?.accountId || !state) return;
+    const script = /<script>([\s\S]*?)<\/script>/.exec(String(ctx.body))?.[1];
+    if (script === undefined) return;
+    const target = state.postLogoutRedirectUri;
+    ctx.set(
+      'Content-Security-Policy',
+      contentSecurityPolicy(target ? [new URL(target).origin] : [], [
+        createHash('sha256').update(script).digest('base64'),
+      ]),
+    );
+  });
 }
 
 /** Signs this browser out of SpareKey; resolves with the Set-Cookie headers that clear its cookie. */
@@ -94,7 +116,13 @@ function publicPath(deps: Deps, path: string): string {
   return `${new URL(deps.security.publicUrl).pathname.replace(/\/$/, '')}${path}`;
 }
 
-export function oidcRoutes(deps: Deps, host = new ProviderHost(deps, endSparekeySessionOnLogout())) {
+/** What SpareKey adds to every provider it builds. */
+function setUpProvider(provider: Provider): void {
+  endSparekeySessionOnLogout(provider);
+  allowSelfPostingLogout(provider);
+}
+
+export function oidcRoutes(deps: Deps, host = new ProviderHost(deps, setUpProvider)) {
   const app = new Hono<AppEnv>();
   const callbacks = new WeakMap<Provider, ReturnType<Provider['callback']>>();
 

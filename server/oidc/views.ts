@@ -1,4 +1,7 @@
-/** The provider's pages, in SpareKey's page shell (no script; the CSP forbids it anyway). */
+/**
+ * The provider's pages, in SpareKey's page shell (no script; the CSP forbids it anyway, but for the
+ * one self-posting logout form of oidc-provider, allowed by its hash: ./routes.ts).
+ */
 import { html, raw } from 'hono/html';
 import { STYLESHEET_PATH } from '../web/static';
 import { layout } from '../web/views/layout';
@@ -8,10 +11,13 @@ import { messagePage } from '../web/views/message';
  * The provider's pages get the web pages' policy (server/app.ts): no script, our styles only. A form
  * may post only here — and the browser applies that to the form's whole redirect chain, so a page
  * whose form ends at another site (logout, back to the application) names that site: `formTargets`.
+ * `scriptHashes`: the base64 SHA-256 of each inline script allowed, none by default.
  */
-export function contentSecurityPolicy(formTargets: string[] = []): string {
+export function contentSecurityPolicy(formTargets: string[] = [], scriptHashes: string[] = []): string {
   const formAction = ["'self'", ...formTargets].join(' ');
-  return `default-src 'none'; style-src 'self'; img-src 'self' data:; form-action ${formAction}; frame-ancestors 'none'; base-uri 'none'`;
+  const scripts =
+    scriptHashes.length > 0 ? `; script-src ${scriptHashes.map((h) => `'sha256-${h}'`).join(' ')}` : '';
+  return `default-src 'none'; style-src 'self'; img-src 'self' data:; form-action ${formAction}; frame-ancestors 'none'; base-uri 'none'${scripts}`;
 }
 
 /** A refused authorization request: shown here, never sent to an unverified redirect URI. */

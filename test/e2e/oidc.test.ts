@@ -235,6 +235,13 @@ describe('OpenID Connect in Chromium with the extension', () => {
     });
     expect(logouts.body.events).toHaveLength(1);
 
+    // --- Logout at the tracker too, whose own sign-in is still open: SpareKey has no session left,
+    // so there is nothing to confirm and its self-posting page takes the browser straight back.
+    await site.goto(`${tracker.url}/`);
+    await site.getByRole('link', { name: 'Sign out' }).click();
+    await site.waitForURL(`${tracker.url}/logged-out`);
+    await site.getByText('You have signed out.').waitFor();
+
     // /account asks to sign in, and so does the next application sign-in: no SSO any more.
     await site.goto(`${run.server.url}/account`);
     await site.waitForURL((url) => isSparekey(url.href, '/login'));

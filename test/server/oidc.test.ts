@@ -3,6 +3,7 @@
  * party (openid-client) on another loopback port: the sign-in through /login with MFA, the claims,
  * and the refusals a provider must make.
  */
+import { createHash } from 'node:crypto';
 import * as oidc from 'openid-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { currentTotp } from '../../server/crypto/totp';
@@ -201,6 +202,23 @@ describe('OpenID Connect provider', () => {
     });
     expect(replay.status).toBe(303);
     expect(replay.headers.get('location')).toBe('/login');
+    // A second logout finds no session to end: nothing to confirm, a page that posts itself on. Its
+    // one inline script is allowed by its hash (and no other), its form may lead back to the app.
+    const bare = await browser.navigate(`${rp.url}/logout`);
+    expect(bare.body).not.toContain('Sign out of SpareKey?');
+    const script = bare.body.match(/<script>([\s\S]*?)<\/script>/)?.[1] ?? '';
+    expect(script).toContain('submit()');
+    const hash = createHash('sha256').update(script).digest('base64');
+    const bareAgain = await fetch(bare.url, { headers: { cookie: browser.cookieHeader(new URL(bare.url)) } });
+    const csp = bareAgain.headers.get('content-security-policy') ?? '';
+    expect(csp).toMatch(new RegExp(`script-src 'sha256-${hash.replace(/[+/]/g, '\\$&')}'$`));
+    expect(csp).toContain(`form-action 'self' ${rp.url};`);
+    expect(again.headers.get('content-security-policy')).not.toContain('script-src');
+    const bareXsrf = (await bareAgain.text()).match(/name="xsrf" value="([^"]+)"/)?.[1] ?? '';
+    const bareAction = bare.body.match(/<form method="post" action="([^"]+)"/)?.[1] ?? '';
+    const back = await browser.navigate(bareAction, { form: { xsrf: bareXsrf, logout: 'yes' } });
+    expect(back.url).toBe(rp.postLogoutRedirectUri);
+
     // So the next sign-in to the app asks for the password again.
     await startAtApp(browser, rp);
   });

@@ -22,4 +22,6 @@ export interface Deps {
 export interface RequestMeta {
   ip: string | null;
   userAgent: string | null;
+  /** 'host': the change comes from `npm run admin` on the server host, not over HTTP (its audit events say so). */
+  via?: 'host';
 }

@@ -99,10 +99,11 @@ function mfaChange(request: NonNullable<UpdateUserRequest['mfa']>): MfaRecord {
   return { type: 'totp', secret: newTotpSecret(), enrolled: true, configureLater: false, lastStep: null };
 }
 
+/** `admin` is null when the server host makes the change (`npm run admin`). */
 export async function updateUser(
   deps: Deps,
   meta: RequestMeta,
-  admin: UserRecord,
+  admin: UserRecord | null,
   userId: string,
   request: UpdateUserRequest,
 ): Promise<UpdatedUser> {

@@ -41,6 +41,8 @@ export interface Config {
   /** PUBLIC_URL as set; null means http(s)://HOST:PORT, known once the socket is bound (PORT=0). */
   publicUrl: string | null;
   security: SecurityConfig;
+  /** METRICS_PORT set: Prometheus metrics on their own listener (loopback unless METRICS_HOST); null: none. */
+  metrics: { host: string; port: number } | null;
 }
 
 export class ConfigError extends Error {}
@@ -126,6 +128,18 @@ function databaseFrom(env: NodeJS.ProcessEnv): Required<PostgresOptions> | null 
   };
 }
 
+/** Metrics get a port of their own: the public one never serves them. */
+function metricsFrom(env: NodeJS.ProcessEnv, publicPort: number): Config['metrics'] {
+  if (env.METRICS_PORT === undefined || env.METRICS_PORT === '') return null;
+  const port = integer(env, 'METRICS_PORT', 0, 0, 65_535);
+  if (port !== 0 && port === publicPort) {
+    throw new ConfigError(
+      `METRICS_PORT must differ from PORT (${port}): metrics are never served on the public port.`,
+    );
+  }
+  return { host: env.METRICS_HOST || '127.0.0.1', port };
+}
+
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const host = env.HOST || '127.0.0.1';
   const certFile = env.TLS_CERT_FILE || '';
@@ -190,6 +204,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       publicUrl: publicUrl ? publicUrlText(publicUrl) : boundUrl({ tls }, host, port),
       https,
     },
+    metrics: metricsFrom(env, port),
   };
 }
 

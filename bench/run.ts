@@ -1,8 +1,9 @@
 /**
  * `npm run bench`: the five comparisons of issue 5 (plus the enumeration timing), each measured side
  * by side in this one run, on loopback only and in bounded loops; rows 4 and 5 for both stores
- * (lowdb and PostgreSQL on a throwaway cluster) and for two instances on one database. Prints one table and writes
- * bench/results.json with the machine's CPU count and Node version.
+ * (lowdb and PostgreSQL on a throwaway cluster) and for two instances on one database; row 7, a
+ * password-spraying flood of 500 clients against one server (issue 11; bench/flood.ts runs it alone).
+ * Prints one table and writes bench/results.json with the machine's CPU count and Node version.
  *
  * BENCH_QUICK=1 shortens every loop (for trying the script, not for numbers worth quoting).
  */
@@ -12,6 +13,7 @@ import { join } from 'node:path';
 import { OWASP_ARGON2 } from '../server/crypto/hasher';
 import { startBenchCluster } from './build-postgres';
 import type { CpuWindow } from './cpu';
+import { FLOOD_OPTIONS, type FloodResult, measureFlood } from './flood';
 import { measureSignIn } from './sign-in';
 import { round } from './stats';
 import { measureStoreWrites } from './store-writes';
@@ -77,6 +79,11 @@ async function main() {
   } finally {
     await cluster.destroy();
   }
+  log(
+    '7: 500 clients spraying wrong passwords (ignoring Retry-After, then honouring it), probes on /healthz and /api/me',
+  );
+  const flood = await measureFlood(FLOOD_OPTIONS);
+  const politeFlood = await measureFlood({ ...FLOOD_OPTIONS, honourRetryAfter: true });
   const store = storeWrites.sizes;
   load.after = loadavg().map((v) => round(v, 2));
 
@@ -108,6 +115,10 @@ async function main() {
     pgSignInErrors: signIn.postgres.errors === 0,
     twoInstancesErrors: signIn.twoInstances.errors === 0,
     enumeration: Math.abs(enumRatio - 1) <= 0.1 && signIn.enumeration.sameBody,
+    floodHealthz: flood.healthz.p99 < 50,
+    floodMe: flood.me.p99 < 100,
+    politeFloodHealthz: politeFlood.healthz.p99 < 50,
+    politeFloodMe: politeFlood.me.p99 < 100,
   };
   const yes = (ok: boolean) => (ok ? 'yes' : 'NO');
   const ms = (s: { median: number; p99: number }) => `${s.median} / ${s.p99} ms`;
@@ -188,6 +199,8 @@ async function main() {
       'within 10%, same answer',
       yes(goals.enumeration),
     ],
+    floodRow('7', flood, goals.floodHealthz, goals.floodMe),
+    floodRow('7r', politeFlood, goals.politeFloodHealthz, goals.politeFloodMe),
   ];
   const widths = rows[0]?.map((_, col) => Math.max(...rows.map((r) => (r[col] ?? '').length))) ?? [];
   const line = (r: string[]) => `| ${r.map((cell, col) => cell.padEnd(widths[col] ?? 0)).join(' | ')} |`;
@@ -232,10 +245,26 @@ async function main() {
     },
     store: storeWrites,
     signIn,
+    flood: { ignoringRetryAfter: flood, honouringRetryAfter: politeFlood },
   };
   const file = join(import.meta.dirname, 'results.json');
   await writeFile(file, `${JSON.stringify(results, null, 2)}\n`);
   log(`wrote ${file}`);
+}
+
+/** Row 7 or 7r: what stayed fast under the flood, and what the flood got. */
+function floodRow(id: string, f: FloodResult, healthzOk: boolean, meOk: boolean): string[] {
+  const ms = (s: { median: number; p99: number }) => `${s.median} / ${s.p99} ms`;
+  const yes = (ok: boolean) => (ok ? 'yes' : 'NO');
+  return [
+    id,
+    `${f.clients} wrong-password clients, ${f.honourRetryAfter ? 'honouring' : 'ignoring'} Retry-After, ${f.durationS} s`,
+    `/healthz ${ms(f.healthz)}; /api/me ${ms(f.me)}`,
+    `${f.judgedPerSecond}/s judged (p99 ${f.judgedLatency.p99} ms), ${f.shedPerSecond}/s shed (p99 ${f.shedLatency.p99} ms); ` +
+      `other answers: ${Object.keys(f.other).length === 0 ? 'none' : JSON.stringify(f.other)}`,
+    '/healthz p99 < 50 ms; /api/me p99 < 100 ms',
+    `${yes(healthzOk)}; ${yes(meOk)}`,
+  ];
 }
 
 /** Milliseconds of CPU per verification, by who spent them. */

@@ -1,5 +1,6 @@
 /** Everything the server reads from its environment, parsed and checked in one place. */
 import { isIP } from 'node:net';
+import { DEFAULT_MAX_WAIT_MS } from './crypto/hash-queue';
 import { type Argon2Params, OWASP_ARGON2 } from './crypto/hasher';
 import { passwordProblem } from './services/password-rules';
 import { DEFAULT_STATEMENT_TIMEOUT_MS, defaultPoolSize, type PostgresOptions } from './store/postgres/db';
@@ -36,6 +37,8 @@ export interface Config {
   database: Required<PostgresOptions> | null;
   bootstrapAdminPassword: string | null;
   argon2: Argon2Params;
+  /** ARGON2_QUEUE_MAX_WAIT_MS: sign-in attempts whose hash would wait longer are shed (503). */
+  hashQueueMaxWaitMs: number;
   tls: { certFile: string; keyFile: string } | null;
   allowInsecureHttp: boolean;
   /** PUBLIC_URL as set; null means http(s)://HOST:PORT, known once the socket is bound (PORT=0). */
@@ -187,6 +190,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       timeCost: integer(env, 'ARGON2_TIME_COST', OWASP_ARGON2.timeCost, 1, 100),
       parallelism: integer(env, 'ARGON2_PARALLELISM', OWASP_ARGON2.parallelism, 1, 16),
     },
+    hashQueueMaxWaitMs: integer(env, 'ARGON2_QUEUE_MAX_WAIT_MS', DEFAULT_MAX_WAIT_MS, 100, 600_000),
     tls,
     allowInsecureHttp,
     publicUrl: publicUrl ? publicUrlText(publicUrl) : null,

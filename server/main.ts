@@ -47,7 +47,9 @@ async function main() {
   let metrics: Metrics | null = null;
   const hashQueue = new HashQueue(argon2Hasher(config.argon2), {
     concurrency: defaultHashConcurrency(),
+    maxWaitMs: config.hashQueueMaxWaitMs,
     onHashed: (operation, seconds) => metrics?.hashed(operation, seconds),
+    onShed: () => metrics?.shed(),
   });
   // Without METRICS_PORT nothing is measured: the store is used as it is.
   if (config.metrics) metrics = createMetrics({ store: selected.store, hashQueue });
@@ -56,6 +58,7 @@ async function main() {
   const deps: Deps = {
     store,
     hasher: hashQueue.hasher,
+    signInGate: hashQueue,
     clock: systemClock,
     security: config.security,
   };

@@ -61,6 +61,11 @@ export function createMetrics(sources: MetricSources) {
     help: 'Sessions ended by signing out (expired sessions are not counted).',
     registers,
   });
+  const shed = new Counter({
+    name: 'sparekey_sign_ins_shed_total',
+    help: 'Sign-in attempts refused at once (503) because argon2id had more waiting than it could check within ARGON2_QUEUE_MAX_WAIT_MS.',
+    registers,
+  });
   const hashSeconds = new Histogram({
     name: 'sparekey_argon2_duration_seconds',
     help: 'Running time of one argon2id call (its wait in the queue excluded), by operation.',
@@ -153,6 +158,7 @@ export function createMetrics(sources: MetricSources) {
       }
     },
     sessionStarted: () => sessionsStarted.inc(),
+    shed: () => shed.inc(),
     hashed: (operation: HashOperation, seconds: number) => hashSeconds.observe({ operation }, seconds),
     storeWrite: (operation: string, seconds: number) => storeWriteSeconds.observe({ operation }, seconds),
   };

@@ -18,6 +18,7 @@ import { type Deps, type RequestMeta, systemClock } from './deps';
 import { ApiError } from './http/errors';
 import { passwordProblem } from './services/password-rules';
 import { resetPassword } from './services/passwords';
+import { unlockAccount } from './services/unlock';
 import { updateUser } from './services/users';
 import { DirectoryInUseError } from './store/dir-lock';
 import { storeFor } from './store/select';
@@ -78,6 +79,13 @@ const COMMANDS: Record<string, Command> = {
       return reset.password === undefined
         ? lead
         : `${lead}\nThe password (shown this once; hand it over privately):\n\n    ${reset.password}\n`;
+    },
+  },
+  unlock: {
+    describe: (user) => `lift the sign-in lockout of "${user.username}"`,
+    async run(deps, user) {
+      await unlockAccount(deps, HOST, null, user.id);
+      return `Unlocked "${user.username}": its failed attempts are forgotten and the next sign-in is judged as usual.`;
     },
   },
   promote: {

@@ -168,6 +168,8 @@ export const AuditEventType = z.enum([
   'mfa_succeeded',
   'mfa_failed',
   'mfa_locked',
+  'password_locked',
+  'user_unlocked',
   'mfa_enrolled',
   'backup_code_used',
   'backup_code_failed',

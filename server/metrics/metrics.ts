@@ -102,6 +102,7 @@ export function createMetrics(sources: MetricSources) {
     for (const outcome of ['success', 'failure']) signIns.inc({ method, outcome }, 0);
   }
   lockouts.inc({ step: 'mfa' }, 0);
+  lockouts.inc({ step: 'password' }, 0);
 
   let lowCodes: { at: number; value: Promise<number> } | null = null;
   const countLowCodes = async () => {
@@ -151,6 +152,9 @@ export function createMetrics(sources: MetricSources) {
           return;
         case 'mfa_locked':
           lockouts.inc({ step: 'mfa' });
+          return;
+        case 'password_locked':
+          lockouts.inc({ step: 'password' });
           return;
         case 'logout':
           signOuts.inc();

@@ -49,8 +49,11 @@ const PASSWORDS = {
   bob: 'bob-password-123',
   carol: 'carol-password-123',
   dave: 'dave-password-123',
+  erin: 'erin-password-123',
 };
 type Name = keyof typeof PASSWORDS;
+/** A lock that would last the whole test unless lifted. */
+const LOCKOUT = { MFA_LOCKOUT_ATTEMPTS: '3', MFA_LOCKOUT_MINUTES: '60' };
 
 async function login(server: RunningServer, username: string, password: string) {
   return call(server.url, 'POST', '/api/auth/login', { body: { username, password } });
@@ -66,11 +69,12 @@ describe('npm run admin (break-glass on the server host)', () => {
   let dataDir: string;
   let server: RunningServer;
   let aliceSecret: string;
+  let erinSecret: string;
   const ids = {} as Record<Name, string>;
 
   beforeAll(async () => {
     dataDir = await mkdtemp(join(tmpdir(), 'sparekey-admin-cli-'));
-    server = await startServer({ dataDir });
+    server = await startServer({ dataDir, env: LOCKOUT });
     const admin = await token(server, 'admin', server.adminPassword);
     const policy = {
       mfaUsage: 'optional_per_user',
@@ -92,6 +96,29 @@ describe('npm run admin (break-glass on the server host)', () => {
       body: { mfa: { type: 'totp' } },
     });
     aliceSecret = configured.body.totp.secret;
+    const erin = await call(server.url, 'PATCH', `/api/admin/users/${ids.erin}`, {
+      token: admin,
+      body: { mfa: { type: 'totp' } },
+    });
+    erinSecret = erin.body.totp.secret;
+    // erin locks her MFA step: three wrong codes (MFA_LOCKOUT_ATTEMPTS=3); then even a right one is refused.
+    const challenge = (await login(server, 'erin', PASSWORDS.erin)).body.mfaToken;
+    const wrong = currentTotp(erinSecret, Date.now() + 10 * 60_000);
+    const statuses = [];
+    for (let i = 0; i < 3; i++) {
+      statuses.push(
+        (
+          await call(server.url, 'POST', '/api/auth/mfa', {
+            body: { mfaToken: challenge, method: 'totp', code: wrong },
+          })
+        ).status,
+      );
+    }
+    expect(statuses).toEqual([401, 401, 429]);
+    const right = await call(server.url, 'POST', '/api/auth/mfa', {
+      body: { mfaToken: challenge, method: 'totp', code: currentTotp(erinSecret, Date.now()) },
+    });
+    expect(right.status).toBe(429);
     // Before: alice needs her authenticator, dave is no administrator.
     expect((await login(server, 'alice', PASSWORDS.alice)).body.status).toBe('mfa_required');
     const dave = await token(server, 'dave', PASSWORDS.dave);
@@ -180,6 +207,10 @@ describe('npm run admin (break-glass on the server host)', () => {
       const promoted = await runAdmin(dataDir, ['promote', 'dave', '--yes']);
       expect(promoted.code).toBe(0);
       expect(promoted.stdout).toContain('"dave" is now an administrator.');
+
+      const unlocked = await runAdmin(dataDir, ['unlock', 'erin', '--yes']);
+      expect(unlocked.code).toBe(0);
+      expect(unlocked.stdout).toContain('Unlocked "erin"');
     });
   });
 
@@ -191,7 +222,7 @@ describe('npm run admin (break-glass on the server host)', () => {
       const generated = await runAdmin(dataDir, ['set-password', 'carol', '--yes']);
       expect(generated.code).toBe(0);
       carolPassword = generated.stdout.match(/^ {4}([A-Za-z0-9_-]{20})$/m)?.[1] ?? '';
-      server = await startServer({ dataDir });
+      server = await startServer({ dataDir, env: LOCKOUT });
     }, 60_000);
 
     it('reset-mfa: alice signs in with her password alone, then enrols a new authenticator', async () => {
@@ -238,6 +269,15 @@ describe('npm run admin (break-glass on the server host)', () => {
       expect((await call(server.url, 'GET', '/api/admin/users', { token: dave })).status).toBe(200);
     });
 
+    it('unlock: erin, locked out before, signs in with her authenticator', async () => {
+      const challenge = (await login(server, 'erin', PASSWORDS.erin)).body.mfaToken;
+      const res = await call(server.url, 'POST', '/api/auth/mfa', {
+        body: { mfaToken: challenge, method: 'totp', code: currentTotp(erinSecret, Date.now()) },
+      });
+      expect(res.status).toBe(200);
+      expect(res.body.user.username).toBe('erin');
+    });
+
     it('each change is in the audit log as made on the host, and nothing refused left a trace', async () => {
       const admin = await token(server, 'admin', server.adminPassword);
       const res = await call(server.url, 'GET', '/api/admin/audit?limit=500', { token: admin });
@@ -258,6 +298,7 @@ describe('npm run admin (break-glass on the server host)', () => {
         { type: 'password_reset', actor: null, subject: 'bob' },
         { type: 'password_reset', actor: null, subject: 'carol' },
         { type: 'user_updated', actor: null, subject: 'dave' },
+        { type: 'user_unlocked', actor: null, subject: 'erin' },
         { type: 'password_reset', actor: null, subject: 'carol' },
       ]);
       // The refused promotion of bob (no --yes) changed nothing.
@@ -265,7 +306,7 @@ describe('npm run admin (break-glass on the server host)', () => {
       const roles = Object.fromEntries(
         (users.body.users as { username: string; role: string }[]).map((u) => [u.username, u.role]),
       );
-      expect(roles).toMatchObject({ alice: 'user', bob: 'user', carol: 'user', dave: 'admin' });
+      expect(roles).toMatchObject({ alice: 'user', bob: 'user', carol: 'user', dave: 'admin', erin: 'user' });
     });
   });
 });

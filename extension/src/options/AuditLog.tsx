@@ -14,6 +14,8 @@ export const EVENT_LABELS: Record<AuditEventType, MessageKey> = {
   mfa_succeeded: 'eventMfaSucceeded',
   mfa_failed: 'eventMfaFailed',
   mfa_locked: 'eventMfaLocked',
+  password_locked: 'eventPasswordLocked',
+  user_unlocked: 'eventUserUnlocked',
   mfa_enrolled: 'eventMfaEnrolled',
   backup_code_used: 'eventBackupCodeUsed',
   backup_code_failed: 'eventBackupCodeFailed',

@@ -63,7 +63,9 @@ export class HashQueue implements SignInGate {
   readonly #onHashed: HashQueueOptions['onHashed'];
   readonly #onShed: HashQueueOptions['onShed'];
   readonly #maxWaitMs: number;
-  #admitted = 0;
+  /** When each attempt let in and not yet answered was let in; insertion order, so the first is the oldest. */
+  readonly #admitted = new Map<number, number>();
+  #admissions = 0;
   #averageMs: number | null = null;
 
   constructor(inner: Hasher, options: HashQueueOptions) {
@@ -100,14 +102,20 @@ export class HashQueue implements SignInGate {
    * read comes first), so a burst arriving at once cannot all slip in under an empty queue.
    */
   estimatedWaitMs(): number {
-    const ahead = Math.max(this.#waiting.length + this.#running, this.#admitted);
+    const ahead = Math.max(this.#waiting.length + this.#running, this.#admitted.size);
     return ((ahead + 1) / this.concurrency) * this.averageMs;
   }
 
-  /** How long the call first in line has waited: when CPU is taken away, the estimate lags, this does not. */
+  /**
+   * How long the oldest unanswered work has been waiting: the hash first in line, or the attempt let in
+   * longest ago. When the machine slows down (CPU taken by others, a slow disk, a busy event loop) the
+   * estimate lags; these do not, so admission stops until what was let in is answered.
+   */
   oldestWaitMs(): number {
-    const oldest = this.#waiting[0];
-    return oldest ? performance.now() - oldest.since : 0;
+    const now = performance.now();
+    const firstInLine = this.#waiting[0]?.since ?? now;
+    const [firstAdmitted = now] = this.#admitted.values();
+    return now - Math.min(firstInLine, firstAdmitted);
   }
 
   admit(): Admission {
@@ -116,16 +124,9 @@ export class HashQueue implements SignInGate {
       this.#onShed?.();
       return { admitted: false, retryAfterS: Math.max(1, Math.ceil(waitMs / 1000)) };
     }
-    this.#admitted++;
-    let released = false;
-    return {
-      admitted: true,
-      release: () => {
-        if (released) return;
-        released = true;
-        this.#admitted--;
-      },
-    };
+    const id = this.#admissions++;
+    this.#admitted.set(id, performance.now());
+    return { admitted: true, release: () => this.#admitted.delete(id) };
   }
 
   #timed(ms: number): void {

@@ -147,8 +147,9 @@ describe('HashQueue', () => {
     const stuck = [queue.hasher.hashPassword('a'), queue.hasher.hashPassword('b')];
     await tick();
     expect(queue.waiting).toBe(1);
-    expect(queue.admit().admitted).toBe(true);
+    expect(queue.estimatedWaitMs()).toBeLessThan(100);
     await new Promise((done) => setTimeout(done, 150));
+    expect(queue.estimatedWaitMs()).toBeLessThan(100);
     expect(queue.oldestWaitMs()).toBeGreaterThan(100);
     expect(queue.admit()).toMatchObject({ admitted: false });
     held.releaseNext();
@@ -156,5 +157,17 @@ describe('HashQueue', () => {
     held.releaseNext();
     await Promise.all(stuck);
     expect(queue.oldestWaitMs()).toBe(0);
+  });
+
+  it('sheds while an attempt let in has gone unanswered longer than maxWaitMs, until it is answered', async () => {
+    const queue = new HashQueue(slowHasher(1), { concurrency: 4, maxWaitMs: 100 });
+    const slow = queue.admit();
+    expect(slow.admitted).toBe(true);
+    // Nothing is hashing, the estimate is tiny; but the attempt let in has not been answered.
+    await new Promise((done) => setTimeout(done, 150));
+    expect(queue.estimatedWaitMs()).toBeLessThan(100);
+    expect(queue.admit()).toMatchObject({ admitted: false });
+    if (slow.admitted) slow.release();
+    expect(queue.admit().admitted).toBe(true);
   });
 });

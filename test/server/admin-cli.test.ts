@@ -3,46 +3,13 @@
  * would, against a store the real server built; then the real server is started again on that store
  * and the accounts are used over HTTP.
  */
-import { spawn } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { currentTotp } from '../../server/crypto/totp';
+import { runAdmin } from '../support/admin-cli';
 import { call, type RunningServer, startServer } from '../support/server';
-
-const ROOT = resolve(import.meta.dirname, '../..');
-
-interface AdminRun {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-/**
- * `npm run admin -- …` with the server's DATA_DIR; standard input gets `input` and is then closed.
- * `terminal`: run under util-linux script(1), which gives the command a pseudo-terminal (as an
- * operator's shell would) and types `input` into it.
- */
-function runAdmin(dataDir: string, args: string[], input = '', terminal = false): Promise<AdminRun> {
-  const command = ['npm', 'run', '--silent', 'admin', '--', ...args];
-  const [file, ...argv] = terminal ? ['script', '-qec', command.join(' '), '/dev/null'] : command;
-  const child = spawn(file as string, argv, {
-    cwd: ROOT,
-    env: { ...process.env, DATA_DIR: dataDir, DATABASE_URL: '' },
-    stdio: ['pipe', 'pipe', 'pipe'],
-  });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.on('data', (chunk: Buffer) => {
-    stdout += chunk.toString();
-  });
-  child.stderr.on('data', (chunk: Buffer) => {
-    stderr += chunk.toString();
-  });
-  child.stdin.end(input);
-  return new Promise((done) => child.once('close', (code) => done({ code, stdout, stderr })));
-}
 
 const PASSWORDS = {
   alice: 'alice-password-123',
@@ -152,12 +119,12 @@ describe('npm run admin (break-glass on the server host)', () => {
     });
 
     it('on a terminal without --yes, asks for the username and goes ahead only when it matches', async () => {
-      const wrong = await runAdmin(dataDir, ['promote', 'bob'], 'bobby\n', true);
+      const wrong = await runAdmin(dataDir, ['promote', 'bob'], { input: 'bobby\n', terminal: true });
       expect(wrong.code).toBe(1);
       expect(wrong.stdout).toContain('This will make "bob" an administrator.');
       expect(wrong.stdout).toContain('Type the username to confirm:');
       expect(wrong.stdout).toContain('The name typed does not match: nothing changed.');
-      const right = await runAdmin(dataDir, ['set-password', 'carol'], 'carol\n', true);
+      const right = await runAdmin(dataDir, ['set-password', 'carol'], { input: 'carol\n', terminal: true });
       expect(right.code).toBe(0);
       // On a terminal the password is generated and shown.
       expect(right.stdout).toMatch(/^ {4}[A-Za-z0-9_-]{20}\r?$/m);
@@ -179,7 +146,7 @@ describe('npm run admin (break-glass on the server host)', () => {
     });
 
     it('refuses a piped password that breaks the password rule, before changing anything', async () => {
-      const run = await runAdmin(dataDir, ['set-password', 'bob', '--yes'], 'password1\n');
+      const run = await runAdmin(dataDir, ['set-password', 'bob', '--yes'], { input: 'password1\n' });
       expect(run.code).toBe(1);
       expect(run.stderr).toMatch(/refused: This password is on a list of commonly used passwords/);
     });
@@ -196,7 +163,9 @@ describe('npm run admin (break-glass on the server host)', () => {
       expect(reset.code).toBe(0);
       expect(reset.stdout).toContain('Reset the MFA of "alice"');
 
-      const piped = await runAdmin(dataDir, ['set-password', 'bob', '--yes'], 'bob-temporary-pass\n');
+      const piped = await runAdmin(dataDir, ['set-password', 'bob', '--yes'], {
+        input: 'bob-temporary-pass\n',
+      });
       expect(piped.code).toBe(0);
       expect(piped.stdout).not.toContain('bob-temporary-pass');
 

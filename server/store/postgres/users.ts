@@ -11,6 +11,7 @@ import { type Db, type Queryable, sqlState, violatedConstraint } from './db';
 const SELECT_USERS = `
   SELECT u.id, u.username, u.role, u.password_hash, u.created_at, u.mfa_type, u.totp_secret,
          u.mfa_enrolled, u.mfa_configure_later, u.totp_last_step, u.mfa_failures, u.mfa_locked_until,
+         u.must_change_password,
          s.set_id, s.salt, s.generated_at,
          (SELECT json_agg(json_build_object('number', c.number, 'digest', c.digest, 'usedAt', c.used_at)
                           ORDER BY c.number)
@@ -31,6 +32,7 @@ interface UserRow {
   totp_last_step: string | null;
   mfa_failures: Date[];
   mfa_locked_until: Date | null;
+  must_change_password: boolean;
   set_id: string | null;
   salt: string | null;
   generated_at: Date | null;
@@ -71,6 +73,8 @@ function userFromRow(row: UserRow): UserRecord {
     backupCodes,
     mfaFailures: row.mfa_failures.map(iso),
     mfaLockedUntil: isoOrNull(row.mfa_locked_until),
+    // Absent means false in a UserRecord: only a set flag is carried, as the lowdb store keeps it.
+    ...(row.must_change_password ? { mustChangePassword: true } : {}),
   };
 }
 
@@ -87,6 +91,7 @@ const USER_COLUMNS = [
   'totp_last_step',
   'mfa_failures',
   'mfa_locked_until',
+  'must_change_password',
 ] as const;
 const USER_CASTS = [
   '',
@@ -100,6 +105,7 @@ const USER_CASTS = [
   '::bigint',
   '::timestamptz[]',
   '::timestamptz',
+  '',
 ];
 
 function userValues(user: UserRecord): unknown[] {
@@ -115,6 +121,7 @@ function userValues(user: UserRecord): unknown[] {
     user.mfa.lastStep,
     user.mfaFailures,
     user.mfaLockedUntil,
+    Boolean(user.mustChangePassword),
   ];
 }
 
@@ -277,6 +284,7 @@ export async function createUsers(db: Db, users: UserRecord[]): Promise<void> {
     'bigint',
     'text',
     'timestamptz',
+    'boolean',
   ];
   const sets = records.flatMap((user) =>
     user.backupCodes ? [{ userId: user.id, set: user.backupCodes }] : [],

@@ -43,14 +43,17 @@ async function client() {
       headers: { 'x-forwarded-for': address },
     });
     const finished = performance.now();
-    if (finished < measureFrom || finished > end) continue;
-    if (res.status === 401) judged.push(finished - began);
-    else if (res.status === 503 && res.body?.error?.code === 'overloaded') {
-      shed.push(finished - began);
-      if (honourRetryAfter) await sleep(1000 * Number(res.headers.get('retry-after')));
-    } else {
-      const key = `${res.status} ${res.body?.error?.code ?? ''}`.trim();
-      other[key] = (other[key] ?? 0) + 1;
+    const shedNow = res.status === 503 && res.body?.error?.code === 'overloaded';
+    if (finished >= measureFrom && finished <= end) {
+      if (res.status === 401) judged.push(finished - began);
+      else if (shedNow) shed.push(finished - began);
+      else {
+        const key = `${res.status} ${res.body?.error?.code ?? ''}`.trim();
+        other[key] = (other[key] ?? 0) + 1;
+      }
+    }
+    if (shedNow && honourRetryAfter) {
+      await sleep(Math.min(1000 * Number(res.headers.get('retry-after')), end - performance.now()));
     }
   }
 }

@@ -78,6 +78,7 @@ export async function measureFlood(options: FloodOptions, env: Record<string, st
           FLOOD_CLIENTS: String(options.clients),
           FLOOD_WARMUP_MS: String(options.warmupMs),
           FLOOD_DURATION_MS: String(options.durationMs),
+          FLOOD_HONOUR_RETRY_AFTER: options.honourRetryAfter ? '1' : '0',
         },
         stdio: ['ignore', 'pipe', 'inherit'],
       },

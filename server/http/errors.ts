@@ -60,6 +60,15 @@ export const storeUnavailable = () =>
     retryAfter: STORE_RETRY_AFTER_S,
   });
 
+/** Argon2id has more sign-ins waiting than it can check within a few seconds: refused at once, retry later. */
+export const overloaded = (retryAfterS: number) =>
+  new ApiError(
+    503,
+    'overloaded',
+    `The server is busy checking other sign-ins. Try again in ${retryAfterS} second${retryAfterS === 1 ? '' : 's'}.`,
+    { retryAfter: retryAfterS },
+  );
+
 export function tooManyAttempts(retryAfterMs: number): ApiError {
   const seconds = Math.max(1, Math.ceil(retryAfterMs / 1000));
   const minutes = Math.ceil(seconds / 60);

@@ -21,7 +21,7 @@ import { AuditLog, type AuditLogOptions } from './audit-log';
 import type { BackupCounts, BackupItem } from './backup';
 import { lockDirectory } from './dir-lock';
 import { CorruptFileError, DurableJsonFile, removeFileDurably, removeTempFiles } from './durable-json-file';
-import { nodeFs, type StoreFs, syncDirectory } from './fs';
+import { nodeFs, recordNames, type StoreFs, syncDirectory } from './fs';
 import { KeyedMutex } from './keyed-mutex';
 import { LowdbOidcStore } from './lowdb-oidc';
 import { LruCache } from './lru-cache';
@@ -142,7 +142,7 @@ export class LowdbStore implements Store {
       fs: this.#fs,
     });
     this.#users = new LruCache(options.userCacheSize ?? 1000);
-    this.#oidc = new LowdbOidcStore(dataDir);
+    this.#oidc = new LowdbOidcStore(dataDir, this.#fs);
     this.#verifyOnOpen = options.verifyUsersOnOpen ?? false;
   }
 
@@ -891,12 +891,6 @@ function sha256Hex(text: string): string {
 }
 
 /** The record names in a directory: `<name>.json`, leaving out temp files. */
-async function recordNames(fs: StoreFs, directory: string): Promise<string[]> {
-  return (await fs.readdir(directory))
-    .filter((file) => file.endsWith('.json') && !file.startsWith('.'))
-    .map((file) => file.slice(0, -'.json'.length));
-}
-
 function logError(msg: string, error: unknown): void {
   // The path and reason only: never a file's content, which may hold hashes or secrets.
   const path = error instanceof CorruptFileError ? error.path : undefined;

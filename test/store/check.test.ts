@@ -7,7 +7,7 @@ import { checkStore, repairStore } from '../../server/store/check';
 import { DirectoryInUseError } from '../../server/store/dir-lock';
 import { unseal } from '../../server/store/records';
 import { DamagedAccountError, type UserRecord } from '../../server/store/types';
-import { makeEvent, makeToken, makeUser, openStore, tempDir } from './store-fixtures';
+import { makeApplication, makeEvent, makeToken, makeUser, openStore, tempDir } from './store-fixtures';
 
 async function filesUnder(dir: string): Promise<string[]> {
   const out: string[] = [];
@@ -183,6 +183,81 @@ describe('store:check and --repair', () => {
     await writeFile(join(dir, 'server.lock'), lock.replace(/^\d+/, String(process.ppid)));
     await expect(repairStore(dir)).rejects.toBeInstanceOf(DirectoryInUseError);
     expect(await readFile(join(dir, 'server.lock'), 'utf8')).toContain(String(process.ppid));
+  });
+});
+
+describe('store:check and --repair on the OpenID Connect files (DATA_DIR/oidc)', () => {
+  it('reports damaged applications, keys and provider records; --repair quarantines only the short-lived records', async () => {
+    const dir = await tempDir();
+    const store = await openStore(dir);
+    const grafana = makeApplication();
+    await store.createApplication(grafana);
+    const keys = {
+      signing: [{ kid: 'k1', jwk: { kty: 'RSA' }, createdAt: '2026-11-27T10:00:00.000Z', retiredAt: null }],
+      cookieSecrets: ['secret'],
+    };
+    await store.updateOidcKeys(() => keys);
+    const expiresAt = Date.now() + 3_600_000;
+    await store.oidcPut('Session', 'session-1', { uid: 'uid-1', accountId: 'a' }, expiresAt);
+    await store.oidcPut('Grant', 'grant-1', { accountId: 'a' }, expiresAt);
+    await store.oidcPut('AccessToken', 'token-1', { grantId: 'grant-1' }, expiresAt);
+    await store.close();
+    expect((await checkStore(dir)).problems).toEqual([]);
+
+    const oidc = join(dir, 'oidc');
+    const applications = join(oidc, 'applications.json');
+    const keysFile = join(oidc, 'keys.json');
+    const good = { applications: await readFile(applications), keys: await readFile(keysFile) };
+    // A flipped byte in the applications, the key set cut short, garbage in a record, an empty pointer.
+    const flipped = Buffer.from(good.applications);
+    const at = flipped.indexOf('Grafana');
+    flipped[at] = (flipped[at] as number) ^ 0x01;
+    await writeFile(applications, flipped);
+    await writeFile(keysFile, good.keys.subarray(0, good.keys.length - 10));
+    const [record] = (await readdir(join(oidc, 'records'))).sort();
+    await writeFile(join(oidc, 'records', record as string), 'not json at all');
+    const [pointer] = await readdir(join(oidc, 'by-uid'));
+    await writeFile(join(oidc, 'by-uid', pointer as string), '');
+    await writeFile(join(oidc, 'grants', '.left.json.0a0b.tmp'), 'half');
+
+    const report = await checkStore(dir);
+    expect(report.problems.map((p) => [p.kind, p.path]).sort()).toEqual(
+      [
+        ['oidc_applications_damaged', 'oidc/applications.json'],
+        ['oidc_keys_damaged', 'oidc/keys.json'],
+        ['oidc_record_damaged', `oidc/records/${record}`],
+        ['oidc_record_damaged', `oidc/by-uid/${pointer}`],
+        ['temp_file', 'oidc/grants/.left.json.0a0b.tmp'],
+      ].sort(),
+    );
+    expect(report.problems.find((p) => p.kind === 'oidc_applications_damaged')?.detail).toMatch(
+      /checksum mismatch/,
+    );
+    expect(report.problems.find((p) => p.kind === 'oidc_record_damaged')?.repair).toMatch(/quarantined/);
+    expect(report.problems.find((p) => p.kind === 'oidc_keys_damaged')?.repair).toMatch(
+      /store:restore .* copy its oidc\/keys.json here/,
+    );
+    // The server would not start on damaged applications (it would run without them otherwise).
+    await expect(openStore(dir)).rejects.toThrow(/applications.json is corrupt/);
+
+    const repair = await repairStore(dir);
+    expect(repair.quarantined.sort()).toEqual(
+      [`oidc/records/${record}`, `oidc/by-uid/${pointer}`, 'oidc/grants/.left.json.0a0b.tmp'].sort(),
+    );
+    // The applications and keys are left for a restore, byte for byte, and still reported.
+    expect(await readFile(applications)).toEqual(flipped);
+    expect(repair.after.problems.map((p) => p.kind).sort()).toEqual([
+      'oidc_applications_damaged',
+      'oidc_keys_damaged',
+    ]);
+
+    // Copied back from a backup: the store opens with its application and keys.
+    await writeFile(applications, good.applications);
+    await writeFile(keysFile, good.keys);
+    expect((await checkStore(dir)).problems).toEqual([]);
+    const reopened = await openStore(dir);
+    expect(await reopened.getApplication(grafana.id)).toEqual(grafana);
+    expect(await reopened.getOidcKeys()).toEqual(keys);
   });
 });
 

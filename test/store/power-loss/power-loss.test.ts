@@ -17,7 +17,7 @@ import { ensureKeys, rotateSigningKey } from '../../../server/oidc/keys';
 import { LowdbStore } from '../../../server/store/lowdb';
 import type { BackupCodeSet, UserRecord } from '../../../server/store/types';
 import type { Policy } from '../../../shared/api';
-import { makeEvent, makeToken, makeUser } from '../store-fixtures';
+import { makeApplication, makeEvent, makeToken, makeUser } from '../store-fixtures';
 import { crashStates, type DiskState, writeDiskState } from './crash-states';
 import { RecordingFs } from './recording-fs';
 
@@ -148,18 +148,12 @@ async function workload(root: string) {
   await Promise.all(Array.from({ length: 12 }, (_, i) => audit('login_succeeded', i % 2 ? alice : bob)));
   // OpenID Connect: applications registered while accounts are created, the first key set, a rotation.
   const register = async (name: string) => {
-    const now = new Date().toISOString();
-    const application = {
+    const application = makeApplication({
       id: randomBytes(8).toString('hex'),
       clientId: randomBytes(12).toString('base64url'),
       name,
-      type: 'confidential' as const,
       redirectUris: [`https://${name}.example/callback`],
-      postLogoutRedirectUris: [],
-      secretHash: randomBytes(32).toString('hex'),
-      createdAt: now,
-      updatedAt: now,
-    };
+    });
     await store.createApplication(application);
     ack({ kind: 'application', id: application.id, clientId: application.clientId });
   };

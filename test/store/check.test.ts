@@ -1,6 +1,8 @@
-/** Checksums, records of the previous version, the index's last line, and store:check / --repair. */
+/** Checksums, records of the previous version, the index's last line, store:check / --repair, and backups. */
+import { createHash } from 'node:crypto';
 import { readdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { gzipSync } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
 import { archive, readArchive, verifyArchive, writeArchive } from '../../server/store/backup';
 import { checkStore, repairStore } from '../../server/store/check';
@@ -271,7 +273,13 @@ describe('restoring one damaged account from a backup', () => {
     await store.createUser(bob);
     const archivePath = join(await tempDir(), 'store.backup');
     await writeArchive(archive(store.exportBackup()), archivePath);
-    expect(await verifyArchive(archivePath)).toEqual({ users: 2, damaged: 0, audit: 0 });
+    expect(await verifyArchive(archivePath)).toEqual({
+      users: 2,
+      damaged: 0,
+      audit: 0,
+      applications: 0,
+      oidcKeys: 0,
+    });
     await store.close();
     await writeFile(join(dir, 'users', `${alice.id}.json`), '');
 
@@ -284,5 +292,55 @@ describe('restoring one damaged account from a backup', () => {
     expect(await again.getUser(alice.id)).toEqual(alice);
     expect(await again.listDamaged()).toEqual([]);
     await expect(again.restoreUser(saved.get('bob') as UserRecord)).rejects.toThrow(/bob is not damaged/);
+  });
+});
+
+describe('backups of the OpenID Connect data', () => {
+  it('carry the applications and the key set into an empty store, not the provider records', async () => {
+    const store = await openStore();
+    const grafana = makeApplication();
+    const gitlab = makeApplication({ name: 'GitLab', type: 'public', secretHash: null });
+    await store.createApplication(grafana);
+    await store.createApplication(gitlab);
+    const keys = {
+      signing: [{ kid: 'k2', jwk: { kty: 'RSA' }, createdAt: '2026-11-28T10:00:00.000Z', retiredAt: null }],
+      cookieSecrets: ['secret'],
+    };
+    await store.updateOidcKeys(() => keys);
+    await store.oidcPut('Session', 'session-1', { accountId: 'a' }, Date.now() + 3_600_000);
+    const archivePath = join(await tempDir(), 'store.backup');
+    await writeArchive(archive(store.exportBackup()), archivePath);
+    expect(await verifyArchive(archivePath)).toMatchObject({ applications: 2, oidcKeys: 1 });
+
+    const restored = await openStore();
+    const counts = await restored.importBackup(readArchive(archivePath));
+    expect(counts).toMatchObject({ applications: 2, oidcKeys: 1 });
+    expect(await restored.listApplications()).toEqual([grafana, gitlab]);
+    expect(await restored.getOidcKeys()).toEqual(keys);
+    expect(await restored.oidcGet('Session', 'session-1')).toBeNull();
+    // A store that holds an application (or keys) is not empty: nothing is replayed over it.
+    await expect(store.importBackup(readArchive(archivePath))).rejects.toThrow(/is not empty/);
+  });
+
+  it('still reads an archive of version 1 (before applications and keys were kept)', async () => {
+    const user = makeUser('alice');
+    const lines = [
+      JSON.stringify({ format: 'sparekey-backup', version: 1, createdAt: '2026-11-30T10:00:00.000Z' }),
+      JSON.stringify({ kind: 'user', user }),
+    ].map((line) => `${line}\n`);
+    const sha256 = createHash('sha256').update(lines.join('')).digest('hex');
+    lines.push(`${JSON.stringify({ kind: 'end', counts: { users: 1, damaged: 0, audit: 0 }, sha256 })}\n`);
+    const path = join(await tempDir(), 'v1.backup');
+    await writeFile(path, gzipSync(lines.join('')));
+    expect(await verifyArchive(path)).toEqual({
+      users: 1,
+      damaged: 0,
+      audit: 0,
+      applications: 0,
+      oidcKeys: 0,
+    });
+    const restored = await openStore();
+    await restored.importBackup(readArchive(path));
+    expect(await restored.getUser(user.id)).toEqual(user);
   });
 });

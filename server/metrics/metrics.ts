@@ -47,8 +47,14 @@ export function createMetrics(sources: MetricSources) {
   });
   const lockouts = new Counter({
     name: 'sparekey_lockouts_total',
-    help: 'Accounts locked after too many failed attempts, by step (password, mfa).',
-    labelNames: ['step'] as const,
+    help: 'Account locks set by failed attempts (the password_locked and mfa_locked events), by step (password, mfa) and until (timed: a lock that ends by itself; admin: one only an unlock lifts).',
+    labelNames: ['step', 'until'] as const,
+    registers,
+  });
+  const unlocks = new Counter({
+    name: 'sparekey_unlocks_total',
+    help: 'Accounts unlocked, by who (admin: over the API; host: npm run admin -- unlock).',
+    labelNames: ['by'] as const,
     registers,
   });
   const sessionsStarted = new Counter({
@@ -101,8 +107,10 @@ export function createMetrics(sources: MetricSources) {
   for (const method of SIGN_IN_METHODS) {
     for (const outcome of ['success', 'failure']) signIns.inc({ method, outcome }, 0);
   }
-  lockouts.inc({ step: 'mfa' }, 0);
-  lockouts.inc({ step: 'password' }, 0);
+  for (const step of ['password', 'mfa']) {
+    for (const until of ['timed', 'admin']) lockouts.inc({ step, until }, 0);
+  }
+  for (const by of ['admin', 'host']) unlocks.inc({ by }, 0);
 
   let lowCodes: { at: number; value: Promise<number> } | null = null;
   const countLowCodes = async () => {
@@ -134,6 +142,7 @@ export function createMetrics(sources: MetricSources) {
     /** Counts what one recorded audit event means. */
     countEvent(event: NewAuditEvent): void {
       const method = methodLabel(event.details?.method);
+      const until = event.details?.needsAdminUnlock === true ? 'admin' : 'timed';
       switch (event.type) {
         case 'login_succeeded':
           signIns.inc({ method, outcome: 'success' });
@@ -151,10 +160,13 @@ export function createMetrics(sources: MetricSources) {
           backupCodesUsed.inc();
           return;
         case 'mfa_locked':
-          lockouts.inc({ step: 'mfa' });
+          lockouts.inc({ step: 'mfa', until });
           return;
         case 'password_locked':
-          lockouts.inc({ step: 'password' });
+          lockouts.inc({ step: 'password', until });
+          return;
+        case 'user_unlocked':
+          unlocks.inc({ by: event.details?.via === 'host' ? 'host' : 'admin' });
           return;
         case 'logout':
           signOuts.inc();

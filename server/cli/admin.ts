@@ -9,14 +9,15 @@
  * servers may keep running.
  */
 import { statSync } from 'node:fs';
-import { resolve } from 'node:path';
+import { unlink } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
 import { createInterface } from 'node:readline/promises';
 import { loadConfig } from '../config';
 import { argon2Hasher } from '../crypto/hasher';
 import { type Deps, type RequestMeta, systemClock } from '../deps';
 import { passwordProblem } from '../services/password-rules';
 import { resetPassword } from '../services/passwords';
-import { unlockUser, updateUser } from '../services/users';
+import { adminView, unlockUser, updateUser } from '../services/users';
 import { DirectoryInUseError } from '../store/dir-lock';
 import { storeFor } from '../store/select';
 import type { UserRecord } from '../store/types';
@@ -179,6 +180,19 @@ run(async () => {
     if (!user) throw new Error(`There is no user named "${username}": nothing changed.`);
     await confirm(user, command.describe(user), values.yes);
     process.stdout.write(`${await command.run(deps, user, password)}\n`);
+    if (name === 'set-password' && user.username === 'admin') {
+      // The generated first password's file would now name a password that no longer works.
+      await unlink(join(resolve(config.dataDir), 'initial-admin-password')).catch(() => undefined);
+    }
+    const { lockedUntil, needsAdminUnlock } = adminView(
+      (await store.getUser(user.id)) ?? user,
+      Date.now(),
+    ).lockout;
+    if (lockedUntil || needsAdminUnlock) {
+      process.stdout.write(
+        `"${user.username}" is locked out${needsAdminUnlock ? ' until an administrator unlocks it' : ` until ${lockedUntil}`}: npm run admin -- unlock ${user.username}\n`,
+      );
+    }
   } finally {
     await store.close();
   }

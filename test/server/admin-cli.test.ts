@@ -3,6 +3,7 @@
  * would, against a store the real server built; then the real server is started again on that store
  * and the accounts are used over HTTP.
  */
+import { existsSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -177,9 +178,17 @@ describe('npm run admin (break-glass on the server host)', () => {
       expect(promoted.code).toBe(0);
       expect(promoted.stdout).toContain('"dave" is now an administrator.');
 
+      // A command that leaves a lock in place says so, and names the one that lifts it.
+      const stillLocked = await runAdmin(dataDir, ['set-password', 'erin', '--yes'], {
+        input: `${PASSWORDS.erin}\n`,
+      });
+      expect(stillLocked.code).toBe(0);
+      expect(stillLocked.stdout).toMatch(/"erin" is locked out until \S+: npm run admin -- unlock erin/);
+
       const unlocked = await runAdmin(dataDir, ['unlock', 'erin', '--yes']);
       expect(unlocked.code).toBe(0);
       expect(unlocked.stdout).toContain('Unlocked "erin"');
+      expect(unlocked.stdout).not.toContain('locked out');
     });
   });
 
@@ -267,6 +276,7 @@ describe('npm run admin (break-glass on the server host)', () => {
         { type: 'password_reset', actor: null, subject: 'bob' },
         { type: 'password_reset', actor: null, subject: 'carol' },
         { type: 'user_updated', actor: null, subject: 'dave' },
+        { type: 'password_reset', actor: null, subject: 'erin' },
         { type: 'user_unlocked', actor: null, subject: 'erin' },
         { type: 'password_reset', actor: null, subject: 'carol' },
       ]);
@@ -278,4 +288,21 @@ describe('npm run admin (break-glass on the server host)', () => {
       expect(roles).toMatchObject({ alice: 'user', bob: 'user', carol: 'user', dave: 'admin', erin: 'user' });
     });
   });
+});
+
+describe('npm run admin -- set-password admin, after a first start with a generated password', () => {
+  it('deletes DATA_DIR/initial-admin-password, which would name a password that no longer works', async () => {
+    const dataDir = await mkdtemp(join(tmpdir(), 'sparekey-admin-cli-initial-'));
+    try {
+      const server = await startServer({ dataDir, env: { BOOTSTRAP_ADMIN_PASSWORD: '' } });
+      expect(await server.stop({ keepData: true })).toBe(0);
+      const file = join(dataDir, 'initial-admin-password');
+      expect(existsSync(file)).toBe(true);
+      const run = await runAdmin(dataDir, ['set-password', 'admin', '--yes', '--generate']);
+      expect(run.code).toBe(0);
+      expect(existsSync(file)).toBe(false);
+    } finally {
+      await rm(dataDir, { recursive: true, force: true });
+    }
+  }, 60_000);
 });

@@ -130,6 +130,13 @@ describe('sign-in attempts while argon2id is overloaded', () => {
     expect(throttled.status).toBe(429);
   });
 
+  it('are documented: the OpenAPI document lists 503 for each sign-in step', async () => {
+    const doc = (await api('GET', '/api/openapi.json')).body;
+    for (const path of ['/api/auth/login', '/api/auth/mfa', '/api/auth/enroll']) {
+      expect(doc.paths[path].post.responses['503'], path).toBeDefined();
+    }
+  });
+
   it('leave /healthz and signed-in users alone', async () => {
     const session = (await login('bob', 'bob-password')).body.token;
     fill();

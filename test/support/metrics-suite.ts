@@ -207,7 +207,16 @@ export function metricsSuite(storeName: string, environment: () => Promise<Recor
 
       // Nothing that names a person, an address or a secret.
       for (const text of [before.text, after.text]) {
-        for (const word of ['alice', 'bob', 'carol', 'dave', 'nobody-here', '127.0.0.1', ...secrets, ...codes]) {
+        for (const word of [
+          'alice',
+          'bob',
+          'carol',
+          'dave',
+          'nobody-here',
+          '127.0.0.1',
+          ...secrets,
+          ...codes,
+        ]) {
           expect(text.includes(word), `metrics mention ${word}`).toBe(false);
         }
       }

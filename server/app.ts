@@ -9,7 +9,7 @@ import { HTTPException } from 'hono/http-exception';
 import { secureHeaders } from 'hono/secure-headers';
 import type { Deps } from './deps';
 import { type AppEnv, requestMeta } from './http/context';
-import { ApiError, accountDamaged, storeUnavailable } from './http/errors';
+import { ApiError, accountDamaged, storeDamaged, storeUnavailable } from './http/errors';
 import { SIGN_IN_PATHS, shedWhenOverloaded } from './http/overload';
 import { type Logger, silentLogger } from './log';
 import { isOidcPath } from './oidc/provider';
@@ -19,7 +19,7 @@ import { applicationRoutes } from './routes/applications';
 import { authRoutes } from './routes/auth';
 import { meRoutes } from './routes/me';
 import { webRoutes } from './routes/web';
-import { DamagedAccountError, StoreUnavailableError } from './store/types';
+import { DamagedAccountError, StoreDamagedError, StoreUnavailableError } from './store/types';
 import { messagePage } from './web/views/message';
 
 /** Every request body of the API is small; a larger one is refused before it is parsed. */
@@ -116,7 +116,12 @@ export function createApp(deps: Deps, log: Logger = silentLogger) {
         ? storeUnavailable()
         : thrown instanceof DamagedAccountError
           ? accountDamaged()
-          : thrown;
+          : thrown instanceof StoreDamagedError
+            ? storeDamaged()
+            : thrown;
+    if (thrown instanceof StoreDamagedError) {
+      log.error('store damaged', { requestId: c.get('requestId'), path: c.req.path, error: thrown.message });
+    }
     if (thrown instanceof StoreUnavailableError) {
       log.error('store unavailable', {
         requestId: c.get('requestId'),

@@ -85,6 +85,13 @@ export function tooManyAttempts(retryAfterMs: number): ApiError {
  * owner cannot fix it; an admin can restore or delete it), which tells a caller the name exists:
  * a damaged account is rare and visible to admins, so that is the lesser harm than a silent 401.
  */
+export const storeDamaged = () =>
+  new ApiError(
+    503,
+    'store_damaged',
+    "Part of the server's stored data is damaged, so this cannot be done right now. The operator can restore it (npm run store:check says how).",
+  );
+
 export const accountDamaged = () =>
   new ApiError(
     503,

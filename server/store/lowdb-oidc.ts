@@ -20,7 +20,13 @@ import { CorruptFileError, DurableJsonFile, removeFileDurably, removeTempFiles }
 import { nodeFs, recordNames, type StoreFs, syncDirectory } from './fs';
 import { KeyedMutex } from './keyed-mutex';
 import { ApplicationSchema, KeysSchema, parserFor } from './records';
-import type { ApplicationRecord, OidcKeys, OidcPayload, OidcStore } from './types';
+import {
+  type ApplicationRecord,
+  type OidcKeys,
+  type OidcPayload,
+  type OidcStore,
+  StoreDamagedError,
+} from './types';
 
 export const ApplicationsSchema = z.object({ applications: z.array(ApplicationSchema) });
 
@@ -169,18 +175,29 @@ export class LowdbOidcStore implements OidcStore {
   // -- keys --
 
   async getOidcKeys(): Promise<OidcKeys | null> {
-    return this.#keysFile.read();
+    return this.#readKeys();
   }
 
   updateOidcKeys(change: (current: OidcKeys | null) => OidcKeys | null): Promise<OidcKeys | null> {
     return this.#locks.run('keys', async () => {
-      const current = await this.#keysFile.read();
+      const current = await this.#readKeys();
       const next = change(structuredClone(current));
       if (!next) return current;
       const checked = KeysSchema.parse(next);
       await this.#keysFile.write(checked);
       return checked;
     });
+  }
+
+  /** A damaged key set is never replaced silently (tokens signed before would stop verifying): 503 until restored. */
+  async #readKeys(): Promise<OidcKeys | null> {
+    try {
+      return await this.#keysFile.read();
+    } catch (error) {
+      if (error instanceof CorruptFileError)
+        throw new StoreDamagedError('The OpenID Connect key set', error.message);
+      throw error;
+    }
   }
 
   // -- provider records --

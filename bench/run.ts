@@ -1,8 +1,9 @@
 /**
- * `npm run bench`: the five comparisons of issue 5 (plus the enumeration timing and, row 7, opening a
- * store with 10 million audit events: issue 11), each measured side by side in this one run, on
- * loopback only and in bounded loops; rows 4 and 5 for both stores (lowdb and PostgreSQL on a
- * throwaway cluster) and for two instances on one database. Prints one table and writes
+ * `npm run bench`: the five comparisons of issue 5 (plus the enumeration timing), each measured side
+ * by side in this one run, on loopback only and in bounded loops; rows 4 and 5 for both stores
+ * (lowdb and PostgreSQL on a throwaway cluster) and for two instances on one database; row 7, opening a
+ * store with 10 million audit events, and rows 8 and 8r, a password-spraying flood of 500 clients
+ * against one server (issue 11; bench/flood.ts runs it alone). Prints one table and writes
  * bench/results.json with the machine's CPU count and Node version.
  *
  * BENCH_QUICK=1 shortens every loop (for trying the script, not for numbers worth quoting).
@@ -14,6 +15,7 @@ import { OWASP_ARGON2 } from '../server/crypto/hasher';
 import { measureAuditOpen } from './audit-open';
 import { startBenchCluster } from './build-postgres';
 import type { CpuWindow } from './cpu';
+import { FLOOD_OPTIONS, type FloodResult, measureFlood } from './flood';
 import { measureSignIn } from './sign-in';
 import { round } from './stats';
 import { measureStoreWrites } from './store-writes';
@@ -84,6 +86,11 @@ async function main() {
   const auditEvents = Number(process.env.BENCH_AUDIT_EVENTS) || scale(10_000_000, 200_000);
   log(`7: opening a store whose audit logs hold ${auditEvents.toLocaleString('en')} events`);
   const auditOpen = await measureAuditOpen(auditEvents, scale(5, 3));
+  log(
+    '8: 500 clients spraying wrong passwords (ignoring Retry-After, then honouring it), probes on /healthz and /api/me',
+  );
+  const flood = await measureFlood(FLOOD_OPTIONS);
+  const politeFlood = await measureFlood({ ...FLOOD_OPTIONS, honourRetryAfter: true });
   load.after = loadavg().map((v) => round(v, 2));
 
   const ours1 = verify.ours[1];
@@ -115,6 +122,10 @@ async function main() {
     twoInstancesErrors: signIn.twoInstances.errors === 0,
     enumeration: Math.abs(enumRatio - 1) <= 0.1 && signIn.enumeration.sameBody,
     auditOpen: auditOpen.open.median < 1000,
+    floodHealthz: flood.healthz.p99 < 50,
+    floodMe: flood.me.p99 < 100,
+    politeFloodHealthz: politeFlood.healthz.p99 < 50,
+    politeFloodMe: politeFlood.me.p99 < 100,
   };
   const yes = (ok: boolean) => (ok ? 'yes' : 'NO');
   const ms = (s: { median: number; p99: number }) => `${s.median} / ${s.p99} ms`;
@@ -203,6 +214,8 @@ async function main() {
       '< 1 s',
       yes(goals.auditOpen),
     ],
+    floodRow('8', flood, goals.floodHealthz, goals.floodMe),
+    floodRow('8r', politeFlood, goals.politeFloodHealthz, goals.politeFloodMe),
   ];
   const widths = rows[0]?.map((_, col) => Math.max(...rows.map((r) => (r[col] ?? '').length))) ?? [];
   const line = (r: string[]) => `| ${r.map((cell, col) => cell.padEnd(widths[col] ?? 0)).join(' | ')} |`;
@@ -248,10 +261,26 @@ async function main() {
     store: storeWrites,
     signIn,
     auditOpen,
+    flood: { ignoringRetryAfter: flood, honouringRetryAfter: politeFlood },
   };
   const file = join(import.meta.dirname, 'results.json');
   await writeFile(file, `${JSON.stringify(results, null, 2)}\n`);
   log(`wrote ${file}`);
+}
+
+/** Row 8 or 8r: what stayed fast under the flood, and what the flood got. */
+function floodRow(id: string, f: FloodResult, healthzOk: boolean, meOk: boolean): string[] {
+  const ms = (s: { median: number; p99: number }) => `${s.median} / ${s.p99} ms`;
+  const yes = (ok: boolean) => (ok ? 'yes' : 'NO');
+  return [
+    id,
+    `${f.clients} wrong-password clients, ${f.honourRetryAfter ? 'honouring' : 'ignoring'} Retry-After, ${f.durationS} s`,
+    `/healthz ${ms(f.healthz)}; /api/me ${ms(f.me)}`,
+    `${f.judgedPerSecond}/s judged (p99 ${f.judgedLatency.p99} ms), ${f.shedPerSecond}/s shed (p99 ${f.shedLatency.p99} ms); ` +
+      `other answers: ${Object.keys(f.other).length === 0 ? 'none' : JSON.stringify(f.other)}`,
+    '/healthz p99 < 50 ms; /api/me p99 < 100 ms',
+    `${yes(healthzOk)}; ${yes(meOk)}`,
+  ];
 }
 
 /** Milliseconds of CPU per verification, by who spent them. */

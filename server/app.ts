@@ -9,7 +9,8 @@ import { HTTPException } from 'hono/http-exception';
 import { secureHeaders } from 'hono/secure-headers';
 import type { Deps } from './deps';
 import { type AppEnv, requestMeta } from './http/context';
-import { ApiError, accountDamaged, storeUnavailable } from './http/errors';
+import { ApiError, accountDamaged, storeDamaged, storeUnavailable } from './http/errors';
+import { SIGN_IN_PATHS, shedWhenOverloaded } from './http/overload';
 import { type Logger, silentLogger } from './log';
 import { isOidcPath } from './oidc/provider';
 import { oidcRoutes } from './oidc/routes';
@@ -18,7 +19,7 @@ import { applicationRoutes } from './routes/applications';
 import { authRoutes } from './routes/auth';
 import { meRoutes } from './routes/me';
 import { webRoutes } from './routes/web';
-import { DamagedAccountError, StoreUnavailableError } from './store/types';
+import { DamagedAccountError, StoreDamagedError, StoreUnavailableError } from './store/types';
 import { messagePage } from './web/views/message';
 
 /** Every request body of the API is small; a larger one is refused before it is parsed. */
@@ -76,6 +77,10 @@ export function createApp(deps: Deps, log: Logger = silentLogger) {
   // The OpenID Connect provider reads its own request bodies (with its own limit) from the Node stream.
   app.use((c, next) => (isOidcPath(c.req.path) ? next() : limitBody(c, next)));
   app.use(requestMeta(deps));
+  if (deps.signInGate) {
+    const shed = shedWhenOverloaded(deps.signInGate);
+    for (const path of SIGN_IN_PATHS) app.use(path, shed);
+  }
 
   // Ready means the store answers: a load balancer takes an instance whose database is unreachable out.
   // Damage is counted, never named: /healthz answers anyone. Still 200: every other account works.
@@ -111,7 +116,12 @@ export function createApp(deps: Deps, log: Logger = silentLogger) {
         ? storeUnavailable()
         : thrown instanceof DamagedAccountError
           ? accountDamaged()
-          : thrown;
+          : thrown instanceof StoreDamagedError
+            ? storeDamaged()
+            : thrown;
+    if (thrown instanceof StoreDamagedError) {
+      log.error('store damaged', { requestId: c.get('requestId'), path: c.req.path, error: thrown.message });
+    }
     if (thrown instanceof StoreUnavailableError) {
       log.error('store unavailable', {
         requestId: c.get('requestId'),
@@ -121,7 +131,9 @@ export function createApp(deps: Deps, log: Logger = silentLogger) {
     }
     if (error instanceof ApiError) {
       if (error.extras.retryAfter) c.header('Retry-After', String(error.extras.retryAfter));
-      if (wantsPage) return c.html(messagePage('Request refused', error.message), error.status);
+      // A 503 is the server's state (busy, database away), not the person's fault: say so.
+      const title = error.status === 503 ? 'Please try again in a moment' : 'Request refused';
+      if (wantsPage) return c.html(messagePage(title, error.message), error.status);
       return c.json(error.toBody(), error.status);
     }
     if (error instanceof HTTPException && error.status < 500) {

@@ -1,5 +1,6 @@
 /** Everything the server reads from its environment, parsed and checked in one place. */
 import { isIP } from 'node:net';
+import { DEFAULT_MAX_WAIT_MS } from './crypto/hash-queue';
 import { type Argon2Params, OWASP_ARGON2 } from './crypto/hasher';
 import { passwordProblem } from './services/password-rules';
 import { DEFAULT_STATEMENT_TIMEOUT_MS, defaultPoolSize, type PostgresOptions } from './store/postgres/db';
@@ -46,11 +47,15 @@ export interface Config {
   audit: { rotateBytes: number; retentionDays: number; retentionFiles: number | null };
   bootstrapAdminPassword: string | null;
   argon2: Argon2Params;
+  /** ARGON2_QUEUE_MAX_WAIT_MS: sign-in attempts whose hash would wait longer are shed (503). */
+  hashQueueMaxWaitMs: number;
   tls: { certFile: string; keyFile: string } | null;
   allowInsecureHttp: boolean;
   /** PUBLIC_URL as set; null means http(s)://HOST:PORT, known once the socket is bound (PORT=0). */
   publicUrl: string | null;
   security: SecurityConfig;
+  /** METRICS_PORT set: Prometheus metrics on their own listener (loopback unless METRICS_HOST); null: none. */
+  metrics: { host: string; port: number } | null;
 }
 
 export class ConfigError extends Error {}
@@ -136,6 +141,18 @@ function databaseFrom(env: NodeJS.ProcessEnv): Required<PostgresOptions> | null 
   };
 }
 
+/** Metrics get a port of their own: the public one never serves them. */
+function metricsFrom(env: NodeJS.ProcessEnv, publicPort: number): Config['metrics'] {
+  if (env.METRICS_PORT === undefined || env.METRICS_PORT === '') return null;
+  const port = integer(env, 'METRICS_PORT', 0, 0, 65_535);
+  if (port !== 0 && port === publicPort) {
+    throw new ConfigError(
+      `METRICS_PORT must differ from PORT (${port}): metrics are never served on the public port.`,
+    );
+  }
+  return { host: env.METRICS_HOST || '127.0.0.1', port };
+}
+
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const host = env.HOST || '127.0.0.1';
   const certFile = env.TLS_CERT_FILE || '';
@@ -191,6 +208,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       timeCost: integer(env, 'ARGON2_TIME_COST', OWASP_ARGON2.timeCost, 1, 100),
       parallelism: integer(env, 'ARGON2_PARALLELISM', OWASP_ARGON2.parallelism, 1, 16),
     },
+    hashQueueMaxWaitMs: integer(env, 'ARGON2_QUEUE_MAX_WAIT_MS', DEFAULT_MAX_WAIT_MS, 100, 600_000),
     tls,
     allowInsecureHttp,
     publicUrl: publicUrl ? publicUrlText(publicUrl) : null,
@@ -213,6 +231,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       publicUrl: publicUrl ? publicUrlText(publicUrl) : boundUrl({ tls }, host, port),
       https,
     },
+    metrics: metricsFrom(env, port),
   };
 }
 

@@ -1,5 +1,6 @@
 /** What the app is built from: tests pass fakes (clock, fast hasher) or the real parts. */
 import type { SecurityConfig } from './config';
+import type { SignInGate } from './crypto/hash-queue';
 import type { Hasher } from './crypto/hasher';
 import type { Store } from './store/types';
 
@@ -14,6 +15,11 @@ export interface Deps {
   hasher: Hasher;
   clock: Clock;
   security: SecurityConfig;
+  /**
+   * Lets a sign-in attempt in, or sheds it (503) when argon2id is overloaded: main.ts passes the
+   * HashQueue that `hasher` runs through. Absent: every attempt is let in (tests with a fast hasher).
+   */
+  signInGate?: SignInGate;
   /** The generated first admin's password file, deleted once that admin has chosen a password. */
   initialPassword?: { userId: string; file: string };
 }
@@ -22,4 +28,6 @@ export interface Deps {
 export interface RequestMeta {
   ip: string | null;
   userAgent: string | null;
+  /** 'host': the change comes from `npm run admin` on the server host, not over HTTP (its audit events say so). */
+  via?: 'host';
 }

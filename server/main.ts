@@ -5,15 +5,20 @@
 
 import { existsSync, readFileSync } from 'node:fs';
 import { chmod, mkdir, unlink, writeFile } from 'node:fs/promises';
+import type { Server } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
 import { join, resolve } from 'node:path';
 import { serve } from '@hono/node-server';
 import { createApp } from './app';
 import { boundUrl, ConfigError, loadConfig } from './config';
 import { serveControl } from './control';
+import { defaultHashConcurrency, HashQueue } from './crypto/hash-queue';
 import { argon2Hasher } from './crypto/hasher';
 import { type Deps, systemClock } from './deps';
 import { jsonLogger } from './log';
+import { serveMetrics } from './metrics/endpoint';
+import { measuredStore } from './metrics/measured-store';
+import { createMetrics, type Metrics } from './metrics/metrics';
 import { prepareSignIn } from './services/auth';
 import { preparePasswordRules } from './services/password-rules';
 import { bootstrapAdmin } from './services/users';
@@ -39,11 +44,23 @@ async function main() {
   const config = loadConfig();
   const dataDir = resolve(config.dataDir);
   await mkdir(dataDir, { recursive: true, mode: 0o700 });
-  const { store, kind } = storeFor(config);
+  const selected = storeFor(config);
+  const kind = selected.kind;
+  let metrics: Metrics | null = null;
+  const hashQueue = new HashQueue(argon2Hasher(config.argon2), {
+    concurrency: defaultHashConcurrency(),
+    maxWaitMs: config.hashQueueMaxWaitMs,
+    onHashed: (operation, seconds) => metrics?.hashed(operation, seconds),
+    onShed: () => metrics?.shed(),
+  });
+  // Without METRICS_PORT nothing is measured: the store is used as it is.
+  if (config.metrics) metrics = createMetrics({ store: selected.store, hashQueue });
+  const store = metrics ? measuredStore(selected.store, metrics) : selected.store;
   await store.open();
   const deps: Deps = {
     store,
-    hasher: argon2Hasher(config.argon2),
+    hasher: hashQueue.hasher,
+    signInGate: hashQueue,
     clock: systemClock,
     security: config.security,
   };
@@ -67,8 +84,20 @@ async function main() {
   await prepareSignIn(deps);
   preparePasswordRules();
   // For `npm run store:backup` while this server runs (lowdb: a separate process cannot copy it consistently).
-  const closeControl = store instanceof LowdbStore ? await serveControl(store, dataDir, log) : undefined;
+  const closeControl =
+    selected.store instanceof LowdbStore ? await serveControl(selected.store, dataDir, log) : undefined;
   const app = createApp(deps, log);
+  let metricsServer: Server | null = null;
+  if (metrics && config.metrics) {
+    const listening = await serveMetrics(metrics.registry, config.metrics, log).catch((error: Error) => {
+      throw new ConfigError(
+        `The metrics port cannot be opened (METRICS_HOST, METRICS_PORT): ${error.message}`,
+      );
+    });
+    metricsServer = listening.server;
+    const { address, port } = listening.address;
+    log.info('metrics listening', { url: `${boundUrl({ tls: null }, address, port)}/metrics` });
+  }
   const server = serve(
     {
       fetch: app.fetch,
@@ -94,6 +123,7 @@ async function main() {
     if (stopping) return;
     stopping = true;
     log.info('shutting down', { signal });
+    metricsServer?.close();
     // close() stops accepting and lets in-flight requests finish; then the store is closed cleanly.
     server.close(async () => {
       await closeControl?.();

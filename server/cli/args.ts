@@ -31,6 +31,18 @@ export function parseCommand<T extends NonNullable<ParseArgsConfig['options']>>(
   }
 }
 
+/** As parseCommand, for a command that also takes operands (`npm run admin -- promote alice`). */
+export function parseCommandWithOperands<T extends NonNullable<ParseArgsConfig['options']>>(
+  usage: string,
+  options: T,
+) {
+  try {
+    return parseArgs({ options: { ...options, help: { type: 'boolean' } }, allowPositionals: true });
+  } catch (error) {
+    fail(`${error instanceof Error ? error.message : String(error)}\n${usage}`, 2);
+  }
+}
+
 export function fail(message: string, code = 1): never {
   process.stderr.write(`${message}\n`);
   process.exit(code);

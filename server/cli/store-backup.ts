@@ -11,7 +11,7 @@
 import { request } from 'node:http';
 import type { Readable } from 'node:stream';
 import { controlSocketPath } from '../control';
-import { archive, verifyArchive, writeArchive } from '../store/backup';
+import { archive, oidcSummary, verifyArchive, writeArchive } from '../store/backup';
 import { lockOwner } from '../store/dir-lock';
 import { LowdbStore } from '../store/lowdb';
 import { dataDirOf, fail, parseCommand, run, storeOptions } from './args';
@@ -66,7 +66,7 @@ run(async () => {
   const counts = await verifyArchive(args.to);
   const seconds = ((performance.now() - started) / 1000).toFixed(1);
   process.stdout.write(
-    `Backed up ${counts.users} account(s) and ${counts.audit} audit event(s) to ${args.to} in ${seconds} s, ${owner !== null ? `from the running server (pid ${owner})` : 'with no server running'}.\n`,
+    `Backed up ${counts.users} account(s) and ${counts.audit} audit event(s)${oidcSummary(counts)} to ${args.to} in ${seconds} s, ${owner !== null ? `from the running server (pid ${owner})` : 'with no server running'}.\n`,
   );
   if (counts.damaged > 0) {
     process.stdout.write(

@@ -6,7 +6,7 @@
  */
 import { readdir } from 'node:fs/promises';
 import { isDeepStrictEqual } from 'node:util';
-import { readArchive, verifyArchive } from '../store/backup';
+import { oidcSummary, readArchive, verifyArchive } from '../store/backup';
 import { LowdbStore } from '../store/lowdb';
 import { usernameKey } from '../store/records';
 import type { UserRecord } from '../store/types';
@@ -68,19 +68,32 @@ run(async () => {
     await store.close();
   }
 
-  // Verify: open what was written as the server would, and compare every account with the archive.
+  // Verify: open what was written as the server would, and compare every account, application and
+  // the key set with the archive.
   const check = new LowdbStore(dir, storeOptions());
   await check.open();
   let mismatches = 0;
+  const differs = (what: string) => {
+    mismatches++;
+    process.stderr.write(`${what} differs from the archive after the restore\n`);
+  };
   try {
     for await (const item of readArchive(from)) {
-      if (item.kind !== 'user') continue;
-      if (!isDeepStrictEqual(await check.getUser(item.user.id), item.user)) {
-        mismatches++;
-        process.stderr.write(`account ${item.user.username} differs from the archive after the restore\n`);
+      if (item.kind === 'user' && !isDeepStrictEqual(await check.getUser(item.user.id), item.user)) {
+        differs(`account ${item.user.username}`);
+      }
+      if (
+        item.kind === 'application' &&
+        !isDeepStrictEqual(await check.getApplication(item.application.id), item.application)
+      ) {
+        differs(`application ${item.application.name}`);
+      }
+      if (item.kind === 'oidc_keys' && !isDeepStrictEqual(await check.getOidcKeys(), item.keys)) {
+        differs('the OpenID Connect key set');
       }
     }
     if ((await check.countUsers()) !== counts.users) mismatches++;
+    if ((await check.listApplications()).length !== counts.applications) mismatches++;
     let audit = 0;
     for await (const item of check.exportBackup()) if (item.kind === 'audit') audit++;
     if (audit !== counts.audit) {
@@ -92,7 +105,7 @@ run(async () => {
   }
   if (mismatches > 0) fail(`The restore into ${dir} does not match ${from}.`);
   process.stdout.write(
-    `Restored ${counts.users} account(s) and ${counts.audit} audit event(s) into ${dir}; verified against ${from}.\n`,
+    `Restored ${counts.users} account(s) and ${counts.audit} audit event(s)${oidcSummary(counts)} into ${dir}; verified against ${from}.\n`,
   );
   if (counts.damaged > 0) {
     process.stdout.write(

@@ -60,6 +60,15 @@ export const storeUnavailable = () =>
     retryAfter: STORE_RETRY_AFTER_S,
   });
 
+/** Argon2id has more sign-ins waiting than it can check within a few seconds: refused at once, retry later. */
+export const overloaded = (retryAfterS: number) =>
+  new ApiError(
+    503,
+    'overloaded',
+    `The server is busy checking other sign-ins. Try again in ${retryAfterS} second${retryAfterS === 1 ? '' : 's'}.`,
+    { retryAfter: retryAfterS },
+  );
+
 export function tooManyAttempts(retryAfterMs: number): ApiError {
   const seconds = Math.max(1, Math.ceil(retryAfterMs / 1000));
   const minutes = Math.ceil(seconds / 60);
@@ -76,6 +85,13 @@ export function tooManyAttempts(retryAfterMs: number): ApiError {
  * owner cannot fix it; an admin can restore or delete it), which tells a caller the name exists:
  * a damaged account is rare and visible to admins, so that is the lesser harm than a silent 401.
  */
+export const storeDamaged = () =>
+  new ApiError(
+    503,
+    'store_damaged',
+    "Part of the server's stored data is damaged, so this cannot be done right now. The operator can restore it (npm run store:check says how).",
+  );
+
 export const accountDamaged = () =>
   new ApiError(
     503,

@@ -8,13 +8,17 @@ type Who = Pick<UserRecord, 'id' | 'username'>;
 
 const ref = (user: Who | null | undefined) => (user ? { id: user.id, username: user.username } : null);
 
-/** Appends one event. Callers pass only non-secret details: never a code, password or token. */
+/**
+ * Appends one event. Callers pass only non-secret details: never a code, password or token. A change
+ * made on the server host (`npm run admin`) has no actor and is marked `via: 'host'`.
+ */
 export function audit(
   deps: Deps,
   meta: RequestMeta,
   type: AuditEventType,
   parts: { actor?: Who | null; subject?: Who | null; details?: Details } = {},
 ) {
+  const details = meta.via ? { ...parts.details, via: meta.via } : parts.details;
   return deps.store.appendAudit({
     at: new Date(deps.clock.now()).toISOString(),
     type,
@@ -22,6 +26,6 @@ export function audit(
     subject: ref(parts.subject),
     ip: meta.ip,
     userAgent: meta.userAgent,
-    ...(parts.details ? { details: parts.details } : {}),
+    ...(details ? { details } : {}),
   });
 }

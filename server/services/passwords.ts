@@ -66,11 +66,14 @@ export async function changePassword(
   return { token };
 }
 
-/** Sets a temporary password (given, or generated and returned this once) and ends the user's sessions. */
+/**
+ * Sets a temporary password (given, or generated and returned this once) and ends the user's sessions.
+ * `admin` is null when the server host makes the change (`npm run admin`).
+ */
 export async function resetPassword(
   deps: Deps,
   meta: RequestMeta,
-  admin: UserRecord,
+  admin: UserRecord | null,
   userId: string,
   input: ResetPasswordRequest,
 ): Promise<ResetPassword> {

@@ -82,8 +82,11 @@ export function adminView(user: UserRecord, now: number): AdminUser {
   };
 }
 
-/** Ends both lockouts of an account (a timed lock, or one waiting for an admin) and audits it. */
-export async function unlockUser(deps: Deps, meta: RequestMeta, admin: UserRecord, userId: string) {
+/**
+ * Ends both lockouts of an account (a timed lock, or one waiting for an admin) and audits it. `admin`
+ * is null when the server host makes the change (`npm run admin`).
+ */
+export async function unlockUser(deps: Deps, meta: RequestMeta, admin: UserRecord | null, userId: string) {
   const before = await deps.store.updateUser(userId, (current) => ({
     user: { ...current, passwordLockout: OPEN_LOCKOUT, mfaLockout: OPEN_LOCKOUT },
     result: current,
@@ -140,10 +143,11 @@ function mfaChange(request: NonNullable<UpdateUserRequest['mfa']>): MfaRecord {
   return { type: 'totp', secret: newTotpSecret(), enrolled: true, configureLater: false, lastStep: null };
 }
 
+/** `admin` is null when the server host makes the change (`npm run admin`). */
 export async function updateUser(
   deps: Deps,
   meta: RequestMeta,
-  admin: UserRecord,
+  admin: UserRecord | null,
   userId: string,
   request: UpdateUserRequest,
 ): Promise<UpdatedUser> {

@@ -1,8 +1,10 @@
 /**
  * The backup archive: gzip of JSON lines, one record each, in an order a restore can replay.
  *
- *   {"format":"sparekey-backup","version":1,"createdAt":"..."}
+ *   {"format":"sparekey-backup","version":2,"createdAt":"..."}
  *   {"kind":"policy","policy":{...}}
+ *   {"kind":"application","application":{...}}  one per OpenID Connect application (secret as its hash)
+ *   {"kind":"oidc_keys","keys":{...}}       the provider's signing keys and cookie secrets
  *   {"kind":"user","user":{...}}            one per account, as it stood when the backup read it
  *   {"kind":"damaged","account":{...}}      an account whose record could not be read (not restorable)
  *   {"kind":"audit","event":{...}}          oldest first
@@ -10,7 +12,11 @@
  *
  * Records, not files: the archive does not depend on the lowdb layout, and a truncated or altered
  * archive fails its trailer before anything is restored. Sessions, challenges and per-address
- * failures are not kept: after a restore everyone signs in again.
+ * failures are not kept: after a restore everyone signs in again. Nor are the OpenID Connect
+ * provider's records (its sessions, grants, codes and tokens): they live minutes to hours, and a
+ * restore is the moment to end them; applications sign their users in again, with the same client
+ * ids, secrets and keys, so tokens signed before the backup still verify. Version 1 archives (before
+ * applications and keys were kept) are still read.
  */
 import { createHash } from 'node:crypto';
 import { createReadStream, createWriteStream } from 'node:fs';
@@ -19,15 +25,23 @@ import { dirname } from 'node:path';
 import { createInterface } from 'node:readline';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
+import { isDeepStrictEqual } from 'node:util';
 import { createGunzip, createGzip } from 'node:zlib';
 import { z } from 'zod';
 import { type AuditEvent, DamagedAccount, type Policy } from '../../shared/api';
 import { nodeFs, syncDirectory } from './fs';
-import { AuditEventSchema, PolicySchema, UserRecordSchema } from './records';
-import type { DamagedAccount as DamagedAccountRecord, UserRecord } from './types';
+import { ApplicationSchema, AuditEventSchema, KeysSchema, PolicySchema, UserRecordSchema } from './records';
+import type {
+  ApplicationRecord,
+  DamagedAccount as DamagedAccountRecord,
+  OidcKeys,
+  UserRecord,
+} from './types';
 
 export type BackupItem =
   | { kind: 'policy'; policy: Policy }
+  | { kind: 'application'; application: ApplicationRecord }
+  | { kind: 'oidc_keys'; keys: OidcKeys }
   | { kind: 'user'; user: UserRecord }
   | { kind: 'damaged'; account: DamagedAccountRecord }
   | { kind: 'audit'; event: AuditEvent };
@@ -36,19 +50,59 @@ export interface BackupCounts {
   users: number;
   damaged: number;
   audit: number;
+  applications: number;
+  /** 1 when the OpenID Connect key set is in the archive (a store that never served OIDC has none). */
+  oidcKeys: number;
+}
+
+export const emptyCounts = (): BackupCounts => ({
+  users: 0,
+  damaged: 0,
+  audit: 0,
+  applications: 0,
+  oidcKeys: 0,
+});
+
+/** What one archive item adds to the counts: the one place archive, read, verify and restore count. */
+export function countItem(counts: BackupCounts, item: BackupItem): void {
+  if (item.kind === 'user') counts.users++;
+  if (item.kind === 'damaged') counts.damaged++;
+  if (item.kind === 'audit') counts.audit++;
+  if (item.kind === 'application') counts.applications++;
+  if (item.kind === 'oidc_keys') counts.oidcKeys++;
+}
+
+/** ", with 2 OpenID Connect application(s) and the signing keys" for the commands' one-line summaries. */
+export function oidcSummary(counts: BackupCounts): string {
+  if (counts.applications === 0 && counts.oidcKeys === 0) return '';
+  return `, with ${counts.applications} OpenID Connect application(s)${counts.oidcKeys > 0 ? ' and the signing keys' : ''}`;
 }
 
 const FORMAT = 'sparekey-backup';
-const Header = z.object({ format: z.literal(FORMAT), version: z.literal(1), createdAt: z.string() });
+const VERSION = 2;
+const Header = z.object({
+  format: z.literal(FORMAT),
+  version: z.union([z.literal(1), z.literal(2)]),
+  createdAt: z.string(),
+});
 const Item = z.discriminatedUnion('kind', [
   z.object({ kind: z.literal('policy'), policy: PolicySchema }),
+  z.object({ kind: z.literal('application'), application: ApplicationSchema }),
+  z.object({ kind: z.literal('oidc_keys'), keys: KeysSchema }),
   z.object({ kind: z.literal('user'), user: UserRecordSchema }),
   z.object({ kind: z.literal('damaged'), account: DamagedAccount }),
   z.object({ kind: z.literal('audit'), event: AuditEventSchema }),
 ]);
 const Trailer = z.object({
   kind: z.literal('end'),
-  counts: z.object({ users: z.number(), damaged: z.number(), audit: z.number() }),
+  // A version 1 archive counts no applications and no keys.
+  counts: z.object({
+    users: z.number(),
+    damaged: z.number(),
+    audit: z.number(),
+    applications: z.number().default(0),
+    oidcKeys: z.number().default(0),
+  }),
   sha256: z.string(),
 });
 
@@ -62,7 +116,7 @@ export class BackupUnreadableError extends Error {
 /** The archive's bytes (gzip), from the records a store exports. */
 export async function* archive(items: AsyncIterable<BackupItem>, now = new Date()): AsyncGenerator<Buffer> {
   const hash = createHash('sha256');
-  const counts: BackupCounts = { users: 0, damaged: 0, audit: 0 };
+  const counts = emptyCounts();
   const line = (value: unknown) => {
     const bytes = Buffer.from(`${JSON.stringify(value)}\n`, 'utf8');
     hash.update(bytes);
@@ -73,11 +127,9 @@ export async function* archive(items: AsyncIterable<BackupItem>, now = new Date(
   gzip.on('data', (chunk: Buffer) => out.push(chunk));
   const write = (bytes: Buffer) =>
     new Promise<void>((done, fail) => gzip.write(bytes, (error) => (error ? fail(error) : done())));
-  await write(line({ format: FORMAT, version: 1, createdAt: now.toISOString() }));
+  await write(line({ format: FORMAT, version: VERSION, createdAt: now.toISOString() }));
   for await (const item of items) {
-    if (item.kind === 'user') counts.users++;
-    if (item.kind === 'damaged') counts.damaged++;
-    if (item.kind === 'audit') counts.audit++;
+    countItem(counts, item);
     await write(line(item));
     if (out.length > 0) yield Buffer.concat(out.splice(0));
   }
@@ -109,7 +161,7 @@ export async function writeArchive(chunks: AsyncIterable<Buffer> | Readable, pat
  */
 export async function* readArchive(path: string): AsyncGenerator<BackupItem> {
   const hash = createHash('sha256');
-  const counts: BackupCounts = { users: 0, damaged: 0, audit: 0 };
+  const counts = emptyCounts();
   const input = createReadStream(path).pipe(createGunzip());
   const lines = createInterface({ input, crlfDelay: Number.POSITIVE_INFINITY });
   let header = false;
@@ -135,9 +187,7 @@ export async function* readArchive(path: string): AsyncGenerator<BackupItem> {
       const item = Item.safeParse(raw);
       if (!item.success)
         throw new BackupUnreadableError(path, `a damaged ${String((raw as { kind?: unknown }).kind)} record`);
-      if (item.data.kind === 'user') counts.users++;
-      if (item.data.kind === 'damaged') counts.damaged++;
-      if (item.data.kind === 'audit') counts.audit++;
+      countItem(counts, item.data as BackupItem);
       yield item.data as BackupItem;
     }
   } catch (error) {
@@ -146,12 +196,7 @@ export async function* readArchive(path: string): AsyncGenerator<BackupItem> {
   }
   if (!trailer) throw new BackupUnreadableError(path, 'it ends early (no end record)');
   if (trailer.sha256 !== hash.digest('hex')) throw new BackupUnreadableError(path, 'checksum mismatch');
-  const expected = trailer.counts;
-  if (
-    expected.users !== counts.users ||
-    expected.audit !== counts.audit ||
-    expected.damaged !== counts.damaged
-  ) {
+  if (!isDeepStrictEqual(trailer.counts, counts)) {
     throw new BackupUnreadableError(path, 'its counts do not match its records');
   }
 }
@@ -166,11 +211,7 @@ function parseLine(path: string, text: string): unknown {
 
 /** Reads the whole archive once: its counts if it is complete and intact, else BackupUnreadableError. */
 export async function verifyArchive(path: string): Promise<BackupCounts> {
-  const counts: BackupCounts = { users: 0, damaged: 0, audit: 0 };
-  for await (const item of readArchive(path)) {
-    if (item.kind === 'user') counts.users++;
-    if (item.kind === 'damaged') counts.damaged++;
-    if (item.kind === 'audit') counts.audit++;
-  }
+  const counts = emptyCounts();
+  for await (const item of readArchive(path)) countItem(counts, item);
   return counts;
 }

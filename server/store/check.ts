@@ -8,10 +8,12 @@ import { dirname, join, relative } from 'node:path';
 import { lockDirectory } from './dir-lock';
 import { CorruptFileError, DurableJsonFile, writeFileDurably } from './durable-json-file';
 import { isMissing, nodeFs, syncDirectory } from './fs';
+import { ApplicationsSchema, OIDC_LAYOUT } from './lowdb-oidc';
 import {
   type IndexEntry,
   IndexFileSchema,
   IpFailuresSchema,
+  KeysSchema,
   PolicySchema,
   parserFor,
   TokenRecordSchema,
@@ -34,6 +36,9 @@ export type ProblemKind =
   | 'ip_failures_damaged'
   | 'unknown_name_damaged'
   | 'audit_lines_damaged'
+  | 'oidc_applications_damaged'
+  | 'oidc_keys_damaged'
+  | 'oidc_record_damaged'
   | 'temp_file';
 
 export interface StoreProblem {
@@ -70,6 +75,10 @@ interface Scan {
   /** Whole records of the previous version, which --repair rewrites with their checksum. */
   unsealed: Array<{ path: string; parse: (raw: unknown) => unknown }>;
 }
+
+/** What --repair says of a damaged file it leaves in place for a restore. */
+const restoreFile = (file: string, orElse: string) =>
+  `none: stop the server, restore a backup into a new directory (npm run store:restore -- --from FILE --to DIR) and copy its ${file} here; or ${orElse}`;
 
 const TEMP_FILE = /^\..+\.tmp$/;
 const parseUser: (raw: unknown) => UserRecord = parserFor(UserRecordSchema);
@@ -263,6 +272,9 @@ async function scan(dir: string): Promise<Scan> {
     quarantine.push(join(dir, name));
   }
 
+  await scanOidc(dir, { problem, quarantine, unsealed });
+  unsealedCount += unsealed.filter((record) => record.path.startsWith(join(dir, OIDC_LAYOUT.dir))).length;
+
   const auditPath = join(dir, 'audit.jsonl');
   const damagedAudit = await countDamagedLines(auditPath);
   if (damagedAudit > 0) {
@@ -285,6 +297,81 @@ async function scan(dir: string): Promise<Scan> {
     quarantine,
     unsealed,
   };
+}
+
+/**
+ * DATA_DIR/oidc: the applications and the key set are the store's to keep (the server refuses to
+ * start on damaged applications; a damaged key set stops sign-ins to applications), so --repair
+ * leaves them for a restore. Provider records (sessions, grants, codes, their indexes) are
+ * short-lived, and the store already reads a damaged one as absent: quarantined.
+ */
+async function scanOidc(
+  dir: string,
+  found: {
+    problem: (kind: ProblemKind, path: string, detail: string, repair: string) => void;
+    quarantine: string[];
+    unsealed: Scan['unsealed'];
+  },
+): Promise<void> {
+  const oidcDir = join(dir, OIDC_LAYOUT.dir);
+  const kept: { path: string; parse: (raw: unknown) => unknown; kind: ProblemKind; repair: string }[] = [
+    {
+      path: join(oidcDir, OIDC_LAYOUT.applications),
+      parse: parserFor(ApplicationsSchema),
+      kind: 'oidc_applications_damaged',
+      repair: restoreFile(
+        `${OIDC_LAYOUT.dir}/${OIDC_LAYOUT.applications}`,
+        'delete it and register the applications again (each gets a new client id and secret)',
+      ),
+    },
+    {
+      path: join(oidcDir, OIDC_LAYOUT.keys),
+      parse: parserFor(KeysSchema),
+      kind: 'oidc_keys_damaged',
+      repair: restoreFile(
+        `${OIDC_LAYOUT.dir}/${OIDC_LAYOUT.keys}`,
+        'delete it: the server makes new keys at start, and tokens signed before no longer verify',
+      ),
+    },
+  ];
+  for (const file of kept) {
+    try {
+      const read = await new DurableJsonFile(file.path, file.parse).inspect();
+      if (read && !read.sealed) found.unsealed.push({ path: file.path, parse: file.parse });
+    } catch (error) {
+      if (!(error instanceof CorruptFileError)) throw error;
+      found.problem(file.kind, file.path, error.reason, file.repair);
+    }
+  }
+  for (const name of await records(oidcDir)) {
+    if (!TEMP_FILE.test(name)) continue;
+    found.problem('temp_file', join(oidcDir, name), 'left by a write a crash interrupted', 'quarantined');
+    found.quarantine.push(join(oidcDir, name));
+  }
+  for (const [sub, schema] of Object.entries(OIDC_LAYOUT.records)) {
+    const parse = parserFor<unknown>(schema);
+    for (const name of await records(join(oidcDir, sub))) {
+      const path = join(oidcDir, sub, name);
+      if (TEMP_FILE.test(name)) {
+        found.problem('temp_file', path, 'left by a write a crash interrupted', 'quarantined');
+        found.quarantine.push(path);
+        continue;
+      }
+      try {
+        const read = await new DurableJsonFile(path, parse).inspect();
+        if (read && !read.sealed) found.unsealed.push({ path, parse });
+      } catch (error) {
+        if (!(error instanceof CorruptFileError)) throw error;
+        found.problem(
+          'oidc_record_damaged',
+          path,
+          error.reason,
+          'quarantined (the store treats it as absent already: that sign-in or token ends)',
+        );
+        found.quarantine.push(path);
+      }
+    }
+  }
 }
 
 async function countDamagedLines(path: string): Promise<number> {

@@ -53,3 +53,10 @@ export async function syncDirectory(fs: StoreFs, directory: string): Promise<voi
 export function isMissing(error: unknown): boolean {
   return (error as NodeJS.ErrnoException | null)?.code === 'ENOENT';
 }
+
+/** The records of a directory: `<name>.json` files, without temp files (which start with a dot). */
+export async function recordNames(fs: StoreFs, directory: string): Promise<string[]> {
+  return (await fs.readdir(directory))
+    .filter((file) => file.endsWith('.json') && !file.startsWith('.'))
+    .map((file) => file.slice(0, -'.json'.length));
+}

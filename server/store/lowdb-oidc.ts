@@ -9,27 +9,51 @@
  *   oidc/by-user-code/<h>.json the same for device-flow user codes
  *   oidc/grants/<h>.json       h = sha256(grantId) → the file names of the grant's records
  *
- * Writes are durable (./durable-json-file.ts); locks live in memory, like the rest of the store.
+ * Every file-system call goes through the store's StoreFs, so the power-loss test sees these writes
+ * too; each write is atomic and durable (./durable-json-file.ts: temp file, fsync, rename, directory
+ * fsync) and sealed with a checksum. Locks live in memory, like the rest of the store.
  */
 import { createHash } from 'node:crypto';
-import { mkdir, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { z } from 'zod';
-import { CorruptFileError, DurableJsonFile, removeFileDurably } from './durable-json-file';
+import { CorruptFileError, DurableJsonFile, removeFileDurably, removeTempFiles } from './durable-json-file';
+import { nodeFs, recordNames, type StoreFs, syncDirectory } from './fs';
 import { KeyedMutex } from './keyed-mutex';
 import { ApplicationSchema, KeysSchema, parserFor } from './records';
-import type { ApplicationRecord, OidcKeys, OidcPayload, OidcStore } from './types';
+import {
+  type ApplicationRecord,
+  type OidcKeys,
+  type OidcPayload,
+  type OidcStore,
+  StoreDamagedError,
+} from './types';
 
-const ApplicationsSchema = z.object({ applications: z.array(ApplicationSchema) });
+export const ApplicationsSchema = z.object({ applications: z.array(ApplicationSchema) });
 
-const RecordSchema = z.object({
+export const RecordSchema = z.object({
   model: z.string(),
   payload: z.record(z.string(), z.unknown()),
   expiresAt: z.number().nullable(),
 });
 type StoredRecord = z.infer<typeof RecordSchema>;
-const PointerSchema = z.object({ name: z.string() });
-const MembersSchema = z.object({ names: z.array(z.string()) });
+export const PointerSchema = z.object({ name: z.string() });
+export const MembersSchema = z.object({ names: z.array(z.string()) });
+
+/** The files of DATA_DIR/oidc and what each holds, for the store and for `store:check`. */
+export const OIDC_LAYOUT = {
+  dir: 'oidc',
+  applications: 'applications.json',
+  keys: 'keys.json',
+  /** Subdirectories of short-lived provider records and their indexes, one small file each. */
+  records: {
+    records: RecordSchema,
+    'by-uid': PointerSchema,
+    'by-user-code': PointerSchema,
+    grants: MembersSchema,
+  },
+} as const;
+/** An hour-old temp file is no write in progress (those take milliseconds): a crash left it. */
+const TEMP_FILE_AGE_MS = 60 * 60_000;
 
 /** A grant's member list is pruned of names whose files are gone once it grows past this. */
 const GRANT_PRUNE_AT = 64;
@@ -46,28 +70,39 @@ export class LowdbOidcStore implements OidcStore {
   readonly #grantsDir: string;
   readonly #applicationsFile: DurableJsonFile<z.infer<typeof ApplicationsSchema>>;
   readonly #keysFile: DurableJsonFile<OidcKeys>;
+  readonly #dataDir: string;
+  readonly #fs: StoreFs;
   readonly #locks = new KeyedMutex();
   #applications: ApplicationRecord[] = [];
   #writes = 0;
   #sweeping: Promise<void> | null = null;
 
-  constructor(dataDir: string) {
-    this.#dir = join(dataDir, 'oidc');
-    this.#recordsDir = join(this.#dir, 'records');
-    this.#uidDir = join(this.#dir, 'by-uid');
-    this.#userCodeDir = join(this.#dir, 'by-user-code');
-    this.#grantsDir = join(this.#dir, 'grants');
+  constructor(dataDir: string, fs: StoreFs = nodeFs) {
+    this.#dataDir = dataDir;
+    this.#fs = fs;
+    this.#dir = join(dataDir, OIDC_LAYOUT.dir);
+    const sub = (name: keyof typeof OIDC_LAYOUT.records) => join(this.#dir, name);
+    this.#recordsDir = sub('records');
+    this.#uidDir = sub('by-uid');
+    this.#userCodeDir = sub('by-user-code');
+    this.#grantsDir = sub('grants');
     this.#applicationsFile = new DurableJsonFile(
-      join(this.#dir, 'applications.json'),
+      join(this.#dir, OIDC_LAYOUT.applications),
       parserFor(ApplicationsSchema),
+      fs,
     );
-    this.#keysFile = new DurableJsonFile(join(this.#dir, 'keys.json'), parserFor(KeysSchema));
+    this.#keysFile = new DurableJsonFile(join(this.#dir, OIDC_LAYOUT.keys), parserFor(KeysSchema), fs);
   }
 
+  /** Throws CorruptFileError when applications.json is damaged: starting without the applications would be wrong. */
   async open(): Promise<void> {
     for (const dir of [this.#dir, this.#recordsDir, this.#uidDir, this.#userCodeDir, this.#grantsDir]) {
-      await mkdir(dir, { recursive: true, mode: 0o700 });
+      await this.#fs.mkdir(dir, { recursive: true, mode: 0o700 });
     }
+    // The new directories' entries are durable only once their parents are synced.
+    await syncDirectory(this.#fs, this.#dir);
+    await syncDirectory(this.#fs, this.#dataDir);
+    await removeTempFiles(this.#dir, undefined, this.#fs);
     this.#applications = (await this.#applicationsFile.read())?.applications ?? [];
   }
 
@@ -140,18 +175,29 @@ export class LowdbOidcStore implements OidcStore {
   // -- keys --
 
   async getOidcKeys(): Promise<OidcKeys | null> {
-    return this.#keysFile.read();
+    return this.#readKeys();
   }
 
   updateOidcKeys(change: (current: OidcKeys | null) => OidcKeys | null): Promise<OidcKeys | null> {
     return this.#locks.run('keys', async () => {
-      const current = await this.#keysFile.read();
+      const current = await this.#readKeys();
       const next = change(structuredClone(current));
       if (!next) return current;
       const checked = KeysSchema.parse(next);
       await this.#keysFile.write(checked);
       return checked;
     });
+  }
+
+  /** A damaged key set is never replaced silently (tokens signed before would stop verifying): 503 until restored. */
+  async #readKeys(): Promise<OidcKeys | null> {
+    try {
+      return await this.#keysFile.read();
+    } catch (error) {
+      if (error instanceof CorruptFileError)
+        throw new StoreDamagedError('The OpenID Connect key set', error.message);
+      throw error;
+    }
   }
 
   // -- provider records --
@@ -195,7 +241,7 @@ export class LowdbOidcStore implements OidcStore {
 
   async oidcDestroy(model: string, id: string): Promise<void> {
     const name = recordName(model, id);
-    await this.#locks.run(name, () => removeFileDurably(this.#recordPath(name)));
+    await this.#locks.run(name, () => removeFileDurably(this.#recordPath(name), this.#fs));
   }
 
   async oidcRevokeByGrantId(grantId: string): Promise<void> {
@@ -203,27 +249,30 @@ export class LowdbOidcStore implements OidcStore {
     await this.#locks.run(`grant:${grantName}`, async () => {
       const members = await this.#readMembers(grantName);
       for (const name of members) {
-        await this.#locks.run(name, () => removeFileDurably(this.#recordPath(name)));
+        await this.#locks.run(name, () => removeFileDurably(this.#recordPath(name), this.#fs));
       }
-      await removeFileDurably(this.#grantPath(grantName));
+      await removeFileDurably(this.#grantPath(grantName), this.#fs);
     });
   }
 
   /** Removes expired records (and their index files); resolves with how many records went. */
   async sweepExpired(now = Date.now()): Promise<number> {
     let removed = 0;
-    for (const name of await jsonNames(this.#recordsDir)) {
+    for (const dir of [this.#dir, this.#recordsDir, this.#uidDir, this.#userCodeDir, this.#grantsDir]) {
+      await removeTempFiles(dir, Date.now() - TEMP_FILE_AGE_MS, this.#fs);
+    }
+    for (const name of await recordNames(this.#fs, this.#recordsDir)) {
       await this.#locks.run(name, async () => {
         const record = await this.#readRecord(name);
         if (record && (record.expiresAt === null || record.expiresAt > now)) return;
-        if (await removeFileDurably(this.#recordPath(name))) removed++;
+        if (await removeFileDurably(this.#recordPath(name), this.#fs)) removed++;
       });
     }
     for (const dir of [this.#uidDir, this.#userCodeDir]) {
-      for (const pointer of await jsonNames(dir)) {
-        const target = await readOrNull(new DurableJsonFile(join(dir, `${pointer}.json`), parsePointer));
+      for (const pointer of await recordNames(this.#fs, dir)) {
+        const target = await readOrNull(this.#pointerFile(join(dir, `${pointer}.json`)));
         if (!target || !(await this.#readRecord(target.name))) {
-          await removeFileDurably(join(dir, `${pointer}.json`));
+          await removeFileDurably(join(dir, `${pointer}.json`), this.#fs);
         }
       }
     }
@@ -231,9 +280,7 @@ export class LowdbOidcStore implements OidcStore {
   }
 
   async #findBy(dir: string, model: string, field: string, value: string): Promise<OidcPayload | null> {
-    const pointer = await readOrNull(
-      new DurableJsonFile(join(dir, `${sha256(`${model}:${value}`)}.json`), parsePointer),
-    );
+    const pointer = await readOrNull(this.#pointerFile(join(dir, `${sha256(`${model}:${value}`)}.json`)));
     if (!pointer) return null;
     const record = await this.#readLive(pointer.name, model);
     // The pointer may be stale (the record replaced by one with another value): check the field.
@@ -243,7 +290,7 @@ export class LowdbOidcStore implements OidcStore {
   async #point(dir: string, model: string, value: string, name: string): Promise<void> {
     const pointerName = sha256(`${model}:${value}`);
     await this.#locks.run(`pointer:${pointerName}`, () =>
-      new DurableJsonFile(join(dir, `${pointerName}.json`), parsePointer).write({ name }),
+      this.#pointerFile(join(dir, `${pointerName}.json`)).write({ name }),
     );
   }
 
@@ -257,12 +304,12 @@ export class LowdbOidcStore implements OidcStore {
         const alive = await Promise.all(names.map(async (n) => (await this.#readRecord(n)) !== null));
         names = names.filter((_, i) => alive[i]);
       }
-      await new DurableJsonFile(this.#grantPath(grantName), parseMembers).write({ names });
+      await this.#membersFile(grantName).write({ names });
     });
   }
 
   async #readMembers(grantName: string): Promise<string[]> {
-    const members = await readOrNull(new DurableJsonFile(this.#grantPath(grantName), parseMembers));
+    const members = await readOrNull(this.#membersFile(grantName));
     return members?.names ?? [];
   }
 
@@ -296,7 +343,15 @@ export class LowdbOidcStore implements OidcStore {
   }
 
   #recordFile(name: string): DurableJsonFile<StoredRecord> {
-    return new DurableJsonFile(this.#recordPath(name), parseRecord);
+    return new DurableJsonFile(this.#recordPath(name), parseRecord, this.#fs);
+  }
+
+  #pointerFile(path: string): DurableJsonFile<z.infer<typeof PointerSchema>> {
+    return new DurableJsonFile(path, parsePointer, this.#fs);
+  }
+
+  #membersFile(grantName: string): DurableJsonFile<z.infer<typeof MembersSchema>> {
+    return new DurableJsonFile(this.#grantPath(grantName), parseMembers, this.#fs);
   }
 
   #grantPath(grantName: string): string {
@@ -319,10 +374,4 @@ async function readOrNull<T>(file: DurableJsonFile<T>): Promise<T | null> {
     if (error instanceof CorruptFileError) return null;
     throw error;
   }
-}
-
-async function jsonNames(directory: string): Promise<string[]> {
-  return (await readdir(directory))
-    .filter((file) => file.endsWith('.json') && !file.startsWith('.'))
-    .map((file) => file.slice(0, -'.json'.length));
 }

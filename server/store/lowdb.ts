@@ -19,10 +19,10 @@ import { join } from 'node:path';
 import { Low } from 'lowdb';
 import { type AuditEvent, DEFAULT_POLICY, type Policy } from '../../shared/api';
 import { AuditLog, type AuditLogOptions } from './audit-log';
-import type { BackupCounts, BackupItem } from './backup';
+import { type BackupCounts, type BackupItem, countItem, emptyCounts } from './backup';
 import { lockDirectory } from './dir-lock';
 import { CorruptFileError, DurableJsonFile, removeFileDurably, removeTempFiles } from './durable-json-file';
-import { nodeFs, type StoreFs, syncDirectory } from './fs';
+import { nodeFs, recordNames, type StoreFs, syncDirectory } from './fs';
 import { KeyedMutex } from './keyed-mutex';
 import { LowdbOidcStore } from './lowdb-oidc';
 import { LruCache } from './lru-cache';
@@ -154,7 +154,7 @@ export class LowdbStore implements Store {
       fs: this.#fs,
     });
     this.#users = new LruCache(options.userCacheSize ?? 1000);
-    this.#oidc = new LowdbOidcStore(dataDir);
+    this.#oidc = new LowdbOidcStore(dataDir, this.#fs);
     this.#verifyOnOpen = options.verifyUsersOnOpen ?? false;
   }
 
@@ -564,11 +564,16 @@ export class LowdbStore implements Store {
    * The store's records for a backup (./backup.ts), read while the server runs. Each account is
    * read under its own lock, so a spend is either wholly in the backup or not at all, and a sign-in
    * waits at most for one file read; the audit log is read up to where it stood when its turn came.
-   * An account created after the backup began is not in it; one deleted meanwhile is left out.
+   * An account created after the backup began is not in it; one deleted meanwhile is left out. The
+   * OpenID Connect applications and key set come next to the policy (each file is replaced whole, so
+   * a read sees one version); the provider's short-lived records are left out (./backup.ts).
    */
   async *exportBackup(): AsyncGenerator<BackupItem> {
     this.#assertOpen();
     yield { kind: 'policy', policy: structuredClone(this.#policy.data) };
+    for (const application of await this.#oidc.listApplications()) yield { kind: 'application', application };
+    const keys = await this.#oidc.getOidcKeys();
+    if (keys) yield { kind: 'oidc_keys', keys };
     for (const { id } of this.#index.entries()) {
       const item = await this.#userLocks.run(id, async (): Promise<BackupItem | null> => {
         if (!this.#index.get(id)) return null;
@@ -587,13 +592,18 @@ export class LowdbStore implements Store {
     if (damaged.lines > 0) logError('damaged audit lines left out of the backup', String(damaged.lines));
   }
 
-  /** Replays a backup into this store, which must be empty (no account, no audit event). */
+  /** Replays a backup into this store, which must be empty (no account, audit event, application or key). */
   async importBackup(items: AsyncIterable<BackupItem>): Promise<BackupCounts> {
     this.#assertOpen();
-    if (this.#index.size > 0 || (await this.#audit.list({ limit: 1 })).length > 0) {
+    if (
+      this.#index.size > 0 ||
+      (await this.#audit.list({ limit: 1 })).length > 0 ||
+      (await this.#oidc.listApplications()).length > 0 ||
+      (await this.#oidc.getOidcKeys()) !== null
+    ) {
       throw new Error(`${this.#dir} is not empty: a backup is restored only into an empty DATA_DIR.`);
     }
-    const counts: BackupCounts = { users: 0, damaged: 0, audit: 0 };
+    const counts = emptyCounts();
     // Written a batch at a time: the files in parallel, the index and log lines by group commit.
     let users: UserRecord[] = [];
     let events: AuditEvent[] = [];
@@ -604,16 +614,12 @@ export class LowdbStore implements Store {
       events = [];
     };
     for await (const item of items) {
+      countItem(counts, item);
       if (item.kind === 'policy') await this.setPolicy(item.policy);
-      if (item.kind === 'damaged') counts.damaged++;
-      if (item.kind === 'user') {
-        users.push(item.user);
-        counts.users++;
-      }
-      if (item.kind === 'audit') {
-        events.push(item.event);
-        counts.audit++;
-      }
+      if (item.kind === 'application') await this.#oidc.createApplication(item.application);
+      if (item.kind === 'oidc_keys') await this.#oidc.updateOidcKeys(() => item.keys);
+      if (item.kind === 'user') users.push(item.user);
+      if (item.kind === 'audit') events.push(item.event);
       if (users.length + events.length >= 256) await flush();
     }
     await flush();
@@ -951,12 +957,6 @@ function sha256Hex(text: string): string {
 }
 
 /** The record names in a directory: `<name>.json`, leaving out temp files. */
-async function recordNames(fs: StoreFs, directory: string): Promise<string[]> {
-  return (await fs.readdir(directory))
-    .filter((file) => file.endsWith('.json') && !file.startsWith('.'))
-    .map((file) => file.slice(0, -'.json'.length));
-}
-
 function logError(msg: string, error: unknown): void {
   // The path and reason only: never a file's content, which may hold hashes or secrets.
   const path = error instanceof CorruptFileError ? error.path : undefined;

@@ -127,6 +127,20 @@ export class StoreUnavailableError extends Error {
   }
 }
 
+/**
+ * A stored record the whole server needs (not one account's) is damaged, e.g. the OpenID Connect key
+ * set: the requests that need it get 503 until an operator restores it (`npm run store:check` says how).
+ */
+export class StoreDamagedError extends Error {
+  constructor(
+    readonly what: string,
+    readonly reason: string,
+  ) {
+    super(`${what} is damaged: ${reason}`);
+    this.name = 'StoreDamagedError';
+  }
+}
+
 /** The change would leave no administrator: the store refused it and wrote nothing. */
 export class LastAdminError extends Error {
   constructor() {

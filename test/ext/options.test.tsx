@@ -367,6 +367,31 @@ describe('Audit log', () => {
       ),
     );
   });
+
+  test('names the server host as the actor of a break-glass change', async () => {
+    await openAsAdmin({
+      'GET /api/admin/audit': {
+        body: {
+          events: [
+            {
+              id: 'e2',
+              at: '2026-11-27T11:00:00.000Z',
+              type: 'password_reset',
+              actor: null,
+              subject: { id: ALICE.id, username: 'alice' },
+              ip: null,
+              userAgent: null,
+              details: { generated: true, via: 'host' },
+            },
+          ],
+        },
+      },
+    });
+    const table = await screen.findByRole('table', { name: 'Audit log' });
+    const row = within(table).getByText('Password reset by an administrator').closest('tr') as HTMLElement;
+    expect(within(row).getByText('Server host (npm run admin)')).toBeTruthy();
+    expect(within(row).getByText('generated: true, via: host')).toBeTruthy();
+  });
 });
 
 describe('Applications', () => {

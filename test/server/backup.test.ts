@@ -2,14 +2,18 @@
  * Backup while the real server serves a sign-in load, then restore into an empty DATA_DIR and
  * compare: the same accounts; codes spent before the backup began are refused, codes never spent
  * work, and a code spent while the backup ran is either spent in the restore or not, never more.
+ * And the OpenID Connect side: a registered application and the signing keys survive the round trip.
  */
+import { createPublicKey, type JsonWebKeyInput, verify } from 'node:crypto';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, expect, it } from 'vitest';
 import { currentTotp } from '../../server/crypto/totp';
 import { runCli } from '../support/cli';
-import { call, type RunningServer, startServer } from '../support/server';
+import { HttpBrowser } from '../support/http-browser';
+import { startRelyingParty } from '../support/relying-party';
+import { call, freePort, type RunningServer, startServer } from '../support/server';
 
 const running: RunningServer[] = [];
 const dirs: string[] = [];
@@ -24,8 +28,8 @@ async function tempDir(prefix: string) {
   return dir;
 }
 
-async function start(dataDir: string) {
-  const server = await startServer({ dataDir });
+async function start(dataDir: string, env: Record<string, string> = {}) {
+  const server = await startServer({ dataDir, env });
   running.push(server);
   return server;
 }
@@ -181,3 +185,86 @@ it('backs up during a sign-in load; the restore has the same accounts and exactl
     if (unspent) expect((await useCode(restored.url, person, unspent.number)).status).toBe(200);
   }
 }, 180_000);
+
+it('restores the OpenID Connect applications and keys: the old secret still works, tokens signed before still verify', async () => {
+  const dataDir = await tempDir('sparekey-backup-oidc-src-');
+  // One port for both servers: the issuer (and so every token's iss) is the server's address.
+  const env = { PORT: String(await freePort()) };
+  const server = await start(dataDir, env);
+  const rp = await startRelyingParty({ issuer: server.url });
+  try {
+    const admin = (
+      await call(server.url, 'POST', '/api/auth/login', {
+        body: { username: 'admin', password: server.adminPassword },
+      })
+    ).body.token as string;
+    const registered = await call(server.url, 'POST', '/api/admin/applications', {
+      token: admin,
+      body: { name: 'Kept', type: 'confidential', redirectUris: [rp.redirectUri] },
+    });
+    expect(registered.status).toBe(201);
+    const { clientId } = registered.body.application as { clientId: string };
+    rp.setClient(clientId, registered.body.clientSecret as string);
+
+    // The admin signs in at the application (a confidential client: the code exchange needs the secret).
+    const signIn = async () => {
+      const browser = new HttpBrowser();
+      const login = await browser.navigate(`${rp.url}/login`);
+      const back = await browser.submit(login, { username: 'admin', password: server.adminPassword });
+      expect(back.body).toContain('Signed in as <strong>admin</strong>');
+      return rp.last as NonNullable<typeof rp.last>;
+    };
+    const before = await signIn();
+    const jwksBefore = await (await fetch(`${server.url}/oidc/jwks`)).json();
+
+    const archive = join(await tempDir('sparekey-backup-oidc-file-'), 'sparekey.backup');
+    const backup = await runCli('store-backup', ['--to', archive], { env: { DATA_DIR: dataDir } });
+    expect(backup.stderr).toBe('');
+    expect(backup.stdout).toMatch(
+      /with 1 OpenID Connect application\(s\) and the signing keys .* from the running server/,
+    );
+    await server.stop({ keepData: true });
+    running.splice(0);
+
+    const restoredDir = join(await tempDir('sparekey-backup-oidc-dst-'), 'data');
+    const restore = await runCli('store-restore', ['--from', archive, '--to', restoredDir]);
+    expect(restore.stderr).toBe('');
+    expect(restore.code).toBe(0);
+    expect(restore.stdout).toMatch(
+      /with 1 OpenID Connect application\(s\) and the signing keys into .* verified/,
+    );
+
+    const restored = await start(restoredDir, env);
+    expect(restored.url).toBe(server.url);
+    // The same keys are published, so the ID token signed before the backup verifies against them.
+    const jwks = await (await fetch(`${restored.url}/oidc/jwks`)).json();
+    expect(jwks).toEqual(jwksBefore);
+    expect(verifiesAgainst(before.idToken, jwks.keys)).toBe(true);
+    // The provider's records were not restored: the old access token is no longer accepted.
+    const userinfo = await fetch(`${restored.url}/oidc/me`, {
+      headers: { authorization: `Bearer ${before.accessToken}` },
+    });
+    expect(userinfo.status).toBe(401);
+    // The application signs its user in again with its old client id and secret.
+    const after = await signIn();
+    expect(after.claims.aud).toBe(clientId);
+    expect(after.idToken).not.toBe(before.idToken);
+    expect(verifiesAgainst(after.idToken, jwks.keys)).toBe(true);
+  } finally {
+    await rp.close();
+  }
+}, 120_000);
+
+/** RS256 signature of a compact JWS checked with node's crypto against the JWKS entry of its kid. */
+function verifiesAgainst(jws: string, keys: { kid: string }[]): boolean {
+  const [header, payload, signature] = jws.split('.') as [string, string, string];
+  const { kid, alg } = JSON.parse(Buffer.from(header, 'base64url').toString());
+  const jwk = keys.find((key) => key.kid === kid);
+  if (!jwk || alg !== 'RS256') return false;
+  return verify(
+    'sha256',
+    Buffer.from(`${header}.${payload}`),
+    createPublicKey({ key: jwk as JsonWebKeyInput['key'], format: 'jwk' }),
+    Buffer.from(signature, 'base64url'),
+  );
+}

@@ -5,23 +5,14 @@
  */
 import { spawnSync } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { HttpBrowser } from '../support/http-browser';
 import { startRelyingParty } from '../support/relying-party';
-import { call, type RunningServer, startServer } from '../support/server';
+import { call, freePort, type RunningServer, startServer } from '../support/server';
 
 const ROOT = resolve(import.meta.dirname, '../..');
-
-async function freePort(): Promise<number> {
-  const probe = createServer();
-  await new Promise<void>((done) => probe.listen(0, '127.0.0.1', done));
-  const { port } = probe.address() as { port: number };
-  await new Promise((done) => probe.close(done));
-  return port;
-}
 
 const kids = async (server: RunningServer) =>
   ((await (await fetch(`${server.url}/oidc/jwks`)).json()).keys as { kid: string }[]).map((k) => k.kid);

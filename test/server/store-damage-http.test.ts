@@ -102,3 +102,32 @@ it('a flipped byte in one user file: 503 for that account, degraded /healthz, st
   });
   expect(again.status).toBe(201);
 }, 120_000);
+
+it('a damaged OpenID Connect key set: 503 store_damaged on the provider (never 500, never new keys), SpareKey sign-in works, store:check says how to restore', async () => {
+  const dataDir = await mkdtemp(join(tmpdir(), 'sparekey-keys-damage-'));
+  dirs.push(dataDir);
+  let server = await start(dataDir);
+  const jwks = await (await fetch(`${server.url}/oidc/jwks`)).json();
+  await stop(server);
+  const keysFile = join(dataDir, 'oidc', 'keys.json');
+  const good = await readFile(keysFile);
+  await writeFile(keysFile, good.subarray(0, good.length - 7));
+
+  server = await start(dataDir);
+  for (const path of ['/oidc/jwks', '/.well-known/openid-configuration']) {
+    const res = await fetch(`${server.url}${path}`);
+    expect(res.status, path).toBe(503);
+    expect((await res.json()).error.code).toBe('store_damaged');
+  }
+  // The rest of the server works: the admin signs in.
+  await adminToken(server);
+  const check = await runCli('store-check', [], { env: { DATA_DIR: dataDir } });
+  expect(check.code).toBe(1);
+  expect(check.stdout).toMatch(/oidc_keys_damaged {2}oidc\/keys.json/);
+  await stop(server);
+
+  // Copied back (as from a restored backup): the same keys are published again.
+  await writeFile(keysFile, good);
+  server = await start(dataDir);
+  expect(await (await fetch(`${server.url}/oidc/jwks`)).json()).toEqual(jwks);
+});

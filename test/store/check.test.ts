@@ -1,13 +1,15 @@
-/** Checksums, records of the previous version, the index's last line, and store:check / --repair. */
+/** Checksums, records of the previous version, the index's last line, store:check / --repair, and backups. */
+import { createHash } from 'node:crypto';
 import { readdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { gzipSync } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
 import { archive, readArchive, verifyArchive, writeArchive } from '../../server/store/backup';
 import { checkStore, repairStore } from '../../server/store/check';
 import { DirectoryInUseError } from '../../server/store/dir-lock';
 import { unseal } from '../../server/store/records';
 import { DamagedAccountError, type UserRecord } from '../../server/store/types';
-import { makeEvent, makeToken, makeUser, openStore, tempDir } from './store-fixtures';
+import { makeApplication, makeEvent, makeToken, makeUser, openStore, tempDir } from './store-fixtures';
 
 async function filesUnder(dir: string): Promise<string[]> {
   const out: string[] = [];
@@ -189,6 +191,81 @@ describe('store:check and --repair', () => {
   });
 });
 
+describe('store:check and --repair on the OpenID Connect files (DATA_DIR/oidc)', () => {
+  it('reports damaged applications, keys and provider records; --repair quarantines only the short-lived records', async () => {
+    const dir = await tempDir();
+    const store = await openStore(dir);
+    const grafana = makeApplication();
+    await store.createApplication(grafana);
+    const keys = {
+      signing: [{ kid: 'k1', jwk: { kty: 'RSA' }, createdAt: '2026-11-27T10:00:00.000Z', retiredAt: null }],
+      cookieSecrets: ['secret'],
+    };
+    await store.updateOidcKeys(() => keys);
+    const expiresAt = Date.now() + 3_600_000;
+    await store.oidcPut('Session', 'session-1', { uid: 'uid-1', accountId: 'a' }, expiresAt);
+    await store.oidcPut('Grant', 'grant-1', { accountId: 'a' }, expiresAt);
+    await store.oidcPut('AccessToken', 'token-1', { grantId: 'grant-1' }, expiresAt);
+    await store.close();
+    expect((await checkStore(dir)).problems).toEqual([]);
+
+    const oidc = join(dir, 'oidc');
+    const applications = join(oidc, 'applications.json');
+    const keysFile = join(oidc, 'keys.json');
+    const good = { applications: await readFile(applications), keys: await readFile(keysFile) };
+    // A flipped byte in the applications, the key set cut short, garbage in a record, an empty pointer.
+    const flipped = Buffer.from(good.applications);
+    const at = flipped.indexOf('Grafana');
+    flipped[at] = (flipped[at] as number) ^ 0x01;
+    await writeFile(applications, flipped);
+    await writeFile(keysFile, good.keys.subarray(0, good.keys.length - 10));
+    const [record] = (await readdir(join(oidc, 'records'))).sort();
+    await writeFile(join(oidc, 'records', record as string), 'not json at all');
+    const [pointer] = await readdir(join(oidc, 'by-uid'));
+    await writeFile(join(oidc, 'by-uid', pointer as string), '');
+    await writeFile(join(oidc, 'grants', '.left.json.0a0b.tmp'), 'half');
+
+    const report = await checkStore(dir);
+    expect(report.problems.map((p) => [p.kind, p.path]).sort()).toEqual(
+      [
+        ['oidc_applications_damaged', 'oidc/applications.json'],
+        ['oidc_keys_damaged', 'oidc/keys.json'],
+        ['oidc_record_damaged', `oidc/records/${record}`],
+        ['oidc_record_damaged', `oidc/by-uid/${pointer}`],
+        ['temp_file', 'oidc/grants/.left.json.0a0b.tmp'],
+      ].sort(),
+    );
+    expect(report.problems.find((p) => p.kind === 'oidc_applications_damaged')?.detail).toMatch(
+      /checksum mismatch/,
+    );
+    expect(report.problems.find((p) => p.kind === 'oidc_record_damaged')?.repair).toMatch(/quarantined/);
+    expect(report.problems.find((p) => p.kind === 'oidc_keys_damaged')?.repair).toMatch(
+      /store:restore .* copy its oidc\/keys.json here/,
+    );
+    // The server would not start on damaged applications (it would run without them otherwise).
+    await expect(openStore(dir)).rejects.toThrow(/applications.json is corrupt/);
+
+    const repair = await repairStore(dir);
+    expect(repair.quarantined.sort()).toEqual(
+      [`oidc/records/${record}`, `oidc/by-uid/${pointer}`, 'oidc/grants/.left.json.0a0b.tmp'].sort(),
+    );
+    // The applications and keys are left for a restore, byte for byte, and still reported.
+    expect(await readFile(applications)).toEqual(flipped);
+    expect(repair.after.problems.map((p) => p.kind).sort()).toEqual([
+      'oidc_applications_damaged',
+      'oidc_keys_damaged',
+    ]);
+
+    // Copied back from a backup: the store opens with its application and keys.
+    await writeFile(applications, good.applications);
+    await writeFile(keysFile, good.keys);
+    expect((await checkStore(dir)).problems).toEqual([]);
+    const reopened = await openStore(dir);
+    expect(await reopened.getApplication(grafana.id)).toEqual(grafana);
+    expect(await reopened.getOidcKeys()).toEqual(keys);
+  });
+});
+
 describe('restoring one damaged account from a backup', () => {
   it('puts back the damaged account as the backup holds it, and refuses to roll back a healthy one', async () => {
     const dir = await tempDir();
@@ -199,7 +276,13 @@ describe('restoring one damaged account from a backup', () => {
     await store.createUser(bob);
     const archivePath = join(await tempDir(), 'store.backup');
     await writeArchive(archive(store.exportBackup()), archivePath);
-    expect(await verifyArchive(archivePath)).toEqual({ users: 2, damaged: 0, audit: 0 });
+    expect(await verifyArchive(archivePath)).toEqual({
+      users: 2,
+      damaged: 0,
+      audit: 0,
+      applications: 0,
+      oidcKeys: 0,
+    });
     await store.close();
     await writeFile(join(dir, 'users', `${alice.id}.json`), '');
 
@@ -212,5 +295,55 @@ describe('restoring one damaged account from a backup', () => {
     expect(await again.getUser(alice.id)).toEqual(alice);
     expect(await again.listDamaged()).toEqual([]);
     await expect(again.restoreUser(saved.get('bob') as UserRecord)).rejects.toThrow(/bob is not damaged/);
+  });
+});
+
+describe('backups of the OpenID Connect data', () => {
+  it('carry the applications and the key set into an empty store, not the provider records', async () => {
+    const store = await openStore();
+    const grafana = makeApplication();
+    const gitlab = makeApplication({ name: 'GitLab', type: 'public', secretHash: null });
+    await store.createApplication(grafana);
+    await store.createApplication(gitlab);
+    const keys = {
+      signing: [{ kid: 'k2', jwk: { kty: 'RSA' }, createdAt: '2026-11-28T10:00:00.000Z', retiredAt: null }],
+      cookieSecrets: ['secret'],
+    };
+    await store.updateOidcKeys(() => keys);
+    await store.oidcPut('Session', 'session-1', { accountId: 'a' }, Date.now() + 3_600_000);
+    const archivePath = join(await tempDir(), 'store.backup');
+    await writeArchive(archive(store.exportBackup()), archivePath);
+    expect(await verifyArchive(archivePath)).toMatchObject({ applications: 2, oidcKeys: 1 });
+
+    const restored = await openStore();
+    const counts = await restored.importBackup(readArchive(archivePath));
+    expect(counts).toMatchObject({ applications: 2, oidcKeys: 1 });
+    expect(await restored.listApplications()).toEqual([grafana, gitlab]);
+    expect(await restored.getOidcKeys()).toEqual(keys);
+    expect(await restored.oidcGet('Session', 'session-1')).toBeNull();
+    // A store that holds an application (or keys) is not empty: nothing is replayed over it.
+    await expect(store.importBackup(readArchive(archivePath))).rejects.toThrow(/is not empty/);
+  });
+
+  it('still reads an archive of version 1 (before applications and keys were kept)', async () => {
+    const user = makeUser('alice');
+    const lines = [
+      JSON.stringify({ format: 'sparekey-backup', version: 1, createdAt: '2026-11-30T10:00:00.000Z' }),
+      JSON.stringify({ kind: 'user', user }),
+    ].map((line) => `${line}\n`);
+    const sha256 = createHash('sha256').update(lines.join('')).digest('hex');
+    lines.push(`${JSON.stringify({ kind: 'end', counts: { users: 1, damaged: 0, audit: 0 }, sha256 })}\n`);
+    const path = join(await tempDir(), 'v1.backup');
+    await writeFile(path, gzipSync(lines.join('')));
+    expect(await verifyArchive(path)).toEqual({
+      users: 1,
+      damaged: 0,
+      audit: 0,
+      applications: 0,
+      oidcKeys: 0,
+    });
+    const restored = await openStore();
+    await restored.importBackup(readArchive(path));
+    expect(await restored.getUser(user.id)).toEqual(user);
   });
 });

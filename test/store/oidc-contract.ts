@@ -6,7 +6,8 @@
 import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import type { ApplicationRecord, Store } from '../../server/store/types';
+import type { Store } from '../../server/store/types';
+import { makeApplication } from './store-fixtures';
 
 export interface ContractTarget {
   /** A fresh, open, empty store. */
@@ -17,18 +18,7 @@ export interface ContractTarget {
   files?(store: Store): string | null;
 }
 
-const app = (overrides: Partial<ApplicationRecord> = {}): ApplicationRecord => ({
-  id: crypto.randomUUID(),
-  clientId: `client-${crypto.randomUUID()}`,
-  name: 'Grafana',
-  type: 'confidential',
-  redirectUris: ['https://grafana.example/login/generic_oauth'],
-  postLogoutRedirectUris: [],
-  secretHash: 'a'.repeat(64),
-  createdAt: '2026-11-27T10:00:00.000Z',
-  updatedAt: '2026-11-27T10:00:00.000Z',
-  ...overrides,
-});
+const app = makeApplication;
 
 async function listFiles(dir: string): Promise<string[]> {
   const entries = await readdir(dir, { withFileTypes: true, recursive: true });

@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { afterEach } from 'vitest';
 import { LowdbStore, type LowdbStoreOptions } from '../../server/store/lowdb';
 import { OPEN_LOCKOUT } from '../../server/store/records';
-import type { NewAuditEvent, TokenRecord, UserRecord } from '../../server/store/types';
+import type { ApplicationRecord, NewAuditEvent, TokenRecord, UserRecord } from '../../server/store/types';
 
 const dirs: string[] = [];
 const stores: LowdbStore[] = [];
@@ -65,6 +65,21 @@ export function makeEvent(overrides: Partial<NewAuditEvent> = {}): NewAuditEvent
     subject: null,
     ip: '203.0.113.7',
     userAgent: 'vitest',
+    ...overrides,
+  };
+}
+
+export function makeApplication(overrides: Partial<ApplicationRecord> = {}): ApplicationRecord {
+  return {
+    id: randomUUID(),
+    clientId: `client-${randomUUID()}`,
+    name: 'Grafana',
+    type: 'confidential',
+    redirectUris: ['https://grafana.example/login/generic_oauth'],
+    postLogoutRedirectUris: [],
+    secretHash: 'a'.repeat(64),
+    createdAt: '2026-11-27T10:00:00.000Z',
+    updatedAt: '2026-11-27T10:00:00.000Z',
     ...overrides,
   };
 }

@@ -10,13 +10,20 @@ export interface CliResult {
   stderr: string;
 }
 
+/**
+ * Standard input gets `input` and is then closed. `terminal`: run under util-linux script(1), which
+ * gives the command a pseudo-terminal (as an operator's shell would) and types `input` into it; what
+ * the command writes to either stream then arrives on stdout.
+ */
 export function runCli(
   script: string,
   args: string[],
-  options: { env?: Record<string, string>; input?: string } = {},
+  options: { env?: Record<string, string>; input?: string; terminal?: boolean } = {},
 ): Promise<CliResult> {
+  const command = [process.execPath, '--import', 'tsx', `server/cli/${script}.ts`, ...args];
+  const [file, ...argv] = options.terminal ? ['script', '-qec', command.join(' '), '/dev/null'] : command;
   return new Promise((done, fail) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', `server/cli/${script}.ts`, ...args], {
+    const child = spawn(file as string, argv, {
       cwd: ROOT,
       env: { ...process.env, ...options.env },
       stdio: ['pipe', 'pipe', 'pipe'],
@@ -30,7 +37,17 @@ export function runCli(
       stderr += chunk;
     });
     child.on('error', fail);
-    child.on('exit', (code) => done({ code, stdout, stderr }));
+    // 'close', not 'exit': the output is complete only once the streams end.
+    child.on('close', (code) => done({ code, stdout, stderr }));
     child.stdin.end(options.input ?? '');
   });
+}
+
+/** `npm run admin -- …` (break-glass) on the lowdb store in `dataDir`, unless `env` names a DATABASE_URL. */
+export function runAdmin(
+  dataDir: string,
+  args: string[],
+  options: { input?: string; terminal?: boolean; env?: Record<string, string> } = {},
+): Promise<CliResult> {
+  return runCli('admin', args, { ...options, env: { DATA_DIR: dataDir, DATABASE_URL: '', ...options.env } });
 }

@@ -7,10 +7,10 @@
 import { execFile } from 'node:child_process';
 import { existsSync, readdirSync } from 'node:fs';
 import { chown, mkdtemp, rm } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
+import { freePort } from './server';
 
 const run = promisify(execFile);
 
@@ -47,17 +47,6 @@ export interface ClusterOptions {
   /** Off for tests (a process crash keeps what was written; only a machine crash would lose it); on for the benchmark. */
   fsync?: boolean;
   maxConnections?: number;
-}
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      server.close(() => (typeof address === 'object' && address ? resolve(address.port) : reject()));
-    });
-  });
 }
 
 export async function startCluster(options: ClusterOptions = {}): Promise<PgCluster> {

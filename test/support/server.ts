@@ -4,6 +4,7 @@
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
+import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 
@@ -19,6 +20,18 @@ export interface RunningServer {
 }
 
 const ROOT = resolve(import.meta.dirname, '../..');
+
+/** A TCP port of 127.0.0.1 free a moment ago: for a server that must come back on the same address. */
+export async function freePort(): Promise<number> {
+  return new Promise((resolvePort, reject) => {
+    const probe = createServer();
+    probe.once('error', reject);
+    probe.listen(0, '127.0.0.1', () => {
+      const address = probe.address();
+      probe.close(() => (typeof address === 'object' && address ? resolvePort(address.port) : reject()));
+    });
+  });
+}
 
 export async function startServer(
   options: { env?: Record<string, string>; dataDir?: string; adminPassword?: string } = {},

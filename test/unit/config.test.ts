@@ -84,4 +84,13 @@ describe('configuration from the environment', () => {
     expect(() => loadConfig({ ARGON2_MEMORY_KIB: '1' })).toThrow(/ARGON2_MEMORY_KIB/);
     expect(() => loadConfig({ TLS_CERT_FILE: 'only-cert.pem' })).toThrow(/TLS_KEY_FILE/);
   });
+
+  it('serves metrics only when METRICS_PORT is set, on the loopback unless METRICS_HOST says otherwise', () => {
+    expect(loadConfig({}).metrics).toBeNull();
+    expect(loadConfig({ METRICS_PORT: '9464' }).metrics).toEqual({ host: '127.0.0.1', port: 9464 });
+    expect(loadConfig({ METRICS_PORT: '0' }).metrics).toEqual({ host: '127.0.0.1', port: 0 });
+    expect(loadConfig({ METRICS_PORT: '9464', METRICS_HOST: '0.0.0.0' }).metrics?.host).toBe('0.0.0.0');
+    expect(() => loadConfig({ PORT: '8787', METRICS_PORT: '8787' })).toThrow(/METRICS_PORT must differ/);
+    expect(() => loadConfig({ METRICS_PORT: 'on' })).toThrow(/METRICS_PORT/);
+  });
 });

@@ -121,6 +121,12 @@ function detailsText(event: AuditEvent): string {
     .join(', ');
 }
 
+/** Who made the change: a user, the server host (break-glass `npm run admin`), or nobody signed in. */
+function actorText(event: AuditEvent): string {
+  if (event.details?.via === 'host') return t('auditActorHost');
+  return event.actor?.username ?? '—';
+}
+
 /**
  * The latest events, newest first, narrowed by user and event type. The server filters, so older
  * events of one user are found even when the whole log is busy.
@@ -216,7 +222,7 @@ export function AuditLog({
                   <time dateTime={event.at}>{formatDateTime(event.at)}</time>
                 </td>
                 <td>{EVENT_LABELS[event.type] ? t(EVENT_LABELS[event.type]) : event.type}</td>
-                <td>{event.actor?.username ?? '—'}</td>
+                <td>{actorText(event)}</td>
                 <td>{event.subject?.username ?? '—'}</td>
                 <td>
                   {event.ip ?? '—'}

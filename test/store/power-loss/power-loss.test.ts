@@ -13,10 +13,11 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { expect, it } from 'vitest';
+import { ensureKeys, rotateSigningKey } from '../../../server/oidc/keys';
 import { LowdbStore } from '../../../server/store/lowdb';
 import type { BackupCodeSet, UserRecord } from '../../../server/store/types';
 import type { Policy } from '../../../shared/api';
-import { makeEvent, makeToken, makeUser } from '../store-fixtures';
+import { makeApplication, makeEvent, makeToken, makeUser } from '../store-fixtures';
 import { crashStates, type DiskState, writeDiskState } from './crash-states';
 import { RecordingFs } from './recording-fs';
 
@@ -35,7 +36,10 @@ type Fact =
   | { kind: 'spent'; userId: string; setId: string; number: number }
   | { kind: 'token'; hash: string }
   | { kind: 'taken'; hash: string }
-  | { kind: 'audit'; id: string };
+  | { kind: 'audit'; id: string }
+  | { kind: 'application'; id: string; clientId: string }
+  /** The OIDC key set as acknowledged: the kid that signs now. */
+  | { kind: 'keys'; signingKid: string };
 
 function newSet(codes = 10): BackupCodeSet {
   return {
@@ -142,6 +146,24 @@ async function workload(root: string) {
   });
   // A batch of appends larger than a sector: the power cut can tear it between two sectors.
   await Promise.all(Array.from({ length: 12 }, (_, i) => audit('login_succeeded', i % 2 ? alice : bob)));
+  // OpenID Connect: applications registered while accounts are created, the first key set, a rotation.
+  const register = async (name: string) => {
+    const application = makeApplication({
+      id: randomBytes(8).toString('hex'),
+      clientId: randomBytes(12).toString('base64url'),
+      name,
+      redirectUris: [`https://${name}.example/callback`],
+    });
+    await store.createApplication(application);
+    ack({ kind: 'application', id: application.id, clientId: application.clientId });
+  };
+  const keys = async (change: () => Promise<{ signing: { kid: string }[] }>) => {
+    const kid = (await change()).signing[0]?.kid ?? '';
+    ack({ kind: 'keys', signingKid: kid });
+  };
+  await Promise.all([register('grafana'), create('heidi')]);
+  await keys(() => ensureKeys(store));
+  await Promise.all([register('gitlab'), keys(() => rotateSigningKey(store))]);
   await store.close();
   return { points: fs.points, facts, sets };
 }
@@ -237,6 +259,20 @@ async function check(dir: string, allFacts: Fact[], acked: number, sets: Sets): 
     }
     const listedAudit = new Set((await store.listAudit({ limit: 500 })).map((event) => event.id));
     for (const id of audit) expect(listedAudit.has(id), 'an acknowledged audit event is lost').toBe(true);
+
+    for (const fact of facts) {
+      if (fact.kind !== 'application') continue;
+      const application = await store.getApplication(fact.id);
+      expect(application?.clientId, 'an acknowledged application is lost').toBe(fact.clientId);
+      expect((await store.findApplicationByClientId(fact.clientId))?.id).toBe(fact.id);
+    }
+    // The key set reads whole (never damaged); it is the one acknowledged last, or one written after it.
+    const signingKids = (list: Fact[]) =>
+      list.flatMap((fact) => (fact.kind === 'keys' ? [fact.signingKid] : []));
+    const acknowledgedKid = signingKids(facts).at(-1);
+    const saved = (await store.getOidcKeys())?.signing[0]?.kid;
+    if (acknowledgedKid) expect([acknowledgedKid, ...signingKids(inFlight)]).toContain(saved);
+    else if (saved !== undefined) expect(signingKids(inFlight)).toContain(saved);
   } finally {
     await store.close();
   }

@@ -1,0 +1,155 @@
+/**
+ * Every argon2id call of the server goes through one queue. At most `concurrency` run at once; the
+ * others wait here, in order, rather than in libuv's thread pool, which the file system shares: with
+ * threads left free, a store read or fsync never waits behind a pile of hashes.
+ *
+ * The queue is also the sign-in's admission control: when the hashes already waiting would take more
+ * than `maxWaitMs` to finish, a new sign-in attempt is refused at once (503, Retry-After) instead of
+ * joining a queue that a password-spraying flood can grow without end.
+ */
+import { availableParallelism } from 'node:os';
+import type { Hasher } from './hasher';
+
+export type HashOperation = 'hash_password' | 'verify_password' | 'code_digest';
+
+export interface HashQueueOptions {
+  concurrency: number;
+  /** The longest a newly admitted sign-in attempt should wait for its hash; longer, and it is shed. */
+  maxWaitMs?: number;
+  /** Called for each attempt shed. */
+  onShed?: () => void;
+  /** Called once per finished argon2id call with its own running time (the wait excluded). */
+  onHashed?: (operation: HashOperation, seconds: number) => void;
+}
+
+/** libuv's thread pool size (UV_THREADPOOL_SIZE, 4 unless set): argon2id and the file system share it. */
+export function threadPoolSize(env: NodeJS.ProcessEnv = process.env): number {
+  return Number(env.UV_THREADPOOL_SIZE) || 4;
+}
+
+/**
+ * As many hashes at once as there are cores (more only slow each other down and starve the event
+ * loop), and never the whole thread pool: at least one thread stays free for the file system (and
+ * PostgreSQL's DNS and TLS work).
+ */
+export function defaultHashConcurrency(
+  env: NodeJS.ProcessEnv = process.env,
+  cores: number = availableParallelism(),
+): number {
+  return Math.max(1, Math.min(cores, threadPoolSize(env) - 1));
+}
+
+export const DEFAULT_MAX_WAIT_MS = 3000;
+
+/** Before any hash has been timed: argon2id at OWASP cost on a slow core. */
+const FIRST_GUESS_MS = 50;
+/** Weight of the newest timing in the moving average: follows a change of load within ~10 hashes. */
+const SMOOTHING = 0.2;
+
+/** A sign-in attempt let in, to release when it is answered; or refused, with when to retry. */
+export type Admission = { admitted: true; release: () => void } | { admitted: false; retryAfterS: number };
+
+/** What the app asks before it starts a sign-in attempt (deps.signInGate). */
+export interface SignInGate {
+  admit(): Admission;
+}
+
+export class HashQueue implements SignInGate {
+  readonly hasher: Hasher;
+  readonly concurrency: number;
+  #running = 0;
+  /** Each waiting call's turn, and when it began waiting. */
+  readonly #waiting: { turn: () => void; since: number }[] = [];
+  readonly #onHashed: HashQueueOptions['onHashed'];
+  readonly #onShed: HashQueueOptions['onShed'];
+  readonly #maxWaitMs: number;
+  /** When each attempt let in and not yet answered was let in; insertion order, so the first is the oldest. */
+  readonly #admitted = new Map<number, number>();
+  #admissions = 0;
+  #averageMs: number | null = null;
+
+  constructor(inner: Hasher, options: HashQueueOptions) {
+    this.concurrency = Math.max(1, options.concurrency);
+    this.#maxWaitMs = options.maxWaitMs ?? DEFAULT_MAX_WAIT_MS;
+    this.#onHashed = options.onHashed;
+    this.#onShed = options.onShed;
+    this.hasher = {
+      hashPassword: (password) => this.#run('hash_password', () => inner.hashPassword(password)),
+      verifyPassword: (hash, password) =>
+        this.#run('verify_password', () => inner.verifyPassword(hash, password)),
+      codeDigest: (code, salt) => this.#run('code_digest', () => inner.codeDigest(code, salt)),
+    };
+  }
+
+  /** argon2id calls waiting for a turn. */
+  get waiting(): number {
+    return this.#waiting.length;
+  }
+
+  /** argon2id calls running now. */
+  get running(): number {
+    return this.#running;
+  }
+
+  /** The moving average of one argon2id call's running time, in milliseconds. */
+  get averageMs(): number {
+    return this.#averageMs ?? FIRST_GUESS_MS;
+  }
+
+  /**
+   * How long a hash asked for now would take to finish: the work ahead of it spread over the slots.
+   * Admitted attempts count from the moment they are let in, before they reach their hash (a store
+   * read comes first), so a burst arriving at once cannot all slip in under an empty queue.
+   */
+  estimatedWaitMs(): number {
+    const ahead = Math.max(this.#waiting.length + this.#running, this.#admitted.size);
+    return ((ahead + 1) / this.concurrency) * this.averageMs;
+  }
+
+  /**
+   * How long the oldest unanswered work has been waiting: the hash first in line, or the attempt let in
+   * longest ago. When the machine slows down (CPU taken by others, a slow disk, a busy event loop) the
+   * estimate lags; these do not, so admission stops until what was let in is answered.
+   */
+  oldestWaitMs(): number {
+    const now = performance.now();
+    const firstInLine = this.#waiting[0]?.since ?? now;
+    const [firstAdmitted = now] = this.#admitted.values();
+    return now - Math.min(firstInLine, firstAdmitted);
+  }
+
+  admit(): Admission {
+    const waitMs = Math.max(this.estimatedWaitMs(), this.oldestWaitMs());
+    if (waitMs > this.#maxWaitMs) {
+      this.#onShed?.();
+      return { admitted: false, retryAfterS: Math.max(1, Math.ceil(waitMs / 1000)) };
+    }
+    const id = this.#admissions++;
+    this.#admitted.set(id, performance.now());
+    return { admitted: true, release: () => this.#admitted.delete(id) };
+  }
+
+  #timed(ms: number): void {
+    this.#averageMs = this.#averageMs === null ? ms : this.#averageMs + SMOOTHING * (ms - this.#averageMs);
+  }
+
+  async #run<T>(operation: HashOperation, work: () => Promise<T>): Promise<T> {
+    if (this.#running >= this.concurrency) {
+      await new Promise<void>((turn) => this.#waiting.push({ turn, since: performance.now() }));
+    } else {
+      this.#running++;
+    }
+    const started = performance.now();
+    try {
+      return await work();
+    } finally {
+      const ms = performance.now() - started;
+      this.#timed(ms);
+      this.#onHashed?.(operation, ms / 1000);
+      // The slot passes straight to the next in line, so `running` never overshoots.
+      const next = this.#waiting.shift();
+      if (next) next.turn();
+      else this.#running--;
+    }
+  }
+}

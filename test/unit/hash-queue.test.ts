@@ -1,0 +1,173 @@
+/** The argon2id queue: its bound on concurrent hashes, and the admission that sheds sign-ins. */
+import { describe, expect, it } from 'vitest';
+import { HashQueue } from '../../server/crypto/hash-queue';
+import type { Hasher } from '../../server/crypto/hasher';
+
+/** A hasher whose every call waits until the test releases it, in order. */
+function heldHasher() {
+  const pending: (() => void)[] = [];
+  const started: string[] = [];
+  const hold = (label: string) =>
+    new Promise<void>((done) => {
+      started.push(label);
+      pending.push(done);
+    });
+  const hasher: Hasher = {
+    hashPassword: async (password) => {
+      await hold(password);
+      return `hash:${password}`;
+    },
+    verifyPassword: async (_hash, password) => {
+      await hold(password);
+      return false;
+    },
+    codeDigest: async (code) => {
+      await hold(code);
+      return Buffer.from(code);
+    },
+  };
+  return { hasher, started, releaseNext: () => pending.shift()?.() };
+}
+
+/** A hasher that takes `ms` of real time per call. */
+function slowHasher(ms: number): Hasher {
+  const wait = () => new Promise((done) => setTimeout(done, ms));
+  return {
+    hashPassword: async () => {
+      await wait();
+      return 'h';
+    },
+    verifyPassword: async () => {
+      await wait();
+      return false;
+    },
+    codeDigest: async () => {
+      await wait();
+      return Buffer.alloc(32);
+    },
+  };
+}
+
+const tick = () => new Promise((done) => setImmediate(done));
+
+describe('HashQueue', () => {
+  it('runs at most `concurrency` hashes at once, the rest in arrival order', async () => {
+    const held = heldHasher();
+    const queue = new HashQueue(held.hasher, { concurrency: 2 });
+    const results = ['a', 'b', 'c', 'd', 'e'].map((p) => queue.hasher.hashPassword(p));
+    await tick();
+    expect(held.started).toEqual(['a', 'b']);
+    expect([queue.running, queue.waiting]).toEqual([2, 3]);
+    held.releaseNext();
+    await tick();
+    expect(held.started).toEqual(['a', 'b', 'c']);
+    expect([queue.running, queue.waiting]).toEqual([2, 2]);
+    for (let i = 0; i < 4; i++) {
+      held.releaseNext();
+      await tick();
+    }
+    expect(await Promise.all(results)).toEqual(['hash:a', 'hash:b', 'hash:c', 'hash:d', 'hash:e']);
+    expect([queue.running, queue.waiting]).toEqual([0, 0]);
+  });
+
+  it('frees the slot of a hash that throws', async () => {
+    const failing: Hasher = {
+      hashPassword: async () => {
+        throw new Error('boom');
+      },
+      verifyPassword: async () => true,
+      codeDigest: async () => Buffer.alloc(0),
+    };
+    const queue = new HashQueue(failing, { concurrency: 1 });
+    await expect(queue.hasher.hashPassword('x')).rejects.toThrow('boom');
+    expect(await queue.hasher.verifyPassword('h', 'p')).toBe(true);
+    expect(queue.running).toBe(0);
+  });
+
+  it('admits sign-ins while their hashes would finish within maxWaitMs, then sheds with Retry-After', async () => {
+    let shed = 0;
+    const queue = new HashQueue(slowHasher(40), { concurrency: 2, maxWaitMs: 200, onShed: () => shed++ });
+    // Time a few hashes so the moving average knows the cost (about 40 ms).
+    await Promise.all([1, 2, 3, 4].map(() => queue.hasher.hashPassword('x')));
+    expect(queue.averageMs).toBeGreaterThanOrEqual(35);
+    expect(queue.averageMs).toBeLessThan(400);
+
+    // Each admitted attempt is work ahead of the next; at 2 slots, about 200/40*2 = 10 fit in 200 ms.
+    const admitted = [];
+    let refusal = queue.admit();
+    while (refusal.admitted) {
+      admitted.push(refusal);
+      refusal = queue.admit();
+    }
+    expect(admitted.length).toBeGreaterThanOrEqual(1);
+    expect(admitted.length).toBeLessThanOrEqual(11);
+    expect(refusal).toMatchObject({ admitted: false });
+    expect(refusal.admitted ? 0 : refusal.retryAfterS).toBeGreaterThanOrEqual(1);
+    expect(shed).toBe(1);
+    // Still refused while the admitted ones are in flight.
+    expect(queue.admit().admitted).toBe(false);
+    expect(shed).toBe(2);
+
+    // As they are answered, room comes back; a release counts once however often it is called.
+    const first = admitted[0];
+    if (first?.admitted) {
+      first.release();
+      first.release();
+    }
+    const again = queue.admit();
+    expect(again.admitted).toBe(true);
+    expect(queue.admit().admitted).toBe(false);
+    for (const a of [...admitted, again]) if (a.admitted) a.release();
+    expect(queue.admit().admitted).toBe(true);
+  });
+
+  it('counts hashes already queued (from any caller) as work ahead', async () => {
+    const held = heldHasher();
+    const queue = new HashQueue(held.hasher, { concurrency: 1, maxWaitMs: 500 });
+    // No timing yet: the first guess is 50 ms a hash, so 10 hashes ahead is 550 ms > 500.
+    const hashes = Array.from({ length: 10 }, (_, i) => queue.hasher.codeDigest(`c${i}`, Buffer.alloc(16)));
+    await tick();
+    expect(queue.estimatedWaitMs()).toBe(550);
+    expect(queue.admit()).toEqual({ admitted: false, retryAfterS: 1 });
+    for (let i = 0; i < 10; i++) {
+      held.releaseNext();
+      await tick();
+    }
+    await Promise.all(hashes);
+  });
+
+  it('sheds while the call first in line has waited longer than maxWaitMs, whatever the estimate says', async () => {
+    const held = heldHasher();
+    // A generous estimate (1 ms a hash) that a starved machine would make wrong.
+    const queue = new HashQueue(held.hasher, { concurrency: 1, maxWaitMs: 100 });
+    const first = queue.hasher.hashPassword('first');
+    await tick();
+    held.releaseNext();
+    await first;
+    const stuck = [queue.hasher.hashPassword('a'), queue.hasher.hashPassword('b')];
+    await tick();
+    expect(queue.waiting).toBe(1);
+    expect(queue.estimatedWaitMs()).toBeLessThan(100);
+    await new Promise((done) => setTimeout(done, 150));
+    expect(queue.estimatedWaitMs()).toBeLessThan(100);
+    expect(queue.oldestWaitMs()).toBeGreaterThan(100);
+    expect(queue.admit()).toMatchObject({ admitted: false });
+    held.releaseNext();
+    await tick();
+    held.releaseNext();
+    await Promise.all(stuck);
+    expect(queue.oldestWaitMs()).toBe(0);
+  });
+
+  it('sheds while an attempt let in has gone unanswered longer than maxWaitMs, until it is answered', async () => {
+    const queue = new HashQueue(slowHasher(1), { concurrency: 4, maxWaitMs: 100 });
+    const slow = queue.admit();
+    expect(slow.admitted).toBe(true);
+    // Nothing is hashing, the estimate is tiny; but the attempt let in has not been answered.
+    await new Promise((done) => setTimeout(done, 150));
+    expect(queue.estimatedWaitMs()).toBeLessThan(100);
+    expect(queue.admit()).toMatchObject({ admitted: false });
+    if (slow.admitted) slow.release();
+    expect(queue.admit().admitted).toBe(true);
+  });
+});

@@ -47,7 +47,7 @@ export function createMetrics(sources: MetricSources) {
   });
   const lockouts = new Counter({
     name: 'sparekey_lockouts_total',
-    help: 'Account locks set by failed attempts (the password_locked and mfa_locked events), by step (password, mfa) and until (timed: a lock that ends by itself; admin: one only an unlock lifts).',
+    help: 'Locks set by failed attempts (the password_locked and mfa_locked events), by step (password, mfa) and until (timed: a lock that ends by itself; admin: one only an unlock lifts). Password locks include names no account has, which lock like accounts.',
     labelNames: ['step', 'until'] as const,
     registers,
   });

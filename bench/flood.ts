@@ -5,8 +5,8 @@
  * /healthz, and GET /api/me for a user who signed in before the flood. The server sheds what its
  * argon2id queue cannot finish within ARGON2_QUEUE_MAX_WAIT_MS.
  *
- * The names sprayed are unknown (each attempt still costs one argon2id against the dummy hash, and no
- * per-account lockout stops it), and each client claims a new address (X-Forwarded-For with
+ * The names sprayed are unknown and new each time (each attempt still costs one argon2id against the
+ * dummy hash and the two writes of that name's own lockout, and no lockout stops it), and each client claims a new address (X-Forwarded-For with
  * TRUST_PROXY=1) before the per-address limit would stop it, like a flood spread over many machines.
  *
  * `node --import tsx bench/flood.ts` runs this row alone (BENCH_QUICK=1 for a short try).

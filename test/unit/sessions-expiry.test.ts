@@ -115,6 +115,22 @@ describe('a session', () => {
     expect(await stored(token)).toBeNull();
   });
 
+  it('whose user is gone from the store while its token stayed (a crash between the two) is refused and deleted', async () => {
+    const token = 'orphan-session-token';
+    const now = new Date(start).toISOString();
+    await t.deps.store.putToken({
+      hash: hashToken(token),
+      kind: 'session',
+      userId: '00000000-0000-4000-8000-000000000000',
+      createdAt: now,
+      lastSeenAt: now,
+      expiresAt: new Date(start + MAX).toISOString(),
+    });
+    at(2 * MINUTE);
+    expect(await resolveSession(t.deps, token)).toBeNull();
+    expect(await stored(token)).toBeNull();
+  });
+
   it('ends at sign-out', async () => {
     const token = await startSession(t.deps, alice);
     const other = await startSession(t.deps, alice);

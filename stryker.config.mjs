@@ -24,7 +24,7 @@ export const SECURITY_CORE = [
 export default {
   mutate: SECURITY_CORE,
   testRunner: 'vitest',
-  vitest: { configFile: 'vitest.mutation.config.ts', related: true },
+  vitest: { configFile: 'vitest.mutation.config.ts', related: false },
   // Each mutant runs only the tests that reach it.
   coverageAnalysis: 'perTest',
   // The CI machine has 2 cores; on a shared one pass `--concurrency 1`.

@@ -12,8 +12,8 @@ import { newUserRecord } from '../../server/services/users';
 import type { UserRecord } from '../../server/store/types';
 import type { LoginResponse } from '../../shared/api';
 import { buildTestApp, type TestApp } from '../support/fakes';
+import { auditEvents, IP, META, refusal } from '../support/services';
 
-const META = { ip: '203.0.113.9', userAgent: 'test' };
 const SECRET = 'JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP';
 let t: TestApp;
 let alice: UserRecord;
@@ -34,16 +34,7 @@ afterEach(async () => {
   await t.close();
 });
 
-async function refusal(action: Promise<unknown>): Promise<ApiError> {
-  try {
-    await action;
-  } catch (error) {
-    return error as ApiError;
-  }
-  throw new Error('expected a refusal');
-}
-const events = async (type: string) =>
-  (await t.deps.store.listAudit({ limit: 50 })).filter((event) => event.type === type);
+const events = (type: string) => auditEvents(t.deps, type);
 const totpNow = () => currentTotp(SECRET, t.clock.now());
 
 async function challenge(username = 'alice', password = `${username}-password`) {
@@ -93,7 +84,7 @@ describe('the password step', () => {
     const wrong = await refusal(login(t.deps, META, { username: 'alice', password: 'nope-nope' }));
     const unknown = await refusal(login(t.deps, META, { username: 'mallory', password: 'nope-nope' }));
     expect([wrong.code, unknown.code]).toEqual(['invalid_credentials', 'invalid_credentials']);
-    expect(await t.deps.store.countIpFailures(META.ip, new Date(0).toISOString())).toBe(2);
+    expect(await t.deps.store.countIpFailures(IP, new Date(0).toISOString())).toBe(2);
     expect((await events('login_failed')).map((e) => e.subject?.username ?? null)).toEqual([null, 'alice']);
   });
 });
@@ -153,7 +144,7 @@ describe('the MFA step', () => {
       subject: { id: alice.id },
       details: { minutes: 15 },
     });
-    expect(await t.deps.store.countIpFailures(META.ip, new Date(0).toISOString())).toBe(3);
+    expect(await t.deps.store.countIpFailures(IP, new Date(0).toISOString())).toBe(3);
   });
 
   it('a locked account is refused before any code is hashed, with the time left', async () => {

@@ -3,14 +3,13 @@
  * fake clock and the fast hasher: what the user gets, what is stored, and what a wrong step costs.
  */
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import type { ApiError } from '../../server/http/errors';
 import { findUnusedCode, generateBackupCodes, revokeBackupCodes } from '../../server/services/backup-codes';
 import { newUserRecord } from '../../server/services/users';
 import type { BackupCodeSet, UserRecord } from '../../server/store/types';
 import { normalizeCode } from '../../shared/codes';
 import { buildTestApp, type TestApp } from '../support/fakes';
+import { IP, META, refusal } from '../support/services';
 
-const META = { ip: '203.0.113.9', userAgent: 'test' };
 let t: TestApp;
 let alice: UserRecord;
 let admin: UserRecord;
@@ -33,14 +32,6 @@ afterEach(async () => {
   await t.close();
 });
 
-async function refusal(action: Promise<unknown>): Promise<ApiError> {
-  try {
-    await action;
-  } catch (error) {
-    return error as ApiError;
-  }
-  throw new Error('expected a refusal');
-}
 const stored = async () => (await t.deps.store.getUser(alice.id))?.backupCodes ?? null;
 const digestOf = async (code: string, set: BackupCodeSet) =>
   t.deps.hasher.codeDigest(normalizeCode(code) ?? '', Buffer.from(set.salt, 'base64'));
@@ -74,7 +65,7 @@ describe('generating a set', () => {
       actor: { id: alice.id },
       subject: { id: alice.id },
       details: { count: 4 },
-      ip: META.ip,
+      ip: IP,
     });
   });
 
@@ -95,12 +86,11 @@ describe('generating a set', () => {
     expect(error.status).toBe(401);
     expect(error.code).toBe('invalid_credentials');
     expect(await stored()).toEqual(before);
-    expect(await t.deps.store.countIpFailures(META.ip, new Date(0).toISOString())).toBe(1);
+    expect(await t.deps.store.countIpFailures(IP, new Date(0).toISOString())).toBe(1);
   });
 
   it('an address at its failure limit is refused before the password is checked', async () => {
-    for (let i = 0; i < 3; i++)
-      await t.deps.store.addIpFailure(META.ip, new Date(t.clock.now()).toISOString());
+    for (let i = 0; i < 3; i++) await t.deps.store.addIpFailure(IP, new Date(t.clock.now()).toISOString());
     const error = await refusal(generateBackupCodes(t.deps, META, alice, 'alice-password'));
     expect(error.status).toBe(429);
     expect(await stored()).toBeNull();

@@ -4,7 +4,6 @@
  */
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { hashToken } from '../../server/crypto/tokens';
-import type { ApiError } from '../../server/http/errors';
 import { startSession } from '../../server/services/sessions';
 import {
   adminView,
@@ -17,8 +16,8 @@ import {
 } from '../../server/services/users';
 import type { UserRecord } from '../../server/store/types';
 import { buildTestApp, type TestApp } from '../support/fakes';
+import { auditEvents, META, refusal } from '../support/services';
 
-const META = { ip: '203.0.113.9', userAgent: 'test' };
 let t: TestApp;
 let root: UserRecord;
 let alice: UserRecord;
@@ -34,16 +33,7 @@ afterEach(async () => {
   await t.close();
 });
 
-async function refusal(action: Promise<unknown>): Promise<ApiError> {
-  try {
-    await action;
-  } catch (error) {
-    return error as ApiError;
-  }
-  throw new Error('expected a refusal');
-}
-const events = async (type: string) =>
-  (await t.deps.store.listAudit({ limit: 50 })).filter((event) => event.type === type);
+const events = (type: string) => auditEvents(t.deps, type);
 const reload = async (id: string) => t.deps.store.getUser(id);
 
 describe('a new account', () => {

@@ -232,6 +232,19 @@ describe('the MFA step', () => {
     expect((failed.reason as ApiError).code).toBe('invalid_mfa_token');
   });
 
+  it('a user deleted while the code hashed gets a dead sign-in, not a session', async () => {
+    const [code = ''] = await codes();
+    const { mfaToken } = await challenge();
+    const hash = t.deps.hasher.codeDigest;
+    t.deps.hasher.codeDigest = async (value, salt) => {
+      await t.deps.store.deleteUser(alice.id);
+      return hash(value, salt);
+    };
+    const refused = await refusal(verifyMfa(t.deps, META, { mfaToken, method: 'backup_code', code }));
+    expect(refused.code).toBe('invalid_mfa_token');
+    expect(await events('login_succeeded')).toEqual([]);
+  });
+
   it('a challenge whose user was deleted is dead', async () => {
     const { mfaToken } = await challenge();
     await t.deps.store.deleteUser(alice.id);
@@ -264,6 +277,21 @@ describe('enrolment', () => {
     const refused = await refusal(enroll(t.deps, META, { mfaToken, code: totpNow() }));
     expect(refused.status).toBe(400);
     expect(refused.code).toBe('enrollment_not_pending');
+  });
+
+  it('a user deleted just before the first code is stored gets a dead sign-in', async () => {
+    const { mfaToken, secret } = await erinChallenge();
+    const erin = await t.deps.store.findUserByUsername('erin');
+    const update = t.deps.store.updateUser.bind(t.deps.store);
+    t.deps.store.updateUser = async (id, change) => {
+      await t.deps.store.deleteUser(erin?.id ?? '');
+      return update(id, change);
+    };
+    const refused = await refusal(
+      enroll(t.deps, META, { mfaToken, code: currentTotp(secret, t.clock.now()) }),
+    );
+    expect(refused.code).toBe('invalid_mfa_token');
+    expect(await events('mfa_enrolled')).toEqual([]);
   });
 
   it('the first right code stores the secret and its step, audited; a wrong one is audited as enrolment', async () => {

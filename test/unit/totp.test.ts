@@ -58,6 +58,11 @@ describe('verifying a code', () => {
     expect(verifyTotp(secret, codeAt(STEP + 1), NOW, null)).toBe(STEP + 1);
   });
 
+  it('with no step recorded yet, accepts even the very first step of Unix time', () => {
+    const first = currentTotp(secret, 15_000);
+    expect(verifyTotp(secret, first, 15_000, null)).toBe(0);
+  });
+
   it('refuses a code two steps away', () => {
     const codes = [-2, -1, 0, 1, 2].map((d) => codeAt(STEP + d));
     expect(new Set(codes).size).toBe(5);

@@ -20,8 +20,9 @@ const OTC = 'autocomplete="one-time-code"';
 /** The id of the single field found, 'split' with its box count, or null. */
 function found(html: string): string | null {
   const field = findCodeField(page(html));
-  if (!field) return null;
-  return field.kind === 'single' ? field.input.id : `split:${field.inputs.length}`;
+  if (field?.kind === 'single') return field.input.id;
+  if (field?.kind === 'split') return `split:${field.inputs.length}`;
+  return field === null ? null : 'unknown shape';
 }
 const boxes = (n: number, attributes = OTC) =>
   Array.from({ length: n }, (_, i) => `<input id="b${i + 1}" maxlength="1" ${attributes}>`).join('');
@@ -31,6 +32,7 @@ describe('the words that name a field', () => {
     expect(normalizeText('  Code de RÉCUPÉRATION :  ')).toBe('code de recuperation');
     expect(normalizeText('recoveryCode')).toBe('recovery code');
     expect(normalizeText('backup_code-field')).toBe('backup code field');
+    expect(normalizeText('Back -- up  code')).toBe('back up code');
     expect(normalizeText('Zürich ÀÉÎ')).toBe('zurich aei');
   });
 
@@ -89,6 +91,7 @@ describe('the fields that can hold a code', () => {
     expect(field('')).toBe('c');
     expect(field('maxlength="9"')).toBeNull();
     expect(field('maxlength="1"')).toBeNull();
+    expect(field('maxlength="0"')).toBeNull();
   });
 
   it('text, tel and password inputs hold a code; email, search and number do not', () => {
@@ -137,6 +140,18 @@ describe.each([
   });
 });
 
+it("a field the browser's checkVisibility reports hidden is not offered, whatever its styles say", () => {
+  // e.g. under content-visibility:hidden, which only the browser's layout knows (happy-dom has none).
+  const doc = page(`<div id="skipped"><input id="c" aria-label="Backup code" ${OTC}></div>`);
+  const view = doc.defaultView as unknown as { Element: { prototype: { checkVisibility: unknown } } };
+  view.Element.prototype.checkVisibility = function (this: Element) {
+    return !this.closest('#skipped');
+  };
+  expect(findCodeField(doc)).toBeNull();
+  doc.getElementById('skipped')?.removeAttribute('id');
+  expect(findCodeField(doc)?.kind).toBe('single');
+});
+
 it('without checkVisibility, a field that sets visibility:visible inside a visibility:hidden ancestor is shown', () => {
   // As in browsers: visibility is inherited and a child may override it. (happy-dom's own
   // checkVisibility gets this case wrong, so it is checked only on the fallback path.)
@@ -171,6 +186,16 @@ describe('a code split into one box per symbol', () => {
       (_, i) => `<span><input id="b${i}" maxlength="1" ${OTC}></span>`,
     ).join('');
     expect(found(`<h2>Backup code</h2><div>${wrapped}</div>`)).toBe('split:10');
+  });
+
+  it('a fieldset is the group even when the boxes sit in rows inside it', () => {
+    const rows = `<div>${boxes(5)}</div><div>${boxes(5)}</div>`;
+    expect(found(`<fieldset><legend>Backup code</legend>${rows}</fieldset>`)).toBe('split:10');
+  });
+
+  it('a wider field beside the ten boxes is not one of them', () => {
+    const note = '<input id="note" type="text" aria-label="Note">';
+    expect(found(`<fieldset><legend>Backup code</legend>${boxes(10)}${note}</fieldset>`)).toBe('split:10');
   });
 
   it('one box marked one-time-code is enough; none is not', () => {
@@ -227,6 +252,8 @@ describe('comparing found fields', () => {
     expect(sameField(single(a), single(b))).toBe(false);
     expect(sameField(split(splitInputs), split([...splitInputs]))).toBe(true);
     expect(sameField(split(splitInputs), split(splitInputs.slice(0, 9)))).toBe(false);
+    expect(sameField(split(splitInputs.slice(0, 9)), split(splitInputs))).toBe(false);
+    expect(sameField(split(splitInputs), split([...splitInputs.slice(0, 9), a]))).toBe(false);
     expect(sameField(split(splitInputs), split([...splitInputs].reverse()))).toBe(false);
     expect(sameField(single(a), split([a]))).toBe(true);
     expect(sameField(null, null)).toBe(true);

@@ -7,8 +7,10 @@ import { hashToken } from '../../server/crypto/tokens';
 import {
   endSession,
   finishChallenge,
+  mfaFingerprint,
   readChallenge,
   resolveSession,
+  sessionMfaPassed,
   startChallenge,
   startSession,
 } from '../../server/services/sessions';
@@ -44,7 +46,7 @@ const poll = (token: string) => resolveSession(t.deps, token, { activity: false 
 
 describe('a session', () => {
   it('is stored only as its hash, with its creation, last use and absolute end', async () => {
-    const token = await startSession(t.deps, alice);
+    const token = await startSession(t.deps, alice, 'none');
     const record = await stored(token);
     expect(record).toEqual({
       hash: hashToken(token),
@@ -53,12 +55,13 @@ describe('a session', () => {
       createdAt: new Date(start).toISOString(),
       lastSeenAt: new Date(start).toISOString(),
       expiresAt: new Date(start + MAX).toISOString(),
+      mfaPassed: 'none',
     });
     expect(JSON.stringify(record)).not.toContain(token);
   });
 
   it('dies at the exact millisecond it has been idle for the idle time, and is deleted', async () => {
-    const token = await startSession(t.deps, alice);
+    const token = await startSession(t.deps, alice, 'none');
     at(IDLE - 1);
     expect((await poll(token))?.id).toBe(alice.id);
     at(IDLE);
@@ -70,7 +73,7 @@ describe('a session', () => {
   });
 
   it('dies at the exact millisecond of its absolute lifetime even while in use', async () => {
-    const token = await startSession(t.deps, alice);
+    const token = await startSession(t.deps, alice, 'none');
     for (let used = 25 * MINUTE; used < MAX; used += 25 * MINUTE) {
       at(used);
       expect(await resolveSession(t.deps, token)).not.toBeNull();
@@ -83,8 +86,8 @@ describe('a session', () => {
   });
 
   it('is kept alive by the person using it (the default, as on the web pages), not by a background poll', async () => {
-    const used = await startSession(t.deps, alice);
-    const polled = await startSession(t.deps, alice);
+    const used = await startSession(t.deps, alice, 'none');
+    const polled = await startSession(t.deps, alice, 'none');
     at(20 * MINUTE);
     expect(await resolveSession(t.deps, used)).not.toBeNull();
     expect(await poll(polled)).not.toBeNull();
@@ -94,7 +97,7 @@ describe('a session', () => {
   });
 
   it('records a use at most once a minute (no disk write per request)', async () => {
-    const token = await startSession(t.deps, alice);
+    const token = await startSession(t.deps, alice, 'none');
     at(MINUTE - 1);
     await resolveSession(t.deps, token);
     expect((await stored(token))?.lastSeenAt).toBe(new Date(start).toISOString());
@@ -109,7 +112,7 @@ describe('a session', () => {
   });
 
   it('dies with its user, and the token is deleted', async () => {
-    const token = await startSession(t.deps, alice);
+    const token = await startSession(t.deps, alice, 'none');
     await t.deps.store.deleteUser(alice.id);
     expect(await resolveSession(t.deps, token)).toBeNull();
     expect(await stored(token)).toBeNull();
@@ -131,16 +134,31 @@ describe('a session', () => {
     expect(await stored(token)).toBeNull();
   });
 
+  it('remembers the MFA step it passed, and one without any dies once the policy asks this user for MFA', async () => {
+    const passwordOnly = await startSession(t.deps, alice, 'none');
+    const withCode = await startSession(t.deps, alice, 'backup_code');
+    expect(await sessionMfaPassed(t.deps, withCode)).toBe('backup_code');
+    expect(await sessionMfaPassed(t.deps, passwordOnly)).toBe('none');
+    expect(await sessionMfaPassed(t.deps, 'not-a-token')).toBe('none');
+    await t.deps.store.setPolicy({ ...(await t.deps.store.getPolicy()), mfaUsage: 'required' });
+    await expect(resolveSession(t.deps, passwordOnly)).rejects.toMatchObject({
+      status: 401,
+      code: 'mfa_step_required',
+    });
+    expect(await stored(passwordOnly)).toBeNull();
+    expect((await resolveSession(t.deps, withCode))?.id).toBe(alice.id);
+  });
+
   it('ends at sign-out', async () => {
-    const token = await startSession(t.deps, alice);
-    const other = await startSession(t.deps, alice);
+    const token = await startSession(t.deps, alice, 'none');
+    const other = await startSession(t.deps, alice, 'none');
     await endSession(t.deps, token);
     expect(await resolveSession(t.deps, token)).toBeNull();
     expect(await resolveSession(t.deps, other)).not.toBeNull();
   });
 
   it('cannot be used as an MFA challenge, nor a challenge as a session', async () => {
-    const session = await startSession(t.deps, alice);
+    const session = await startSession(t.deps, alice, 'none');
     const challenge = await startChallenge(t.deps, alice);
     expect(await readChallenge(t.deps, session)).toBeNull();
     expect(await resolveSession(t.deps, challenge)).toBeNull();
@@ -168,6 +186,12 @@ describe('an MFA challenge', () => {
     const verify = await readChallenge(t.deps, await startChallenge(t.deps, alice));
     expect(verify?.pendingSecret).toBeNull();
     expect(verify?.kind).toBe('mfa');
+    // Bound to the authenticator as it was, stored only as a digest of it.
+    expect(verify?.mfaFingerprint).toBe(mfaFingerprint(alice));
+    expect(JSON.stringify(enrol)).not.toContain(alice.mfa.secret ?? 'JBSWY3DPEHPK3PXP-never');
+    const changed = { ...alice, mfa: { ...alice.mfa, type: 'totp' as const, secret: 'KRSXG5CTMVRXEZLU' } };
+    expect(mfaFingerprint(changed)).not.toBe(mfaFingerprint(alice));
+    expect(mfaFingerprint({ ...alice, mfa: { ...alice.mfa, lastStep: 123 } })).toBe(mfaFingerprint(alice));
   });
 
   it('finishes for exactly one caller', async () => {

@@ -3,7 +3,7 @@
  * fake clock and the fast hasher: what the user gets, what is stored, and what a wrong step costs.
  */
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { findUnusedCode, generateBackupCodes, revokeBackupCodes } from '../../server/services/backup-codes';
+import { findCode, generateBackupCodes, revokeBackupCodes } from '../../server/services/backup-codes';
 import { newUserRecord } from '../../server/services/users';
 import type { BackupCodeSet, UserRecord } from '../../server/store/types';
 import { normalizeCode } from '../../shared/codes';
@@ -90,10 +90,15 @@ describe('generating a set', () => {
   });
 
   it('an address at its failure limit is refused before the password is checked', async () => {
-    for (let i = 0; i < 3; i++) await t.deps.store.addIpFailure(IP, new Date(t.clock.now()).toISOString());
+    for (let i = 0; i < 3; i++) await refusal(generateBackupCodes(t.deps, META, alice, 'wrong-password'));
     const error = await refusal(generateBackupCodes(t.deps, META, alice, 'alice-password'));
     expect(error.status).toBe(429);
     expect(await stored()).toBeNull();
+  });
+
+  it('a right password gives the address its slot back: successes never fill its window', async () => {
+    for (let i = 0; i < 5; i++) await generateBackupCodes(t.deps, META, alice, 'alice-password');
+    expect(await t.deps.store.countIpFailures(IP, new Date(0).toISOString())).toBe(0);
   });
 
   it('is refused with the reason when the policy does not allow it', async () => {
@@ -117,20 +122,26 @@ describe('generating a set', () => {
 });
 
 describe('matching an attempt', () => {
-  it('finds the unused code with that digest, skips spent codes, and finds nothing for a wrong one', async () => {
+  it('finds the code with that digest, spent or not, and nothing for a wrong one or a code spent with its digest erased', async () => {
     const { codes } = await generateBackupCodes(t.deps, META, alice, 'alice-password');
     const set = await stored();
     if (!set) throw new Error('a stored set expected');
-    for (const [i, { code }] of codes.entries())
-      expect(findUnusedCode(set, await digestOf(code, set))).toBe(i);
+    for (const [i, { code }] of codes.entries()) expect(findCode(set, await digestOf(code, set))).toBe(i);
 
+    // A spent code keeps its digest, so a second use is told apart from a wrong code (code_already_used).
     const third = await digestOf(codes[2]?.code ?? '', set);
     const spent: BackupCodeSet = {
       ...set,
+      codes: set.codes.map((c, i) => (i === 2 ? { ...c, usedAt: 'x' } : c)),
+    };
+    expect(findCode(spent, third)).toBe(2);
+    // A code spent before that change has no digest left and matches nothing.
+    const legacy: BackupCodeSet = {
+      ...set,
       codes: set.codes.map((c, i) => (i === 2 ? { ...c, digest: null, usedAt: 'x' } : c)),
     };
-    expect(findUnusedCode(spent, third)).toBe(-1);
-    expect(findUnusedCode(set, await digestOf('AAAAA-AAAAA', set))).toBe(-1);
+    expect(findCode(legacy, third)).toBe(-1);
+    expect(findCode(set, await digestOf('AAAAA-AAAAA', set))).toBe(-1);
   });
 
   it('a digest of another length matches nothing and does not throw', async () => {
@@ -138,8 +149,8 @@ describe('matching an attempt', () => {
     const set = await stored();
     if (!set) throw new Error('a stored set expected');
     const first = Buffer.from(set.codes[0]?.digest ?? '', 'base64');
-    expect(findUnusedCode(set, first.subarray(0, 16))).toBe(-1);
-    expect(findUnusedCode(set, Buffer.concat([first, Buffer.alloc(1)]))).toBe(-1);
+    expect(findCode(set, first.subarray(0, 16))).toBe(-1);
+    expect(findCode(set, Buffer.concat([first, Buffer.alloc(1)]))).toBe(-1);
   });
 
   it('when two codes share a digest, the first one is the match', () => {
@@ -150,7 +161,7 @@ describe('matching an attempt', () => {
       generatedAt: '',
       codes: [1, 2, 3].map((number) => ({ number, digest: number === 1 ? null : digest, usedAt: null })),
     };
-    expect(findUnusedCode(set, Buffer.alloc(32, 7))).toBe(1);
+    expect(findCode(set, Buffer.alloc(32, 7))).toBe(1);
   });
 });
 

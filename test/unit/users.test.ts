@@ -12,8 +12,10 @@ import {
   deleteUser,
   newUserRecord,
   setPolicy,
+  unlockUser,
   updateUser,
 } from '../../server/services/users';
+import { OPEN_LOCKOUT } from '../../server/store/records';
 import type { UserRecord } from '../../server/store/types';
 import { buildTestApp, type TestApp } from '../support/fakes';
 import { auditEvents, META, refusal } from '../support/services';
@@ -45,8 +47,8 @@ describe('a new account', () => {
       createdAt: new Date(t.clock.now()).toISOString(),
       mfa: { type: 'none', secret: null, enrolled: false, configureLater: false, lastStep: null },
       backupCodes: null,
-      mfaFailures: [],
-      mfaLockedUntil: null,
+      passwordLockout: OPEN_LOCKOUT,
+      mfaLockout: OPEN_LOCKOUT,
     });
     expect(await t.deps.hasher.verifyPassword(user.passwordHash, 'bob-password')).toBe(true);
     expect(user.passwordHash).not.toContain('bob-password');
@@ -131,13 +133,19 @@ describe("changing a user's MFA", () => {
       user: {
         ...current,
         mfa: { type: 'totp', secret: 'JBSWY3DPEHPK3PXP', enrolled: true, configureLater: false, lastStep: 5 },
-        mfaFailures: [new Date(t.clock.now()).toISOString()],
-        mfaLockedUntil: new Date(t.clock.now() + 60_000).toISOString(),
+        mfaLockout: {
+          failures: [new Date(t.clock.now()).toISOString()],
+          lockedUntil: new Date(t.clock.now() + 60_000).toISOString(),
+          locks: 1,
+          consecutiveFailures: 6,
+          needsAdminUnlock: false,
+        },
+        passwordLockout: { ...OPEN_LOCKOUT, failures: [new Date(t.clock.now()).toISOString()] },
         backupCodes: { id: 's', salt: 'c2FsdA==', generatedAt: 'x', codes: [] },
       },
       result: null,
     }));
-    return startSession(t.deps, alice);
+    return startSession(t.deps, alice, 'totp');
   }
 
   it('a new authenticator: its secret is shown once, and the old codes, failures, lock and sessions die', async () => {
@@ -158,8 +166,9 @@ describe("changing a user's MFA", () => {
       lastStep: null,
     });
     expect(stored?.backupCodes).toBeNull();
-    expect(stored?.mfaFailures).toEqual([]);
-    expect(stored?.mfaLockedUntil).toBeNull();
+    // A new authenticator starts the MFA lockout over; the password's own lockout is not the MFA's business.
+    expect(stored?.mfaLockout).toEqual(OPEN_LOCKOUT);
+    expect(stored?.passwordLockout.failures).toHaveLength(1);
     expect(await t.deps.store.getToken(hashToken(session))).toBeNull();
     const [configured] = await events('mfa_configured');
     expect(configured?.details).toEqual({ type: 'totp', configureLater: false });
@@ -205,7 +214,8 @@ describe("changing a user's MFA", () => {
     const stored = await reload(alice.id);
     expect(stored?.mfa.secret).toBe('JBSWY3DPEHPK3PXP');
     expect(stored?.backupCodes).not.toBeNull();
-    expect(stored?.mfaFailures).toHaveLength(1);
+    expect(stored?.mfaLockout.failures).toHaveLength(1);
+    expect(stored?.mfaLockout.locks).toBe(1);
     expect(await t.deps.store.getToken(hashToken(session))).not.toBeNull();
     expect(await events('mfa_reset')).toEqual([]);
     expect(await events('mfa_configured')).toEqual([]);
@@ -220,25 +230,29 @@ describe("changing a user's MFA", () => {
 
 describe("the admin's view of a user", () => {
   it('counts the codes and names the latest use, whatever the order they were used in', () => {
-    const view = adminView({
-      ...alice,
-      backupCodes: {
-        id: 's',
-        salt: '',
-        generatedAt: '2026-01-01T00:00:00.000Z',
-        codes: [
-          { number: 1, digest: null, usedAt: '2026-01-03T00:00:00.000Z' },
-          { number: 2, digest: null, usedAt: '2026-01-05T00:00:00.000Z' },
-          { number: 3, digest: 'x', usedAt: null },
-          { number: 4, digest: null, usedAt: '2026-01-04T00:00:00.000Z' },
-        ],
+    const view = adminView(
+      {
+        ...alice,
+        backupCodes: {
+          id: 's',
+          salt: '',
+          generatedAt: '2026-01-01T00:00:00.000Z',
+          codes: [
+            { number: 1, digest: null, usedAt: '2026-01-03T00:00:00.000Z' },
+            { number: 2, digest: null, usedAt: '2026-01-05T00:00:00.000Z' },
+            { number: 3, digest: 'x', usedAt: null },
+            { number: 4, digest: null, usedAt: '2026-01-04T00:00:00.000Z' },
+          ],
+        },
       },
-    });
+      t.clock.now(),
+    );
     expect(view).toEqual({
       id: alice.id,
       username: 'alice',
       role: 'user',
       createdAt: alice.createdAt,
+      mustChangePassword: false,
       mfa: { type: 'none', enrolled: false, configureLater: false },
       backupCodes: {
         total: 4,
@@ -246,11 +260,72 @@ describe("the admin's view of a user", () => {
         generatedAt: '2026-01-01T00:00:00.000Z',
         lastUsedAt: '2026-01-05T00:00:00.000Z',
       },
+      lockout: { lockedUntil: null, needsAdminUnlock: false, consecutiveFailures: 0 },
     });
   });
 
+  it('shows the later of two running locks, none once it ended, and who needs an administrator', () => {
+    const now = t.clock.now();
+    const at = (ms: number) => new Date(now + ms).toISOString();
+    const locked = {
+      ...alice,
+      mustChangePassword: true,
+      passwordLockout: { ...OPEN_LOCKOUT, lockedUntil: at(5_000), consecutiveFailures: 12 },
+      mfaLockout: { ...OPEN_LOCKOUT, lockedUntil: at(9_000), consecutiveFailures: 7 },
+    };
+    expect(adminView(locked, now).mustChangePassword).toBe(true);
+    expect(adminView(locked, now).lockout).toEqual({
+      lockedUntil: at(9_000),
+      needsAdminUnlock: false,
+      consecutiveFailures: 12,
+    });
+    expect(adminView(locked, now + 6_000).lockout.lockedUntil).toBe(at(9_000));
+    expect(adminView(locked, now + 9_000).lockout.lockedUntil).toBeNull();
+    const waiting = {
+      ...alice,
+      mfaLockout: { ...OPEN_LOCKOUT, needsAdminUnlock: true, consecutiveFailures: 100 },
+    };
+    expect(adminView(waiting, now).lockout).toEqual({
+      lockedUntil: null,
+      needsAdminUnlock: true,
+      consecutiveFailures: 100,
+    });
+    const password = { ...alice, passwordLockout: { ...OPEN_LOCKOUT, needsAdminUnlock: true } };
+    expect(adminView(password, now).lockout.needsAdminUnlock).toBe(true);
+  });
+
+  it('an unlock opens both lockouts and audits what it ended', async () => {
+    const now = t.clock.now();
+    await t.deps.store.updateUser(alice.id, (current) => ({
+      user: {
+        ...current,
+        passwordLockout: { ...OPEN_LOCKOUT, needsAdminUnlock: true, consecutiveFailures: 100 },
+        mfaLockout: { ...OPEN_LOCKOUT, lockedUntil: new Date(now + 60_000).toISOString(), locks: 2 },
+      },
+      result: null,
+    }));
+    const view = await unlockUser(t.deps, META, root, alice.id);
+    expect(view.lockout).toEqual({ lockedUntil: null, needsAdminUnlock: false, consecutiveFailures: 0 });
+    const stored = await reload(alice.id);
+    expect(stored?.passwordLockout).toEqual(OPEN_LOCKOUT);
+    expect(stored?.mfaLockout).toEqual(OPEN_LOCKOUT);
+    const [event] = await events('user_unlocked');
+    expect(event).toMatchObject({
+      actor: { id: root.id },
+      subject: { id: alice.id },
+      details: {
+        lockedUntil: new Date(now + 60_000).toISOString(),
+        needsAdminUnlock: true,
+        consecutiveFailures: 100,
+      },
+    });
+    expect(
+      (await refusal(unlockUser(t.deps, META, root, '00000000-0000-4000-8000-000000000000'))).status,
+    ).toBe(404);
+  });
+
   it('without a set: nothing generated, nothing used', () => {
-    expect(adminView(alice).backupCodes).toEqual({
+    expect(adminView(alice, t.clock.now()).backupCodes).toEqual({
       total: 0,
       remaining: 0,
       generatedAt: null,
@@ -286,25 +361,26 @@ describe('the first administrator', () => {
   it('an empty store gets `admin` with the given password, and nothing is shown', async () => {
     const empty = await buildTestApp();
     try {
-      expect(await bootstrapAdmin(empty.deps, 'given-password')).toEqual({
-        created: true,
-        generatedPassword: null,
-      });
+      const result = await bootstrapAdmin(empty.deps, 'given-password');
       const admin = await empty.deps.store.findUserByUsername('admin');
+      expect(result).toEqual({ created: true, generatedPassword: null, adminId: admin?.id });
       expect(admin?.role).toBe('admin');
+      // The admin chose this password: no forced change.
+      expect(admin?.mustChangePassword).toBeFalsy();
       expect(await empty.deps.hasher.verifyPassword(admin?.passwordHash ?? '', 'given-password')).toBe(true);
     } finally {
       await empty.close();
     }
   });
 
-  it('without a password, a generated one of 24 characters that signs in', async () => {
+  it('without a password, a generated one of 20 characters (120 bits) that signs in and must be changed', async () => {
     const empty = await buildTestApp();
     try {
       const { created, generatedPassword } = await bootstrapAdmin(empty.deps, null);
       expect(created).toBe(true);
-      expect(generatedPassword).toMatch(/^[A-Za-z0-9_-]{24}$/);
+      expect(generatedPassword).toMatch(/^[A-Za-z0-9_-]{20}$/);
       const admin = await empty.deps.store.findUserByUsername('admin');
+      expect(admin?.mustChangePassword).toBe(true);
       expect(await empty.deps.hasher.verifyPassword(admin?.passwordHash ?? '', generatedPassword ?? '')).toBe(
         true,
       );
@@ -317,6 +393,7 @@ describe('the first administrator', () => {
     expect(await bootstrapAdmin(t.deps, 'given-password')).toEqual({
       created: false,
       generatedPassword: null,
+      adminId: null,
     });
     expect(await t.deps.store.findUserByUsername('admin')).toBeNull();
     expect(await t.deps.store.countUsers()).toBe(2);

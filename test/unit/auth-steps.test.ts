@@ -7,8 +7,9 @@ import { currentTotp } from '../../server/crypto/totp';
 import type { ApiError } from '../../server/http/errors';
 import { enroll, login, signOut, verifyMfa } from '../../server/services/auth';
 import { generateBackupCodes } from '../../server/services/backup-codes';
-import { resolveSession } from '../../server/services/sessions';
+import { readChallenge, resolveSession, sessionMfaPassed } from '../../server/services/sessions';
 import { newUserRecord } from '../../server/services/users';
+import { OPEN_LOCKOUT } from '../../server/store/records';
 import type { UserRecord } from '../../server/store/types';
 import type { LoginResponse } from '../../shared/api';
 import { buildTestApp, type TestApp } from '../support/fakes';
@@ -104,6 +105,7 @@ describe('the MFA step', () => {
 
   it('a backup code signs in, is audited with its number and what is left, and the answer says what is left', async () => {
     const [, second = ''] = await codes();
+    const before = await t.deps.store.getUser(alice.id);
     const { mfaToken } = await challenge();
     const session = await verifyMfa(t.deps, META, {
       mfaToken,
@@ -116,12 +118,37 @@ describe('the MFA step', () => {
     const [signedIn] = await events('login_succeeded');
     expect(signedIn?.details).toEqual({ method: 'backup_code' });
     const stored = await t.deps.store.getUser(alice.id);
+    // The digest stays, so a second use is recognised as such (code_already_used).
     expect(stored?.backupCodes?.codes[1]).toEqual({
       number: 2,
-      digest: null,
+      digest: before?.backupCodes?.codes[1]?.digest,
       usedAt: new Date(t.clock.now()).toISOString(),
     });
     expect(stored?.backupCodes?.codes[0]?.usedAt).toBeNull();
+    expect((await resolveSession(t.deps, session.token))?.id).toBe(alice.id);
+    expect(await sessionMfaPassed(t.deps, session.token)).toBe('backup_code');
+  });
+
+  it('a spent backup code is refused as already used (409), judged no guess and leaves the other codes alone', async () => {
+    const [first = ''] = await codes();
+    await verifyMfa(t.deps, META, {
+      mfaToken: (await challenge()).mfaToken,
+      method: 'backup_code',
+      code: first,
+    });
+    const { mfaToken } = await challenge();
+    const spentAgain = await refusal(
+      verifyMfa(t.deps, META, { mfaToken, method: 'backup_code', code: first }),
+    );
+    expect([spentAgain.status, spentAgain.code]).toEqual([409, 'code_already_used']);
+    const stored = await t.deps.store.getUser(alice.id);
+    expect(stored?.mfaLockout.failures).toEqual([]);
+    expect(stored?.backupCodes?.codes.filter((c) => c.usedAt !== null)).toHaveLength(1);
+    expect(await events('backup_code_failed')).toEqual([]);
+    // Its slot of the address was given back: only real guesses fill the window.
+    expect(await t.deps.store.countIpFailures(IP, new Date(0).toISOString())).toBe(0);
+    // The challenge still works with a code not yet spent.
+    expect(await readChallenge(t.deps, mfaToken)).not.toBeNull();
   });
 
   it('wrong codes are audited by method and counted; the last one locks and is audited with the minutes', async () => {
@@ -150,7 +177,10 @@ describe('the MFA step', () => {
   it('a locked account is refused before any code is hashed, with the time left', async () => {
     const [code = ''] = await codes();
     await t.deps.store.updateUser(alice.id, (current) => ({
-      user: { ...current, mfaLockedUntil: new Date(t.clock.now() + 90_000).toISOString() },
+      user: {
+        ...current,
+        mfaLockout: { ...current.mfaLockout, lockedUntil: new Date(t.clock.now() + 90_000).toISOString() },
+      },
       result: null,
     }));
     const { mfaToken } = await challenge();
@@ -167,7 +197,14 @@ describe('the MFA step', () => {
     const hash = t.deps.hasher.codeDigest;
     t.deps.hasher.codeDigest = async (value, salt) => {
       await t.deps.store.updateUser(alice.id, (current) => ({
-        user: { ...current, mfaLockedUntil: new Date(t.clock.now() + 60_000).toISOString(), mfaFailures: [] },
+        user: {
+          ...current,
+          mfaLockout: {
+            ...current.mfaLockout,
+            lockedUntil: new Date(t.clock.now() + 60_000).toISOString(),
+            failures: [],
+          },
+        },
         result: null,
       }));
       return hash(value, salt);
@@ -176,7 +213,7 @@ describe('the MFA step', () => {
     expect(refused.status).toBe(429);
     expect(refused.extras.retryAfter).toBe(60);
     const stored = await t.deps.store.getUser(alice.id);
-    expect(stored?.mfaFailures).toEqual([]);
+    expect(stored?.mfaLockout.failures).toEqual([]);
     expect(stored?.backupCodes?.codes.every((c) => c.usedAt === null)).toBe(true);
   });
 
@@ -206,7 +243,7 @@ describe('the MFA step', () => {
     const refused = await refusal(verifyMfa(t.deps, META, { mfaToken, method: 'backup_code', code: 'ABC' }));
     expect(refused.code).toBe('invalid_code');
     expect(t.calls.codeDigest).toBe(before);
-    expect((await t.deps.store.getUser(alice.id))?.mfaFailures).toHaveLength(1);
+    expect((await t.deps.store.getUser(alice.id))?.mfaLockout.failures).toHaveLength(1);
   });
 
   it('a backup code is refused once the admin turns codes off', async () => {
@@ -310,7 +347,7 @@ describe('enrolment', () => {
       configureLater: false,
       lastStep: Math.floor(t.clock.now() / 30_000),
     });
-    expect(erin?.mfaFailures).toEqual([]);
+    expect(erin?.mfaLockout).toEqual(OPEN_LOCKOUT);
     expect((await events('mfa_enrolled'))[0]).toMatchObject({ actor: { username: 'erin' } });
     expect((await events('login_succeeded'))[0]?.details).toEqual({ method: 'enrolment' });
   });

@@ -11,12 +11,15 @@ export const SECURITY_CORE = [
   'server/services/auth.ts',
   'server/services/backup-codes.ts',
   'server/services/mfa-policy.ts',
+  'server/services/password-rules.ts',
+  'server/services/passwords.ts',
   'server/services/sessions.ts',
   'server/services/throttle.ts',
   'server/services/users.ts',
   'extension/src/autofill/detect.ts',
   'extension/src/autofill/sender.ts',
   'extension/src/autofill/trigger.ts',
+  'extension/src/autofill/visibility.ts',
   'extension/src/vault/crypto.ts',
 ];
 

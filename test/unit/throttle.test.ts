@@ -125,7 +125,11 @@ describe('the per-account lockout', () => {
     expect(hundredth.lockout).toMatchObject({ needsAdminUnlock: true, lockedUntil: null, failures: [] });
     expect(lockState(hundredth.lockout, NOW + 365 * 24 * HOUR)).toEqual({ kind: 'admin' });
     const refusal = lockRefusal(lockState(hundredth.lockout, NOW), 0);
-    expect([refusal.status, refusal.code]).toEqual([429, 'account_locked']);
+    expect([refusal.status, refusal.code, refusal.message]).toEqual([
+      429,
+      'account_locked',
+      'Too many failed attempts: this account is locked until an administrator unlocks it.',
+    ]);
   });
 
   it('a success starts everything over', () => {
@@ -136,6 +140,13 @@ describe('the per-account lockout', () => {
       consecutiveFailures: 0,
       needsAdminUnlock: false,
     });
+  });
+});
+
+describe('the refusal of a step', () => {
+  it('a timed lock says the time it has left; an open step whose window is full says when a slot frees', () => {
+    expect(lockRefusal({ kind: 'locked', remainingMs: 90_000 }, 5_000).extras.retryAfter).toBe(90);
+    expect(lockRefusal({ kind: 'open' }, 5_000).extras.retryAfter).toBe(5);
   });
 });
 

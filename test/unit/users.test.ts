@@ -74,7 +74,16 @@ describe('a new account', () => {
     );
     expect(taken.status).toBe(409);
     expect(taken.code).toBe('username_taken');
+    expect(taken.message).toBe('That username is already taken.');
     expect(taken.extras.field).toBe('username');
+    const asName = await refusal(
+      createUser(t.deps, META, root, { username: 'carol.ann', password: 'Carol.Ann', role: 'user' }),
+    );
+    expect([asName.code, asName.message, asName.extras.field]).toEqual([
+      'weak_password',
+      'Password must not be the username.',
+      'password',
+    ]);
     expect(await events('user_created')).toHaveLength(1);
   });
 });
@@ -84,6 +93,7 @@ describe('the last administrator', () => {
     const demote = await refusal(updateUser(t.deps, META, root, root.id, { role: 'user' }));
     expect(demote.status).toBe(409);
     expect(demote.code).toBe('last_admin');
+    expect(demote.message).toBe('This is the last administrator: make another user an administrator first.');
     expect((await reload(root.id))?.role).toBe('admin');
 
     const remove = await refusal(deleteUser(t.deps, META, root, root.id));
@@ -119,7 +129,12 @@ describe('the last administrator', () => {
 
   it('an unknown user is not found, for a change and for a deletion', async () => {
     const unknown = '00000000-0000-4000-8000-000000000000';
-    expect((await refusal(updateUser(t.deps, META, root, unknown, { role: 'user' }))).status).toBe(404);
+    const change = await refusal(updateUser(t.deps, META, root, unknown, { role: 'user' }));
+    expect([change.status, change.message]).toEqual([404, 'User not found.']);
+    const deletion = await refusal(deleteUser(t.deps, META, root, unknown));
+    expect([deletion.status, deletion.message]).toEqual([404, 'User not found.']);
+    const unlock = await refusal(unlockUser(t.deps, META, root, unknown));
+    expect(unlock.message).toBe('User not found.');
     expect((await refusal(updateUser(t.deps, META, root, unknown, { mfa: { type: 'none' } }))).status).toBe(
       404,
     );
@@ -270,8 +285,9 @@ describe("the admin's view of a user", () => {
     const locked = {
       ...alice,
       mustChangePassword: true,
-      passwordLockout: { ...OPEN_LOCKOUT, lockedUntil: at(5_000), consecutiveFailures: 12 },
-      mfaLockout: { ...OPEN_LOCKOUT, lockedUntil: at(9_000), consecutiveFailures: 7 },
+      // The later lock first: the view must not depend on which step locked last.
+      passwordLockout: { ...OPEN_LOCKOUT, lockedUntil: at(9_000), consecutiveFailures: 12 },
+      mfaLockout: { ...OPEN_LOCKOUT, lockedUntil: at(5_000), consecutiveFailures: 7 },
     };
     expect(adminView(locked, now).mustChangePassword).toBe(true);
     expect(adminView(locked, now).lockout).toEqual({

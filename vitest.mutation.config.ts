@@ -1,6 +1,7 @@
 /**
  * The tests Stryker runs against each mutant: the fast, in-process ones only. Left out: the real server
- * process (test/server/http.test.ts, tls.test.ts, proxy.test.ts, oidc-restart.test.ts), Chromium (test/e2e), the crash and fuzz suites and the
+ * process (test/server/http.test.ts, tls.test.ts, proxy.test.ts, oidc-restart.test.ts, last-admin.test.ts,
+ * backup.test.ts, store-damage-http.test.ts), Chromium (test/e2e), the crash and fuzz suites and the
  * store's own tests, which cover none of the mutated modules and would make a run take hours on 2 cores.
  */
 import { defineConfig } from 'vitest/config';
@@ -18,6 +19,9 @@ export default defineConfig({
       'test/server/tls.test.ts',
       'test/server/proxy.test.ts',
       'test/server/oidc-restart.test.ts',
+      'test/server/last-admin.test.ts',
+      'test/server/backup.test.ts',
+      'test/server/store-damage-http.test.ts',
       // The OpenID provider is not in the core; its sign-in runs through services/auth.ts, which the
       // API and web tests pin, and each of its tests pays for a whole authorization flow.
       'test/server/oidc.test.ts',

@@ -10,10 +10,12 @@ import base from './vitest.config';
 // Not the base config's projects: a project's own include would bring back every suite.
 const { projects: _everySuite, ...shared } = base.test ?? {};
 
+/** Tests whose fakes replace modules (vi.mock of the browser API): each file needs its own module graph. */
+const MOCKING = ['test/ext/**/*.test.{ts,tsx}', 'test/unit/autofill-background.test.ts'];
+
 export default defineConfig({
   test: {
     ...shared,
-    include: ['test/unit/**/*.test.{ts,tsx}', 'test/server/**/*.test.ts', 'test/ext/**/*.test.{ts,tsx}'],
     exclude: [
       'test/server/http.test.ts',
       'test/server/tls.test.ts',
@@ -30,6 +32,24 @@ export default defineConfig({
       'test/ext/autofill-popup.test.tsx',
       // Reads the extension's source text, which Stryker's instrumentation rewrites.
       'test/ext/source-safety.test.ts',
+    ],
+    projects: [
+      {
+        // One module graph for all the files a mutant's tests are in: importing the app (Hono, zod,
+        // argon2's binding) once per file was most of a mutant's time. Each mutant run still starts a
+        // fresh worker, so a mutant in a module's top-level code is loaded with that mutant active.
+        extends: true,
+        test: {
+          name: 'shared-modules',
+          include: ['test/unit/**/*.test.{ts,tsx}', 'test/server/**/*.test.ts'],
+          exclude: MOCKING,
+          isolate: false,
+        },
+      },
+      {
+        extends: true,
+        test: { name: 'isolated', include: MOCKING },
+      },
     ],
   },
 });

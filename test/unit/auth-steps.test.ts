@@ -3,6 +3,7 @@
  * what each step answers, what it records, and what happens when the account changes while a code hashes.
  */
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { hashToken } from '../../server/crypto/tokens';
 import { currentTotp } from '../../server/crypto/totp';
 import type { ApiError } from '../../server/http/errors';
 import { enroll, login, signOut, verifyMfa } from '../../server/services/auth';
@@ -87,6 +88,46 @@ describe('the password step', () => {
     expect([wrong.code, unknown.code]).toEqual(['invalid_credentials', 'invalid_credentials']);
     expect(await t.deps.store.countIpFailures(IP, new Date(0).toISOString())).toBe(2);
     expect((await events('login_failed')).map((e) => e.subject?.username ?? null)).toEqual([null, 'alice']);
+  });
+});
+
+describe('the password step while the account changes', () => {
+  /** Runs `during` while alice's password hashes, then lets the check finish. */
+  function whileHashing(during: () => Promise<unknown>) {
+    const verify = t.deps.hasher.verifyPassword;
+    t.deps.hasher.verifyPassword = async (hash, password) => {
+      await during();
+      return verify(hash, password);
+    };
+  }
+  const ipFailures = () => t.deps.store.countIpFailures(IP, new Date(0).toISOString());
+
+  it('a right password is refused with the lock another attempt set while it hashed, and costs the address nothing', async () => {
+    whileHashing(() =>
+      t.deps.store.updateUser(alice.id, (current) => ({
+        user: {
+          ...current,
+          passwordLockout: {
+            ...current.passwordLockout,
+            lockedUntil: new Date(t.clock.now() + 60_000).toISOString(),
+          },
+        },
+        result: null,
+      })),
+    );
+    const refused = await refusal(login(t.deps, META, { username: 'alice', password: 'alice-password' }));
+    expect(refused.status).toBe(429);
+    expect(refused.extras.retryAfter).toBe(60);
+    expect(await ipFailures()).toBe(0);
+    expect(await events('login_failed')).toEqual([]);
+  });
+
+  it('an account deleted while its password hashed is refused like a wrong password, and costs the address nothing', async () => {
+    whileHashing(() => t.deps.store.deleteUser(alice.id));
+    const refused = await refusal(login(t.deps, META, { username: 'alice', password: 'alice-password' }));
+    expect(refused.status).toBe(401);
+    expect(refused.code).toBe('invalid_credentials');
+    expect(await ipFailures()).toBe(0);
   });
 });
 
@@ -246,6 +287,23 @@ describe('the MFA step', () => {
     expect((await t.deps.store.getUser(alice.id))?.mfaLockout.failures).toHaveLength(1);
   });
 
+  it('a right code of a set revoked while it hashed is refused and counted as a wrong code', async () => {
+    const [code = ''] = await codes();
+    const { mfaToken } = await challenge();
+    const hash = t.deps.hasher.codeDigest;
+    t.deps.hasher.codeDigest = async (value, salt) => {
+      await t.deps.store.updateUser(alice.id, (current) => ({
+        user: { ...current, backupCodes: null },
+        result: null,
+      }));
+      return hash(value, salt);
+    };
+    const refused = await refusal(verifyMfa(t.deps, META, { mfaToken, method: 'backup_code', code }));
+    expect(refused.code).toBe('invalid_code');
+    expect((await t.deps.store.getUser(alice.id))?.mfaLockout.failures).toHaveLength(1);
+    expect(await events('login_succeeded')).toEqual([]);
+  });
+
   it('a backup code is refused once the admin turns codes off', async () => {
     const [code = ''] = await codes();
     const { mfaToken } = await challenge();
@@ -306,6 +364,7 @@ describe('enrolment', () => {
     const refused = await refusal(verifyMfa(t.deps, META, { mfaToken, method: 'totp', code: '123456' }));
     expect(refused.status).toBe(400);
     expect(refused.code).toBe('enrollment_required');
+    expect(refused.message).toBe('Set up your authenticator app first.');
     expect(refused.extras.field).toBe('method');
   });
 
@@ -314,6 +373,7 @@ describe('enrolment', () => {
     const refused = await refusal(enroll(t.deps, META, { mfaToken, code: totpNow() }));
     expect(refused.status).toBe(400);
     expect(refused.code).toBe('enrollment_not_pending');
+    expect(refused.message).toBe('This sign-in does not set up an authenticator.');
   });
 
   it('a user deleted just before the first code is stored gets a dead sign-in', async () => {
@@ -330,6 +390,35 @@ describe('enrolment', () => {
     expect(refused.code).toBe('invalid_mfa_token');
     expect(await events('mfa_enrolled')).toEqual([]);
   });
+
+  it.each([
+    ['an authenticator enrolled since through another sign-in', { enrolled: true, secret: SECRET }],
+    [
+      'an admin resetting the MFA since (another record)',
+      { enrolled: false, secret: null, configureLater: false },
+    ],
+  ])(
+    'an enrolment challenge older than %s is dead: nothing stored, no guess counted, the address slot back',
+    async (_, change) => {
+      const { mfaToken, secret } = await erinChallenge();
+      const erin = await t.deps.store.findUserByUsername('erin');
+      const mfa = { ...(erin?.mfa ?? alice.mfa), ...change };
+      await t.deps.store.updateUser(erin?.id ?? '', (current) => ({
+        user: { ...current, mfa },
+        result: null,
+      }));
+      const code = currentTotp(secret, t.clock.now());
+      const refused = await refusal(enroll(t.deps, META, { mfaToken, code }));
+      expect(refused.code).toBe('invalid_mfa_token');
+      const stored = await t.deps.store.findUserByUsername('erin');
+      expect(stored?.mfa).toEqual(mfa);
+      expect(stored?.mfaLockout.failures).toEqual([]);
+      expect(await t.deps.store.countIpFailures(IP, new Date(0).toISOString())).toBe(0);
+      expect(await events('mfa_failed')).toEqual([]);
+      // The challenge is gone, not merely refused once.
+      expect(await readChallenge(t.deps, mfaToken)).toBeNull();
+    },
+  );
 
   it('the first right code stores the secret and its step, audited; a wrong one is audited as enrolment', async () => {
     const { mfaToken, secret } = await erinChallenge();
@@ -362,5 +451,29 @@ describe('signing out', () => {
     expect((await events('logout'))[0]).toMatchObject({ actor: { id: alice.id }, subject: { id: alice.id } });
     await signOut(t.deps, META, token);
     expect(await events('logout')).toHaveLength(1);
+  });
+
+  it('signing out of a session the policy no longer accepts succeeds and ends it, recording no one', async () => {
+    await t.deps.store.createUser(await newUserRecord(t.deps, 'bob', 'bob-password', 'user'));
+    const res = await login(t.deps, META, { username: 'bob', password: 'bob-password' });
+    if (res.status !== 'ok') throw new Error('a session expected');
+    // The admin now asks everyone for MFA: bob's password-only session no longer counts.
+    await t.deps.store.setPolicy({
+      mfaUsage: 'required',
+      backupCodes: { enabled: true, count: 3, warnWhenRemaining: 1 },
+    });
+    await signOut(t.deps, META, res.token);
+    expect(await t.deps.store.getToken(hashToken(res.token))).toBeNull();
+    expect(await events('logout')).toEqual([]);
+  });
+
+  it('a store that fails while signing out is reported, not taken for a signed-out session', async () => {
+    const { mfaToken } = await challenge();
+    const { token } = await verifyMfa(t.deps, META, { mfaToken, method: 'totp', code: totpNow() });
+    const broken = new Error('disk gone');
+    t.deps.store.getPolicy = async () => {
+      throw broken;
+    };
+    await expect(signOut(t.deps, META, token)).rejects.toBe(broken);
   });
 });

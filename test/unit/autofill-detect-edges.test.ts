@@ -159,6 +159,18 @@ it('without checkVisibility, a field that sets visibility:visible inside a visib
   expect(foundWithoutCheckVisibility(`<div style="visibility:hidden">${field}</div>`)).toBe('c');
 });
 
+it('a document no window shows (as DOMParser makes) is read by its attributes alone: the hidden attribute still hides', () => {
+  const doc = page(
+    `<input id="c" aria-label="Backup code" ${OTC}><input id="d" hidden aria-label="Backup code" ${OTC}>`,
+  );
+  // Browsers give such a document no defaultView, so no computed style can be asked for.
+  Object.defineProperty(doc, 'defaultView', { value: null });
+  // Nor does checkVisibility answer for it: the fallback walk decides.
+  for (const id of ['c', 'd'])
+    Object.assign(doc.getElementById(id) as Element, { checkVisibility: undefined });
+  expect(fieldInputs(findCodeField(doc) as CodeField).map((input) => input.id)).toEqual(['c']);
+});
+
 describe('a code split into one box per symbol', () => {
   it('ten boxes in a fieldset whose legend names a backup code', () => {
     expect(found(`<fieldset><legend>Backup code</legend>${boxes(10)}</fieldset>`)).toBe('split:10');

@@ -16,7 +16,7 @@ import {
   updateUser,
 } from '../../server/services/users';
 import { OPEN_LOCKOUT } from '../../server/store/records';
-import type { UserRecord } from '../../server/store/types';
+import { StoreUnavailableError, type UserRecord } from '../../server/store/types';
 import { buildTestApp, type TestApp } from '../support/fakes';
 import { auditEvents, META, refusal } from '../support/services';
 
@@ -373,6 +373,27 @@ describe('the policy', () => {
   });
 });
 
+describe('a store that fails', () => {
+  const down = new StoreUnavailableError('connection lost');
+
+  it('during a creation, a deletion or a role change: the failure is reported as it is, not as a refusal', async () => {
+    t.deps.store.createUser = async () => {
+      throw down;
+    };
+    t.deps.store.deleteUserKeepingAnAdmin = async () => {
+      throw down;
+    };
+    t.deps.store.updateUserKeepingAnAdmin = async () => {
+      throw down;
+    };
+    const input = { username: 'bob', password: 'bob-password', role: 'user' as const };
+    await expect(createUser(t.deps, META, root, input)).rejects.toBe(down);
+    await expect(deleteUser(t.deps, META, root, alice.id)).rejects.toBe(down);
+    await expect(updateUser(t.deps, META, root, root.id, { role: 'user' })).rejects.toBe(down);
+    expect(await events('user_created')).toEqual([]);
+  });
+});
+
 describe('the first administrator', () => {
   it('an empty store gets `admin` with the given password, and nothing is shown', async () => {
     const empty = await buildTestApp();
@@ -400,6 +421,41 @@ describe('the first administrator', () => {
       expect(await empty.deps.hasher.verifyPassword(admin?.passwordHash ?? '', generatedPassword ?? '')).toBe(
         true,
       );
+    } finally {
+      await empty.close();
+    }
+  });
+
+  it('another instance creating `admin` first is no error: this one creates nothing and shows no password', async () => {
+    const empty = await buildTestApp();
+    try {
+      const create = empty.deps.store.createUser.bind(empty.deps.store);
+      let theirs: UserRecord | undefined;
+      empty.deps.store.createUser = async (user) => {
+        // The other instance counted no users either, and stored its admin a moment earlier.
+        theirs = await newUserRecord(empty.deps, 'admin', 'their-password', 'admin');
+        await create(theirs);
+        return create(user);
+      };
+      expect(await bootstrapAdmin(empty.deps, null)).toEqual({
+        created: false,
+        generatedPassword: null,
+        adminId: null,
+      });
+      expect((await empty.deps.store.findUserByUsername('admin'))?.id).toBe(theirs?.id);
+    } finally {
+      await empty.close();
+    }
+  });
+
+  it('a store that fails while creating the first admin stops the start-up', async () => {
+    const empty = await buildTestApp();
+    try {
+      const down = new StoreUnavailableError('connection lost');
+      empty.deps.store.createUser = async () => {
+        throw down;
+      };
+      await expect(bootstrapAdmin(empty.deps, null)).rejects.toBe(down);
     } finally {
       await empty.close();
     }

@@ -289,7 +289,10 @@ describe('where the lines are drawn', () => {
 
   it('refuses an element of a document that is not shown in any window', () => {
     const { doc } = laidOut();
-    const parsed = new (doc.defaultView as Window & typeof globalThis).DOMParser().parseFromString('<input id="c">', 'text/html');
+    const parsed = new (doc.defaultView as Window & typeof globalThis).DOMParser().parseFromString(
+      '<input id="c">',
+      'text/html',
+    );
     Object.defineProperty(parsed, 'defaultView', { value: null });
     expect(concealment(parsed.getElementById('c') as Element)).toBe('not_rendered');
   });

@@ -94,6 +94,52 @@ describe('changing one’s password', () => {
   });
 });
 
+describe('while a new password hashes', () => {
+  /** Runs `during` before the next password hash, once. */
+  function beforeNextHash(during: () => Promise<unknown>) {
+    const hash = t.deps.hasher.hashPassword;
+    t.deps.hasher.hashPassword = async (password) => {
+      t.deps.hasher.hashPassword = hash;
+      await during();
+      return hash(password);
+    };
+  }
+
+  it('a change loses to an admin reset made meanwhile: refused as a wrong current password, the reset stands', async () => {
+    const session = await startSession(t.deps, alice, 'none');
+    let temporary = '';
+    beforeNextHash(async () => {
+      temporary = (await resetPassword(t.deps, META, root, alice.id, {})).password ?? '';
+    });
+    const refused = await refusal(
+      changePassword(
+        t.deps,
+        META,
+        alice,
+        { currentPassword: 'alice-password', newPassword: 'velvet lantern harbour' },
+        session,
+      ),
+    );
+    expect([refused.status, refused.message, refused.extras.field]).toEqual([
+      401,
+      'That is not your current password.',
+      'currentPassword',
+    ]);
+    const stored = await t.deps.store.getUser(alice.id);
+    expect(await t.deps.hasher.verifyPassword(stored?.passwordHash ?? '', temporary)).toBe(true);
+    expect(stored?.mustChangePassword).toBe(true);
+    expect(await auditEvents(t.deps, 'password_changed')).toEqual([]);
+  });
+
+  it('a reset of a user deleted meanwhile is not found, and audits nothing', async () => {
+    beforeNextHash(() => t.deps.store.deleteUser(alice.id));
+    const refused = await refusal(resetPassword(t.deps, META, root, alice.id, {}));
+    expect([refused.status, refused.message]).toEqual([404, 'User not found.']);
+    expect(await t.deps.store.getUser(alice.id)).toBeNull();
+    expect(await auditEvents(t.deps, 'password_reset')).toEqual([]);
+  });
+});
+
 describe("an admin resetting a user's password", () => {
   it('refuses the username as the temporary password at its field, and an unknown user as not found', async () => {
     const asName = await refusal(resetPassword(t.deps, META, root, alice.id, { password: 'ALICE.liddell' }));

@@ -1,6 +1,6 @@
 // @ts-check
 /**
- * Mutation testing of the security core (`npm run test:mutation`, run on its own: not part of `npm test`).
+ * Mutation testing of the security core (`npm run test:mutation`, the last step of `npm test`).
  * How it runs, what the incremental file is and how to read the report: README.md, "Mutation testing".
  */
 
@@ -31,7 +31,7 @@ export default {
   // import graph again for every mutant: several times slower for nothing.)
   coverageAnalysis: 'perTest',
   vitest: { configFile: 'vitest.mutation.config.ts', related: false },
-  // The CI machine has 2 cores; on a shared one pass `--concurrency 1`.
+  // The CI machine has 2 cores.
   concurrency: 2,
   // Results of unchanged mutants and tests are reused from the committed file: only what changed is re-tested.
   incremental: true,

@@ -108,7 +108,16 @@ describe("the server's own step, untouched", () => {
   });
 });
 
-describe('a page that hides the field', () => {
+/** The page as a browser without Element.checkVisibility sees it: the style checks alone decide. */
+function withoutCheckVisibility(doc: Document): void {
+  const view = doc.defaultView as unknown as { Element: { prototype: { checkVisibility: unknown } } };
+  view.Element.prototype.checkVisibility = undefined;
+}
+
+describe.each([
+  ['', (_: Document) => undefined],
+  [' (a browser without checkVisibility)', withoutCheckVisibility],
+])('a page that hides the field%s', (_, browser) => {
   it.each([
     ['opacity 0 on the field', '#backup_code', 'opacity: 0', 'transparent'],
     ['opacity 0 on an ancestor', 'form', 'opacity: 0', 'transparent'],
@@ -120,8 +129,11 @@ describe('a page that hides the field', () => {
     ['a shrinking transform', 'form', 'transform: scale(0.01)', 'effects'],
     ['clip-path', '.field', 'clip-path: inset(50%)', 'clipped'],
     ['clip', '#backup_code', 'position: absolute; clip: rect(0, 0, 0, 0)', 'clipped'],
+    ['content-visibility: hidden on an ancestor', 'form', 'content-visibility: hidden', 'not_rendered'],
+    ['visibility: collapse', '#backup_code', 'visibility: collapse', 'not_rendered'],
   ])('%s', (_, selector, css, expected) => {
     const { field } = laidOut((doc) => {
+      browser(doc);
       doc.querySelector(selector)?.setAttribute('style', css);
       return undefined;
     });
@@ -174,7 +186,8 @@ describe('a page that hides the field', () => {
   });
 
   it('refuses a field taken out of the document', () => {
-    const { field } = laidOut();
+    const { doc, field } = laidOut();
+    browser(doc);
     field.remove();
     expect(concealment(field)).toBe('not_rendered');
   });
@@ -250,13 +263,12 @@ describe('where the lines are drawn', () => {
   });
 
   it.each([
-    ['visibility: collapse on the field', '#backup_code', 'visibility: collapse', 'not_rendered'],
-    ['content-visibility: hidden on an ancestor', 'form', 'content-visibility: hidden', 'not_rendered'],
     ['a mirrored field', '#backup_code', 'transform: matrix(-1, 0, 0, 1, 0, 0)', 'effects'],
     ['a field skewed sideways', '.field', 'transform: matrix(1, 0.5, 0, 1, 0, 0)', 'effects'],
     ['a field skewed upwards', '.field', 'transform: matrix(1, 0, 0.5, 1, 0, 0)', 'effects'],
     ['a field squashed flat', 'form', 'transform: matrix(1, 0, 0, 0.01, 0, 0)', 'effects'],
     ['a move, then a shrink', 'form', 'transform: matrix(1, 0, 0, 1, 30, 0) scale(0.01)', 'effects'],
+    ['a shrink, then a move', 'form', 'transform: scale(0.01) matrix(1, 0, 0, 1, 30, 0)', 'effects'],
     ['a 3D turn', 'main', 'transform: matrix3d(1, 0, 0, 0, 0, 0, 1, 0, 0, -1, 0, 0, 0, 0, 0, 1)', 'effects'],
   ])('refuses %s', (_, selector, css, expected) => {
     expect(concealment(styled(selector, css))).toBe(expected);
@@ -273,6 +285,24 @@ describe('where the lines are drawn', () => {
     ['a wrapper whose overflow shows everything', '.field', 'overflow: visible'],
   ])('shows a field under %s', (_, selector, css) => {
     expect(concealment(styled(selector, css))).toBeNull();
+  });
+
+  it('refuses a mask a browser reports only under its -webkit- name', () => {
+    const { doc, field } = laidOut();
+    const view = doc.defaultView as Window & typeof globalThis;
+    const computed = view.getComputedStyle.bind(view);
+    const form = doc.querySelector('form');
+    // happy-dom drops -webkit-mask-image; a browser that knows masks by that name alone reports it so.
+    view.getComputedStyle = (element: Element) => {
+      const style = computed(element);
+      if (element !== form) return style;
+      const read = style.getPropertyValue.bind(style);
+      return Object.assign(style, {
+        getPropertyValue: (name: string) =>
+          name === '-webkit-mask-image' ? 'linear-gradient(transparent, transparent)' : read(name),
+      });
+    };
+    expect(concealment(field)).toBe('effects');
   });
 
   it("obeys the browser's checkVisibility, asked about visibility and content-visibility: auto too", () => {
@@ -378,6 +408,21 @@ describe('elements over the field', () => {
     ['its bottom strip', { left, top: top + height * 0.85, width, height: height * 0.15 }],
   ])('refuses a field covered over %s', (_, part) => {
     expect(coveredBy(part)).toBe('covered');
+  });
+
+  it('lets an element painted under the field be (a panel behind it, not its ancestor)', () => {
+    const { doc, field } = laidOut((d) => [
+      [added(d, 'background: white'), { left: 0, top: 200, width: 900, height: 300 }],
+    ]);
+    const hits = doc.elementsFromPoint.bind(doc);
+    // The panel comes earlier in the painting order: the field is on top of it at every point.
+    Object.assign(doc, {
+      elementsFromPoint: (x: number, y: number) => {
+        const below = hits(x, y).filter((element) => element !== field);
+        return below.length < hits(x, y).length ? [field, ...below] : below;
+      },
+    });
+    expect(concealment(field)).toBeNull();
   });
 
   it('refuses a field no hit test reaches (the point belongs to another frame)', () => {

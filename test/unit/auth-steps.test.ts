@@ -50,6 +50,15 @@ async function codes(): Promise<string[]> {
   return (await generateBackupCodes(t.deps, META, user, 'alice-password')).codes.map((c) => c.code);
 }
 
+/** Runs `during` while the next backup code hashes, then lets the hash finish. */
+function whileCodeHashes(during: () => Promise<unknown>) {
+  const hash = t.deps.hasher.codeDigest;
+  t.deps.hasher.codeDigest = async (value, salt) => {
+    await during();
+    return hash(value, salt);
+  };
+}
+
 describe('the password step', () => {
   it('without MFA: a session at once, audited as a password sign-in', async () => {
     await t.deps.store.createUser(await newUserRecord(t.deps, 'bob', 'bob-password', 'user'));
@@ -235,9 +244,8 @@ describe('the MFA step', () => {
   it('an account locked by another attempt while this code hashed is refused, and this attempt is not counted', async () => {
     const [code = ''] = await codes();
     const { mfaToken } = await challenge();
-    const hash = t.deps.hasher.codeDigest;
-    t.deps.hasher.codeDigest = async (value, salt) => {
-      await t.deps.store.updateUser(alice.id, (current) => ({
+    whileCodeHashes(() =>
+      t.deps.store.updateUser(alice.id, (current) => ({
         user: {
           ...current,
           mfaLockout: {
@@ -247,9 +255,8 @@ describe('the MFA step', () => {
           },
         },
         result: null,
-      }));
-      return hash(value, salt);
-    };
+      })),
+    );
     const refused = await refusal(verifyMfa(t.deps, META, { mfaToken, method: 'backup_code', code }));
     expect(refused.status).toBe(429);
     expect(refused.extras.retryAfter).toBe(60);
@@ -290,14 +297,12 @@ describe('the MFA step', () => {
   it('a right code of a set revoked while it hashed is refused and counted as a wrong code', async () => {
     const [code = ''] = await codes();
     const { mfaToken } = await challenge();
-    const hash = t.deps.hasher.codeDigest;
-    t.deps.hasher.codeDigest = async (value, salt) => {
-      await t.deps.store.updateUser(alice.id, (current) => ({
+    whileCodeHashes(() =>
+      t.deps.store.updateUser(alice.id, (current) => ({
         user: { ...current, backupCodes: null },
         result: null,
-      }));
-      return hash(value, salt);
-    };
+      })),
+    );
     const refused = await refusal(verifyMfa(t.deps, META, { mfaToken, method: 'backup_code', code }));
     expect(refused.code).toBe('invalid_code');
     expect((await t.deps.store.getUser(alice.id))?.mfaLockout.failures).toHaveLength(1);
@@ -330,11 +335,7 @@ describe('the MFA step', () => {
   it('a user deleted while the code hashed gets a dead sign-in, not a session', async () => {
     const [code = ''] = await codes();
     const { mfaToken } = await challenge();
-    const hash = t.deps.hasher.codeDigest;
-    t.deps.hasher.codeDigest = async (value, salt) => {
-      await t.deps.store.deleteUser(alice.id);
-      return hash(value, salt);
-    };
+    whileCodeHashes(() => t.deps.store.deleteUser(alice.id));
     const refused = await refusal(verifyMfa(t.deps, META, { mfaToken, method: 'backup_code', code }));
     expect(refused.code).toBe('invalid_mfa_token');
     expect(await events('login_succeeded')).toEqual([]);

@@ -554,11 +554,17 @@ describe("the browser's own occlusion test (Chromium's IntersectionObserver v2)"
     return made;
   }
 
-  it('counts a field the browser has not reported on yet as covered, then follows what it reports', () => {
+  /** The laid-out field, watched through the stand-in observer. */
+  function watched() {
     const { doc, field } = laidOut();
     const made = withObserver(doc);
     const watch = watchVisibility(doc);
     watch.observe(field);
+    return { field, made, watch };
+  }
+
+  it('counts a field the browser has not reported on yet as covered, then follows what it reports', () => {
+    const { field, made, watch } = watched();
     const observer = made[0];
     expect(observer?.observed.has(field)).toBe(true);
     expect(watch.concealment(field)).toBe('covered');
@@ -570,20 +576,14 @@ describe("the browser's own occlusion test (Chromium's IntersectionObserver v2)"
   });
 
   it('still runs the DOM checks first: a faded field is transparent whatever the browser said', () => {
-    const { doc, field } = laidOut();
-    const made = withObserver(doc);
-    const watch = watchVisibility(doc);
-    watch.observe(field);
+    const { field, made, watch } = watched();
     made[0]?.report(field, true);
     field.setAttribute('style', 'opacity: 0');
     expect(watch.concealment(field)).toBe('transparent');
   });
 
   it('forgets what it saw of an element it stops watching, and lets go of the observer when stopped', () => {
-    const { doc, field } = laidOut();
-    const made = withObserver(doc);
-    const watch = watchVisibility(doc);
-    watch.observe(field);
+    const { field, made, watch } = watched();
     made[0]?.report(field, true);
     watch.unobserve(field);
     expect(made[0]?.observed.has(field)).toBe(false);

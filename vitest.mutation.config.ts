@@ -10,8 +10,16 @@ import base from './vitest.config';
 // Not the base config's projects: a project's own include would bring back every suite.
 const { projects: _everySuite, ...shared } = base.test ?? {};
 
-/** Tests whose fakes replace modules (vi.mock of the browser API): each file needs its own module graph. */
-const MOCKING = ['test/ext/**/*.test.{ts,tsx}', 'test/unit/autofill-background.test.ts'];
+/**
+ * Files that need a module graph of their own: fakes that replace modules (vi.mock of the browser API),
+ * and the password-rule tests, whose common-password list is built once per graph on first use: in a
+ * shared graph another file's test would build it, and only that test would count as reaching it.
+ */
+const OWN_GRAPH = [
+  'test/ext/**/*.test.{ts,tsx}',
+  'test/unit/autofill-background.test.ts',
+  'test/server/passwords.test.ts',
+];
 
 export default defineConfig({
   test: {
@@ -42,13 +50,13 @@ export default defineConfig({
         test: {
           name: 'shared-modules',
           include: ['test/unit/**/*.test.{ts,tsx}', 'test/server/**/*.test.ts'],
-          exclude: MOCKING,
+          exclude: OWN_GRAPH,
           isolate: false,
         },
       },
       {
         extends: true,
-        test: { name: 'isolated', include: MOCKING },
+        test: { name: 'own-graph', include: OWN_GRAPH },
       },
     ],
   },

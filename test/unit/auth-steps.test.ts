@@ -341,6 +341,19 @@ describe('the MFA step', () => {
     expect(await events('login_succeeded')).toEqual([]);
   });
 
+  it('a user deleted between reading the challenge and reading the account gets a dead sign-in', async () => {
+    const { mfaToken } = await challenge();
+    const getToken = t.deps.store.getToken.bind(t.deps.store);
+    t.deps.store.getToken = async (hash) => {
+      const record = await getToken(hash);
+      await t.deps.store.deleteUser(alice.id);
+      return record;
+    };
+    const refused = await refusal(verifyMfa(t.deps, META, { mfaToken, method: 'totp', code: totpNow() }));
+    expect(refused.code).toBe('invalid_mfa_token');
+    expect(await t.deps.store.countIpFailures(IP, new Date(0).toISOString())).toBe(0);
+  });
+
   it('a challenge whose user was deleted is dead', async () => {
     const { mfaToken } = await challenge();
     await t.deps.store.deleteUser(alice.id);

@@ -446,8 +446,8 @@ describe('elements over the field', () => {
   it('lets clicks-through elements be that are its ancestors, its children, or have no box', () => {
     const { doc } = laidOut((d) => [
       // Nothing painted: a zero-width or zero-height marker over the field.
-      [added(d, 'pointer-events: none'), { left, top, width: 0, height: 40 }],
-      [added(d, 'pointer-events: none'), { left, top, width: 400, height: 0 }],
+      [added(d, 'pointer-events: none'), { left: left + 50, top: top - 2, width: 0, height: 40 }],
+      [added(d, 'pointer-events: none'), { left: left - 2, top: top + 10, width: 400, height: 0 }],
     ]);
     doc.querySelector('main')?.setAttribute('style', 'pointer-events: none');
     const button = doc.querySelector('button[type=submit]') as HTMLButtonElement;
@@ -592,6 +592,19 @@ describe("the browser's own occlusion test (Chromium's IntersectionObserver v2)"
     expect(watch.concealment(field)).toBe('covered');
     watch.stop();
     expect(made[0]?.disconnected).toBe(true);
+  });
+
+  it('a document shown in no window gets no observer, and its elements count as not rendered', () => {
+    const { doc } = laidOut();
+    const parsed = new (doc.defaultView as Window & typeof globalThis).DOMParser().parseFromString(
+      '<input id="c">',
+      'text/html',
+    );
+    Object.defineProperty(parsed, 'defaultView', { value: null });
+    const watch = watchVisibility(parsed);
+    const input = parsed.getElementById('c') as Element;
+    watch.observe(input);
+    expect(watch.concealment(input)).toBe('not_rendered');
   });
 
   it('relies on the DOM checks alone where the browser has no occlusion test', () => {

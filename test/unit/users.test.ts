@@ -392,6 +392,28 @@ describe('a store that fails', () => {
     await expect(updateUser(t.deps, META, root, root.id, { role: 'user' })).rejects.toBe(down);
     expect(await events('user_created')).toEqual([]);
   });
+
+  it('while reading the account to delete: the failure is reported, not taken for an unknown user', async () => {
+    t.deps.store.getUser = async () => {
+      throw down;
+    };
+    await expect(deleteUser(t.deps, META, root, alice.id)).rejects.toBe(down);
+  });
+});
+
+describe('two admins deleting one account at once', () => {
+  it('the later one is told the user is not found and audits nothing', async () => {
+    const getUser = t.deps.store.getUser.bind(t.deps.store);
+    t.deps.store.getUser = async (id) => {
+      const found = await getUser(id);
+      // The other admin's deletion lands between this one's read and its delete.
+      await t.deps.store.deleteUser(id);
+      return found;
+    };
+    const refused = await refusal(deleteUser(t.deps, META, root, alice.id));
+    expect([refused.status, refused.message]).toEqual([404, 'User not found.']);
+    expect(await events('user_deleted')).toEqual([]);
+  });
 });
 
 describe('the first administrator', () => {

@@ -71,6 +71,7 @@ function describeInput(input: HTMLInputElement): string {
 export function isShown(element: Element): boolean {
   if (
     typeof element.checkVisibility === 'function' &&
+    // Stryker disable next-line ObjectLiteral,BooleanLiteral: the walk below reads the element's own (inherited) visibility
     !element.checkVisibility({ visibilityProperty: true })
   ) {
     return false;

@@ -116,7 +116,7 @@ describe('generating a set', () => {
   it('for a user deleted meanwhile is refused as not found and leaves no audit event', async () => {
     await t.deps.store.deleteUser(alice.id);
     const error = await refusal(generateBackupCodes(t.deps, META, alice, 'alice-password'));
-    expect(error.status).toBe(404);
+    expect([error.status, error.message]).toEqual([404, 'User not found.']);
     expect(await t.deps.store.listAudit({ limit: 10, type: 'backup_codes_generated' })).toEqual([]);
   });
 });

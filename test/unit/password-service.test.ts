@@ -150,6 +150,10 @@ describe("an admin resetting a user's password", () => {
     ]);
     const unknown = await refusal(resetPassword(t.deps, META, root, UNKNOWN, {}));
     expect([unknown.status, unknown.message]).toEqual([404, 'User not found.']);
+    const unknownGiven = await refusal(
+      resetPassword(t.deps, META, root, UNKNOWN, { password: 'velvet lantern harbour' }),
+    );
+    expect([unknownGiven.status, unknownGiven.message]).toEqual([404, 'User not found.']);
     expect(await auditEvents(t.deps, 'password_reset')).toEqual([]);
   });
 

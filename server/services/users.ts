@@ -196,6 +196,7 @@ export async function deleteUser(deps: Deps, meta: RequestMeta, admin: UserRecor
     if (error instanceof DamagedAccountError) return error.account;
     throw error;
   });
+  // Stryker disable next-line ConditionalExpression: the store's delete of an unknown id is the same 404 just below
   if (!target) throw notFound('User');
   if (!(await deps.store.deleteUserKeepingAnAdmin(userId).catch(lastAdminRefusal))) throw notFound('User');
   await audit(deps, meta, 'user_deleted', { actor: admin, subject: target });

@@ -43,6 +43,12 @@ describe('backup-code format', () => {
     }
   });
 
+  it('reads at most 64 typed characters, spaces and dashes included', () => {
+    expect(normalizeCode(`${' '.repeat(27)}ABCDE-FGHJK${' '.repeat(26)}`)).toBe('ABCDEFGHJK');
+    expect(normalizeCode(`${' '.repeat(27)}ABCDE-FGHJK${' '.repeat(27)}`)).toBeNull();
+    expect(normalizeCode(`${'-'.repeat(60)}ABCDEFGHJK`)).toBeNull();
+  });
+
   it('round-trips every formatted code, in any case (property)', () => {
     const symbol = fc.constantFrom(...CODE_ALPHABET);
     fc.assert(

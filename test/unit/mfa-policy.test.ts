@@ -3,8 +3,10 @@ import {
   backupCodeReason,
   backupCodeStatus,
   backupCodeUsable,
+  mfaEnabled,
   mfaStep,
   sessionMeetsPolicy,
+  unusedCount,
 } from '../../server/services/mfa-policy';
 import { OPEN_LOCKOUT } from '../../server/store/records';
 import type { MfaRecord, UserRecord } from '../../server/store/types';
@@ -97,7 +99,10 @@ describe('who may generate backup codes', () => {
     );
   });
   it('nobody when MFA is skipped', () => {
-    expect(backupCodeReason(policy('skipped'), user(enrolled))?.code).toBe('mfa_skipped');
+    expect(backupCodeReason(policy('skipped'), user(enrolled))).toEqual({
+      code: 'mfa_skipped',
+      message: 'Multifactor authentication is turned off on this server, so backup codes are not used.',
+    });
   });
   it('not a user whose MFA is not configured yet', () => {
     for (const mfa of [noMfa, later]) {
@@ -129,5 +134,65 @@ describe('backup-code status', () => {
     expect(backupCodeUsable(policy('required'), user(enrolled, 0, 2))).toBe(true);
     expect(backupCodeUsable(policy('required'), user(enrolled, 2, 2))).toBe(false);
     expect(backupCodeUsable(policy('required', false), user(enrolled, 0, 2))).toBe(false);
+  });
+});
+
+describe('backup-code status at the edges', () => {
+  it('without a set: allowed, empty, and never a warning, whatever the threshold', () => {
+    for (const threshold of [0, 1, 3, 10]) {
+      expect(backupCodeStatus(policy('required', true, threshold), user(enrolled))).toEqual({
+        allowed: true,
+        reason: null,
+        total: 0,
+        remaining: 0,
+        used: [],
+        generatedAt: null,
+        warn: false,
+      });
+    }
+    expect(unusedCount(user(enrolled))).toBe(0);
+    expect(backupCodeUsable(policy('required'), user(enrolled))).toBe(false);
+  });
+
+  it('with a set: its time, and the warning from exactly the threshold down to the last code', () => {
+    expect(backupCodeStatus(policy('required'), user(enrolled, 2, 6))).toEqual({
+      allowed: true,
+      reason: null,
+      total: 6,
+      remaining: 4,
+      used: [1, 2],
+      generatedAt: '2026-01-02T00:00:00Z',
+      warn: false,
+    });
+    const warn = (remaining: number, threshold: number) =>
+      backupCodeStatus(policy('required', true, threshold), user(enrolled, 10 - remaining, 10)).warn;
+    expect([warn(4, 3), warn(3, 3), warn(1, 3), warn(1, 1), warn(2, 1), warn(1, 0)]).toEqual([
+      false,
+      true,
+      true,
+      true,
+      false,
+      false,
+    ]);
+  });
+
+  it('codes turned off: not allowed, no warning, and the set kept as it was', () => {
+    const status = backupCodeStatus(policy('required', false), user(enrolled, 8, 10));
+    expect(status).toMatchObject({ allowed: false, warn: false, remaining: 2, total: 10 });
+    expect(status.reason?.code).toBe('backup_codes_disabled');
+  });
+});
+
+describe('whether MFA applies', () => {
+  it('an authenticator marked enrolled without a secret must be enrolled again', () => {
+    expect(mfaStep(policy('required'), user({ ...enrolled, secret: null }))).toBe('enroll');
+    expect(mfaStep(policy('required'), user({ ...enrolled, enrolled: false }))).toBe('enroll');
+  });
+
+  it('is on whenever the sign-in asks for a code or an enrolment', () => {
+    expect(mfaEnabled(policy('required'), user(enrolled))).toBe(true);
+    expect(mfaEnabled(policy('required'), user(noMfa))).toBe(true);
+    expect(mfaEnabled(policy('optional_per_user'), user(noMfa))).toBe(false);
+    expect(mfaEnabled(policy('skipped'), user(enrolled))).toBe(false);
   });
 });

@@ -5,7 +5,9 @@
  *
  * The queue is also the sign-in's admission control: when the hashes already waiting would take more
  * than `maxWaitMs` to finish, a new sign-in attempt is refused at once (503, Retry-After) instead of
- * joining a queue that a password-spraying flood can grow without end.
+ * joining a queue that a password-spraying flood can grow without end. While it sheds, one slot stays
+ * unused: hashes on every core would leave the event loop and the file system waiting for a core, and
+ * signed-in users, /healthz and the refusals themselves would slow down with them.
  */
 import { availableParallelism } from 'node:os';
 import type { Hasher } from './hasher';
@@ -18,6 +20,8 @@ export interface HashQueueOptions {
   maxWaitMs?: number;
   /** Called for each attempt shed. */
   onShed?: () => void;
+  /** How long after the last shed one slot stays unused (default 5 s). */
+  freeCoreAfterShedMs?: number;
   /** Called once per finished argon2id call with its own running time (the wait excluded). */
   onHashed?: (operation: HashOperation, seconds: number) => void;
 }
@@ -40,6 +44,7 @@ export function defaultHashConcurrency(
 }
 
 export const DEFAULT_MAX_WAIT_MS = 3000;
+const FREE_CORE_AFTER_SHED_MS = 5000;
 
 /** Before any hash has been timed: argon2id at OWASP cost on a slow core. */
 const FIRST_GUESS_MS = 50;
@@ -67,18 +72,27 @@ export class HashQueue implements SignInGate {
   readonly #admitted = new Map<number, number>();
   #admissions = 0;
   #averageMs: number | null = null;
+  readonly #freeCoreAfterShedMs: number;
+  #lastShedAt = Number.NEGATIVE_INFINITY;
 
   constructor(inner: Hasher, options: HashQueueOptions) {
     this.concurrency = Math.max(1, options.concurrency);
     this.#maxWaitMs = options.maxWaitMs ?? DEFAULT_MAX_WAIT_MS;
     this.#onHashed = options.onHashed;
     this.#onShed = options.onShed;
+    this.#freeCoreAfterShedMs = options.freeCoreAfterShedMs ?? FREE_CORE_AFTER_SHED_MS;
     this.hasher = {
       hashPassword: (password) => this.#run('hash_password', () => inner.hashPassword(password)),
       verifyPassword: (hash, password) =>
         this.#run('verify_password', () => inner.verifyPassword(hash, password)),
       codeDigest: (code, salt) => this.#run('code_digest', () => inner.codeDigest(code, salt)),
     };
+  }
+
+  /** How many hashes may run at once now: one fewer while shedding, never fewer than one. */
+  get slots(): number {
+    const shedding = performance.now() - this.#lastShedAt < this.#freeCoreAfterShedMs;
+    return shedding ? Math.max(1, this.concurrency - 1) : this.concurrency;
   }
 
   /** argon2id calls waiting for a turn. */
@@ -103,7 +117,7 @@ export class HashQueue implements SignInGate {
    */
   estimatedWaitMs(): number {
     const ahead = Math.max(this.#waiting.length + this.#running, this.#admitted.size);
-    return ((ahead + 1) / this.concurrency) * this.averageMs;
+    return ((ahead + 1) / this.slots) * this.averageMs;
   }
 
   /**
@@ -121,6 +135,7 @@ export class HashQueue implements SignInGate {
   admit(): Admission {
     const waitMs = Math.max(this.estimatedWaitMs(), this.oldestWaitMs());
     if (waitMs > this.#maxWaitMs) {
+      this.#lastShedAt = performance.now();
       this.#onShed?.();
       return { admitted: false, retryAfterS: Math.max(1, Math.ceil(waitMs / 1000)) };
     }
@@ -133,12 +148,19 @@ export class HashQueue implements SignInGate {
     this.#averageMs = this.#averageMs === null ? ms : this.#averageMs + SMOOTHING * (ms - this.#averageMs);
   }
 
-  async #run<T>(operation: HashOperation, work: () => Promise<T>): Promise<T> {
-    if (this.#running >= this.concurrency) {
-      await new Promise<void>((turn) => this.#waiting.push({ turn, since: performance.now() }));
-    } else {
+  /** Gives free slots to the calls first in line. */
+  #pump(): void {
+    while (this.#running < this.slots && this.#waiting.length > 0) {
       this.#running++;
+      this.#waiting.shift()?.turn();
     }
+  }
+
+  async #run<T>(operation: HashOperation, work: () => Promise<T>): Promise<T> {
+    await new Promise<void>((turn) => {
+      this.#waiting.push({ turn, since: performance.now() });
+      this.#pump();
+    });
     const started = performance.now();
     try {
       return await work();
@@ -146,10 +168,8 @@ export class HashQueue implements SignInGate {
       const ms = performance.now() - started;
       this.#timed(ms);
       this.#onHashed?.(operation, ms / 1000);
-      // The slot passes straight to the next in line, so `running` never overshoots.
-      const next = this.#waiting.shift();
-      if (next) next.turn();
-      else this.#running--;
+      this.#running--;
+      this.#pump();
     }
   }
 }

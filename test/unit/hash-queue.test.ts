@@ -86,7 +86,13 @@ describe('HashQueue', () => {
 
   it('admits sign-ins while their hashes would finish within maxWaitMs, then sheds with Retry-After', async () => {
     let shed = 0;
-    const queue = new HashQueue(slowHasher(40), { concurrency: 2, maxWaitMs: 200, onShed: () => shed++ });
+    // Both slots stay in use after a shed here (the free core has a test of its own below).
+    const queue = new HashQueue(slowHasher(40), {
+      concurrency: 2,
+      maxWaitMs: 200,
+      onShed: () => shed++,
+      freeCoreAfterShedMs: 0,
+    });
     // Time a few hashes so the moving average knows the cost (about 40 ms).
     await Promise.all([1, 2, 3, 4].map(() => queue.hasher.hashPassword('x')));
     expect(queue.averageMs).toBeGreaterThanOrEqual(35);
@@ -119,6 +125,39 @@ describe('HashQueue', () => {
     expect(queue.admit().admitted).toBe(false);
     for (const a of [...admitted, again]) if (a.admitted) a.release();
     expect(queue.admit().admitted).toBe(true);
+  });
+
+  it('leaves one core free of hashing while it sheds, and takes it back once shedding stops', async () => {
+    const held = heldHasher();
+    const queue = new HashQueue(held.hasher, { concurrency: 2, maxWaitMs: 0, freeCoreAfterShedMs: 100 });
+    expect(queue.slots).toBe(2);
+    expect(queue.admit().admitted).toBe(false);
+    expect(queue.slots).toBe(1);
+    const results = ['a', 'b', 'c', 'd'].map((p) => queue.hasher.hashPassword(p));
+    await tick();
+    expect(held.started).toEqual(['a']);
+    held.releaseNext();
+    await tick();
+    expect(held.started).toEqual(['a', 'b']);
+
+    await new Promise((done) => setTimeout(done, 120));
+    expect(queue.slots).toBe(2);
+    // The next event hands the second slot to the one first in line, in order.
+    const e = queue.hasher.hashPassword('e');
+    await tick();
+    expect(held.started).toEqual(['a', 'b', 'c']);
+    expect([queue.running, queue.waiting]).toEqual([2, 2]);
+    for (let i = 0; i < 4; i++) {
+      held.releaseNext();
+      await tick();
+    }
+    await Promise.all([...results, e]);
+    expect(held.started).toEqual(['a', 'b', 'c', 'd', 'e']);
+
+    // One core is never zero: a queue of one keeps hashing while it sheds.
+    const single = new HashQueue(heldHasher().hasher, { concurrency: 1, maxWaitMs: 0 });
+    expect(single.admit().admitted).toBe(false);
+    expect(single.slots).toBe(1);
   });
 
   it('counts hashes already queued (from any caller) as work ahead', async () => {

@@ -703,15 +703,17 @@ export class LowdbStore implements Store {
     });
     await mapLimit(await recordNames(this.#fs, this.#unknownNamesDir), READ_CONCURRENCY, async (name) => {
       const path = this.#unknownNamePath(name);
+      // Only a name untouched for a day is read at all: a flood of new names leaves thousands of young ones.
+      if (!(await isStale(path))) return;
       await this.#unknownNameLocks.run(name, async () => {
+        if (!(await isStale(path))) return;
         // A name that was locked keeps its escalation for longer, as an account's lockout would.
-        const record = await this.#readUnknownName(name);
-        const lockedBefore = record !== null && (record.lockout.locks > 0 || record.lockout.needsAdminUnlock);
-        const stats = await this.#fs.stat(path).catch(() => null);
-        const age = stats ? Date.now() - stats.mtimeMs : 0;
-        if (age > (lockedBefore ? LOCKED_UNKNOWN_NAME_AGE_MS : SWEEP_AGE_MS)) {
-          if (await removeFileDurably(path, this.#fs)) removed++;
+        const lockout = (await this.#readUnknownName(name))?.lockout ?? OPEN_LOCKOUT;
+        if (lockout.locks > 0 || lockout.needsAdminUnlock) {
+          const stats = await this.#fs.stat(path).catch(() => null);
+          if (!stats || Date.now() - stats.mtimeMs <= LOCKED_UNKNOWN_NAME_AGE_MS) return;
         }
+        if (await removeFileDurably(path, this.#fs)) removed++;
       });
     });
     return removed;

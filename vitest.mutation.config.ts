@@ -1,7 +1,7 @@
 /**
  * The tests Stryker runs against each mutant: the fast, in-process ones only. Left out: the real server
  * process (test/server/http.test.ts, tls.test.ts, proxy.test.ts, oidc-restart.test.ts, last-admin.test.ts,
- * backup.test.ts, store-damage-http.test.ts, admin-cli.test.ts), Chromium (test/e2e), the crash and fuzz suites and the
+ * backup.test.ts, store-damage-http.test.ts, admin-cli.test.ts, overload-http.test.ts), Chromium (test/e2e), the crash and fuzz suites and the
  * store's own tests, which cover none of the mutated modules and would make a run take hours on 2 cores.
  */
 import { defineConfig } from 'vitest/config';
@@ -33,6 +33,7 @@ export default defineConfig({
       'test/server/backup.test.ts',
       'test/server/store-damage-http.test.ts',
       'test/server/admin-cli.test.ts',
+      'test/server/overload-http.test.ts',
       // The OpenID provider is not in the core; its sign-in runs through services/auth.ts, which the
       // API and web tests pin, and each of its tests pays for a whole authorization flow.
       'test/server/oidc.test.ts',

@@ -51,7 +51,7 @@ async function main() {
     concurrency: defaultHashConcurrency(),
     maxWaitMs: config.hashQueueMaxWaitMs,
     onHashed: (operation, seconds) => metrics?.hashed(operation, seconds),
-    onShed: () => metrics?.shed(),
+    onShed: (held) => metrics?.shed(held),
   });
   // Without METRICS_PORT nothing is measured: the store is used as it is.
   if (config.metrics) metrics = createMetrics({ store: selected.store, hashQueue });

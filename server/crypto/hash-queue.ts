@@ -8,6 +8,10 @@
  * joining a queue that a password-spraying flood can grow without end. While it sheds, one slot stays
  * unused: hashes on every core would leave the event loop and the file system waiting for a core, and
  * signed-in users, /healthz and the refusals themselves would slow down with them.
+ *
+ * A client told to retry later that comes back sooner is still refused, but its 503 is held until the
+ * time it was given. Otherwise a flood that ignores Retry-After costs the event loop one refusal per
+ * round trip, as fast as the clients can ask, and the refusals alone keep everyone else waiting.
  */
 import { availableParallelism } from 'node:os';
 import type { Hasher } from './hasher';
@@ -18,10 +22,12 @@ export interface HashQueueOptions {
   concurrency: number;
   /** The longest a newly admitted sign-in attempt should wait for its hash; longer, and it is shed. */
   maxWaitMs?: number;
-  /** Called for each attempt shed. */
-  onShed?: () => void;
+  /** Called for each attempt shed; `held` when its client came back before its Retry-After. */
+  onShed?: (held: boolean) => void;
   /** How long after the last shed one slot stays unused (default 5 s). */
   freeCoreAfterShedMs?: number;
+  /** The most refusals held at once, so that their memory stays bounded (default 5,000). */
+  maxHeld?: number;
   /** Called once per finished argon2id call with its own running time (the wait excluded). */
   onHashed?: (operation: HashOperation, seconds: number) => void;
 }
@@ -51,12 +57,42 @@ const FIRST_GUESS_MS = 50;
 /** Weight of the newest timing in the moving average: follows a change of load within ~10 hashes. */
 const SMOOTHING = 0.2;
 
-/** A sign-in attempt let in, to release when it is answered; or refused, with when to retry. */
-export type Admission = { admitted: true; release: () => void } | { admitted: false; retryAfterS: number };
+/**
+ * A sign-in attempt let in, to release when it is answered; or refused, with when to retry and, for a
+ * client back before its time, what to wait for before answering.
+ */
+export type Admission =
+  | { admitted: true; release: () => void }
+  | { admitted: false; retryAfterS: number; held?: Promise<void> };
 
-/** What the app asks before it starts a sign-in attempt (deps.signInGate). */
+/** What the app asks before it starts a sign-in attempt (deps.signInGate), with the client's address. */
 export interface SignInGate {
-  admit(): Admission;
+  admit(client?: string | null): Admission;
+}
+
+/** Clients remembered as told to wait; past this the oldest are forgotten (answered at once if early). */
+const MAX_TOLD = 100_000;
+/** Refusals held at once, unless told otherwise; past this an early client is answered at once. */
+const MAX_HELD = 5_000;
+
+/** Which clients were told to retry no sooner than when (performance.now() milliseconds). */
+class ToldToWait {
+  /** Insertion order is the order they were told, so the front is the first to expire. */
+  readonly #until = new Map<string, number>();
+
+  tell(client: string, until: number, now: number): void {
+    this.#until.delete(client);
+    this.#until.set(client, until);
+    for (const [oldest, oldestUntil] of this.#until) {
+      if (oldestUntil > now && this.#until.size <= MAX_TOLD) break;
+      this.#until.delete(oldest);
+    }
+  }
+
+  /** How long before its time the client is back: 0 if it is not early. */
+  earlyByMs(client: string, now: number): number {
+    return Math.max(0, (this.#until.get(client) ?? now) - now);
+  }
 }
 
 export class HashQueue implements SignInGate {
@@ -74,6 +110,9 @@ export class HashQueue implements SignInGate {
   #averageMs: number | null = null;
   readonly #freeCoreAfterShedMs: number;
   #lastShedAt = Number.NEGATIVE_INFINITY;
+  readonly #told = new ToldToWait();
+  #held = 0;
+  readonly #maxHeld: number;
 
   constructor(inner: Hasher, options: HashQueueOptions) {
     this.concurrency = Math.max(1, options.concurrency);
@@ -81,6 +120,7 @@ export class HashQueue implements SignInGate {
     this.#onHashed = options.onHashed;
     this.#onShed = options.onShed;
     this.#freeCoreAfterShedMs = options.freeCoreAfterShedMs ?? FREE_CORE_AFTER_SHED_MS;
+    this.#maxHeld = options.maxHeld ?? MAX_HELD;
     this.hasher = {
       hashPassword: (password) => this.#run('hash_password', () => inner.hashPassword(password)),
       verifyPassword: (hash, password) =>
@@ -103,6 +143,11 @@ export class HashQueue implements SignInGate {
   /** argon2id calls running now. */
   get running(): number {
     return this.#running;
+  }
+
+  /** Refusals being held until their client's Retry-After has passed. */
+  get held(): number {
+    return this.#held;
   }
 
   /** The moving average of one argon2id call's running time, in milliseconds. */
@@ -132,12 +177,31 @@ export class HashQueue implements SignInGate {
     return now - Math.min(firstInLine, firstAdmitted);
   }
 
-  admit(): Admission {
+  /**
+   * Lets an attempt in or refuses it. Only a refusal looks at `client` (its address): an attempt the
+   * queue has room for is let in whenever it comes, and who is early says nothing about any account.
+   */
+  admit(client: string | null = null): Admission {
     const waitMs = Math.max(this.estimatedWaitMs(), this.oldestWaitMs());
     if (waitMs > this.#maxWaitMs) {
-      this.#lastShedAt = performance.now();
-      this.#onShed?.();
-      return { admitted: false, retryAfterS: Math.max(1, Math.ceil(waitMs / 1000)) };
+      const now = performance.now();
+      this.#lastShedAt = now;
+      const retryAfterS = Math.max(1, Math.ceil(waitMs / 1000));
+      if (client === null) {
+        this.#onShed?.(false);
+        return { admitted: false, retryAfterS };
+      }
+      // Never longer than the Retry-After it gets: many connections from one address are each held,
+      // not lined up one behind the other.
+      const early = Math.min(this.#told.earlyByMs(client, now), retryAfterS * 1000);
+      const holdMs = this.#held < this.#maxHeld ? early : 0;
+      // Its Retry-After counts from when it is answered.
+      this.#told.tell(client, now + holdMs + retryAfterS * 1000, now);
+      this.#onShed?.(holdMs > 0);
+      if (holdMs === 0) return { admitted: false, retryAfterS };
+      this.#held++;
+      const held = new Promise<void>((answer) => setTimeout(answer, holdMs)).finally(() => this.#held--);
+      return { admitted: false, retryAfterS, held };
     }
     const id = this.#admissions++;
     this.#admitted.set(id, performance.now());

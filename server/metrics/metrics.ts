@@ -69,7 +69,12 @@ export function createMetrics(sources: MetricSources) {
   });
   const shed = new Counter({
     name: 'sparekey_sign_ins_shed_total',
-    help: 'Sign-in attempts refused at once (503) because argon2id had more waiting than it could check within ARGON2_QUEUE_MAX_WAIT_MS.',
+    help: 'Sign-in attempts refused (503) because argon2id had more waiting than it could check within ARGON2_QUEUE_MAX_WAIT_MS.',
+    registers,
+  });
+  const shedHeld = new Counter({
+    name: 'sparekey_sign_ins_shed_held_total',
+    help: 'Of the attempts shed, those whose client came back before the Retry-After it was given: their 503 was held until then.',
     registers,
   });
   const hashSeconds = new Histogram({
@@ -174,7 +179,10 @@ export function createMetrics(sources: MetricSources) {
       }
     },
     sessionStarted: () => sessionsStarted.inc(),
-    shed: () => shed.inc(),
+    shed: (held: boolean) => {
+      shed.inc();
+      if (held) shedHeld.inc();
+    },
     hashed: (operation: HashOperation, seconds: number) => hashSeconds.observe({ operation }, seconds),
     storeWrite: (operation: string, seconds: number) => storeWriteSeconds.observe({ operation }, seconds),
   };

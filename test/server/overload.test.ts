@@ -2,6 +2,7 @@
  * Overload shedding through the real app on a real lowdb store: with the argon2id queue full, sign-in
  * attempts get 503 with Retry-After at once, change nothing and tell nothing, while signed-in users
  * and /healthz carry on. The queue is filled by holding admissions, so the test needs no real load.
+ * test/server/overload-http.test.ts floods the real server over HTTP.
  */
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createApp } from '../../server/app';
@@ -14,6 +15,7 @@ import { buildTestApp, type TestApp } from '../support/fakes';
 import { call } from '../support/server';
 
 const ADDRESS = '203.0.113.9';
+const OTHER_ADDRESS = '203.0.113.77';
 const EPOCH = '1970-01-01T00:00:00.000Z';
 
 let t: TestApp;
@@ -29,8 +31,8 @@ const api = (method: string, path: string, options: Parameters<typeof call>[3] =
     ...options,
     headers: { 'x-forwarded-for': ADDRESS, ...options.headers },
   });
-const login = (username: string, password: string) =>
-  api('POST', '/api/auth/login', { body: { username, password } });
+const login = (username: string, password: string, from = ADDRESS) =>
+  api('POST', '/api/auth/login', { body: { username, password }, headers: { 'x-forwarded-for': from } });
 
 /** Takes admissions until the next would be shed: the queue is now as full as it may get. */
 function fill() {
@@ -46,7 +48,7 @@ beforeEach(async () => {
   t = await buildTestApp({ trustProxy: true, trustProxyHops: 1 });
   shedCount = 0;
   held = [];
-  queue = new HashQueue(t.deps.hasher, { concurrency: 1, maxWaitMs: 1000, onShed: () => shedCount++ });
+  queue = new HashQueue(t.deps.hasher, { concurrency: 1, maxWaitMs: 500, onShed: () => shedCount++ });
   const deps: Deps = { ...t.deps, hasher: queue.hasher, signInGate: queue };
   app = createApp(deps);
   const alice = await newUserRecord(deps, 'alice', 'alice-password', 'user');
@@ -65,7 +67,8 @@ describe('sign-in attempts while argon2id is overloaded', () => {
   it('get 503 with Retry-After at once, the same for a known and an unknown user', async () => {
     fill();
     const known = await login('alice', 'wrong-password');
-    const unknown = await login('nobody', 'wrong-password');
+    // From another address: this one's is now told to wait (the test below).
+    const unknown = await login('nobody', 'wrong-password', OTHER_ADDRESS);
     for (const res of [known, unknown]) {
       expect(res.status).toBe(503);
       expect(Number(res.headers.get('retry-after'))).toBeGreaterThanOrEqual(1);
@@ -128,6 +131,37 @@ describe('sign-in attempts while argon2id is overloaded', () => {
     // Now the address's three slots are spent: the next attempt, even a right password, is throttled.
     const throttled = await login('bob', 'bob-password');
     expect(throttled.status).toBe(429);
+  });
+
+  it('from a client back before its Retry-After are answered only when that time has come; other clients at once', async () => {
+    fill();
+    const first = await login('alice', 'wrong-password');
+    expect(first.status).toBe(503);
+    const retryAfterMs = Number(first.headers.get('retry-after')) * 1000;
+    const order: string[] = [];
+    const askedAt = performance.now();
+    const [early, elsewhere] = await Promise.all([
+      login('alice', 'wrong-password').then((res) => {
+        order.push('early');
+        return { res, ms: performance.now() - askedAt };
+      }),
+      login('alice', 'wrong-password', OTHER_ADDRESS).then((res) => {
+        order.push('elsewhere');
+        return res;
+      }),
+    ]);
+    expect(order).toEqual(['elsewhere', 'early']);
+    for (const res of [early.res, elsewhere]) {
+      expect(res.status).toBe(503);
+      expect(res.body.error.code).toBe('overloaded');
+      expect(Number(res.headers.get('retry-after'))).toBeGreaterThanOrEqual(1);
+    }
+    expect(early.ms).toBeGreaterThanOrEqual(retryAfterMs - 100);
+    expect(shedCount).toBe(3);
+    expect(await t.deps.store.countIpFailures(ADDRESS, EPOCH)).toBe(0);
+    // Only refusals are held: with room in the queue, the same early client is judged at once.
+    drain();
+    expect((await login('alice', 'wrong-password')).status).toBe(401);
   });
 
   it('are documented: the OpenAPI document lists 503 for each sign-in step', async () => {

@@ -9,7 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { currentTotp } from '../../server/crypto/totp';
 import { call, type RunningServer, startServer } from './server';
 
-async function scrape(url: string): Promise<{ text: string; metrics: PromMetrics }> {
+export async function scrape(url: string): Promise<{ text: string; metrics: PromMetrics }> {
   const response = await fetch(url);
   expect(response.status).toBe(200);
   expect(response.headers.get('content-type')).toMatch(/^text\/plain; version=0\.0\.4/);
@@ -18,7 +18,7 @@ async function scrape(url: string): Promise<{ text: string; metrics: PromMetrics
 }
 
 /** The value of one counter or gauge series (0 when absent). */
-function value(metrics: PromMetrics, name: string, labels: Record<string, string> = {}): number {
+export function value(metrics: PromMetrics, name: string, labels: Record<string, string> = {}): number {
   const family = metrics[name];
   const series = (family?.data as { labels: Record<string, string>; value: number }[] | undefined)?.find(
     (s) => Object.entries(labels).every(([key, v]) => s.labels[key] === v),
@@ -32,6 +32,15 @@ function observations(metrics: PromMetrics, name: string, labels: Record<string,
     Object.entries(labels).every(([key, v]) => s.labels[key] === v),
   );
   return series?.count ?? 0;
+}
+
+/** Where a server started with METRICS_PORT serves its metrics (it logs the address once bound). */
+export function metricsUrlOf(server: RunningServer): string {
+  const line = server
+    .output()
+    .split('\n')
+    .find((l) => l.includes('"msg":"metrics listening"'));
+  return JSON.parse(line ?? '{}').url;
 }
 
 /** `environment`: what the server runs on besides the metrics settings (empty: lowdb in a temp DATA_DIR). */
@@ -69,11 +78,7 @@ export function metricsSuite(storeName: string, environment: () => Promise<Recor
           PASSWORD_LOCKOUT_ATTEMPTS: '3',
         },
       });
-      const line = server
-        .output()
-        .split('\n')
-        .find((l) => l.includes('"msg":"metrics listening"'));
-      metricsUrl = JSON.parse(line ?? '{}').url;
+      metricsUrl = metricsUrlOf(server);
       admin = (await login('admin', server.adminPassword)).body.token;
       secrets.push(admin, server.adminPassword);
       await call(server.url, 'PUT', '/api/admin/policy', {

@@ -1,6 +1,6 @@
 /** The argon2id queue: its bound on concurrent hashes, and the admission that sheds sign-ins. */
-import { describe, expect, it } from 'vitest';
-import { HashQueue } from '../../server/crypto/hash-queue';
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { type Admission, HashQueue } from '../../server/crypto/hash-queue';
 import type { Hasher } from '../../server/crypto/hasher';
 
 /** A hasher whose every call waits until the test releases it, in order. */
@@ -208,5 +208,93 @@ describe('HashQueue', () => {
     expect(queue.admit()).toMatchObject({ admitted: false });
     if (slow.admitted) slow.release();
     expect(queue.admit().admitted).toBe(true);
+  });
+});
+
+describe('HashQueue: a client back before its Retry-After', () => {
+  const A = '198.51.100.1';
+  const B = '198.51.100.2';
+  afterEach(() => {
+    vi.useRealTimers();
+  });
+
+  /** Whether a held refusal has been answered yet. */
+  function answered(admission: Admission) {
+    const state = { done: false };
+    if (!admission.admitted) void admission.held?.then(() => (state.done = true));
+    return state;
+  }
+
+  it('is refused again, answered only once the time it was given has come; others are answered at once', async () => {
+    vi.useFakeTimers({ toFake: ['setTimeout', 'performance'] });
+    const shed: boolean[] = [];
+    // maxWaitMs 0: every attempt is shed, with Retry-After 1 (the first guess, 50 ms, rounds up).
+    const queue = new HashQueue(heldHasher().hasher, {
+      concurrency: 1,
+      maxWaitMs: 0,
+      onShed: (h) => shed.push(h),
+    });
+
+    const first = queue.admit(A);
+    expect(first).toEqual({ admitted: false, retryAfterS: 1 });
+    expect(queue.admit(B)).toEqual({ admitted: false, retryAfterS: 1 });
+    // A ignores Retry-After and asks again 400 ms later: held until 1 s after its first answer.
+    await vi.advanceTimersByTimeAsync(400);
+    const early = queue.admit(A);
+    expect(early).toMatchObject({ admitted: false, retryAfterS: 1 });
+    expect(queue.held).toBe(1);
+    const earlyState = answered(early);
+    await vi.advanceTimersByTimeAsync(599);
+    expect(earlyState.done).toBe(false);
+    await vi.advanceTimersByTimeAsync(1);
+    expect(earlyState.done).toBe(true);
+    expect(queue.held).toBe(0);
+    // Its Retry-After counts from that answer: back 1 s later, it is on time and answered at once.
+    await vi.advanceTimersByTimeAsync(1000);
+    expect(queue.admit(A)).toEqual({ admitted: false, retryAfterS: 1 });
+    // An attempt without an address (no socket) is never held.
+    expect(queue.admit(null)).toEqual({ admitted: false, retryAfterS: 1 });
+    expect(queue.admit(null)).toEqual({ admitted: false, retryAfterS: 1 });
+    expect(shed).toEqual([false, false, true, false, false, false]);
+  });
+
+  it('holds each of many connections from one address no longer than its own Retry-After', async () => {
+    vi.useFakeTimers({ toFake: ['setTimeout', 'performance'] });
+    const queue = new HashQueue(heldHasher().hasher, { concurrency: 1, maxWaitMs: 0 });
+    expect(queue.admit(A).admitted).toBe(false);
+    const burst = Array.from({ length: 20 }, () => answered(queue.admit(A)));
+    expect(queue.held).toBe(20);
+    await vi.advanceTimersByTimeAsync(1000);
+    expect(burst.every((state) => state.done)).toBe(true);
+    expect(queue.held).toBe(0);
+  });
+
+  it('is let in at once when the queue has room: only refusals are held', async () => {
+    vi.useFakeTimers({ toFake: ['setTimeout', 'performance'] });
+    const queue = new HashQueue(heldHasher().hasher, { concurrency: 1, maxWaitMs: 120 });
+    // The first guess is 50 ms a hash: two attempts fit within 120 ms, the third is shed.
+    const admitted = [queue.admit(B), queue.admit(B)];
+    expect(admitted.map((a) => a.admitted)).toEqual([true, true]);
+    expect(queue.admit(A)).toEqual({ admitted: false, retryAfterS: 1 });
+    for (const a of admitted) if (a.admitted) a.release();
+    const back = queue.admit(A);
+    expect(back.admitted).toBe(true);
+    expect(queue.held).toBe(0);
+  });
+
+  it('holds at most maxHeld refusals at once; past that an early client is answered at once', async () => {
+    vi.useFakeTimers({ toFake: ['setTimeout', 'performance'] });
+    const queue = new HashQueue(heldHasher().hasher, { concurrency: 1, maxWaitMs: 0, maxHeld: 3 });
+    expect(queue.admit(A).admitted).toBe(false);
+    const burst = [queue.admit(A), queue.admit(B), queue.admit(A)];
+    expect(burst.filter((a) => !a.admitted && a.held).length).toBe(2);
+    expect(queue.admit(A)).toHaveProperty('held');
+    expect(queue.held).toBe(3);
+    expect(queue.admit(A)).toEqual({ admitted: false, retryAfterS: 1 });
+    await vi.advanceTimersByTimeAsync(1000);
+    expect(queue.held).toBe(0);
+    // Told 1 s ago, A is on time now; at once again, it is early and held.
+    expect(queue.admit(A)).toEqual({ admitted: false, retryAfterS: 1 });
+    expect(queue.admit(A)).toHaveProperty('held');
   });
 });

@@ -31,6 +31,23 @@ export function canonicalIp(raw: string | undefined): string | null {
 }
 
 /**
+ * The client an address stands for, as throttles and the overload hold count it: an IPv4 address
+ * itself, an IPv6 address its /64 network, because a network of that size is what one household or
+ * host is given (RFC 6177) and it can rotate through all of it at will. `address` is canonical.
+ */
+export function addressGroup(address: string): string {
+  if (isIP(address) !== 6) return address;
+  const [head = '', tail] = address.split('::');
+  // An IPv4 tail (a.b.c.d) is the last two groups.
+  const groups = (part: string) =>
+    part === '' ? [] : part.split(':').flatMap((group) => (group.includes('.') ? ['0', '0'] : [group]));
+  const left = groups(head);
+  const right = tail === undefined ? [] : groups(tail);
+  const whole = [...left, ...Array<string>(8 - left.length - right.length).fill('0'), ...right];
+  return `${canonicalIp(`${whole.slice(0, 4).join(':')}::`)}/64`;
+}
+
+/**
  * The client's address. Behind `hops` trusted proxies, each appends to X-Forwarded-For the address it
  * was reached from, so the entry `hops` from the right was written by our nearest-but-last proxy;
  * everything to its left was written by the client and may be anything. An entry that is missing or

@@ -6,7 +6,7 @@
  */
 import type { MiddlewareHandler } from 'hono';
 import type { SignInGate } from '../crypto/hash-queue';
-import type { AppEnv } from './context';
+import { type AppEnv, addressGroup } from './context';
 import { overloaded } from './errors';
 
 /** Every request that starts or continues a sign-in by judging a secret, in the API and the web pages. */
@@ -22,7 +22,8 @@ export const SIGN_IN_PATHS = [
 export function shedWhenOverloaded(gate: SignInGate): MiddlewareHandler<AppEnv> {
   return async (c, next) => {
     if (c.req.method !== 'POST') return next();
-    const admission = gate.admit(c.get('meta').ip);
+    const address = c.get('meta').ip;
+    const admission = gate.admit(address && addressGroup(address));
     if (!admission.admitted) {
       await admission.held;
       throw overloaded(admission.retryAfterS);

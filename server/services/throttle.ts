@@ -1,10 +1,11 @@
 /**
  * The brakes on guessing.
  *
- * Per client address: every password or code attempt first reserves a slot under the address's lock,
- * before any hashing; a failure keeps its slot, a success (or a refusal before any secret was judged)
- * gives it back. So at most IP_FAILURE_LIMIT attempts per window are ever judged or in flight from one
- * address, however many arrive at once. The limit is high because an office can share one address.
+ * Per client address (an IPv6 client is its whole /64): every password or code attempt first reserves
+ * a slot under the address's lock, before any hashing; a failure keeps its slot, a success (or a
+ * refusal before any secret was judged) gives it back. So at most IP_FAILURE_LIMIT attempts per window
+ * are ever judged or in flight from one address, however many arrive at once. The limit is high
+ * because an office can share one address.
  *
  * Per account, one lockout for the password and one for the MFA step (NIST SP 800-63B 5.2.2; 5.1.2
  * for look-up secrets under 64 bits): `attempts` failures inside the window lock the step. Each lock
@@ -14,6 +15,7 @@
  */
 import type { SecurityConfig } from '../config';
 import type { Deps } from '../deps';
+import { addressGroup } from '../http/context';
 import { ApiError, tooManyAttempts } from '../http/errors';
 import { OPEN_LOCKOUT } from '../store/records';
 import type { Lockout } from '../store/types';
@@ -22,15 +24,23 @@ export { OPEN_LOCKOUT };
 
 const iso = (ms: number) => new Date(ms).toISOString();
 
-/** A reserved attempt of one address, to give back with releaseAddressAttempt when it did not fail. */
+/** A reserved attempt of one client, to give back with releaseAddressAttempt when it did not fail. */
 export interface AddressAttempt {
+  /** The client's address, or its /64 for IPv6. */
   ip: string;
   at: string;
 }
 
-/** Reserves one attempt for `ip` under its lock, or throws 429 when its window is full. */
-export async function reserveAddressAttempt(deps: Deps, ip: string | null): Promise<AddressAttempt | null> {
-  if (!ip) return null;
+/**
+ * Reserves one attempt for the client at `address` under its lock, or throws 429 when its window is
+ * full. An IPv6 client is its whole /64 (addressGroup).
+ */
+export async function reserveAddressAttempt(
+  deps: Deps,
+  address: string | null,
+): Promise<AddressAttempt | null> {
+  if (!address) return null;
+  const ip = addressGroup(address);
   const { ipFailureLimit, ipFailureWindowMs } = deps.security;
   const now = deps.clock.now();
   const at = iso(now);

@@ -157,7 +157,15 @@ describe('sign-in attempts while argon2id is overloaded', () => {
       expect(Number(res.headers.get('retry-after'))).toBeGreaterThanOrEqual(1);
     }
     expect(early.ms).toBeGreaterThanOrEqual(retryAfterMs - 100);
-    expect(shedCount).toBe(3);
+    // An IPv6 client is its /64: another address of the same /64 is early too.
+    const sixFirst = await login('alice', 'wrong-password', '2001:db8:5:5::1');
+    const sixStarted = performance.now();
+    const sixEarly = await login('alice', 'wrong-password', '2001:db8:5:5:9::9');
+    expect([sixFirst.status, sixEarly.status]).toEqual([503, 503]);
+    expect(performance.now() - sixStarted).toBeGreaterThanOrEqual(
+      Number(sixFirst.headers.get('retry-after')) * 1000 - 100,
+    );
+    expect(shedCount).toBe(5);
     expect(await t.deps.store.countIpFailures(ADDRESS, EPOCH)).toBe(0);
     // Only refusals are held: with room in the queue, the same early client is judged at once.
     drain();

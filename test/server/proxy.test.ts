@@ -38,6 +38,25 @@ describe('TRUST_PROXY=1: the client address is the one the proxy appended', () =
     expect((await login(forwarded('203.0.113.9', '198.51.100.7'), server.adminPassword)).status).toBe(200);
   });
 
+  it('an IPv6 client rotating through its /64 is still throttled; the audit log keeps each full address', async () => {
+    server = await startServer({ env: { TRUST_PROXY: '1', IP_FAILURE_LIMIT: '3' } });
+    for (let i = 1; i <= 3; i++) {
+      expect((await login(forwarded('', `2001:db8:7:7::${i}`))).status).toBe(401);
+    }
+    const blocked = await login(forwarded('', '2001:db8:7:7:ffff::1'), server.adminPassword);
+    expect(blocked.status).toBe(429);
+    expect(blocked.body.error.code).toBe('too_many_attempts');
+    // The next /64 is another client.
+    const admin = await login(forwarded('', '2001:db8:7:8::1'), server.adminPassword);
+    expect(admin.status).toBe(200);
+    const audit = await call(server.url, 'GET', '/api/admin/audit?type=login_failed&limit=10', {
+      token: admin.body.token,
+      headers: forwarded('', '2001:db8:7:8::1'),
+    });
+    const ips = audit.body.events.map((e: { ip: string | null }) => e.ip);
+    expect(new Set(ips)).toEqual(new Set(['2001:db8:7:7::1', '2001:db8:7:7::2', '2001:db8:7:7::3']));
+  });
+
   it('an X-Forwarded-For value that is not an address never reaches the audit log', async () => {
     server = await startServer({ env: { TRUST_PROXY: '1' } });
     const hostile = ['<script>alert(1)</script>', 'unknown', '1.2.3.4:80', '../../etc'];

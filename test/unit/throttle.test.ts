@@ -4,6 +4,7 @@
  * account, and when one client address is refused. Pure lockout functions; real lowdb store, fake clock.
  */
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { addressGroup } from '../../server/http/context';
 import type { ApiError } from '../../server/http/errors';
 import {
   type LockoutRule,
@@ -259,9 +260,41 @@ describe('the per-address throttle', () => {
     expect(await refusal('203.0.113.9')).toBeNull();
   });
 
+  it('counts an IPv6 client by its /64: another address in it is the same client, the next /64 is not', async () => {
+    for (const ip of ['2001:db8:1:2::1', '2001:db8:1:2::2', '2001:db8:1:2:ffff:ffff:ffff:ffff']) {
+      expect(await refusal(ip)).toBeNull();
+    }
+    expect((await refusal('2001:db8:1:2:abcd::9'))?.status).toBe(429);
+    expect(await refusal('2001:db8:1:3::1')).toBeNull();
+    expect(await refusal('2001:db8:1:1:ffff:ffff:ffff:ffff')).toBeNull();
+    // An attempt given back frees the /64's slot, whichever of its addresses it came from.
+    const attempt = await reserveAddressAttempt(t.deps, '2001:db8:1:3::2');
+    expect(attempt?.ip).toBe('2001:db8:1:3::/64');
+    await releaseAddressAttempt(t.deps, attempt);
+    for (let i = 0; i < 2; i++) expect(await refusal(`2001:db8:1:3::${i + 10}`)).toBeNull();
+    expect((await refusal('2001:db8:1:3::99'))?.status).toBe(429);
+  });
+
   it('a request without a known address is neither counted nor refused', async () => {
     for (let i = 0; i < 5; i++) expect(await reserveAddressAttempt(t.deps, null)).toBeNull();
     await releaseAddressAttempt(t.deps, null);
     expect(await t.deps.store.countIpFailures('', iso(0))).toBe(0);
+  });
+});
+
+describe('addressGroup: the client an address stands for', () => {
+  it.each([
+    ['203.0.113.9', '203.0.113.9'],
+    ['2001:db8:1:2:3:4:5:6', '2001:db8:1:2::/64'],
+    ['2001:db8::1', '2001:db8::/64'],
+    ['2001:db8:0:0:1::', '2001:db8::/64'],
+    ['1:2:3:4::', '1:2:3:4::/64'],
+    ['1::2:3:4:5:6', '1:0:0:2::/64'],
+    ['fe80::1:2:3:4', 'fe80::/64'],
+    ['::1', '::/64'],
+    ['::1.2.3.4', '::/64'],
+    ['1::2:3:4:5:1.2.3.4', '1:0:2:3::/64'],
+  ])('%s is %s', (address, group) => {
+    expect(addressGroup(address)).toBe(group);
   });
 });

@@ -74,6 +74,11 @@ export interface SignInGate {
 const MAX_TOLD = 100_000;
 /** Refusals held at once, unless told otherwise; past this an early client is answered at once. */
 const MAX_HELD = 5_000;
+/**
+ * The longest one refusal is held, whatever its Retry-After (which grows while the store is stuck):
+ * a held request also holds back a graceful shutdown.
+ */
+export const MAX_HOLD_MS = 10_000;
 
 /** Which clients were told to retry no sooner than when (performance.now() milliseconds). */
 class ToldToWait {
@@ -193,7 +198,7 @@ export class HashQueue implements SignInGate {
       }
       // Never longer than the Retry-After it gets: many connections from one address are each held,
       // not lined up one behind the other.
-      const early = Math.min(this.#told.earlyByMs(client, now), retryAfterS * 1000);
+      const early = Math.min(this.#told.earlyByMs(client, now), retryAfterS * 1000, MAX_HOLD_MS);
       const holdMs = this.#held < this.#maxHeld ? early : 0;
       // Its Retry-After counts from when it is answered.
       this.#told.tell(client, now + holdMs + retryAfterS * 1000, now);

@@ -1,6 +1,6 @@
 /** The argon2id queue: its bound on concurrent hashes, and the admission that sheds sign-ins. */
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { type Admission, HashQueue } from '../../server/crypto/hash-queue';
+import { type Admission, HashQueue, MAX_HOLD_MS } from '../../server/crypto/hash-queue';
 import type { Hasher } from '../../server/crypto/hasher';
 
 /** A hasher whose every call waits until the test releases it, in order. */
@@ -267,6 +267,22 @@ describe('HashQueue: a client back before its Retry-After', () => {
     await vi.advanceTimersByTimeAsync(1000);
     expect(burst.every((state) => state.done)).toBe(true);
     expect(queue.held).toBe(0);
+  });
+
+  it('is held at most MAX_HOLD_MS, however long the Retry-After grows while an attempt is stuck', async () => {
+    vi.useFakeTimers({ toFake: ['setTimeout', 'performance'] });
+    const queue = new HashQueue(heldHasher().hasher, { concurrency: 1, maxWaitMs: 100 });
+    const stuck = queue.admit(B);
+    expect(stuck.admitted).toBe(true);
+    await vi.advanceTimersByTimeAsync(60_000);
+    const first = queue.admit(A);
+    expect(first).toEqual({ admitted: false, retryAfterS: 60 });
+    const early = answered(queue.admit(A));
+    await vi.advanceTimersByTimeAsync(MAX_HOLD_MS - 1);
+    expect(early.done).toBe(false);
+    await vi.advanceTimersByTimeAsync(1);
+    expect(early.done).toBe(true);
+    if (stuck.admitted) stuck.release();
   });
 
   it('is let in at once when the queue has room: only refusals are held', async () => {

@@ -192,16 +192,14 @@ export class HashQueue implements SignInGate {
       const now = performance.now();
       this.#lastShedAt = now;
       const retryAfterS = Math.max(1, Math.ceil(waitMs / 1000));
-      if (client === null) {
-        this.#onShed?.(false);
-        return { admitted: false, retryAfterS };
-      }
       // Never longer than the Retry-After it gets: many connections from one address are each held,
       // not lined up one behind the other.
-      const early = Math.min(this.#told.earlyByMs(client, now), retryAfterS * 1000, MAX_HOLD_MS);
-      const holdMs = this.#held < this.#maxHeld ? early : 0;
+      const holdMs =
+        client === null || this.#held >= this.#maxHeld
+          ? 0
+          : Math.min(this.#told.earlyByMs(client, now), retryAfterS * 1000, MAX_HOLD_MS);
       // Its Retry-After counts from when it is answered.
-      this.#told.tell(client, now + holdMs + retryAfterS * 1000, now);
+      if (client !== null) this.#told.tell(client, now + holdMs + retryAfterS * 1000, now);
       this.#onShed?.(holdMs > 0);
       if (holdMs === 0) return { admitted: false, retryAfterS };
       this.#held++;

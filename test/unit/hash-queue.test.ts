@@ -3,6 +3,8 @@ import { afterEach, describe, expect, it, vi } from 'vitest';
 import { type Admission, HashQueue, MAX_HOLD_MS } from '../../server/crypto/hash-queue';
 import type { Hasher } from '../../server/crypto/hasher';
 
+const tick = () => new Promise((done) => setImmediate(done));
+
 /** A hasher whose every call waits until the test releases it, in order. */
 function heldHasher() {
   const pending: (() => void)[] = [];
@@ -26,7 +28,15 @@ function heldHasher() {
       return Buffer.from(code);
     },
   };
-  return { hasher, started, releaseNext: () => pending.shift()?.() };
+  const releaseNext = () => pending.shift()?.();
+  /** Lets the next `count` calls finish one after another, each handing its slot on before the next. */
+  const releaseInTurn = async (count: number) => {
+    for (let i = 0; i < count; i++) {
+      releaseNext();
+      await tick();
+    }
+  };
+  return { hasher, started, releaseNext, releaseInTurn };
 }
 
 /** A hasher that takes `ms` of real time per call. */
@@ -48,8 +58,6 @@ function slowHasher(ms: number): Hasher {
   };
 }
 
-const tick = () => new Promise((done) => setImmediate(done));
-
 describe('HashQueue', () => {
   it('runs at most `concurrency` hashes at once, the rest in arrival order', async () => {
     const held = heldHasher();
@@ -62,10 +70,7 @@ describe('HashQueue', () => {
     await tick();
     expect(held.started).toEqual(['a', 'b', 'c']);
     expect([queue.running, queue.waiting]).toEqual([2, 2]);
-    for (let i = 0; i < 4; i++) {
-      held.releaseNext();
-      await tick();
-    }
+    await held.releaseInTurn(4);
     expect(await Promise.all(results)).toEqual(['hash:a', 'hash:b', 'hash:c', 'hash:d', 'hash:e']);
     expect([queue.running, queue.waiting]).toEqual([0, 0]);
   });
@@ -147,10 +152,7 @@ describe('HashQueue', () => {
     await tick();
     expect(held.started).toEqual(['a', 'b', 'c']);
     expect([queue.running, queue.waiting]).toEqual([2, 2]);
-    for (let i = 0; i < 4; i++) {
-      held.releaseNext();
-      await tick();
-    }
+    await held.releaseInTurn(4);
     await Promise.all([...results, e]);
     expect(held.started).toEqual(['a', 'b', 'c', 'd', 'e']);
 
@@ -168,10 +170,7 @@ describe('HashQueue', () => {
     await tick();
     expect(queue.estimatedWaitMs()).toBe(550);
     expect(queue.admit()).toEqual({ admitted: false, retryAfterS: 1 });
-    for (let i = 0; i < 10; i++) {
-      held.releaseNext();
-      await tick();
-    }
+    await held.releaseInTurn(10);
     await Promise.all(hashes);
   });
 

@@ -26,15 +26,16 @@ export function otpauthUri(secret: string, username: string): string {
 }
 
 /**
- * Returns the time step the code belongs to, or null. ±1 step absorbs clock drift; a step at or
- * before `lastStep` is refused so an observed code cannot be replayed.
+ * Returns the time step the code belongs to, `'replayed'` for a right code of a step at or before
+ * `lastStep` (refused, so an observed code cannot be replayed, but not a guess either), or null.
+ * ±1 step absorbs clock drift.
  */
 export function verifyTotp(
   secret: string,
   code: string,
   nowMs: number,
   lastStep: number | null,
-): number | null {
+): number | 'replayed' | null {
   const token = code.replace(/\s/g, '');
   // Stryker disable next-line ConditionalExpression,Regex: repeats otpauth, which refuses all but 6 exact digits: a weaker guard shows nowhere
   if (!/^\d{6}$/.test(token)) return null;
@@ -42,7 +43,7 @@ export function verifyTotp(
   const delta = totp(secret, 'x').validate({ token, timestamp: nowMs, window: 1 });
   if (delta === null) return null;
   const step = Math.floor(nowMs / 1000 / PERIOD_SECONDS) + delta;
-  if (lastStep !== null && step <= lastStep) return null;
+  if (lastStep !== null && step <= lastStep) return 'replayed';
   return step;
 }
 

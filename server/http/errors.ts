@@ -39,6 +39,12 @@ export const codeAlreadyUsed = () =>
     'code_already_used',
     'This backup code has already been used (each code works once): use another one.',
   );
+export const totpAlreadyUsed = () =>
+  new ApiError(
+    409,
+    'code_already_used',
+    'This authenticator code has already been used: wait for the next one.',
+  );
 export const unauthorized = () =>
   new ApiError(401, 'unauthorized', 'Sign in first: the session is missing, expired or revoked.');
 export const mfaStepRequired = () =>

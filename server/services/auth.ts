@@ -13,11 +13,12 @@ import {
   invalidCode,
   invalidCredentials,
   tooManyAttempts,
+  totpAlreadyUsed,
 } from '../http/errors';
 import type { TokenRecord, UserRecord } from '../store/types';
 import { audit } from './audit';
 import { findCode } from './backup-codes';
-import { backupCodeUsable, mfaStep, unusedCount } from './mfa-policy';
+import { backupCodeReason, backupCodeUsable, mfaStep, unusedCount } from './mfa-policy';
 import {
   endSession,
   finishChallenge,
@@ -226,7 +227,7 @@ type Attempt =
   | { kind: 'locked'; state: LockState }
   /** The challenge no longer matches the account (it changed since): no guess was judged. */
   | { kind: 'stale' }
-  /** The backup code submitted was spent a moment ago (by this or a parallel request): no guess either. */
+  /** The code submitted was already spent (a backup code, or an authenticator code's step): no guess either. */
   | { kind: 'already_used' };
 
 /** What one attempt's check found: the record to write, a wrong code, or a refusal that judged nothing. */
@@ -288,7 +289,7 @@ async function refuseAttempt(
   if (outcome?.kind !== 'failed') await releaseAddressAttempt(deps, attempt);
   if (!outcome || outcome.kind === 'stale') throw expiredMfaToken();
   if (outcome.kind === 'locked') throw lockRefusal(outcome.state, 0);
-  if (outcome.kind === 'already_used') throw codeAlreadyUsed();
+  if (outcome.kind === 'already_used') throw method === 'totp' ? totpAlreadyUsed() : codeAlreadyUsed();
   await audit(deps, meta, method === 'backup_code' ? 'backup_code_failed' : 'mfa_failed', {
     subject: user,
     details: { method },
@@ -331,15 +332,18 @@ export async function verifyMfa(
     outcome = await settle(deps, user, (current) => {
       const secret = current.mfa.secret;
       const step = secret ? verifyTotp(secret, input.code, now, current.mfa.lastStep) : null;
+      // A right code submitted twice (a double click, a resent form) is not a guess: no lockout count.
+      if (step === 'replayed') return 'already_used';
       return step === null ? null : { ...current, mfa: { ...current.mfa, lastStep: step } };
     });
   } else {
     const policy = await deps.store.getPolicy();
     const set = user.backupCodes;
     const canonical = normalizeCode(input.code);
-    // Hashed before taking the user's lock, so concurrent attempts hash in parallel.
+    // Hashed before taking the user's lock, so concurrent attempts hash in parallel. Hashed even when
+    // no code is left unused, so a spent code of an exhausted set is still told apart from a wrong one.
     const digest =
-      set && canonical && backupCodeUsable(policy, user)
+      set && canonical && backupCodeReason(policy, user) === null
         ? await deps.hasher.codeDigest(canonical, Buffer.from(set.salt, 'base64'))
         : null;
     let spentNumber = 0;
@@ -391,7 +395,7 @@ export async function enroll(
     // issued against: an older challenge must not replace an authenticator enrolled since.
     if (current.mfa.enrolled || challenge.mfaFingerprint !== mfaFingerprint(current)) return 'stale';
     const step = verifyTotp(secret, input.code, now, null);
-    if (step === null) return null;
+    if (typeof step !== 'number') return null;
     return {
       ...current,
       mfa: { type: 'totp', secret, enrolled: true, configureLater: false, lastStep: step },

@@ -201,6 +201,43 @@ describe('the MFA step', () => {
     expect(await readChallenge(t.deps, mfaToken)).not.toBeNull();
   });
 
+  it('a spent code of a set with no unused code left is still refused as already used, not as wrong', async () => {
+    const all = await codes();
+    for (const code of all) {
+      await verifyMfa(t.deps, META, { mfaToken: (await challenge()).mfaToken, method: 'backup_code', code });
+    }
+    // Exhausted: the sign-in no longer offers backup codes, but a replay is still recognised.
+    const { mfaToken, methods } = (await challenge()) as { mfaToken: string; methods: string[] };
+    expect(methods).toEqual(['totp']);
+    const replayed = await refusal(
+      verifyMfa(t.deps, META, { mfaToken, method: 'backup_code', code: all[0] ?? '' }),
+    );
+    expect([replayed.status, replayed.code]).toEqual([409, 'code_already_used']);
+    const wrong = await refusal(
+      verifyMfa(t.deps, META, { mfaToken, method: 'backup_code', code: 'AAAAA-AAAAA' }),
+    );
+    expect([wrong.status, wrong.code]).toEqual([401, 'invalid_code']);
+    const stored = await t.deps.store.getUser(alice.id);
+    // Only the wrong code counted.
+    expect(stored?.mfaLockout.failures).toHaveLength(1);
+    expect(await events('backup_code_failed')).toHaveLength(1);
+  });
+
+  it('an authenticator code used once is refused as already used when sent again, and not counted', async () => {
+    const code = totpNow();
+    await verifyMfa(t.deps, META, { mfaToken: (await challenge()).mfaToken, method: 'totp', code });
+    const { mfaToken } = await challenge();
+    const again = await refusal(verifyMfa(t.deps, META, { mfaToken, method: 'totp', code }));
+    expect([again.status, again.code]).toEqual([409, 'code_already_used']);
+    expect(again.message).toMatch(/authenticator code has already been used/);
+    const stored = await t.deps.store.getUser(alice.id);
+    expect(stored?.mfaLockout.failures).toEqual([]);
+    expect(await events('mfa_failed')).toEqual([]);
+    expect(await t.deps.store.countIpFailures(IP, new Date(0).toISOString())).toBe(0);
+    // The challenge is still alive for the next step's code.
+    expect(await readChallenge(t.deps, mfaToken)).not.toBeNull();
+  });
+
   it('wrong codes are audited by method and counted; the last one locks and is audited with the minutes', async () => {
     const { mfaToken } = await challenge();
     const first = await refusal(verifyMfa(t.deps, META, { mfaToken, method: 'totp', code: '000000' }));

@@ -10,7 +10,7 @@ import { secureHeaders } from 'hono/secure-headers';
 import type { Deps } from './deps';
 import { type AppEnv, requestMeta } from './http/context';
 import { ApiError, accountDamaged, storeDamaged, storeUnavailable } from './http/errors';
-import { SIGN_IN_PATHS, shedWhenOverloaded } from './http/overload';
+import { admitSignIn, SIGN_IN_PATHS } from './http/overload';
 import { type Logger, silentLogger } from './log';
 import { isOidcPath } from './oidc/provider';
 import { oidcRoutes } from './oidc/routes';
@@ -77,10 +77,8 @@ export function createApp(deps: Deps, log: Logger = silentLogger) {
   // The OpenID Connect provider reads its own request bodies (with its own limit) from the Node stream.
   app.use((c, next) => (isOidcPath(c.req.path) ? next() : limitBody(c, next)));
   app.use(requestMeta(deps));
-  if (deps.signInGate) {
-    const shed = shedWhenOverloaded(deps.signInGate);
-    for (const path of SIGN_IN_PATHS) app.use(path, shed);
-  }
+  const signIn = admitSignIn(deps);
+  for (const path of SIGN_IN_PATHS) app.use(path, signIn);
 
   // Ready means the store answers: a load balancer takes an instance whose database is unreachable out.
   // Damage is counted, never named: /healthz answers anyone. Still 200: every other account works.

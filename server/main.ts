@@ -15,6 +15,7 @@ import { serveControl } from './control';
 import { defaultHashConcurrency, HashQueue } from './crypto/hash-queue';
 import { argon2Hasher } from './crypto/hasher';
 import { type Deps, systemClock } from './deps';
+import { SERVER_TIMEOUTS } from './http/timeouts';
 import { jsonLogger } from './log';
 import { serveMetrics } from './metrics/endpoint';
 import { measuredStore } from './metrics/measured-store';
@@ -106,9 +107,13 @@ async function main() {
       ...(config.tls
         ? {
             createServer: createHttpsServer,
-            serverOptions: { cert: readFileSync(config.tls.certFile), key: readFileSync(config.tls.keyFile) },
+            serverOptions: {
+              ...SERVER_TIMEOUTS,
+              cert: readFileSync(config.tls.certFile),
+              key: readFileSync(config.tls.keyFile),
+            },
           }
-        : {}),
+        : { serverOptions: SERVER_TIMEOUTS }),
     },
     (info) => {
       const url = boundUrl(config, info.address, info.port);

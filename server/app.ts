@@ -4,13 +4,14 @@
  */
 import { randomUUID } from 'node:crypto';
 import { OpenAPIHono } from '@hono/zod-openapi';
+import type { Context } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
 import { HTTPException } from 'hono/http-exception';
 import { secureHeaders } from 'hono/secure-headers';
 import type { Deps } from './deps';
 import { type AppEnv, requestMeta } from './http/context';
 import { ApiError, accountDamaged, storeDamaged, storeUnavailable } from './http/errors';
-import { admitSignIn, SIGN_IN_PATHS } from './http/overload';
+import { admitSignIn, isSignInPath, SIGN_IN_PATHS } from './http/overload';
 import { type Logger, silentLogger } from './log';
 import { isOidcPath } from './oidc/provider';
 import { oidcRoutes } from './oidc/routes';
@@ -75,9 +76,12 @@ export function createApp(deps: Deps, log: Logger = silentLogger) {
     },
   });
   // The OpenID Connect provider reads its own request bodies (with its own limit) from the Node stream.
-  app.use((c, next) => (isOidcPath(c.req.path) ? next() : limitBody(c, next)));
+  // A sign-in's body is read, under this limit and its own short clock, by admitSignIn below.
+  const readsOwnBody = (c: Context) =>
+    isOidcPath(c.req.path) || (c.req.method === 'POST' && isSignInPath(c.req.path));
+  app.use((c, next) => (readsOwnBody(c) ? next() : limitBody(c, next)));
   app.use(requestMeta(deps));
-  const signIn = admitSignIn(deps);
+  const signIn = admitSignIn(deps, limitBody);
   for (const path of SIGN_IN_PATHS) app.use(path, signIn);
 
   // Ready means the store answers: a load balancer takes an instance whose database is unreachable out.

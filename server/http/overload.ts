@@ -25,6 +25,9 @@ export const SIGN_IN_PATHS = [
   '/login/enroll',
 ] as const;
 
+const signInPaths: ReadonlySet<string> = new Set(SIGN_IN_PATHS);
+export const isSignInPath = (path: string) => signInPaths.has(path);
+
 export const bodyTimedOut = (timeoutMs: number) => {
   const seconds = Math.max(1, Math.round(timeoutMs / 1000));
   return new ApiError(
@@ -35,16 +38,23 @@ export const bodyTimedOut = (timeoutMs: number) => {
 };
 
 /**
- * Reads the whole body (Hono keeps it for the handler) or throws 408 after `timeoutMs`. A body the
- * body limit already buffered (a chunked one) is there at once.
+ * Reads the whole body through `limit` (the app's body size limit; Hono keeps the body for the
+ * handler) or throws 408 after `timeoutMs`, whether the body comes with a length or in chunks.
  */
-async function readBodyWithin(c: Context<AppEnv>, timeoutMs: number): Promise<void> {
+async function readBodyWithin(
+  c: Context<AppEnv>,
+  limit: MiddlewareHandler,
+  timeoutMs: number,
+): Promise<void> {
   let timer: NodeJS.Timeout | undefined;
   const late = new Promise<'late'>((answer) => {
     timer = setTimeout(() => answer('late'), timeoutMs);
   });
+  const read = limit(c, async () => {
+    await c.req.text();
+  });
   try {
-    if ((await Promise.race([c.req.text(), late])) !== 'late') return;
+    if ((await Promise.race([read, late])) !== 'late') return;
   } finally {
     clearTimeout(timer);
   }
@@ -54,14 +64,18 @@ async function readBodyWithin(c: Context<AppEnv>, timeoutMs: number): Promise<vo
 }
 
 /**
- * For each sign-in POST: the body within SIGN_IN_BODY_TIMEOUT_MS, then the gate (when there is one):
- * admitted, the attempt runs as a sign-in (its hashes go first) and counts until it is answered.
+ * For each sign-in POST: the body within SIGN_IN_BODY_TIMEOUT_MS and `limit`, then the gate (when
+ * there is one): admitted, the attempt runs as a sign-in (its hashes go first) and counts until it
+ * is answered.
  */
-export function admitSignIn(deps: Pick<Deps, 'signInGate' | 'security'>): MiddlewareHandler<AppEnv> {
+export function admitSignIn(
+  deps: Pick<Deps, 'signInGate' | 'security'>,
+  limit: MiddlewareHandler,
+): MiddlewareHandler<AppEnv> {
   const gate = deps.signInGate;
   return async (c, next) => {
     if (c.req.method !== 'POST') return next();
-    await readBodyWithin(c, deps.security.signInBodyTimeoutMs);
+    await readBodyWithin(c, limit, deps.security.signInBodyTimeoutMs);
     if (!gate) return next();
     const address = c.get('meta').ip;
     const admission = gate.admit(address && addressGroup(address));

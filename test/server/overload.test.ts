@@ -214,3 +214,44 @@ describe('sign-in attempts while argon2id is overloaded', () => {
     expect(await t.deps.store.countIpFailures(ADDRESS, EPOCH)).toBe(0);
   });
 });
+
+describe('a sign-in attempt whose body is still coming', () => {
+  it('takes no place in the gate until its body is in, and gets 408 (connection closed) once signInBodyTimeoutMs has passed', async () => {
+    const slowApp = createApp({
+      ...t.deps,
+      hasher: queue.hasher,
+      signInGate: queue,
+      security: { ...t.deps.security, signInBodyTimeoutMs: 300 },
+    });
+    const encoder = new TextEncoder();
+    // Part of the body, and then nothing: the stream stays open.
+    const body = new ReadableStream<Uint8Array>({
+      start: (controller) => controller.enqueue(encoder.encode('{"username":"alice","pass')),
+    });
+    const started = performance.now();
+    const answer = slowApp.fetch(
+      new Request('http://localhost/api/auth/login', {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', 'x-forwarded-for': ADDRESS },
+        body,
+        duplex: 'half',
+      } as RequestInit),
+    );
+    await new Promise((done) => setTimeout(done, 150));
+    // Nothing was let in: no attempt counts as waiting, and another sign-in is judged as usual.
+    expect(queue.oldestWaitMs()).toBe(0);
+    expect((await login('bob', 'bob-password', OTHER_ADDRESS)).status).toBe(200);
+    const response = await answer;
+    expect(performance.now() - started).toBeGreaterThanOrEqual(290);
+    expect(response.status).toBe(408);
+    expect(response.headers.get('connection')).toBe('close');
+    expect(await response.json()).toEqual({
+      error: {
+        code: 'request_timeout',
+        message: 'The request body did not arrive within 1 second. Send the request again.',
+      },
+    });
+    expect(shedCount).toBe(0);
+    expect(await t.deps.store.countIpFailures(ADDRESS, EPOCH)).toBe(0);
+  });
+});

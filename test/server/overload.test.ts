@@ -232,7 +232,7 @@ describe('a sign-in attempt whose body is still coming', () => {
     const answer = slowApp.fetch(
       new Request('http://localhost/api/auth/login', {
         method: 'POST',
-        headers: { 'content-type': 'application/json', 'x-forwarded-for': ADDRESS },
+        headers: { 'content-type': 'application/json', 'content-length': '100', 'x-forwarded-for': ADDRESS },
         body,
         duplex: 'half',
       } as RequestInit),
@@ -251,6 +251,23 @@ describe('a sign-in attempt whose body is still coming', () => {
         message: 'The request body did not arrive within 1 second. Send the request again.',
       },
     });
+    // The same for a body sent in chunks, with no length announced (the web form this time).
+    const chunked = await slowApp.fetch(
+      new Request('http://localhost/login', {
+        method: 'POST',
+        headers: {
+          accept: 'text/html',
+          'content-type': 'application/x-www-form-urlencoded',
+          'x-forwarded-for': ADDRESS,
+        },
+        body: new ReadableStream<Uint8Array>({
+          start: (controller) => controller.enqueue(encoder.encode('username=alice&pass')),
+        }),
+        duplex: 'half',
+      } as RequestInit),
+    );
+    expect(chunked.status).toBe(408);
+    expect(await chunked.text()).toContain('The request body did not arrive within 1 second.');
     expect(shedCount).toBe(0);
     expect(await t.deps.store.countIpFailures(ADDRESS, EPOCH)).toBe(0);
   });

@@ -172,10 +172,15 @@ describe('sign-in attempts while argon2id is overloaded', () => {
     expect((await login('alice', 'wrong-password')).status).toBe(401);
   });
 
-  it('are documented: the OpenAPI document lists 503 for each sign-in step', async () => {
+  it('are documented: the OpenAPI document lists 503 (and 408 for a late body) for each sign-in step', async () => {
     const doc = (await api('GET', '/api/openapi.json')).body;
     for (const path of ['/api/auth/login', '/api/auth/mfa', '/api/auth/enroll']) {
       expect(doc.paths[path].post.responses['503'], path).toBeDefined();
+      expect(doc.paths[path].post.responses['408'], path).toBeDefined();
+    }
+    for (const path of ['/api/me/backup-codes', '/api/me/password']) {
+      expect(doc.paths[path].post.responses['503'], path).toBeDefined();
+      expect(doc.paths[path].post.responses['429'], path).toBeDefined();
     }
   });
 

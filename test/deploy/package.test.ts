@@ -6,7 +6,7 @@
  */
 import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, readdirSync } from 'node:fs';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { cp, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -144,5 +144,34 @@ describe('npm pack, npm install ./sparekey-*.tgz, npx sparekey serve', () => {
       expect(help.stdout).toMatch(/usage/i);
     }
     expect(existsSync(join(work, 'no-such-store'))).toBe(false);
+  });
+});
+
+describe('a checkout: npm ci --omit=dev, then npm run serve:prod', () => {
+  let work: string;
+  let server: RunningServer | undefined;
+
+  afterAll(async () => {
+    await server?.stop();
+    if (work) await rm(work, { recursive: true, force: true });
+  });
+
+  it('installs no development dependency and serves the compiled server', async () => {
+    run(process.execPath, ['--import', 'tsx', 'scripts/build-server.ts'], ROOT);
+    work = await mkdtemp(join(tmpdir(), 'sparekey-omit-dev-'));
+    // What a deployment from a built checkout holds: the manifests, the lockfile and dist/server.
+    for (const file of ['package.json', 'package-lock.json']) await cp(join(ROOT, file), join(work, file));
+    await cp(join(ROOT, 'dist/server'), join(work, 'dist/server'), { recursive: true });
+    // The lockfile names every tarball: npm's cache (filled by `npm ci`) has them all.
+    run('npm', ['ci', '--omit=dev', '--offline', '--no-audit', '--no-fund'], work);
+    const installed = readdirSync(join(work, 'node_modules'));
+    for (const tool of ['tsx', 'esbuild', 'web-ext']) expect(installed).not.toContain(tool);
+
+    server = await startServer({
+      command: ['npm', 'run', '--silent', 'serve:prod'],
+      cwd: work,
+      processGroup: true,
+    });
+    expect((await call(server.url, 'GET', '/healthz/ready')).status).toBe(200);
   });
 });

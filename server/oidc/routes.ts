@@ -126,7 +126,7 @@ function publicPath(deps: Deps, path: string): string {
  * made into it by the provider), or a max_age the session's sign-in is older than. A sign-in made
  * after the request began answers either (so the detour through /login ends).
  */
-export function needsFreshSignIn(
+function needsFreshSignIn(
   params: Record<string, unknown>,
   requestedAt: number,
   signIn: SignIn,

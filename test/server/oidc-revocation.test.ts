@@ -142,6 +142,22 @@ describe("an application's tokens after a change of the account", () => {
     }
   });
 
+  it('refreshes racing a reset: no access token they got outlives it', async () => {
+    const id = await plainUser('racer');
+    const tokens = await appTokens('racer');
+    const [reset, ...refreshes] = await Promise.all([
+      call(server.url, 'POST', `/api/admin/users/${id}/password`, { token: admin, body: {} }),
+      ...Array.from({ length: 10 }, () => rp.refresh(tokens.refreshToken as string)),
+    ]);
+    expect(reset?.status).toBe(200);
+    for (const refreshed of refreshes) {
+      // Before the reset a refresh may still have answered; what it gave stops with the rest.
+      if ('accessToken' in refreshed) expect(await userinfo(refreshed.accessToken)).toBe(401);
+      else expect(refreshed).toEqual({ error: 'invalid_grant' });
+    }
+    await expectRefused(tokens);
+  });
+
   it('an admin deletes the account: the tokens stop', async () => {
     const id = await plainUser('leaver');
     const tokens = await appTokens('leaver');

@@ -345,10 +345,11 @@ export function webRoutes(deps: Deps) {
       return show(refused.status, {}, refused.message);
     }
     // Every session of the account ended with the change; this browser continues on the new one,
-    // signed in when and how it was, and on to the application that waited for the change if one did.
+    // signed in when and how it was, and on to the application whose sign-in waited for a forced change.
     await carryWebSignIn(deps, previousToken, session.token);
     writeCookie(c, deps, SESSION_COOKIE, session.token);
-    return c.redirect(pendingApplicationSignIn(c, deps) ?? '/account?notice=password_changed', 303);
+    const waiting = user.mustChangePassword ? pendingApplicationSignIn(c, deps) : null;
+    return c.redirect(waiting ?? '/account?notice=password_changed', 303);
   });
 
   app.post('/logout', ...guarded, async (c) => {

@@ -63,6 +63,36 @@ describe('account view', () => {
     expect(screen.queryByRole('button', { name: /Generate/ })).toBeNull();
   });
 
+  test('MFA "None" under "optional per user": says who can turn it on, in the reader’s language', async () => {
+    await configuredBrowser({ token: 't' });
+    fakeServer({
+      'GET /api/me': {
+        body: {
+          ...me({
+            allowed: false,
+            reason: { code: 'mfa_off_for_user', message: 'The server’s own English sentence.' },
+            total: 0,
+            remaining: 0,
+            used: [],
+            generatedAt: null,
+          }),
+          mfa: { enabled: false, enrolled: false, type: 'none' },
+        },
+      },
+      'GET /api/me/events': { body: { events: [] } },
+    });
+    render(<Popup />);
+    expect(
+      await screen.findByText(
+        'Ask your administrator to set up multifactor authentication for your account.',
+      ),
+    ).toBeTruthy();
+    expect(
+      screen.getByText('Backup codes work with multifactor authentication, which is off for your account.'),
+    ).toBeTruthy();
+    expect(screen.queryByRole('button', { name: /Generate/ })).toBeNull();
+  });
+
   test('server text is shown as text, never parsed as HTML', async () => {
     await configuredBrowser({ token: 't' });
     const markup = '<img src=x onerror="alert(1)">Not allowed';

@@ -84,7 +84,7 @@ export async function adminAndUserScenario(driver: Driver): Promise<void> {
   await options.click('button', 'Create user');
   await waitForText(options, `${USER} was created.`);
 
-  await options.click('button', `MFA of ${USER}`);
+  await options.click('button', `MFA: ${USER}`);
   await options.check('radio', 'Authenticator app, configured now');
   await options.click('button', 'Apply');
   const [secretText = ''] = await options.texts('.secret-text');

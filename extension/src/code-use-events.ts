@@ -5,7 +5,7 @@
 
 import browser from 'webextension-polyfill';
 import type { AuditEvent } from '../../shared/api';
-import { formatDateTime, t } from './i18n';
+import { formatDateTime, formatShortDateTime, t } from './i18n';
 import { clientFamily } from './user-agent';
 
 const DISMISSED = 'codeUseDismissedAt';
@@ -51,7 +51,7 @@ export function summarizeCodeUse(event: AuditEvent, earlierSet = false): string 
   return t(
     earlierSet ? 'codeUseShortEarlierSet' : 'codeUseShort',
     number,
-    formatDateTime(event.at),
+    formatShortDateTime(event.at),
     describeClient(event.userAgent),
     event.ip ?? t('unknownPlace'),
   );

@@ -24,6 +24,16 @@ export function formatDateTime(iso: string): string {
   });
 }
 
+/** A date and time short enough for one line of the popup: "Dec 7, 12:31 AM". */
+export function formatShortDateTime(iso: string): string {
+  return new Date(iso).toLocaleString(browser.i18n.getUILanguage(), {
+    month: 'short',
+    day: 'numeric',
+    hour: 'numeric',
+    minute: '2-digit',
+  });
+}
+
 export function formatDate(iso: string): string {
   return new Date(iso).toLocaleDateString(browser.i18n.getUILanguage(), { dateStyle: 'medium' });
 }

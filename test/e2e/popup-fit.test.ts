@@ -4,11 +4,12 @@
  * first run to a notice of several code uses; the options page passes the same check in its states.
  * Debian's Chromium, the test build dist/chromium-e2e-fit, the real server.
  */
+import { join } from 'node:path';
 import * as OTPAuth from 'otpauth';
 import type { Page } from 'playwright-core';
 import { describe, expect, test } from 'vitest';
 import { accessibilityViolations } from '../support/axe';
-import { extensionRun } from '../support/chromium';
+import { extensionRun, SCREENSHOTS_DIR } from '../support/chromium';
 import { call } from '../support/server';
 
 const run = extensionRun('chromium-e2e-fit');
@@ -202,12 +203,19 @@ describe('the popup within 800×600, accessible, in every state', () => {
       expect.stringMatching(/^No\. 1 · .+ · Chrome on Linux · 127\.0\.0\.1$/),
     ]);
     for (const line of lines) expect(line).not.toMatch(/Mozilla|<b>/);
+    // Each use on one line of the popup: no taller than one line of its text.
+    const heights = await popup
+      .locator('ul.code-uses li')
+      .evaluateAll((items) =>
+        items.map(
+          (item) => item.getBoundingClientRect().height / Number.parseFloat(getComputedStyle(item).fontSize),
+        ),
+      );
+    for (const height of heights) expect(height).toBeLessThan(2);
     await checkPopup(popup, 'notice of several uses');
     await popup.getByText('Details').click();
     await checkPopup(popup, 'notice of several uses, details open');
-    await popup
-      .screenshot({ path: `${process.env.SCREENSHOTS_DIR ?? '/tmp'}/popup-notice.png` })
-      .catch(() => {});
+    await popup.screenshot({ path: join(SCREENSHOTS_DIR, 'popup-notice.png') });
 
     await popup.getByRole('button', { name: 'Sign out', exact: true }).click();
     await popup.getByRole('heading', { name: 'Sign in' }).waitFor();

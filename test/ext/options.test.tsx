@@ -719,3 +719,36 @@ describe('Applications', () => {
     expect(screen.getByRole('row', { name: /^Dashboard SPA/ })).toBeTruthy();
   });
 });
+
+describe('Label in name (WCAG 2.5.3)', () => {
+  /** A button's name as assistive technology computes it here: aria-label, else its text. */
+  const nameOf = (button: HTMLElement) =>
+    (button.getAttribute('aria-label') ?? button.textContent ?? '').trim();
+  const visibleText = (button: HTMLElement) => (button.textContent ?? '').trim().replace(/…$/, '');
+
+  test('every button of the console is named from its visible text first, rows included', async () => {
+    await openAsAdmin(
+      fakeApplications([
+        {
+          id: '0b7e4c3a-5d1f-4e2a-9c8b-7a6f5e4d3c2b',
+          clientId: 'grafana-client-id',
+          name: 'Grafana',
+          type: 'confidential',
+          redirectUris: ['https://grafana.example/login/generic_oauth'],
+          postLogoutRedirectUris: [],
+          createdAt: '2026-11-20T09:30:00.000Z',
+        },
+      ]).routes,
+    );
+    await screen.findByRole('row', { name: /^Grafana/ });
+    const buttons = screen.getAllByRole('button');
+    expect(buttons.length).toBeGreaterThan(10);
+    for (const button of buttons)
+      expect(nameOf(button), visibleText(button)).toMatch(
+        new RegExp(`^${visibleText(button).replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}`),
+      );
+    // The row buttons say which row: "Reset password: alice".
+    expect(screen.getByRole('button', { name: 'Reset password: alice' }).textContent).toBe('Reset password');
+    expect(screen.getByRole('button', { name: 'Rotate secret: Grafana' }).textContent).toBe('Rotate secret');
+  });
+});

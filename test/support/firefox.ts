@@ -88,9 +88,10 @@ export async function launchFirefox(
       // permissions.request() from a real click resolves granted instead of waiting on a doorhanger
       // nothing can click: the shipped build's optional host permission is granted as a user would.
       'extensions.webextOptionalPermissionPrompts': false,
-      // A click's user activation lasts 5 s by default; on a busy machine the clipboard read that
-      // follows a copy can come later than that and be refused (NotAllowedError). A person is not
-      // that slow between the two, a loaded test machine is.
+      // The tests read the clipboard to see what the extension wrote there; that read is the test's,
+      // not the product's. On a busy machine Firefox refused it now and then (NotAllowedError: its
+      // user-activation and focus checks), so the harness lifts them as Firefox's own tests do.
+      'dom.events.testing.asyncClipboard': true,
       'dom.user_activation.transient.timeout': 60,
       'browser.download.folderList': 2,
       'browser.download.dir': downloadsDir,

@@ -35,8 +35,16 @@ function entryPoints(target: Target): Record<string, string> {
   return entries;
 }
 
-async function buildTarget(source: Manifest, target: Target): Promise<string> {
-  const out = join(DIST, target.name);
+/**
+ * Builds one target into `outRoot`/<target name> (dist/ by default), its manifest written from
+ * `source` by manifestFor and then by `adjust` when given (the packer adds the server's address).
+ */
+export async function buildTarget(
+  source: Manifest,
+  target: Target,
+  { outRoot = DIST, adjust }: { outRoot?: string; adjust?: (manifest: Manifest) => Manifest } = {},
+): Promise<string> {
+  const out = join(outRoot, target.name);
   await rm(out, { recursive: true, force: true });
   await mkdir(join(out, 'icons'), { recursive: true });
 
@@ -69,14 +77,14 @@ async function buildTarget(source: Manifest, target: Target): Promise<string> {
     await cp(join(ROOT, 'managed_schema.json'), join(out, 'managed_schema.json'));
   for (const size of ICON_SIZES) await writeFile(join(out, 'icons', `icon-${size}.png`), iconPng(size));
 
-  const manifest = manifestFor(source, target);
+  const manifest = (adjust ?? ((built: Manifest) => built))(manifestFor(source, target));
   await writeFile(join(out, 'manifest.json'), `${JSON.stringify(manifest, null, 2)}\n`);
 
   if (target.zip) {
     await webExt.cmd.build(
       {
         sourceDir: out,
-        artifactsDir: DIST,
+        artifactsDir: outRoot,
         filename: `sparekey-${target.name}-${manifest.version}.zip`,
         overwriteDest: true,
       },
@@ -100,8 +108,13 @@ function e2eTarget(): Target {
   throw new Error(`SPAREKEY_E2E_NAME: bad name ${name}`);
 }
 
+/** The one top-level manifest.json every build is written from. */
+export async function sourceManifest(): Promise<Manifest> {
+  return JSON.parse(await readFile(join(ROOT, 'manifest.json'), 'utf8')) as Manifest;
+}
+
 async function main(): Promise<void> {
-  const source = JSON.parse(await readFile(join(ROOT, 'manifest.json'), 'utf8')) as Manifest;
+  const source = await sourceManifest();
   const targets = process.env.SPAREKEY_E2E === '1' ? [e2eTarget()] : SHIPPED;
   for (const target of targets) {
     const out = await buildTarget(source, target);
@@ -109,7 +122,10 @@ async function main(): Promise<void> {
   }
 }
 
-main().catch((error) => {
-  console.error(error);
-  process.exitCode = 1;
-});
+// Run as a script (npm run build); the packer imports buildTarget without building everything.
+if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
+  main().catch((error) => {
+    console.error(error);
+    process.exitCode = 1;
+  });
+}

@@ -20,6 +20,8 @@ export interface Deps {
    * HashQueue that `hasher` runs through. Absent: every attempt is let in (tests with a fast hasher).
    */
   signInGate?: SignInGate;
+  /** EXTENSION_DIR: the folder extension/pack.ts wrote, served under /extension/; absent: nothing served. */
+  extensionDir?: string | null;
   /** The generated first admin's password file, deleted once that admin has chosen a password. */
   initialPassword?: { userId: string; file: string };
 }

@@ -63,6 +63,7 @@ async function main() {
     signInGate: hashQueue,
     clock: systemClock,
     security: config.security,
+    extensionDir: config.extensionDir,
   };
 
   const bootstrap = await bootstrapAdmin(deps, config.bootstrapAdminPassword);

@@ -10,13 +10,16 @@
  * file is put back as it was in afterAll, whatever happened.
  */
 import { spawnSync } from 'node:child_process';
-import { generateKeyPairSync } from 'node:crypto';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { createPrivateKey, generateKeyPairSync } from 'node:crypto';
+import { mkdtemp, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { type BrowserContext, chromium } from 'playwright-core';
 import type { Page } from 'puppeteer-core';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { buildTarget, sourceManifest } from '../../extension/build';
+import { type Manifest, packedManifest, SHIPPED } from '../../extension/manifests';
+import { buildCrx3 } from '../../shared/crx';
 import { message } from '../e2e/scenarios/appearance';
 import { userWithCodes } from '../e2e/scenarios/users';
 import { assertChromium, CHROMIUM_PATH } from '../support/chromium';
@@ -37,6 +40,7 @@ import {
   writePolicyFile,
 } from '../support/machine-policy';
 import { freePort, type RunningServer, startServer } from '../support/server';
+import { storedZip } from '../support/zip';
 
 const ROOT = resolve(import.meta.dirname, '../..');
 const USER_PASSWORD = 'policy users keep a password';
@@ -82,6 +86,39 @@ afterAll(async () => {
   if (work) await rm(work, { recursive: true, force: true });
 });
 
+/** The next version: the last number of manifest.json's version plus one. */
+function bumped(manifest: Manifest): Manifest {
+  const parts = manifest.version.split('.').map(Number);
+  parts[parts.length - 1] = (parts.at(-1) ?? 0) + 1;
+  return { ...manifest, version: parts.join('.') };
+}
+
+/**
+ * The Chromium build of `version`, packed as the packer packs it (same manifest for the same server,
+ * signed with the same key) and put in place in EXTENSION_DIR.
+ */
+async function putNewerCrx(version: string): Promise<void> {
+  const source = { ...(await sourceManifest()), version };
+  const target = SHIPPED.find((candidate) => candidate.browser === 'chromium');
+  if (!target) throw new Error('no Chromium target');
+  const dir = await buildTarget(
+    source,
+    { ...target, zip: false },
+    {
+      outRoot: join(work, 'newer'),
+      adjust: (manifest) => packedManifest(manifest, 'chromium', publicUrl),
+    },
+  );
+  const files: Record<string, Buffer> = {};
+  for (const name of await readdir(dir, { recursive: true })) {
+    const path = join(dir, name);
+    if ((await stat(path)).isFile()) files[name] = await readFile(path);
+  }
+  const key = createPrivateKey(await readFile(join(work, 'org-key.pem')));
+  await writeFile(join(packageDir, 'sparekey.crx.tmp'), buildCrx3(storedZip(files), key));
+  await rename(join(packageDir, 'sparekey.crx.tmp'), join(packageDir, 'sparekey.crx'));
+}
+
 /**
  * The popup as a force-installed extension first shows it: the preset address is filled in (it may
  * arrive after the popup opened), Continue needs no prompt, and the user signs in with an authenticator.
@@ -121,6 +158,22 @@ async function enableBackupCodes(): Promise<void> {
   expect(policy.status).toBe(200);
 }
 
+/** Debian's Chromium on `profileDir`, with nothing loaded: what it installs comes from policy. */
+function launchChromium(profileDir: string): Promise<BrowserContext> {
+  return chromium.launchPersistentContext(profileDir, {
+    headless: true,
+    executablePath: CHROMIUM_PATH,
+    viewport: { width: 380, height: 640 },
+    // Playwright's defaults turn extensions and the updater's network off: the install needs both.
+    ignoreDefaultArgs: [
+      '--disable-extensions',
+      '--disable-component-extensions-with-background-pages',
+      '--disable-background-networking',
+    ],
+    args: ['--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-sync'],
+  });
+}
+
 describe('Chromium installs the extension by machine policy from the SpareKey server', () => {
   let policy: PolicyFile | undefined;
   let context: BrowserContext | undefined;
@@ -143,18 +196,7 @@ describe('Chromium installs the extension by machine policy from the SpareKey se
       DeveloperToolsAvailability: 1,
     });
     profileDir = await mkdtemp(join(tmpdir(), 'sparekey-chromium-policy-'));
-    context = await chromium.launchPersistentContext(profileDir, {
-      headless: true,
-      executablePath: CHROMIUM_PATH,
-      viewport: { width: 380, height: 640 },
-      // Playwright's defaults turn extensions and the updater's network off: the install needs both.
-      ignoreDefaultArgs: [
-        '--disable-extensions',
-        '--disable-component-extensions-with-background-pages',
-        '--disable-background-networking',
-      ],
-      args: ['--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-sync'],
-    });
+    context = await launchChromium(profileDir);
     const worker =
       context.serviceWorkers().find((candidate) => candidate.url().startsWith('chrome-extension://')) ??
       (await context.waitForEvent('serviceworker', {
@@ -176,6 +218,47 @@ describe('Chromium installs the extension by machine policy from the SpareKey se
     expect(manifest.update_url).toBe(`${publicUrl}/extension/chromium/updates.xml`);
     expect(pageErrors).toEqual([]);
   }, 240_000);
+
+  test('a newer version put in place is installed at the next update check; the options page shows it', async () => {
+    if (!context) throw new Error('Chromium did not start');
+    const newer = bumped(await sourceManifest());
+    await putNewerCrx(newer.version);
+    const worker = context
+      .serviceWorkers()
+      .find((candidate) => candidate.url().startsWith(`chrome-extension://${extensionId}/`));
+    if (!worker) throw new Error('the extension has no service worker');
+    // What Chromium's periodic check does, asked for now.
+    const check = await worker.evaluate(() =>
+      (
+        globalThis as unknown as {
+          chrome: { runtime: { requestUpdateCheck(): Promise<{ status: string; version?: string }> } };
+        }
+      ).chrome.runtime.requestUpdateCheck(),
+    );
+    expect(check).toEqual({ status: 'update_available', version: newer.version });
+    // Chromium downloads and unpacks the new version at once, and switches to it once the extension
+    // is idle (no page open, its worker stopped), at the latest when it starts again: a restart here
+    // stands for the time that passes for a user.
+    await eventually(
+      () => readdir(join(profileDir ?? '', 'Default', 'Extensions', extensionId)).catch(() => []),
+      (versions) => versions.some((name) => name.startsWith(`${newer.version}_`)),
+      { timeoutMs: 60_000, what: 'the new version unpacked' },
+    );
+    await context.close();
+    context = await launchChromium(profileDir ?? '');
+    const options = await context.newPage();
+    await eventually(
+      async () => {
+        await options.goto(`chrome-extension://${extensionId}/options.html`).catch(() => undefined);
+        return options
+          .locator('footer')
+          .textContent({ timeout: 5_000 })
+          .catch(() => '');
+      },
+      (footer) => footer === message('en', 'extensionVersion', newer.version),
+      { timeoutMs: 60_000, what: 'the options page showing the new version' },
+    );
+  }, 180_000);
 });
 
 describe('Firefox ESR installs the extension by enterprise policy from the SpareKey server', () => {

@@ -68,6 +68,10 @@ describe('first run', () => {
     render(<Popup />);
     const url = (await screen.findByLabelText('Server address')) as HTMLInputElement;
     expect(url.value).toBe('');
+    // The form has asked once and found nothing yet.
+    await waitFor(() => expect(fake.storage.managed.get).toHaveBeenCalled());
+    await new Promise((resolve) => setTimeout(resolve, 10));
+    expect(url.value).toBe('');
     // Chromium fills managed storage from the policy a few seconds after the install, and says so.
     fake.storage.managed.data.set('serverUrl', 'https://codes.corp.example');
     fake.storage.onChanged.emit({ serverUrl: { newValue: 'https://codes.corp.example' } }, 'managed');

@@ -38,6 +38,8 @@ export interface PackOptions {
   keyFile?: string;
   newKeyFile?: string;
   outDir: string;
+  /** Told as soon as a new key is written, so the admin hears of it even if the packing then fails. */
+  onKeyGenerated?: (keyFile: string) => void;
   /** The SpareKey server's address (PUBLIC_URL): an origin, https:// unless it is the loopback. */
   publicUrl: string;
 }
@@ -136,6 +138,7 @@ export async function packExtension(options: PackOptions): Promise<PackResult> {
   const keyGenerated = options.keyFile === undefined;
   const keyFile = resolve(options.keyFile ?? options.newKeyFile ?? DEFAULT_KEY_FILE);
   const key = keyGenerated ? await generateKey(keyFile) : await readKey(keyFile);
+  if (keyGenerated) options.onKeyGenerated?.(keyFile);
   const extensionId = extensionIdOf(publicKeyDer(key));
 
   const source = await sourceManifest();
@@ -183,13 +186,12 @@ async function main(): Promise<number> {
     newKeyFile: args['new-key'],
     outDir: args.out,
     publicUrl: args['public-url'] ?? process.env.PUBLIC_URL ?? '',
+    onKeyGenerated: (keyFile) =>
+      process.stdout.write(
+        `New signing key written to ${keyFile} (mode 0600). Keep it safe and never commit it: pack every ` +
+          `later version with --key ${keyFile}, or browsers will see a different extension.\n`,
+      ),
   });
-  if (result.keyGenerated) {
-    process.stdout.write(
-      `New signing key written to ${result.keyFile} (mode 0600). Keep it safe and never commit it: pack every ` +
-        `later version with --key ${result.keyFile}, or browsers will see a different extension.\n`,
-    );
-  }
   process.stdout.write(
     `Packed SpareKey ${result.version} into ${result.outDir}: ${CRX_FILE}, ${UPDATES_FILE}, ${XPI_FILE}\n` +
       `Extension id: ${result.extensionId}\n`,

@@ -146,11 +146,12 @@ export async function packExtension(options: PackOptions): Promise<PackResult> {
   try {
     const builds: Record<Target['browser'], Buffer> = { chromium: Buffer.alloc(0), firefox: Buffer.alloc(0) };
     for (const browser of ['chromium', 'firefox'] as const) {
-      const dir = await buildTarget(source, shipped(browser), {
+      const target = shipped(browser);
+      await buildTarget(source, target, {
         outRoot: work,
         adjust: (manifest) => packedManifest(manifest, browser, publicUrl),
       });
-      builds[browser] = await zipBuild(dir, work, `${browser}.zip`);
+      builds[browser] = await zipBuild(join(work, target.name), work, `${browser}.zip`);
     }
     await mkdir(outDir, { recursive: true });
     await replaceFile(join(outDir, CRX_FILE), buildCrx3(builds.chromium, key));

@@ -101,7 +101,7 @@ async function putNewerCrx(version: string): Promise<void> {
   const source = { ...(await sourceManifest()), version };
   const target = SHIPPED.find((candidate) => candidate.browser === 'chromium');
   if (!target) throw new Error('no Chromium target');
-  const dir = await buildTarget(
+  await buildTarget(
     source,
     { ...target, zip: false },
     {
@@ -109,6 +109,7 @@ async function putNewerCrx(version: string): Promise<void> {
       adjust: (manifest) => packedManifest(manifest, 'chromium', publicUrl),
     },
   );
+  const dir = join(work, 'newer', target.name);
   const files: Record<string, Buffer> = {};
   for (const name of await readdir(dir, { recursive: true })) {
     const path = join(dir, name);

@@ -12,6 +12,7 @@
  * length (uint32 LE), the signed header data, then the archive.
  */
 import { createHash, createPublicKey, createSign, createVerify, type KeyObject } from 'node:crypto';
+import { isExtensionVersion } from './update-manifest';
 import { readZipEntry } from './zip-entry';
 
 const MAGIC = Buffer.from('Cr24', 'latin1');
@@ -175,6 +176,8 @@ export function describeCrx(crx: Buffer): ChromiumPackage {
   const manifest = readZipEntry(archive, 'manifest.json');
   if (!manifest) throw new CrxFormatError('The CRX holds no manifest.json.');
   const { version } = JSON.parse(manifest.toString('utf8')) as { version?: unknown };
-  if (typeof version !== 'string') throw new CrxFormatError('The CRX manifest has no version.');
+  if (typeof version !== 'string' || !isExtensionVersion(version)) {
+    throw new CrxFormatError(`The CRX manifest has no valid version (${JSON.stringify(version)}).`);
+  }
   return { extensionId, version };
 }

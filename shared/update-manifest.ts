@@ -25,13 +25,16 @@ export function extensionUrl(
 const ID = /^[a-p]{32}$/;
 const VERSION = /^\d+(\.\d+){0,3}$/;
 
+/** A version Chromium accepts in a manifest: one to four dot-separated whole numbers. */
+export const isExtensionVersion = (version: string) => VERSION.test(version);
+
 const xmlAttribute = (value: string) =>
   value.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/"/g, '&quot;').replace(/'/g, '&apos;');
 
 /** The update manifest offering `version` of extension `appId`, downloadable at `codebase`. */
 export function updateManifest(appId: string, version: string, codebase: string): string {
   if (!ID.test(appId)) throw new Error(`Not a Chromium extension id: ${appId}`);
-  if (!VERSION.test(version)) throw new Error(`Not an extension version: ${version}`);
+  if (!isExtensionVersion(version)) throw new Error(`Not an extension version: ${version}`);
   return [
     "<?xml version='1.0' encoding='UTF-8'?>",
     "<gupdate xmlns='http://www.google.com/update2/response' protocol='2.0'>",

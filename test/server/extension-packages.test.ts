@@ -112,13 +112,16 @@ describe('with EXTENSION_DIR naming a packed extension', () => {
   });
 
   test('a damaged or missing package is a 404 in the API shape, never a 500, and the operator is told', async () => {
-    await putInPlace(join(dir, 'sparekey.crx'), Buffer.from('Cr24 not really a package'));
-    for (const path of ['/extension/chromium/updates.xml', '/extension/chromium/sparekey.crx']) {
-      const response = await fetch(`${server.url}${path}`);
-      expect(response.status).toBe(404);
-      expect(await response.json()).toEqual({
-        error: { code: 'not_found', message: 'This server serves no Chromium package.' },
-      });
+    // Not a CRX; a CRX signed well but whose manifest has a version Chromium would refuse.
+    for (const damaged of [Buffer.from('Cr24 not really a package'), crxOf(key, '1.0-beta')]) {
+      await putInPlace(join(dir, 'sparekey.crx'), damaged);
+      for (const path of ['/extension/chromium/updates.xml', '/extension/chromium/sparekey.crx']) {
+        const response = await fetch(`${server.url}${path}`);
+        expect(response.status).toBe(404);
+        expect(await response.json()).toEqual({
+          error: { code: 'not_found', message: 'This server serves no Chromium package.' },
+        });
+      }
     }
     expect(server.output()).toContain('extension package refused');
 

@@ -201,7 +201,7 @@ function registeredOrigins(client: {
  * (oidc-provider answers them to any origin); the authorization and logout endpoints are navigations
  * and get no CORS header at all.
  */
-function corsAllowedFor(
+export function corsAllowedFor(
   origin: string,
   client: { redirectUris?: string[]; postLogoutRedirectUris?: string[] },
 ) {

@@ -24,7 +24,7 @@ import { signOut } from '../services/auth';
 import { resolveSession } from '../services/sessions';
 import { StoreUnavailableError } from '../store/types';
 import { clearCookie, readCookie, SESSION_COOKIE, writeCookie } from '../web/cookies';
-import { INTERACTION_PATH, OIDC_ROUTES, ProviderHost } from './provider';
+import { corsAllowedFor, INTERACTION_PATH, OIDC_ROUTES, ProviderHost } from './provider';
 import {
   acrOf,
   amrOf,
@@ -136,6 +136,28 @@ function allowFormPostResponses(provider: Provider): void {
   });
 }
 
+/** The endpoints an application's page may call with CORS, for the application's own origins. */
+const CLIENT_CORS_PATHS = new Set<string>([OIDC_ROUTES.token, OIDC_ROUTES.userinfo, OIDC_ROUTES.revocation]);
+
+/**
+ * oidc-provider writes the request's Origin into Access-Control-Allow-Origin before it knows the
+ * client, and checks it (clientBasedCORS) only once a client is found: an answer with no client (a
+ * token that is not one) would go to any origin. Those lose the header here. Preflights stay open:
+ * they carry no credential to tell the client by, and the request itself is then checked.
+ */
+function corsOnlyForRegisteredOrigins(provider: Provider): void {
+  provider.use(async (ctx, next) => {
+    await next();
+    const origin = ctx.get('Origin');
+    if (!origin || ctx.method === 'OPTIONS' || !CLIENT_CORS_PATHS.has(ctx.path)) return;
+    const client = ctx.oidc?.client;
+    if (client && corsAllowedFor(origin, client)) return;
+    for (const name of Object.keys(ctx.response.headers)) {
+      if (name.toLowerCase().startsWith('access-control-')) ctx.remove(name);
+    }
+  });
+}
+
 /**
  * The store out of reach is the server's state, not a fault of the request: like the rest of the
  * app, 503 with Retry-After instead of oidc-provider's 500 server_error. A browser gets SpareKey's
@@ -207,6 +229,7 @@ function publicPath(deps: Deps, path: string): string {
 /** What SpareKey adds to every provider it builds (the first added is the outermost). */
 function setUpProvider(provider: Provider, log: Logger): void {
   answerUnavailableAs503(provider, log);
+  corsOnlyForRegisteredOrigins(provider);
   endSparekeySessionOnLogout(provider);
   confirmAnonymousLogout(provider);
   allowFormPostResponses(provider);

@@ -109,9 +109,11 @@ export class LowdbOidcStore implements OidcStore {
     // The new directories' entries are durable only once their parents are synced.
     await syncDirectory(this.#fs, this.#dir);
     await syncDirectory(this.#fs, this.#dataDir);
-    // No write runs yet: every temp file is one a crash left behind.
-    for (const dir of this.#directories()) await removeTempFiles(dir, undefined, this.#fs);
+    await removeTempFiles(this.#dir, undefined, this.#fs);
     this.#applications = (await this.#applicationsFile.read())?.applications ?? [];
+    // No write runs yet: every temp file is one a crash left behind (the sweep no longer lists these
+    // directories, so it is done here, once the store is known to open).
+    for (const dir of this.#directories().slice(1)) await removeTempFiles(dir, undefined, this.#fs);
     if (!(await this.#exists(join(this.#expiry.dir, INDEX_COMPLETE)))) {
       if ((await recordNames(this.#fs, this.#recordsDir)).length === 0) await this.#markIndexComplete();
       else this.#unindexed = true;

@@ -3,6 +3,7 @@
  * security settings, logger), so tests build it with fakes or with the real parts.
  */
 import { randomUUID } from 'node:crypto';
+import type { HttpBindings } from '@hono/node-server';
 import { OpenAPIHono } from '@hono/zod-openapi';
 import type { Context } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
@@ -28,6 +29,15 @@ import { messagePage } from './web/views/message';
 /** Every request body of the API is small; a larger one is refused before it is parsed. */
 export const MAX_BODY_BYTES = 16 * 1024;
 
+/**
+ * The status the client got: hono's, or, for an answer written straight on the Node response (the
+ * OpenID Connect provider's), the one written there (hono's placeholder for those says 200).
+ */
+function statusSent(c: Context): number {
+  const outgoing = (c.env as Partial<HttpBindings> | undefined)?.outgoing;
+  return outgoing?.headersSent ? outgoing.statusCode : c.res.status;
+}
+
 export function createApp(deps: Deps, log: Logger = silentLogger) {
   const app = new OpenAPIHono<AppEnv>();
 
@@ -41,7 +51,7 @@ export function createApp(deps: Deps, log: Logger = silentLogger) {
       requestId,
       method: c.req.method,
       path: c.req.path,
-      status: c.res.status,
+      status: statusSent(c),
       ms: Math.round((performance.now() - started) * 10) / 10,
     });
   });
@@ -93,7 +103,7 @@ export function createApp(deps: Deps, log: Logger = silentLogger) {
   app.route('/', meRoutes(deps));
   app.route('/', adminRoutes(deps));
   app.route('/', applicationRoutes(deps));
-  app.route('/', oidcRoutes(deps));
+  app.route('/', oidcRoutes(deps, log));
   app.route('/', webRoutes(deps));
   app.route('/', extensionRoutes(deps, log));
 

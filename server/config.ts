@@ -36,6 +36,11 @@ export interface SecurityConfig {
   publicUrl: string;
   /** Cookies get Secure and responses HSTS when users reach the server over TLS (PUBLIC_URL or TLS_*). */
   https: boolean;
+  /**
+   * OIDC_KEY_REFRESH_SECONDS: how long an instance serves the OpenID Connect key set it read before
+   * it reads it from the store again, i.e. the longest a rotated or revoked key takes to show.
+   */
+  oidcKeyRefreshMs: number;
 }
 
 export interface Config {
@@ -230,6 +235,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       trustProxyHops: integer(env, 'TRUST_PROXY_HOPS', 1, 1, 10),
       publicUrl: publicUrl ? publicUrlText(publicUrl) : boundUrl({ tls }, host, port),
       https,
+      oidcKeyRefreshMs: integer(env, 'OIDC_KEY_REFRESH_SECONDS', 60, 1, 3600) * 1000,
     },
     metrics: metricsFrom(env, port),
   };

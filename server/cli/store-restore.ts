@@ -10,7 +10,7 @@ import { oidcSummary, readArchive, verifyArchive } from '../store/backup';
 import { LowdbStore } from '../store/lowdb';
 import { usernameKey } from '../store/records';
 import type { UserRecord } from '../store/types';
-import { dataDirOf, fail, parseCommand, run, storeOptions } from './args';
+import { dataDirOf, fail, parseCommand, refuseOnPostgres, run, storeOptions } from './args';
 
 const USAGE = 'usage: npm run store:restore -- --from FILE --to DIR [--user NAME]';
 
@@ -33,6 +33,10 @@ run(async () => {
     return 0;
   }
   if (!args.from || !args.to) fail(USAGE, 2);
+  refuseOnPostgres(
+    'store:restore',
+    'restore the database from a pg_dump archive with pg_restore (README, Backups).',
+  );
   const from = args.from;
   const dir = dataDirOf(args.to);
   // Nothing is written before the whole archive has been read and found intact.

@@ -4,7 +4,6 @@
  * work, and a code spent while the backup ran is either spent in the restore or not, never more.
  * And the OpenID Connect side: a registered application and the signing keys survive the round trip.
  */
-import { createPublicKey, type JsonWebKeyInput, verify } from 'node:crypto';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -12,6 +11,7 @@ import { afterEach, expect, it } from 'vitest';
 import { currentTotp } from '../../server/crypto/totp';
 import { runCli } from '../support/cli';
 import { HttpBrowser } from '../support/http-browser';
+import { verifiesAgainst } from '../support/jws';
 import { startRelyingParty } from '../support/relying-party';
 import { call, freePort, type RunningServer, startServer } from '../support/server';
 
@@ -255,17 +255,3 @@ it('restores the OpenID Connect applications and keys: the old secret still work
     await rp.close();
   }
 }, 120_000);
-
-/** RS256 signature of a compact JWS checked with node's crypto against the JWKS entry of its kid. */
-function verifiesAgainst(jws: string, keys: { kid: string }[]): boolean {
-  const [header, payload, signature] = jws.split('.') as [string, string, string];
-  const { kid, alg } = JSON.parse(Buffer.from(header, 'base64url').toString());
-  const jwk = keys.find((key) => key.kid === kid);
-  if (!jwk || alg !== 'RS256') return false;
-  return verify(
-    'sha256',
-    Buffer.from(`${header}.${payload}`),
-    createPublicKey({ key: jwk as JsonWebKeyInput['key'], format: 'jwk' }),
-    Buffer.from(signature, 'base64url'),
-  );
-}

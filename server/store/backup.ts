@@ -19,18 +19,15 @@
  * applications and keys were kept) are still read.
  */
 import { createHash } from 'node:crypto';
-import { createReadStream, createWriteStream } from 'node:fs';
-import { open, rename, rm } from 'node:fs/promises';
-import { dirname } from 'node:path';
+import { createReadStream } from 'node:fs';
 import { createInterface } from 'node:readline';
 import type { Readable } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
 import { isDeepStrictEqual } from 'node:util';
 import { createGunzip, createGzip } from 'node:zlib';
 import { z } from 'zod';
 import { type AuditEvent, DamagedAccount, type Policy } from '../../shared/api';
-import { nodeFs, syncDirectory } from './fs';
 import { ApplicationSchema, AuditEventSchema, KeysSchema, PolicySchema, UserRecordSchema } from './records';
+import { writeSecretFile } from './secret-file';
 import type {
   ApplicationRecord,
   DamagedAccount as DamagedAccountRecord,
@@ -139,20 +136,12 @@ export async function* archive(items: AsyncIterable<BackupItem>, now = new Date(
   if (out.length > 0) yield Buffer.concat(out.splice(0));
 }
 
-/** Writes an archive to `path` durably: a temp file beside it, fsynced, renamed into place. */
+/**
+ * Writes an archive to `path` durably and privately: it holds password hashes, TOTP secrets and the
+ * provider's private keys, so it goes through writeSecretFile (exclusive temp file, 0600, rename).
+ */
 export async function writeArchive(chunks: AsyncIterable<Buffer> | Readable, path: string): Promise<void> {
-  const temp = `${path}.partial`;
-  try {
-    await pipeline(chunks, createWriteStream(temp, { mode: 0o600 }));
-    const handle = await open(temp, 'r');
-    await handle.sync();
-    await handle.close();
-    await rename(temp, path);
-    await syncDirectory(nodeFs, dirname(path));
-  } catch (error) {
-    await rm(temp, { force: true });
-    throw error;
-  }
+  await writeSecretFile(path, chunks);
 }
 
 /**

@@ -11,7 +11,6 @@ import { constants } from 'node:fs';
 import { type FileHandle, lstat, open, rename, stat, unlink } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import type { Readable } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
 import { nodeFs, syncDirectory } from './fs';
 
 export class UnsafeSecretTargetError extends Error {}
@@ -59,8 +58,9 @@ export async function writeSecretFile(
     );
     // The mode given to open is narrowed by the umask only, but say it plainly: owner read/write.
     await handle.chmod(0o600);
+    // A handle's writeFile writes all of its data from the current position, however many calls that takes.
     if (typeof content === 'string') await handle.writeFile(content, 'utf8');
-    else await pipeline(content, handle.createWriteStream({ autoClose: false }));
+    else for await (const chunk of content) await handle.writeFile(chunk as Buffer);
     await handle.sync();
     await handle.close();
     handle = null;

@@ -20,7 +20,6 @@
  */
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
-import { createInterface } from 'node:readline';
 import type { Readable } from 'node:stream';
 import { isDeepStrictEqual } from 'node:util';
 import { createGunzip, createGzip } from 'node:zlib';
@@ -151,8 +150,7 @@ export async function writeArchive(chunks: AsyncIterable<Buffer> | Readable, pat
 export async function* readArchive(path: string): AsyncGenerator<BackupItem> {
   const hash = createHash('sha256');
   const counts = emptyCounts();
-  const input = createReadStream(path).pipe(createGunzip());
-  const lines = createInterface({ input, crlfDelay: Number.POSITIVE_INFINITY });
+  const lines = linesOf(createReadStream(path).pipe(createGunzip()), path);
   let header = false;
   let trailer: z.infer<typeof Trailer> | null = null;
   try {
@@ -188,6 +186,38 @@ export async function* readArchive(path: string): AsyncGenerator<BackupItem> {
   if (!isDeepStrictEqual(trailer.counts, counts)) {
     throw new BackupUnreadableError(path, 'its counts do not match its records');
   }
+}
+
+/**
+ * The longest line an archive may hold. Its records are an account (a few KiB with its codes and
+ * tokens), an audit event, an application or the key set (a few RSA keys): a MiB leaves ample room,
+ * and a damaged or hostile archive is refused after reading that much of one line, not all of it.
+ */
+export const MAX_LINE_BYTES = 1024 * 1024;
+
+/** The text lines of a stream of bytes, refusing any longer than MAX_LINE_BYTES while reading it. */
+async function* linesOf(input: AsyncIterable<Buffer>, path: string): AsyncGenerator<string> {
+  let parts: Buffer[] = [];
+  let length = 0;
+  for await (const chunk of input) {
+    let start = 0;
+    for (;;) {
+      // A newline byte never occurs inside a multi-byte UTF-8 character: splitting bytes is safe.
+      const newline = chunk.indexOf(0x0a, start);
+      const end = newline === -1 ? chunk.length : newline;
+      length += end - start;
+      if (length > MAX_LINE_BYTES) {
+        throw new BackupUnreadableError(path, `a line is longer than ${MAX_LINE_BYTES} bytes`);
+      }
+      parts.push(chunk.subarray(start, end));
+      if (newline === -1) break;
+      yield Buffer.concat(parts).toString('utf8');
+      parts = [];
+      length = 0;
+      start = newline + 1;
+    }
+  }
+  if (length > 0) yield Buffer.concat(parts).toString('utf8');
 }
 
 function parseLine(path: string, text: string): unknown {

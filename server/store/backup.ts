@@ -25,7 +25,14 @@ import { isDeepStrictEqual } from 'node:util';
 import { createGunzip, createGzip } from 'node:zlib';
 import { z } from 'zod';
 import { type AuditEvent, DamagedAccount, type Policy } from '../../shared/api';
-import { ApplicationSchema, AuditEventSchema, KeysSchema, PolicySchema, UserRecordSchema } from './records';
+import {
+  ApplicationSchema,
+  AuditEventSchema,
+  KeysSchema,
+  lineJson,
+  PolicySchema,
+  UserRecordSchema,
+} from './records';
 import { writeSecretFile } from './secret-file';
 import type {
   ApplicationRecord,
@@ -114,7 +121,7 @@ export async function* archive(items: AsyncIterable<BackupItem>, now = new Date(
   const hash = createHash('sha256');
   const counts = emptyCounts();
   const line = (value: unknown) => {
-    const bytes = Buffer.from(`${JSON.stringify(value)}\n`, 'utf8');
+    const bytes = Buffer.from(`${lineJson(value)}\n`, 'utf8');
     hash.update(bytes);
     return bytes;
   };

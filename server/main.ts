@@ -8,7 +8,7 @@ import { mkdir, unlink } from 'node:fs/promises';
 import type { Server } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
 import { join, resolve } from 'node:path';
-import { createAdaptorServer } from '@hono/node-server';
+import { createAdaptorServer, type Http2Bindings, type HttpBindings } from '@hono/node-server';
 import { createApp } from './app';
 import { boundUrl, ConfigError, loadConfig } from './config';
 import { serveControl } from './control';
@@ -50,13 +50,14 @@ async function main() {
   await checkDataDir(dataDir);
   const tlsFiles = config.tls ? readTlsFiles(config.tls) : null;
   // The port is bound first; until the app is ready a request is told to come back.
-  let handle: (request: Request) => Response | Promise<Response> = () =>
+  // The Node bindings (env) go through too: the OpenID Connect bridge hands the request to oidc-provider.
+  let handle: (request: Request, env: HttpBindings | Http2Bindings) => Response | Promise<Response> = () =>
     Response.json(
       { error: { code: 'unavailable', message: 'The server is starting. Try again in a moment.' } },
       { status: 503, headers: { 'Retry-After': '1' } },
     );
   const server = createAdaptorServer({
-    fetch: (request) => handle(request),
+    fetch: (request, env) => handle(request, env),
     hostname: config.host,
     ...(tlsFiles ? { createServer: createHttpsServer, serverOptions: tlsFiles } : {}),
   });

@@ -15,7 +15,7 @@ import { rotateSigningKey } from './oidc/keys';
 import { DirectoryInUseError } from './store/dir-lock';
 import { storeFor } from './store/select';
 
-const USAGE = `usage: npm run keys:rotate [-- --revoke-previous]
+const USAGE = `usage: sparekey keys rotate [--revoke-previous]   (npm run keys:rotate [-- --revoke-previous])
 
   --revoke-previous   the previous keys are compromised: stop publishing them now (tokens they signed
                       stop verifying) and drop the previous cookie secrets`;

@@ -381,12 +381,14 @@ describe('authenticator app (TOTP)', () => {
     expect(ok.status).toBe(200);
     expect(ok.body.user.username).toBe('alice');
 
-    // The same 30-second code, seen by someone else, does not work a second time.
+    // The same 30-second code, seen by someone else, does not work a second time; it is told apart
+    // from a wrong code (409, not counted towards the lockout).
     const again = await startBackupLogin(alice);
     const replay = await api('POST', '/api/auth/mfa', {
       body: { mfaToken: again.mfaToken, method: 'totp', code },
     });
-    expect(replay.status).toBe(401);
+    expect(replay.status).toBe(409);
+    expect(replay.body.error.code).toBe('code_already_used');
 
     // The used mfaToken is dead.
     const reuse = await api('POST', '/api/auth/mfa', {

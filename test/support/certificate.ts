@@ -1,8 +1,8 @@
-/** A self-signed certificate for 127.0.0.1 and localhost, made with the openssl CLI, for TLS tests. */
+/** A throwaway self-signed certificate for localhost and 127.0.0.1, made with the openssl CLI. */
 import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
 
-export function makeCertificate(dir: string) {
+export function makeCertificate(dir: string): { cert: string; key: string } {
   const cert = join(dir, 'cert.pem');
   const key = join(dir, 'key.pem');
   try {

@@ -18,6 +18,7 @@ import { oidcRoutes } from './oidc/routes';
 import { adminRoutes } from './routes/admin';
 import { applicationRoutes } from './routes/applications';
 import { authRoutes } from './routes/auth';
+import { extensionRoutes, isExtensionPath } from './routes/extension';
 import { meRoutes } from './routes/me';
 import { webRoutes } from './routes/web';
 import { DamagedAccountError, StoreDamagedError, StoreUnavailableError } from './store/types';
@@ -62,7 +63,9 @@ export function createApp(deps: Deps, log: Logger = silentLogger) {
   );
   app.use(async (c, next) => {
     await next();
-    // API answers carry tokens, codes and account state: no cache may keep them.
+    // API answers carry tokens, codes and account state: no cache may keep them. The extension's
+    // packages hold no secret and say themselves how long they may be kept.
+    if (isExtensionPath(c.req.path) && c.res.headers.has('Cache-Control')) return;
     c.header('Cache-Control', 'no-store');
   });
   const limitBody = bodyLimit({
@@ -90,6 +93,7 @@ export function createApp(deps: Deps, log: Logger = silentLogger) {
   app.route('/', applicationRoutes(deps));
   app.route('/', oidcRoutes(deps));
   app.route('/', webRoutes(deps));
+  app.route('/', extensionRoutes(deps, log));
 
   app.openAPIRegistry.registerComponent('securitySchemes', 'bearer', { type: 'http', scheme: 'bearer' });
   app.doc31('/api/openapi.json', {

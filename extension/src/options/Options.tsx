@@ -1,6 +1,7 @@
 import { useEffect, useState } from 'preact/hooks';
+import browser from 'webextension-polyfill';
 import type { AdminUser, Me } from '../../../shared/api';
-import { ErrorAlert } from '../components/Alert';
+import { ErrorAlert, Notice } from '../components/Alert';
 import { ChangePassword } from '../components/ChangePassword';
 import { type Session, SessionGate } from '../components/SessionGate';
 import { isSessionExpired } from '../errors';
@@ -15,6 +16,8 @@ export function Options() {
     <main class="options">
       <h1 class="brand">{t('optionsTitle')}</h1>
       <SessionGate>{(session) => <AdminConsole session={session} />}</SessionGate>
+      {/* The installed version: how an administrator sees that an update reached this browser. */}
+      <footer class="version">{t('extensionVersion', browser.runtime.getManifest().version)}</footer>
     </main>
   );
 }
@@ -72,6 +75,7 @@ function AdminConsole({ session }: { session: Session }) {
         <p>{t('signedInAs', me.user.username, new URL(session.serverUrl).host)}</p>
         {signOut}
       </div>
+      {!(me.mfa.enabled && me.mfa.enrolled) && <Notice tone="warning">{t('adminWithoutMfaWarning')}</Notice>}
       <MultifactorSection session={session} onChanged={() => setRevision((n) => n + 1)} />
       <UsersSection
         session={session}

@@ -65,12 +65,9 @@ const COMMANDS: Record<string, Command> = {
       'Copies a lowdb store into an empty PostgreSQL database (--to defaults to DATABASE_URL).',
   },
   'keys rotate': {
-    summary: 'a new OpenID Connect signing key takes over',
+    summary: 'a new OpenID Connect signing key and cookie secret take over (--revoke-previous: at once)',
     bundle: 'keys-rotate',
     source: 'keys-rotate.ts',
-    usage:
-      'usage: sparekey keys rotate\nA new OpenID Connect signing key takes over; the previous one stays ' +
-      'published until the tokens it signed expire. With lowdb, stop the server first.',
   },
   'extension pack': {
     summary: "pack the extension for your organisation's browsers (CRX, update manifest, XPI)",

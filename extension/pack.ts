@@ -1,12 +1,12 @@
 /**
- * `npm run extension:pack -- --key org-key.pem --out DIR [--public-url URL]`: the extension packed for
+ * `npx sparekey extension pack --key org-key.pem --out DIR [--public-url URL]` (alias
+ * `npm run extension:pack -- …`), in a checkout: the extension packed for
  * one organisation's SpareKey server, to install by policy (docs/EXTENSION.md):
  *   DIR/sparekey.crx   the Chromium build, CRX3 signed with the organisation's RSA key (its id follows from the key)
  *   DIR/updates.xml    Chromium's update manifest for it
  *   DIR/sparekey.xpi   the Firefox build (fixed gecko id; unsigned: sign it for release Firefox)
  * Both builds carry the server's address: Chromium's update_url and the server's host permission.
  * Without --key a new key is written once to sparekey-extension-key.pem (or --new-key FILE).
- * `packExtension` is the whole job, for a future `sparekey extension pack` to call.
  */
 import { createPrivateKey, generateKeyPairSync, type KeyObject } from 'node:crypto';
 import { mkdir, mkdtemp, readFile, rename, rm, writeFile } from 'node:fs/promises';
@@ -167,7 +167,8 @@ export async function packExtension(options: PackOptions): Promise<PackResult> {
 }
 
 const USAGE =
-  'Usage: npm run extension:pack -- --out DIR [--key ORG-KEY.pem | --new-key FILE] [--public-url https://sparekey.example]';
+  'Usage: sparekey extension pack --out DIR [--key ORG-KEY.pem | --new-key FILE] [--public-url https://sparekey.example]\n' +
+  '(in a checkout: npx sparekey extension pack …, or npm run extension:pack -- …)';
 
 async function main(): Promise<number> {
   const args = parseCommand(USAGE, {

@@ -45,6 +45,11 @@ export interface SecurityConfig {
   publicUrl: string;
   /** Cookies get Secure and responses HSTS when users reach the server over TLS (PUBLIC_URL or TLS_*). */
   https: boolean;
+  /**
+   * OIDC_KEY_REFRESH_SECONDS: how long an instance serves the OpenID Connect key set it read before
+   * it reads it from the store again, i.e. the longest a rotated or revoked key takes to show.
+   */
+  oidcKeyRefreshMs: number;
 }
 
 export interface Config {
@@ -67,6 +72,8 @@ export interface Config {
   extensionDir: string | null;
   /** METRICS_PORT set: Prometheus metrics on their own listener (loopback unless METRICS_HOST); null: none. */
   metrics: { host: string; port: number } | null;
+  /** Settings that work but weaken security: logged once at start, one line each. */
+  warnings: string[];
 }
 
 export class ConfigError extends Error {}
@@ -153,6 +160,32 @@ function databaseFrom(env: NodeJS.ProcessEnv): Required<PostgresOptions> | null 
       600_000,
     ),
   };
+}
+
+/**
+ * A database on another machine reached without `sslmode` (or with sslmode=disable): node-postgres
+ * then speaks plain TCP, so the password and every hash and secret cross the network in clear and the
+ * server is not authenticated. Warned rather than refused (a private link may be trusted), in one line
+ * that names the host, never the URL (it may hold a password).
+ */
+function databaseWarning(url: string | undefined): string | null {
+  if (!url) return null;
+  let parsed: URL;
+  try {
+    parsed = new URL(url);
+  } catch {
+    return null;
+  }
+  // `?host=/run/postgresql` is a Unix socket: local like the loopback.
+  const host = parsed.searchParams.get('host') ?? parsed.hostname;
+  if (host === '' || host.startsWith('/') || isLoopback(host)) return null;
+  const sslmode = parsed.searchParams.get('sslmode');
+  if ((sslmode !== null && sslmode !== 'disable') || parsed.searchParams.has('ssl')) return null;
+  return (
+    `DATABASE_URL reaches ${host}, not the loopback, ${sslmode === 'disable' ? 'with sslmode=disable' : 'without sslmode'}: ` +
+    'the connection is not encrypted and the database is not authenticated. ' +
+    'Add ?sslmode=verify-full&sslrootcert=/path/ca.pem unless the link is private and trusted.'
+  );
 }
 
 /** Metrics get a port of their own: the public one never serves them. */
@@ -282,8 +315,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       trustProxyHops: integer(env, 'TRUST_PROXY_HOPS', 1, 1, 10),
       publicUrl: publicUrl ? publicUrlText(publicUrl) : boundUrl({ tls }, host, port),
       https,
+      oidcKeyRefreshMs: integer(env, 'OIDC_KEY_REFRESH_SECONDS', 60, 1, 3600) * 1000,
     },
     metrics: metricsFrom(env, port),
+    warnings: [databaseWarning(env.DATABASE_URL)].filter((warning) => warning !== null),
     extensionDir: extensionDirFrom(env),
   };
 }

@@ -9,11 +9,19 @@ export interface Logger {
   error(msg: string, fields?: LogFields): void;
 }
 
-export function jsonLogger(write: (line: string) => void = (line) => process.stdout.write(line)): Logger {
+/** The process's own logger also warns (a setting that works but weakens security, at start). */
+export interface ProcessLogger extends Logger {
+  warn(msg: string, fields?: LogFields): void;
+}
+
+export function jsonLogger(
+  write: (line: string) => void = (line) => process.stdout.write(line),
+): ProcessLogger {
   const emit = (level: string, msg: string, fields: LogFields = {}) =>
     write(`${JSON.stringify({ time: new Date().toISOString(), level, msg, ...fields })}\n`);
   return {
     info: (msg, fields) => emit('info', msg, fields),
+    warn: (msg, fields) => emit('warn', msg, fields),
     error: (msg, fields) => emit('error', msg, fields),
   };
 }

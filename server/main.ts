@@ -3,12 +3,12 @@
  * argon2id, and a graceful SIGTERM.
  */
 
-import { existsSync, readFileSync } from 'node:fs';
-import { chmod, mkdir, unlink, writeFile } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
+import { mkdir, unlink } from 'node:fs/promises';
 import type { Server } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
 import { join, resolve } from 'node:path';
-import { serve } from '@hono/node-server';
+import { createAdaptorServer, type Http2Bindings, type HttpBindings } from '@hono/node-server';
 import { createApp } from './app';
 import { boundUrl, ConfigError, loadConfig } from './config';
 import { serveControl } from './control';
@@ -24,7 +24,9 @@ import { createMetrics, type Metrics } from './metrics/metrics';
 import { prepareSignIn } from './services/auth';
 import { preparePasswordRules } from './services/password-rules';
 import { bootstrapAdmin } from './services/users';
+import { checkDataDir, listenOn, readTlsFiles } from './startup';
 import { LowdbStore } from './store/lowdb';
+import { writeSecretFile } from './store/secret-file';
 import { storeFor } from './store/select';
 import type { Store } from './store/types';
 
@@ -44,7 +46,29 @@ async function pendingInitialPassword(store: Store, file: string): Promise<Deps[
 
 async function main() {
   const config = loadConfig();
+  for (const warning of config.warnings) log.warn('insecure setting', { warning });
   const dataDir = resolve(config.dataDir);
+  // Every check before anything is written: a bad setting must not leave a created admin behind.
+  await checkDataDir(dataDir);
+  const tlsFiles = config.tls ? readTlsFiles(config.tls) : null;
+  // The port is bound first; until the app is ready a request is told to come back.
+  // The Node bindings (env) go through too: the OpenID Connect bridge hands the request to oidc-provider.
+  let handle: (request: Request, env: HttpBindings | Http2Bindings) => Response | Promise<Response> = () =>
+    Response.json(
+      { error: { code: 'unavailable', message: 'The server is starting. Try again in a moment.' } },
+      { status: 503, headers: { 'Retry-After': '1' } },
+    );
+  const server = createAdaptorServer({
+    fetch: (request, env) => handle(request, env),
+    hostname: config.host,
+    ...(tlsFiles
+      ? { createServer: createHttpsServer, serverOptions: { ...SERVER_TIMEOUTS, ...tlsFiles } }
+      : { serverOptions: SERVER_TIMEOUTS }),
+  });
+  const bound = await listenOn(server, config.host, config.port);
+  const url = boundUrl(config, bound.address, bound.port);
+  // Without PUBLIC_URL the public address is the bound one, whose port PORT=0 only now reveals.
+  if (!config.publicUrl) config.security.publicUrl = url;
   await mkdir(dataDir, { recursive: true, mode: 0o700 });
   const selected = storeFor(config);
   const kind = selected.kind;
@@ -73,8 +97,7 @@ async function main() {
   const bootstrap = await bootstrapAdmin(deps, config.bootstrapAdminPassword);
   const initialPasswordFile = join(dataDir, 'initial-admin-password');
   if (bootstrap.generatedPassword && bootstrap.adminId) {
-    await writeFile(initialPasswordFile, `${bootstrap.generatedPassword}\n`, { mode: 0o600 });
-    await chmod(initialPasswordFile, 0o600);
+    await writeSecretFile(initialPasswordFile, `${bootstrap.generatedPassword}\n`);
     deps.initialPassword = { userId: bootstrap.adminId, file: initialPasswordFile };
     // Printed once to the operator's terminal, deliberately outside the JSON log stream.
     process.stderr.write(
@@ -103,30 +126,9 @@ async function main() {
     const { address, port } = listening.address;
     log.info('metrics listening', { url: `${boundUrl({ tls: null }, address, port)}/metrics` });
   }
-  const server = serve(
-    {
-      fetch: app.fetch,
-      hostname: config.host,
-      port: config.port,
-      ...(config.tls
-        ? {
-            createServer: createHttpsServer,
-            serverOptions: {
-              ...SERVER_TIMEOUTS,
-              cert: readFileSync(config.tls.certFile),
-              key: readFileSync(config.tls.keyFile),
-            },
-          }
-        : { serverOptions: SERVER_TIMEOUTS }),
-    },
-    (info) => {
-      const url = boundUrl(config, info.address, info.port);
-      // Without PUBLIC_URL the public address is the bound one, whose port PORT=0 only now reveals.
-      if (!config.publicUrl) deps.security.publicUrl = url;
-      log.info('listening', { url, publicUrl: deps.security.publicUrl, store: kind, dataDir });
-      lifecycle.phase = 'serving';
-    },
-  );
+  handle = app.fetch;
+  log.info('listening', { url, publicUrl: deps.security.publicUrl, store: kind, dataDir });
+  lifecycle.phase = 'serving';
 
   let stopping = false;
   const shutdown = (signal: string) => {

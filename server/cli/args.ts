@@ -18,6 +18,19 @@ export function storeOptions(): LowdbStoreOptions {
   return { audit: loadConfig(env).audit };
 }
 
+/**
+ * The store commands act on a lowdb DATA_DIR. With DATABASE_URL set the server's store is PostgreSQL
+ * (the server's own selection: server/store/select.ts), so acting on DATA_DIR would check, copy or
+ * fill a directory no server reads and report success: refuse in one line naming what to use instead.
+ */
+export function refuseOnPostgres(command: string, instead: string): void {
+  if (loadConfig({ DATABASE_URL: process.env.DATABASE_URL }).database) {
+    fail(
+      `DATABASE_URL is set, so the server's store is PostgreSQL; ${command} works on a lowdb DATA_DIR only: ${instead}`,
+    );
+  }
+}
+
 /** The server's DATA_DIR (as `npm start` reads it), or `--data-dir`. */
 export function dataDirOf(given: string | undefined): string {
   return resolve(given ?? (process.env.DATA_DIR || './data'));

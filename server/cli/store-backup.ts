@@ -14,7 +14,7 @@ import { controlSocketPath } from '../control';
 import { archive, oidcSummary, verifyArchive, writeArchive } from '../store/backup';
 import { lockOwner } from '../store/dir-lock';
 import { LowdbStore } from '../store/lowdb';
-import { dataDirOf, fail, parseCommand, run, storeOptions } from './args';
+import { dataDirOf, fail, parseCommand, refuseOnPostgres, run, storeOptions } from './args';
 
 const USAGE = 'usage: npm run store:backup -- --to FILE [--data-dir DIR]';
 
@@ -49,6 +49,7 @@ run(async () => {
     return 0;
   }
   if (!args.to) fail(USAGE, 2);
+  refuseOnPostgres('store:backup', 'back the database up with pg_dump --format=custom (README, Backups).');
   const dataDir = dataDirOf(args['data-dir']);
   const owner = await lockOwner(dataDir);
   const started = performance.now();

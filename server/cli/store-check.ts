@@ -4,7 +4,7 @@
  * rebuilds the index from the user files and moves damaged files to DATA_DIR/quarantine/.
  */
 import { checkStore, formatReport, repairStore } from '../store/check';
-import { dataDirOf, parseCommand, run } from './args';
+import { dataDirOf, parseCommand, refuseOnPostgres, run } from './args';
 
 const USAGE = 'usage: npm run store:check -- [--repair] [--json] [--data-dir DIR]';
 
@@ -18,6 +18,10 @@ run(async () => {
     process.stdout.write(`${USAGE}\n`);
     return 0;
   }
+  refuseOnPostgres(
+    'store:check',
+    'PostgreSQL checks its own pages and constraints; check the database with its tools (e.g. pg_amcheck).',
+  );
   const dir = dataDirOf(args['data-dir']);
   if (!args.repair) {
     const report = await checkStore(dir);

@@ -4,13 +4,15 @@
  * `npm run store:restore -- --from FILE --to DIR --user NAME`: puts back one damaged (or deleted)
  * account into an existing DATA_DIR, while no server runs there.
  */
-import { readdir } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, rename, rm } from 'node:fs/promises';
+import { basename, dirname, join } from 'node:path';
 import { isDeepStrictEqual } from 'node:util';
-import { oidcSummary, readArchive, verifyArchive } from '../store/backup';
+import { type BackupCounts, oidcSummary, readArchive, verifyArchive } from '../store/backup';
+import { nodeFs, syncDirectory } from '../store/fs';
 import { LowdbStore } from '../store/lowdb';
 import { usernameKey } from '../store/records';
 import type { UserRecord } from '../store/types';
-import { dataDirOf, fail, parseCommand, run, storeOptions } from './args';
+import { dataDirOf, fail, parseCommand, refuseOnPostgres, run, storeOptions } from './args';
 
 const USAGE = 'usage: npm run store:restore -- --from FILE --to DIR [--user NAME]';
 
@@ -33,6 +35,10 @@ run(async () => {
     return 0;
   }
   if (!args.from || !args.to) fail(USAGE, 2);
+  refuseOnPostgres(
+    'store:restore',
+    'restore the database from a pg_dump archive with pg_restore (README, Backups).',
+  );
   const from = args.from;
   const dir = dataDirOf(args.to);
   // Nothing is written before the whole archive has been read and found intact.
@@ -60,6 +66,35 @@ run(async () => {
 
   if (!(await isEmpty(dir)))
     fail(`${dir} is not empty: restore into an empty DATA_DIR (or use --user NAME).`);
+  // Restored beside DATA_DIR and renamed into place only once verified: a restore that fails midway
+  // leaves DATA_DIR as it was, never half written.
+  await mkdir(dirname(dir), { recursive: true, mode: 0o700 });
+  const staging = await mkdtemp(join(dirname(dir), `.${basename(dir)}.restoring-`));
+  try {
+    const { mismatches } = await restoreInto(staging, from, counts).catch((error: unknown) => {
+      const reason = error instanceof Error ? error.message : String(error);
+      throw new Error(`The restore failed: ${reason} (${dir} is left as it was).`);
+    });
+    // Thrown, not fail(): the staging directory is removed on the way out.
+    if (mismatches > 0) throw new Error(`The restore does not match ${from}: ${dir} is left as it was.`);
+    await rename(staging, dir);
+    await syncDirectory(nodeFs, dirname(dir));
+  } finally {
+    await rm(staging, { recursive: true, force: true });
+  }
+  process.stdout.write(
+    `Restored ${counts.users} account(s) and ${counts.audit} audit event(s)${oidcSummary(counts)} into ${dir}; verified against ${from}.\n`,
+  );
+  if (counts.damaged > 0) {
+    process.stdout.write(
+      `${counts.damaged} account(s) were damaged when the backup was taken and are not restored.\n`,
+    );
+  }
+  return 0;
+});
+
+/** Imports the archive into the empty directory `dir`, then reopens it and compares it with the archive. */
+async function restoreInto(dir: string, from: string, counts: BackupCounts): Promise<{ mismatches: number }> {
   const store = new LowdbStore(dir, storeOptions());
   await store.open();
   try {
@@ -103,14 +138,5 @@ run(async () => {
   } finally {
     await check.close();
   }
-  if (mismatches > 0) fail(`The restore into ${dir} does not match ${from}.`);
-  process.stdout.write(
-    `Restored ${counts.users} account(s) and ${counts.audit} audit event(s)${oidcSummary(counts)} into ${dir}; verified against ${from}.\n`,
-  );
-  if (counts.damaged > 0) {
-    process.stdout.write(
-      `${counts.damaged} account(s) were damaged when the backup was taken and are not restored.\n`,
-    );
-  }
-  return 0;
-});
+  return { mismatches };
+}

@@ -32,20 +32,33 @@ export async function ensureKeys(store: Store, now = Date.now()): Promise<OidcKe
   return keys;
 }
 
+export interface RotateOptions {
+  /**
+   * The previous keys are compromised: they leave the JWKS now instead of after RETIRED_KEY_KEEP_MS
+   * (tokens they signed stop verifying), and the old cookie secrets are dropped rather than kept to
+   * read cookies signed before the rotation.
+   */
+  revokePrevious?: boolean;
+  now?: number;
+}
+
 /**
- * A new signing key takes over; the previous one is retired but stays published, and keys retired
- * longer than RETIRED_KEY_KEEP_MS ago are dropped. Resolves with the new set.
+ * A new signing key takes over, and a new cookie secret signs the provider's cookies. The previous
+ * key is retired but stays published (keys retired longer than RETIRED_KEY_KEEP_MS ago are dropped),
+ * and the previous cookie secret still reads cookies set before; with `revokePrevious` both go at
+ * once. Resolves with the new set.
  */
-export async function rotateSigningKey(store: Store, now = Date.now()): Promise<OidcKeys> {
+export async function rotateSigningKey(store: Store, options: RotateOptions = {}): Promise<OidcKeys> {
+  const now = options.now ?? Date.now();
   const fresh = newSigningKey(now);
   const keys = await store.updateOidcKeys((current) => {
+    if (options.revokePrevious) return { signing: [fresh], cookieSecrets: [newCookieSecret()] };
     const previous = (current?.signing ?? [])
       .map((key) => ({ ...key, retiredAt: key.retiredAt ?? new Date(now).toISOString() }))
       .filter((key) => now - Date.parse(key.retiredAt) < RETIRED_KEY_KEEP_MS);
-    return {
-      signing: [fresh, ...previous],
-      cookieSecrets: current?.cookieSecrets.length ? current.cookieSecrets : [newCookieSecret()],
-    };
+    // oidc-provider signs cookies with the first secret and accepts any listed one.
+    const [kept] = current?.cookieSecrets ?? [];
+    return { signing: [fresh, ...previous], cookieSecrets: [newCookieSecret(), ...(kept ? [kept] : [])] };
   });
   if (!keys) throw new Error('The store kept no OpenID Connect keys.');
   return keys;

@@ -4,7 +4,7 @@
  * for public clients), exact redirect URIs, RS256 ID tokens, applications from the store as clients,
  * everything the provider keeps in the store, and the claims (docs/OIDC.md).
  */
-import { timingSafeEqual } from 'node:crypto';
+import { createHash, timingSafeEqual } from 'node:crypto';
 import Provider, {
   type Account,
   type Adapter,
@@ -333,12 +333,11 @@ export function createProvider(deps: Deps, keys: OidcKeys): Provider {
   return provider;
 }
 
-/** How often an instance looks for a rotated key set in the store. */
-const KEY_CHECK_MS = 60_000;
-
 /**
  * The provider, built on first use (the issuer is PUBLIC_URL, which without PUBLIC_URL is known only
- * once the socket is bound) and rebuilt when the key set in the store changed (`npm run keys:rotate`).
+ * once the socket is bound) and rebuilt when the key set in the store changed (`npm run keys:rotate`):
+ * a request more than OIDC_KEY_REFRESH_SECONDS (security.oidcKeyRefreshMs) after the last look reads
+ * the key set again first, so every instance serves a rotated (or revoked) key within that time.
  */
 export class ProviderHost {
   #provider: Provider | null = null;
@@ -354,8 +353,8 @@ export class ProviderHost {
     this.#setUp = setUp;
   }
 
-  /** `maxAgeMs`: how long ago the key set may have been read from the store (a minute by default). */
-  get(maxAgeMs = KEY_CHECK_MS): Promise<Provider> {
+  /** `maxAgeMs`: how long ago the key set may have been read from the store (OIDC_KEY_REFRESH_SECONDS). */
+  get(maxAgeMs = this.deps.security.oidcKeyRefreshMs): Promise<Provider> {
     if (this.#provider && Date.now() - this.#checkedAt < maxAgeMs) return Promise.resolve(this.#provider);
     this.#pending ??= this.#refresh().finally(() => {
       this.#pending = null;
@@ -367,7 +366,8 @@ export class ProviderHost {
     const keys = await ensureKeys(this.deps.store);
     const fingerprint = JSON.stringify([
       publishedKeys(keys).map((key) => key.kid),
-      keys.cookieSecrets.length,
+      // A rotated cookie secret rebuilds the provider too; the fingerprint holds only its digest.
+      createHash('sha256').update(JSON.stringify(keys.cookieSecrets)).digest('base64url'),
       this.deps.security.publicUrl,
     ]);
     if (!this.#provider || fingerprint !== this.#fingerprint) {

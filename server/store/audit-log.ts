@@ -16,7 +16,7 @@ import type { AuditEvent } from '../../shared/api';
 import { AppendLog, type LineSpan } from './append-log';
 import { AuditIndex } from './audit-index';
 import { nodeFs, type StoreFs, syncDirectory } from './fs';
-import { AuditEventSchema, seal, unseal } from './records';
+import { AuditEventSchema, lineJson, seal, unseal } from './records';
 import { type AuditPage, type AuditQuery, InvalidCursorError } from './types';
 
 export { InvalidCursorError } from './types';
@@ -124,7 +124,7 @@ export class AuditLog {
 
   /** Resolves once the event is on disk. */
   async append(event: AuditEvent): Promise<void> {
-    await this.#log.append(seal(JSON.stringify(event)));
+    await this.#log.append(seal(lineJson(event)));
     if (this.#log.size >= this.#rotateBytes && !this.#rotating) {
       this.#rotating = this.#rotate()
         .catch((error) =>

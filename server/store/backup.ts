@@ -19,18 +19,21 @@
  * applications and keys were kept) are still read.
  */
 import { createHash } from 'node:crypto';
-import { createReadStream, createWriteStream } from 'node:fs';
-import { open, rename, rm } from 'node:fs/promises';
-import { dirname } from 'node:path';
-import { createInterface } from 'node:readline';
+import { createReadStream } from 'node:fs';
 import type { Readable } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
 import { isDeepStrictEqual } from 'node:util';
 import { createGunzip, createGzip } from 'node:zlib';
 import { z } from 'zod';
 import { type AuditEvent, DamagedAccount, type Policy } from '../../shared/api';
-import { nodeFs, syncDirectory } from './fs';
-import { ApplicationSchema, AuditEventSchema, KeysSchema, PolicySchema, UserRecordSchema } from './records';
+import {
+  ApplicationSchema,
+  AuditEventSchema,
+  KeysSchema,
+  lineJson,
+  PolicySchema,
+  UserRecordSchema,
+} from './records';
+import { writeSecretFile } from './secret-file';
 import type {
   ApplicationRecord,
   DamagedAccount as DamagedAccountRecord,
@@ -118,7 +121,7 @@ export async function* archive(items: AsyncIterable<BackupItem>, now = new Date(
   const hash = createHash('sha256');
   const counts = emptyCounts();
   const line = (value: unknown) => {
-    const bytes = Buffer.from(`${JSON.stringify(value)}\n`, 'utf8');
+    const bytes = Buffer.from(`${lineJson(value)}\n`, 'utf8');
     hash.update(bytes);
     return bytes;
   };
@@ -139,20 +142,12 @@ export async function* archive(items: AsyncIterable<BackupItem>, now = new Date(
   if (out.length > 0) yield Buffer.concat(out.splice(0));
 }
 
-/** Writes an archive to `path` durably: a temp file beside it, fsynced, renamed into place. */
+/**
+ * Writes an archive to `path` durably and privately: it holds password hashes, TOTP secrets and the
+ * provider's private keys, so it goes through writeSecretFile (exclusive temp file, 0600, rename).
+ */
 export async function writeArchive(chunks: AsyncIterable<Buffer> | Readable, path: string): Promise<void> {
-  const temp = `${path}.partial`;
-  try {
-    await pipeline(chunks, createWriteStream(temp, { mode: 0o600 }));
-    const handle = await open(temp, 'r');
-    await handle.sync();
-    await handle.close();
-    await rename(temp, path);
-    await syncDirectory(nodeFs, dirname(path));
-  } catch (error) {
-    await rm(temp, { force: true });
-    throw error;
-  }
+  await writeSecretFile(path, chunks);
 }
 
 /**
@@ -162,8 +157,7 @@ export async function writeArchive(chunks: AsyncIterable<Buffer> | Readable, pat
 export async function* readArchive(path: string): AsyncGenerator<BackupItem> {
   const hash = createHash('sha256');
   const counts = emptyCounts();
-  const input = createReadStream(path).pipe(createGunzip());
-  const lines = createInterface({ input, crlfDelay: Number.POSITIVE_INFINITY });
+  const lines = linesOf(createReadStream(path).pipe(createGunzip()), path);
   let header = false;
   let trailer: z.infer<typeof Trailer> | null = null;
   try {
@@ -199,6 +193,38 @@ export async function* readArchive(path: string): AsyncGenerator<BackupItem> {
   if (!isDeepStrictEqual(trailer.counts, counts)) {
     throw new BackupUnreadableError(path, 'its counts do not match its records');
   }
+}
+
+/**
+ * The longest line an archive may hold. Its records are an account (a few KiB with its codes and
+ * tokens), an audit event, an application or the key set (a few RSA keys): a MiB leaves ample room,
+ * and a damaged or hostile archive is refused after reading that much of one line, not all of it.
+ */
+export const MAX_LINE_BYTES = 1024 * 1024;
+
+/** The text lines of a stream of bytes, refusing any longer than MAX_LINE_BYTES while reading it. */
+async function* linesOf(input: AsyncIterable<Buffer>, path: string): AsyncGenerator<string> {
+  let parts: Buffer[] = [];
+  let length = 0;
+  for await (const chunk of input) {
+    let start = 0;
+    for (;;) {
+      // A newline byte never occurs inside a multi-byte UTF-8 character: splitting bytes is safe.
+      const newline = chunk.indexOf(0x0a, start);
+      const end = newline === -1 ? chunk.length : newline;
+      length += end - start;
+      if (length > MAX_LINE_BYTES) {
+        throw new BackupUnreadableError(path, `a line is longer than ${MAX_LINE_BYTES} bytes`);
+      }
+      parts.push(chunk.subarray(start, end));
+      if (newline === -1) break;
+      yield Buffer.concat(parts).toString('utf8');
+      parts = [];
+      length = 0;
+      start = newline + 1;
+    }
+  }
+  if (length > 0) yield Buffer.concat(parts).toString('utf8');
 }
 
 function parseLine(path: string, text: string): unknown {

@@ -205,6 +205,18 @@ function sumOf(json: string): string {
   return createHash('sha256').update(json, 'utf8').digest('hex').slice(0, SUM_LENGTH);
 }
 
+/**
+ * JSON text safe to keep as one line for any reader: JSON.stringify escapes the ASCII controls but
+ * leaves U+0085 (NEL), U+2028 and U+2029 as they are, which many line readers (and JavaScript
+ * before ES2019) split lines on. A `User-Agent` holding one must not cut an audit line in two.
+ */
+export function lineJson(value: unknown): string {
+  return JSON.stringify(value).replace(
+    /[\u0085\u2028\u2029]/g,
+    (ch) => `\\u${ch.charCodeAt(0).toString(16).padStart(4, '0')}`,
+  );
+}
+
 /** The sealed text of one record's JSON (an object, as JSON.stringify wrote it). */
 export function seal(json: string): string {
   if (!json.startsWith('{') || !json.endsWith('}')) throw new Error('Only a JSON object can be sealed.');

@@ -4,18 +4,15 @@
  * it refuses to listen off the loopback. The HTTPS run is a full web sign-in, whose logs are then
  * checked: one JSON line per request, and not one password, code, token or cookie in them.
  */
-import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { currentTotp } from '../../server/crypto/totp';
 import { makeCertificate } from '../support/certificate';
 import { rawRequest } from '../support/raw-request';
-import { type RunningServer, startServer } from '../support/server';
-
-const ROOT = resolve(import.meta.dirname, '../..');
+import { type RunningServer, runServerToExit, startServer } from '../support/server';
 
 /** A request over HTTPS that trusts only our self-signed certificate. */
 function https(ca: string, url: string, options: Omit<Parameters<typeof rawRequest>[1], 'ca'> = {}) {
@@ -201,35 +198,12 @@ describe('HTTPS with TLS_CERT_FILE and TLS_KEY_FILE', () => {
 });
 
 describe('plain HTTP off the loopback', () => {
-  /** Runs `npm start`'s server with `env` and returns its exit code and output; it must not stay up. */
-  function runServer(env: Record<string, string>): Promise<{ code: number | null; output: string }> {
-    return new Promise((done) => {
-      const child = spawn(process.execPath, ['--import', 'tsx', 'server/main.ts'], {
-        cwd: ROOT,
-        env: { ...process.env, PORT: '0', BOOTSTRAP_ADMIN_PASSWORD: 'unused-password', ...env },
-        stdio: ['ignore', 'pipe', 'pipe'],
-      });
-      let output = '';
-      child.stdout.on('data', (chunk: Buffer) => {
-        output += chunk.toString();
-      });
-      child.stderr.on('data', (chunk: Buffer) => {
-        output += chunk.toString();
-      });
-      const timer = setTimeout(() => child.kill('SIGKILL'), 30_000);
-      child.on('exit', (code) => {
-        clearTimeout(timer);
-        done({ code, output });
-      });
-    });
-  }
-
   it('refuses to start on a non-loopback HOST without TLS, says why, and touches nothing', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'sparekey-insecure-'));
     try {
       for (const host of ['0.0.0.0', '::', '192.0.2.10']) {
         const dataDir = join(dir, `data-${host.replaceAll(/[.:]/g, '_')}`);
-        const { code, output } = await runServer({ HOST: host, DATA_DIR: dataDir });
+        const { code, output } = await runServerToExit({ HOST: host, DATA_DIR: dataDir });
         expect(code, output).toBe(1);
         expect(output).toContain(`Refusing to listen on ${host} without TLS`);
         expect(output).toContain('TLS_CERT_FILE');

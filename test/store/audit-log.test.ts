@@ -1,4 +1,4 @@
-import { stat, writeFile } from 'node:fs/promises';
+import { readFile, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
@@ -211,6 +211,33 @@ describe('AuditLog', () => {
       expect(await log.list({ limit: 10, type: 'logout' })).toEqual([second]);
     } finally {
       await log.close();
+    }
+  });
+});
+
+describe('line separators in what a client sends', () => {
+  it('escapes U+0085, U+2028 and U+2029 from a User-Agent: one line per event for any reader, read back intact', async () => {
+    const path = join(await tempDir(), 'audit.jsonl');
+    const log = await openLog(path);
+    const events = ['\u0085', '\u2028', '\u2029'].map((separator, n) => ({
+      ...event(n, 'login_succeeded', 'u-alice', 'u-alice'),
+      userAgent: `Evil${separator}{"id":"forged","type":"logout"}${separator}Agent`,
+    }));
+    try {
+      for (const e of events) await log.append(e);
+      const text = await readFile(path, 'utf8');
+      expect(text).not.toMatch(/[\u0085\u2028\u2029]/);
+      // A reader that splits on every Unicode line break still sees one line per event.
+      expect(text.split(/\r\n|[\n\v\f\r\u0085\u2028\u2029]/).filter(Boolean)).toHaveLength(3);
+      expect(await log.list({ limit: 10, userId: 'u-alice' })).toEqual([...events].reverse());
+    } finally {
+      await log.close();
+    }
+    const reopened = await openLog(path);
+    try {
+      expect(await reopened.list({ limit: 10 })).toEqual([...events].reverse());
+    } finally {
+      await reopened.close();
     }
   });
 });

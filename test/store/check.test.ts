@@ -4,7 +4,7 @@ import { readdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
-import { archive, readArchive, verifyArchive, writeArchive } from '../../server/store/backup';
+import { archive, MAX_LINE_BYTES, readArchive, verifyArchive, writeArchive } from '../../server/store/backup';
 import { checkStore, repairStore } from '../../server/store/check';
 import { DirectoryInUseError } from '../../server/store/dir-lock';
 import { unseal } from '../../server/store/records';
@@ -345,5 +345,22 @@ describe('backups of the OpenID Connect data', () => {
     const restored = await openStore();
     await restored.importBackup(readArchive(path));
     expect(await restored.getUser(user.id)).toEqual(user);
+  });
+
+  it('refuses a line longer than MAX_LINE_BYTES as it reads it, without holding the whole line', async () => {
+    const header = JSON.stringify({
+      format: 'sparekey-backup',
+      version: 2,
+      createdAt: new Date().toISOString(),
+    });
+    // A few MB over the bound, in one line that looks like a record: gzip makes it a few KB on disk.
+    const long = `{"kind":"audit","event":"${'x'.repeat(MAX_LINE_BYTES + 3 * 1024 * 1024)}"}`;
+    const path = join(await tempDir(), 'long-line.backup');
+    await writeFile(path, gzipSync(`${header}\n${long}\n`));
+    const started = performance.now();
+    await expect(verifyArchive(path)).rejects.toThrow(
+      `${path} is not a complete SpareKey backup: a line is longer than ${MAX_LINE_BYTES} bytes`,
+    );
+    expect(performance.now() - started).toBeLessThan(5_000);
   });
 });

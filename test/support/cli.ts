@@ -20,7 +20,16 @@ export function runCli(
   args: string[],
   options: { env?: Record<string, string>; input?: string; terminal?: boolean } = {},
 ): Promise<CliResult> {
-  const command = [process.execPath, '--import', 'tsx', `server/cli/${script}.ts`, ...args];
+  return runScript(`server/cli/${script}.ts`, args, options);
+}
+
+/** As runCli, for a command outside server/cli (`server/keys-rotate.ts`). */
+export function runScript(
+  path: string,
+  args: string[],
+  options: { env?: Record<string, string>; input?: string; terminal?: boolean } = {},
+): Promise<CliResult> {
+  const command = [process.execPath, '--import', 'tsx', path, ...args];
   const [file, ...argv] = options.terminal ? ['script', '-qec', command.join(' '), '/dev/null'] : command;
   return new Promise((done, fail) => {
     const child = spawn(file as string, argv, {

@@ -101,4 +101,28 @@ describe('configuration from the environment', () => {
     expect(() => loadConfig({ PORT: '8787', METRICS_PORT: '8787' })).toThrow(/METRICS_PORT must differ/);
     expect(() => loadConfig({ METRICS_PORT: 'on' })).toThrow(/METRICS_PORT/);
   });
+
+  it('warns, naming DATABASE_URL and its host but never its password, of a database off the loopback without sslmode', () => {
+    const remote = loadConfig({ DATABASE_URL: 'postgres://sk:s3cret-pw@db.internal:5432/sparekey' });
+    expect(remote.warnings).toHaveLength(1);
+    expect(remote.warnings[0]).toMatch(
+      /^DATABASE_URL reaches db\.internal, not the loopback, without sslmode/,
+    );
+    expect(remote.warnings[0]).toContain('sslmode=verify-full');
+    expect(remote.warnings[0]).not.toContain('s3cret-pw');
+    expect(
+      loadConfig({ DATABASE_URL: 'postgres://sk:pw@10.0.0.5/sk?sslmode=disable' }).warnings[0],
+    ).toContain('with sslmode=disable');
+    for (const quiet of [
+      'postgres://sk:pw@db.internal/sk?sslmode=verify-full&sslrootcert=/etc/ca.pem',
+      'postgres://sk:pw@db.internal/sk?ssl=true',
+      'postgres://sk:pw@127.0.0.1:5432/sk',
+      'postgresql://sk:pw@localhost/sk',
+      'postgres://sk:pw@[::1]/sk',
+      'postgres://sk@/sk?host=/run/postgresql',
+    ]) {
+      expect(loadConfig({ DATABASE_URL: quiet }).warnings, quiet).toEqual([]);
+    }
+    expect(loadConfig({}).warnings).toEqual([]);
+  });
 });

@@ -16,10 +16,14 @@ const ROOT = resolve(import.meta.dirname, '../..');
 const VERSION = (JSON.parse(await readFile(join(ROOT, 'manifest.json'), 'utf8')) as { version: string })
   .version;
 
-/** The packer as `npm run extension:pack -- …` runs it, from `cwd` (where a new key is written). */
+/**
+ * The packer as `npx sparekey extension pack …` runs it in a checkout (`npm run extension:pack` is the
+ * same entry point), from `cwd` (where a new key is written).
+ */
 function pack(args: string[], options: { cwd?: string; env?: Record<string, string> } = {}) {
   const tsx = join(ROOT, 'node_modules', 'tsx', 'dist', 'loader.mjs');
-  const result = spawnSync(process.execPath, ['--import', tsx, join(ROOT, 'extension', 'pack.ts'), ...args], {
+  const sparekey = join(ROOT, 'server', 'sparekey.ts');
+  const result = spawnSync(process.execPath, ['--import', tsx, sparekey, 'extension', 'pack', ...args], {
     cwd: options.cwd ?? ROOT,
     env: { ...process.env, PUBLIC_URL: '', ...options.env },
     encoding: 'utf8',
@@ -150,6 +154,6 @@ describe('refusals: one line, exit 1 or 2, nothing written', () => {
   test('an unknown option prints the usage and exits 2', () => {
     const refused = pack(['--outdir', 'o']);
     expect(refused.status).toBe(2);
-    expect(refused.stderr).toContain('Usage: npm run extension:pack -- --out DIR');
+    expect(refused.stderr).toContain('Usage: sparekey extension pack --out DIR');
   });
 });

@@ -1,0 +1,146 @@
+/**
+ * `npm start` that cannot start: each failure is one line naming the setting, exit 1, and nothing is
+ * written (no store, no admin, no password file) before the checks pass. And the files holding a
+ * secret it writes: the generated first admin password never goes through a planted symlink.
+ */
+import { existsSync } from 'node:fs';
+import {
+  chmod,
+  lstat,
+  mkdir,
+  mkdtemp,
+  readdir,
+  readFile,
+  rm,
+  stat,
+  symlink,
+  writeFile,
+} from 'node:fs/promises';
+import { createServer, type Server } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { makeCertificate } from '../support/certificate';
+import { runServerToExit, startServer } from '../support/server';
+
+let dir: string;
+beforeAll(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'sparekey-startup-'));
+});
+afterAll(async () => {
+  await rm(dir, { recursive: true, force: true });
+});
+
+/** The server's output is a single line saying `expected`: no stack trace, no half start. */
+function refusedInOneLine(result: { code: number | null; output: string }, expected: string) {
+  expect(result.code, result.output).toBe(1);
+  const lines = result.output.trim().split('\n');
+  expect(lines, result.output).toHaveLength(1);
+  expect(JSON.parse(lines[0] as string)).toMatchObject({ level: 'error', msg: 'cannot start' });
+  expect(result.output).toContain(expected);
+}
+
+describe('start-up failures', () => {
+  it('a taken PORT: one line naming it, and no data directory, admin or password file', async () => {
+    const taken: Server = createServer();
+    await new Promise<void>((done) => taken.listen(0, '127.0.0.1', done));
+    const port = (taken.address() as { port: number }).port;
+    try {
+      const dataDir = join(dir, 'port-taken');
+      // No BOOTSTRAP_ADMIN_PASSWORD: a start would generate a password and write it to a file.
+      const result = await runServerToExit({
+        PORT: String(port),
+        DATA_DIR: dataDir,
+        BOOTSTRAP_ADMIN_PASSWORD: '',
+      });
+      refusedInOneLine(result, `PORT ${port} is already in use on 127.0.0.1.`);
+      expect(result.output).not.toContain('Created the account');
+      expect(existsSync(dataDir)).toBe(false);
+    } finally {
+      await new Promise((done) => taken.close(done));
+    }
+  });
+
+  it('TLS files missing, unreadable or not a certificate and key: one line naming the variable', async () => {
+    const { cert, key } = makeCertificate(await mkdtemp(join(dir, 'tls-')));
+    const garbage = join(dir, 'garbage.pem');
+    await writeFile(garbage, 'not a key\n');
+    const cases: [Record<string, string>, string][] = [
+      [
+        { TLS_CERT_FILE: join(dir, 'missing.pem'), TLS_KEY_FILE: key },
+        `TLS_CERT_FILE ${join(dir, 'missing.pem')} cannot be read: ENOENT`,
+      ],
+      [{ TLS_CERT_FILE: cert, TLS_KEY_FILE: dir }, `TLS_KEY_FILE ${dir} cannot be read: EISDIR`],
+      [
+        { TLS_CERT_FILE: cert, TLS_KEY_FILE: garbage },
+        'TLS_CERT_FILE and TLS_KEY_FILE do not hold a usable certificate',
+      ],
+    ];
+    for (const [tls, expected] of cases) {
+      const dataDir = join(dir, 'tls-data');
+      refusedInOneLine(
+        await runServerToExit({ ...tls, DATA_DIR: dataDir, BOOTSTRAP_ADMIN_PASSWORD: '' }),
+        expected,
+      );
+      expect(existsSync(dataDir)).toBe(false);
+    }
+  });
+
+  it('DATA_DIR that is a file, or that other users may write to: one line naming it, nothing written', async () => {
+    const file = join(dir, 'a-file');
+    await writeFile(file, 'not a directory\n');
+    refusedInOneLine(await runServerToExit({ DATA_DIR: file }), `DATA_DIR ${file} is not a directory.`);
+    expect(await readFile(file, 'utf8')).toBe('not a directory\n');
+
+    const shared = join(dir, 'shared');
+    await mkdir(shared);
+    await chmod(shared, 0o777);
+    refusedInOneLine(
+      await runServerToExit({ DATA_DIR: shared, BOOTSTRAP_ADMIN_PASSWORD: '' }),
+      'other users can write to that directory (mode 0777)',
+    );
+    expect(await readdir(shared)).toEqual([]);
+  });
+});
+
+describe('a database off the loopback without sslmode', () => {
+  it('is warned about at start in one line naming DATABASE_URL, without its password', async () => {
+    // An unresolvable name: the warning comes before the connection, which then fails in one line.
+    const result = await runServerToExit({
+      DATABASE_URL: 'postgres://sk:s3cret-pw@db.invalid:5432/sparekey',
+      DATA_DIR: join(dir, 'remote-db'),
+    });
+    const lines = result.output
+      .trim()
+      .split('\n')
+      .map((line) => JSON.parse(line));
+    expect(lines[0]).toMatchObject({ level: 'warn', msg: 'insecure setting' });
+    expect(lines[0].warning).toMatch(/^DATABASE_URL reaches db\.invalid, not the loopback, without sslmode/);
+    expect(result.output).not.toContain('s3cret-pw');
+    expect(result.code).toBe(1);
+  });
+});
+
+describe('the generated first admin password file', () => {
+  it('replaces a planted symlink instead of writing through it: the target is untouched, the file is 0600', async () => {
+    const dataDir = await mkdtemp(join(dir, 'planted-'));
+    const victim = join(dir, 'victim.txt');
+    await writeFile(victim, 'precious\n', { mode: 0o644 });
+    const file = join(dataDir, 'initial-admin-password');
+    await symlink(victim, file);
+    const server = await startServer({ dataDir, env: { BOOTSTRAP_ADMIN_PASSWORD: '' } });
+    try {
+      const password = /Its password .*\n\n {4}(\S+)\n/.exec(server.output())?.[1];
+      expect(password).toBeDefined();
+      expect(await readFile(victim, 'utf8')).toBe('precious\n');
+      expect((await stat(victim)).mode & 0o777).toBe(0o644);
+      const written = await lstat(file);
+      expect(written.isFile()).toBe(true);
+      expect(written.mode & 0o777).toBe(0o600);
+      expect(written.uid).toBe(process.getuid?.());
+      expect(await readFile(file, 'utf8')).toBe(`${password}\n`);
+    } finally {
+      await server.stop({ keepData: true });
+    }
+  });
+});

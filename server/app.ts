@@ -13,7 +13,7 @@ import type { Deps } from './deps';
 import { type AppEnv, requestMeta } from './http/context';
 import { ApiError, accountDamaged, storeDamaged, storeUnavailable } from './http/errors';
 import { healthRoutes } from './http/health';
-import { SIGN_IN_PATHS, shedWhenOverloaded } from './http/overload';
+import { admitSignIn, isSignInPath, SIGN_IN_PATHS } from './http/overload';
 import { type Logger, silentLogger } from './log';
 import { isOidcPath } from './oidc/provider';
 import { oidcRoutes } from './oidc/routes';
@@ -90,12 +90,13 @@ export function createApp(deps: Deps, log: Logger = silentLogger) {
     },
   });
   // The OpenID Connect provider reads its own request bodies (with its own limit) from the Node stream.
-  app.use((c, next) => (isOidcPath(c.req.path) ? next() : limitBody(c, next)));
+  // A sign-in's body is read, under this limit and its own short clock, by admitSignIn below.
+  const readsOwnBody = (c: Context) =>
+    isOidcPath(c.req.path) || (c.req.method === 'POST' && isSignInPath(c.req.path));
+  app.use((c, next) => (readsOwnBody(c) ? next() : limitBody(c, next)));
   app.use(requestMeta(deps));
-  if (deps.signInGate) {
-    const shed = shedWhenOverloaded(deps.signInGate);
-    for (const path of SIGN_IN_PATHS) app.use(path, shed);
-  }
+  const signIn = admitSignIn(deps, limitBody);
+  for (const path of SIGN_IN_PATHS) app.use(path, signIn);
 
   app.route('/', healthRoutes(deps));
   app.route('/', authRoutes(deps));

@@ -29,6 +29,11 @@ export interface SecurityConfig {
   /** Failures from one client address inside the window that throttle it (an office may share one). */
   ipFailureLimit: number;
   ipFailureWindowMs: number;
+  /**
+   * How long a sign-in request's body may take to arrive after its headers (SIGN_IN_BODY_TIMEOUT_MS);
+   * later, 408. An attempt is let past the overload gate only once its body is in.
+   */
+  signInBodyTimeoutMs: number;
   /** Trust X-Forwarded-For only behind a known reverse proxy, or any client could pick its own address. */
   trustProxy: boolean;
   /** How many proxies append to X-Forwarded-For: the client address is the entry this far from the right. */
@@ -74,6 +79,9 @@ export interface Config {
 export class ConfigError extends Error {}
 
 const MINUTE = 60_000;
+
+/** A sign-in body is a few hundred bytes: it comes with its headers, or within a second on a bad line. */
+export const DEFAULT_SIGN_IN_BODY_TIMEOUT_MS = 5000;
 
 function integer(env: NodeJS.ProcessEnv, name: string, fallback: number, min: number, max: number): number {
   const raw = env[name];
@@ -296,6 +304,13 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       adminUnlockAfter: integer(env, 'LOCKOUT_ADMIN_UNLOCK_AFTER', 100, 1, 100),
       ipFailureLimit: integer(env, 'IP_FAILURE_LIMIT', 100, 1, 1_000_000),
       ipFailureWindowMs: integer(env, 'IP_FAILURE_WINDOW_MINUTES', 15, 1, 1440) * MINUTE,
+      signInBodyTimeoutMs: integer(
+        env,
+        'SIGN_IN_BODY_TIMEOUT_MS',
+        DEFAULT_SIGN_IN_BODY_TIMEOUT_MS,
+        100,
+        60_000,
+      ),
       trustProxy: env.TRUST_PROXY === '1',
       trustProxyHops: integer(env, 'TRUST_PROXY_HOPS', 1, 1, 10),
       publicUrl: publicUrl ? publicUrlText(publicUrl) : boundUrl({ tls }, host, port),

@@ -16,6 +16,7 @@ import { defaultHashConcurrency, HashQueue } from './crypto/hash-queue';
 import { argon2Hasher } from './crypto/hasher';
 import { type Deps, systemClock } from './deps';
 import type { Lifecycle } from './http/health';
+import { SERVER_TIMEOUTS } from './http/timeouts';
 import { jsonLogger } from './log';
 import { serveMetrics } from './metrics/endpoint';
 import { measuredStore } from './metrics/measured-store';
@@ -60,7 +61,9 @@ async function main() {
   const server = createAdaptorServer({
     fetch: (request, env) => handle(request, env),
     hostname: config.host,
-    ...(tlsFiles ? { createServer: createHttpsServer, serverOptions: tlsFiles } : {}),
+    ...(tlsFiles
+      ? { createServer: createHttpsServer, serverOptions: { ...SERVER_TIMEOUTS, ...tlsFiles } }
+      : { serverOptions: SERVER_TIMEOUTS }),
   });
   const bound = await listenOn(server, config.host, config.port);
   const url = boundUrl(config, bound.address, bound.port);

@@ -12,7 +12,15 @@
  * A client told to retry later that comes back sooner is still refused, but its 503 is held until the
  * time it was given. Otherwise a flood that ignores Retry-After costs the event loop one refusal per
  * round trip, as fast as the clients can ask, and the refusals alone keep everyone else waiting.
+ *
+ * Hashes that are not part of a sign-in (generating backup codes, changing or resetting a password)
+ * get a bounded share: they wait behind every sign-in hash, never hold more than all slots but one
+ * (a single-slot queue lends its slot), and do not count as work ahead of a sign-in beyond the hashes
+ * they are running. So a signed-in user asking for work in a loop slows only their own requests, and
+ * never pushes anyone's sign-in into a 503. Which hash is a sign-in's is known from the async context:
+ * an admitted attempt runs its handler through `Admission.run`.
  */
+import { AsyncLocalStorage } from 'node:async_hooks';
 import { availableParallelism } from 'node:os';
 import type { Hasher } from './hasher';
 
@@ -62,12 +70,28 @@ const SMOOTHING = 0.2;
  * client back before its time, what to wait for before answering.
  */
 export type Admission =
-  | { admitted: true; release: () => void }
+  | {
+      admitted: true;
+      release: () => void;
+      /** Runs the attempt: the hashes it asks for are a sign-in's, served before any other work. */
+      run: <T>(attempt: () => Promise<T>) => Promise<T>;
+    }
   | { admitted: false; retryAfterS: number; held?: Promise<void> };
 
 /** What the app asks before it starts a sign-in attempt (deps.signInGate), with the client's address. */
 export interface SignInGate {
   admit(client?: string | null): Admission;
+  /**
+   * While sign-ins are being shed: the Retry-After (seconds) for starting work that is not a sign-in
+   * but needs argon2id (it would only wait behind the sign-ins); null while there is room.
+   */
+  otherWorkRetryAfterS(): number | null;
+}
+
+/** A call waiting for its turn, and when it began waiting. */
+interface Waiting {
+  turn: () => void;
+  since: number;
 }
 
 /** Clients remembered as told to wait; past this the oldest are forgotten (answered at once if early). */
@@ -104,8 +128,14 @@ export class HashQueue implements SignInGate {
   readonly hasher: Hasher;
   readonly concurrency: number;
   #running = 0;
-  /** Each waiting call's turn, and when it began waiting. */
-  readonly #waiting: { turn: () => void; since: number }[] = [];
+  /** Of those running, the calls that are not a sign-in's. */
+  #runningOther = 0;
+  /** The calls of sign-in attempts waiting for a turn, in arrival order: served first. */
+  readonly #signInWaiting: Waiting[] = [];
+  /** Every other call waiting for a turn, in arrival order. */
+  readonly #otherWaiting: Waiting[] = [];
+  /** Marks the async context of an admitted sign-in attempt. */
+  readonly #signIn = new AsyncLocalStorage<true>();
   readonly #onHashed: HashQueueOptions['onHashed'];
   readonly #onShed: HashQueueOptions['onShed'];
   readonly #maxWaitMs: number;
@@ -142,7 +172,15 @@ export class HashQueue implements SignInGate {
 
   /** argon2id calls waiting for a turn. */
   get waiting(): number {
-    return this.#waiting.length;
+    return this.#signInWaiting.length + this.#otherWaiting.length;
+  }
+
+  /**
+   * The most slots work that is not a sign-in may hold at once: all but one, so that a sign-in's hash
+   * always finds a slot free or about to be; a queue of one slot lends it (sign-ins still go first).
+   */
+  get otherSlots(): number {
+    return Math.max(1, this.concurrency - 1);
   }
 
   /** argon2id calls running now. */
@@ -161,23 +199,25 @@ export class HashQueue implements SignInGate {
   }
 
   /**
-   * How long a hash asked for now would take to finish: the work ahead of it spread over the slots.
-   * Admitted attempts count from the moment they are let in, before they reach their hash (a store
-   * read comes first), so a burst arriving at once cannot all slip in under an empty queue.
+   * How long a sign-in's hash asked for now would take to finish: the work ahead of it spread over the
+   * slots. Admitted attempts count from the moment they are let in, before they reach their hash (a
+   * store read comes first), so a burst arriving at once cannot all slip in under an empty queue.
+   * Other work waiting is not ahead: a sign-in's hash goes before it.
    */
   estimatedWaitMs(): number {
-    const ahead = Math.max(this.#waiting.length + this.#running, this.#admitted.size);
+    const ahead = Math.max(this.#signInWaiting.length + this.#running, this.#admitted.size);
     return ((ahead + 1) / this.slots) * this.averageMs;
   }
 
   /**
-   * How long the oldest unanswered work has been waiting: the hash first in line, or the attempt let in
-   * longest ago. When the machine slows down (CPU taken by others, a slow disk, a busy event loop) the
-   * estimate lags; these do not, so admission stops until what was let in is answered.
+   * How long the oldest unanswered sign-in work has been waiting: the sign-in hash first in line, or
+   * the attempt let in longest ago. When the machine slows down (CPU taken by others, a slow disk, a
+   * busy event loop) the estimate lags; these do not, so admission stops until what was let in is
+   * answered. Other work waiting behind the sign-ins is not counted: it delays no sign-in.
    */
   oldestWaitMs(): number {
     const now = performance.now();
-    const firstInLine = this.#waiting[0]?.since ?? now;
+    const firstInLine = this.#signInWaiting[0]?.since ?? now;
     const [firstAdmitted = now] = this.#admitted.values();
     return now - Math.min(firstInLine, firstAdmitted);
   }
@@ -208,24 +248,41 @@ export class HashQueue implements SignInGate {
     }
     const id = this.#admissions++;
     this.#admitted.set(id, performance.now());
-    return { admitted: true, release: () => this.#admitted.delete(id) };
+    return {
+      admitted: true,
+      release: () => this.#admitted.delete(id),
+      run: (attempt) => this.#signIn.run(true, attempt),
+    };
+  }
+
+  /** Shedding, as the free core shows it: the last shed was less than freeCoreAfterShedMs ago. */
+  otherWorkRetryAfterS(): number | null {
+    if (performance.now() - this.#lastShedAt >= this.#freeCoreAfterShedMs) return null;
+    return Math.max(1, Math.ceil(Math.max(this.estimatedWaitMs(), this.oldestWaitMs()) / 1000));
   }
 
   #timed(ms: number): void {
     this.#averageMs = this.#averageMs === null ? ms : this.#averageMs + SMOOTHING * (ms - this.#averageMs);
   }
 
-  /** Gives free slots to the calls first in line. */
+  /** Gives free slots to the sign-in calls first in line, then to other work within its share. */
   #pump(): void {
-    while (this.#running < this.slots && this.#waiting.length > 0) {
+    while (this.#running < this.slots) {
+      let next = this.#signInWaiting.shift();
+      if (!next && this.#runningOther < this.otherSlots) {
+        next = this.#otherWaiting.shift();
+        if (next) this.#runningOther++;
+      }
+      if (!next) return;
       this.#running++;
-      this.#waiting.shift()?.turn();
+      next.turn();
     }
   }
 
   async #run<T>(operation: HashOperation, work: () => Promise<T>): Promise<T> {
+    const signIn = this.#signIn.getStore() === true;
     await new Promise<void>((turn) => {
-      this.#waiting.push({ turn, since: performance.now() });
+      (signIn ? this.#signInWaiting : this.#otherWaiting).push({ turn, since: performance.now() });
       this.#pump();
     });
     const started = performance.now();
@@ -236,6 +293,7 @@ export class HashQueue implements SignInGate {
       this.#timed(ms);
       this.#onHashed?.(operation, ms / 1000);
       this.#running--;
+      if (!signIn) this.#runningOther--;
       this.#pump();
     }
   }

@@ -13,7 +13,7 @@ export const json = <T extends z.ZodType>(schema: T, description: string) => ({
   description,
 });
 
-export const errors = (...statuses: (400 | 401 | 403 | 404 | 409 | 413 | 429 | 503)[]) =>
+export const errors = (...statuses: (400 | 401 | 403 | 404 | 408 | 409 | 413 | 429 | 503)[]) =>
   Object.fromEntries(
     statuses.map((s) => [s, json(ErrorBody, 'Error: {"error":{"code","message"}}')]),
   ) as Record<number, ReturnType<typeof json<typeof ErrorBody>>>;

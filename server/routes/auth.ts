@@ -13,7 +13,7 @@ const loginRoute = createRoute({
   request: jsonBody(LoginRequest),
   responses: {
     200: json(LoginResponse, 'Signed in, or the MFA step to take'),
-    ...errors(400, 401, 413, 429, 503),
+    ...errors(400, 401, 408, 413, 429, 503),
   },
 });
 
@@ -23,7 +23,7 @@ const mfaRoute = createRoute({
   tags: ['Sign-in'],
   summary: 'Pass the MFA step with an authenticator code or a backup code (each backup code works once)',
   request: jsonBody(MfaRequest),
-  responses: { 200: json(SessionResponse, 'Signed in'), ...errors(400, 401, 409, 413, 429, 503) },
+  responses: { 200: json(SessionResponse, 'Signed in'), ...errors(400, 401, 408, 409, 413, 429, 503) },
 });
 
 const enrollRoute = createRoute({
@@ -32,7 +32,10 @@ const enrollRoute = createRoute({
   tags: ['Sign-in'],
   summary: 'Prove the new authenticator with its first code; only then is it stored',
   request: jsonBody(EnrollRequest),
-  responses: { 200: json(SessionResponse, 'Enrolled and signed in'), ...errors(400, 401, 413, 429, 503) },
+  responses: {
+    200: json(SessionResponse, 'Enrolled and signed in'),
+    ...errors(400, 401, 408, 413, 429, 503),
+  },
 });
 
 const logoutRoute = createRoute({

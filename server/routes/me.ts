@@ -10,6 +10,7 @@ import {
 import type { Deps } from '../deps';
 import { requireUser } from '../http/context';
 import { bearer, errors, json, jsonBody, routeGroup } from '../http/openapi';
+import { limitedChange } from '../services/account-limits';
 import { publicUser } from '../services/auth';
 import { generateBackupCodes } from '../services/backup-codes';
 import { backupCodeStatus, mfaEnabled } from '../services/mfa-policy';
@@ -31,7 +32,10 @@ const generateRoute = createRoute({
   summary: 'Generate a new set (password again); the previous set stops working at once',
   security: bearer,
   request: jsonBody(GenerateCodesRequest),
-  responses: { 201: json(GeneratedCodes, 'The codes, shown this once'), ...errors(400, 401, 403, 413, 429) },
+  responses: {
+    201: json(GeneratedCodes, 'The codes, shown this once'),
+    ...errors(400, 401, 403, 413, 429, 503),
+  },
 });
 
 const eventsRoute = createRoute({
@@ -51,7 +55,7 @@ const passwordRoute = createRoute({
     'Change the password (the current one is asked); every session of the account ends, and a new token is returned',
   security: bearer,
   request: jsonBody(ChangePasswordRequest),
-  responses: { 200: json(ChangedPassword, 'Changed'), ...errors(400, 401, 413, 429) },
+  responses: { 200: json(ChangedPassword, 'Changed'), ...errors(400, 401, 413, 429, 503) },
 });
 
 /** How many of their own events a user sees: enough to spot a code used by someone else. */
@@ -76,14 +80,19 @@ export function meRoutes(deps: Deps) {
   });
   app.openapi(generateRoute, async (c) => {
     const { password } = c.req.valid('json');
-    return c.json(await generateBackupCodes(deps, c.get('meta'), c.get('user'), password), 201);
+    const [meta, user] = [c.get('meta'), c.get('user')];
+    const codes = await limitedChange(deps, 'backup_codes', user, meta, () =>
+      generateBackupCodes(deps, meta, user, password),
+    );
+    return c.json(codes, 201);
   });
-  app.openapi(passwordRoute, async (c) =>
-    c.json(
-      await changePassword(deps, c.get('meta'), c.get('user'), c.req.valid('json'), c.get('token')),
-      200,
-    ),
-  );
+  app.openapi(passwordRoute, async (c) => {
+    const [meta, user] = [c.get('meta'), c.get('user')];
+    const changed = await limitedChange(deps, 'password_change', user, meta, () =>
+      changePassword(deps, meta, user, c.req.valid('json'), c.get('token')),
+    );
+    return c.json(changed, 200);
+  });
   app.openapi(eventsRoute, async (c) => {
     // One page: a poll never reaches back through rotated audit files.
     const { events } = await deps.store.pageAudit({ limit: OWN_EVENTS, userId: c.get('user').id });

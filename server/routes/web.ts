@@ -12,6 +12,7 @@ import type { AppEnv } from '../http/context';
 import { ApiError, accountDamaged } from '../http/errors';
 import { afterWebSignIn, pendingApplicationSignIn } from '../oidc/routes';
 import { carryWebSignIn, type SignInMethod } from '../oidc/sign-ins';
+import { limitedChange } from '../services/account-limits';
 import { enroll, login, signOut, verifyMfa } from '../services/auth';
 import { backupCodeStatus, backupCodeUsable } from '../services/mfa-policy';
 import { changePassword } from '../services/passwords';
@@ -330,12 +331,15 @@ export function webRoutes(deps: Deps) {
     let session: { token: string };
     const previousToken = readCookie(c, deps, SESSION_COOKIE) ?? '';
     try {
-      session = await changePassword(
-        deps,
-        c.get('meta'),
-        user,
-        { currentPassword: current.value, newPassword: next.value },
-        previousToken,
+      const meta = c.get('meta');
+      session = await limitedChange(deps, 'password_change', user, meta, () =>
+        changePassword(
+          deps,
+          meta,
+          user,
+          { currentPassword: current.value, newPassword: next.value },
+          previousToken,
+        ),
       );
     } catch (error) {
       const refused = refusal(c, error);

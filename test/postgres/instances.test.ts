@@ -142,4 +142,21 @@ describe('two instances on one database', () => {
     expect(fresh.status).toBe(200);
     expect(fresh.body.backupCodes).toEqual({ remaining: 9 });
   });
+
+  it('one user’s limit on new sets holds across both: 12 requests at once, split, make 3 sets', async () => {
+    const user = await createTotpUser(next(), admin, 'looper');
+    const session = await signInWithTotp(next(), user);
+    const answers = await Promise.all(
+      Array.from({ length: 12 }, () =>
+        call(next().url, 'POST', '/api/me/backup-codes', {
+          token: session,
+          body: { password: user.password },
+        }),
+      ),
+    );
+    expect(answers.filter((answer) => answer.status === 201)).toHaveLength(3);
+    const limited = answers.filter((answer) => answer.status === 429);
+    expect(limited).toHaveLength(9);
+    for (const answer of limited) expect(answer.body.error.code).toBe('too_many_requests');
+  });
 });

@@ -172,10 +172,15 @@ describe('sign-in attempts while argon2id is overloaded', () => {
     expect((await login('alice', 'wrong-password')).status).toBe(401);
   });
 
-  it('are documented: the OpenAPI document lists 503 for each sign-in step', async () => {
+  it('are documented: the OpenAPI document lists 503 (and 408 for a late body) for each sign-in step', async () => {
     const doc = (await api('GET', '/api/openapi.json')).body;
     for (const path of ['/api/auth/login', '/api/auth/mfa', '/api/auth/enroll']) {
       expect(doc.paths[path].post.responses['503'], path).toBeDefined();
+      expect(doc.paths[path].post.responses['408'], path).toBeDefined();
+    }
+    for (const path of ['/api/me/backup-codes', '/api/me/password']) {
+      expect(doc.paths[path].post.responses['503'], path).toBeDefined();
+      expect(doc.paths[path].post.responses['429'], path).toBeDefined();
     }
   });
 
@@ -211,6 +216,64 @@ describe('sign-in attempts while argon2id is overloaded', () => {
     // The sign-in page itself still loads.
     const page = await app.fetch(new Request('http://localhost/login', { headers: { accept: 'text/html' } }));
     expect(page.status).toBe(200);
+    expect(await t.deps.store.countIpFailures(ADDRESS, EPOCH)).toBe(0);
+  });
+});
+
+describe('a sign-in attempt whose body is still coming', () => {
+  it('takes no place in the gate until its body is in, and gets 408 (connection closed) once signInBodyTimeoutMs has passed', async () => {
+    const slowApp = createApp({
+      ...t.deps,
+      hasher: queue.hasher,
+      signInGate: queue,
+      security: { ...t.deps.security, signInBodyTimeoutMs: 300 },
+    });
+    const encoder = new TextEncoder();
+    // Part of the body, and then nothing: the stream stays open.
+    const body = new ReadableStream<Uint8Array>({
+      start: (controller) => controller.enqueue(encoder.encode('{"username":"alice","pass')),
+    });
+    const started = performance.now();
+    const answer = slowApp.fetch(
+      new Request('http://localhost/api/auth/login', {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', 'content-length': '100', 'x-forwarded-for': ADDRESS },
+        body,
+        duplex: 'half',
+      } as RequestInit),
+    );
+    await new Promise((done) => setTimeout(done, 150));
+    // Nothing was let in: no attempt counts as waiting, and another sign-in is judged as usual.
+    expect(queue.oldestWaitMs()).toBe(0);
+    expect((await login('bob', 'bob-password', OTHER_ADDRESS)).status).toBe(200);
+    const response = await answer;
+    expect(performance.now() - started).toBeGreaterThanOrEqual(290);
+    expect(response.status).toBe(408);
+    expect(response.headers.get('connection')).toBe('close');
+    expect(await response.json()).toEqual({
+      error: {
+        code: 'request_timeout',
+        message: 'The request body did not arrive within 1 second. Send the request again.',
+      },
+    });
+    // The same for a body sent in chunks, with no length announced (the web form this time).
+    const chunked = await slowApp.fetch(
+      new Request('http://localhost/login', {
+        method: 'POST',
+        headers: {
+          accept: 'text/html',
+          'content-type': 'application/x-www-form-urlencoded',
+          'x-forwarded-for': ADDRESS,
+        },
+        body: new ReadableStream<Uint8Array>({
+          start: (controller) => controller.enqueue(encoder.encode('username=alice&pass')),
+        }),
+        duplex: 'half',
+      } as RequestInit),
+    );
+    expect(chunked.status).toBe(408);
+    expect(await chunked.text()).toContain('The request body did not arrive within 1 second.');
+    expect(shedCount).toBe(0);
     expect(await t.deps.store.countIpFailures(ADDRESS, EPOCH)).toBe(0);
   });
 });

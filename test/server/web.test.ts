@@ -635,6 +635,31 @@ describe('changing the password', () => {
     expect((await t.deps.store.getUser(alice.id))?.mustChangePassword).toBe(false);
   });
 
+  it('a few changes a minute: the next is refused at the form with Retry-After, and the password stays', async () => {
+    await addUser('alice');
+    const browser = newBrowser();
+    await passwordStep(browser, 'alice');
+    let password = 'alice-password';
+    const change = async (next: string) => {
+      const form = await browser.get('/account/password');
+      return browser.submit(form, '/account/password', {
+        current_password: password,
+        new_password: next,
+        confirm_password: next,
+      });
+    };
+    for (const next of ['velvet-lantern-one', 'velvet-lantern-two', 'velvet-lantern-three']) {
+      expect((await change(next)).location).toBe('/account?notice=password_changed');
+      password = next;
+    }
+    const refused = await change('velvet-lantern-four');
+    expect(refused.status).toBe(429);
+    expect(refused.html).toContain('This was done too often in the last minute. Try again in a minute.');
+    expect(refused.headers.get('retry-after')).toBe('60');
+    expect((await passwordStep(newBrowser(), 'alice', 'velvet-lantern-four')).status).toBe(401);
+    expect((await passwordStep(newBrowser(), 'alice', password)).location).toBe('/account');
+  });
+
   it('refuses a change without the form token, and without a session', async () => {
     await addUser('alice');
     const browser = newBrowser();

@@ -17,8 +17,16 @@ describe('configuration from the environment', () => {
       mfaTokenMs: 5 * 60_000,
       mfaLockoutAttempts: 5,
       ipFailureLimit: 100,
+      signInBodyTimeoutMs: 5000,
       https: false,
     });
+  });
+
+  it('takes SIGN_IN_BODY_TIMEOUT_MS, and refuses a value out of range naming it', () => {
+    expect(loadConfig({ SIGN_IN_BODY_TIMEOUT_MS: '2000' }).security.signInBodyTimeoutMs).toBe(2000);
+    expect(() => loadConfig({ SIGN_IN_BODY_TIMEOUT_MS: '0' })).toThrow(
+      'SIGN_IN_BODY_TIMEOUT_MS must be a whole number from 100 to 60000, not "0".',
+    );
   });
 
   it('honours PORT, HOST, DATA_DIR and BOOTSTRAP_ADMIN_PASSWORD', () => {

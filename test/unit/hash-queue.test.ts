@@ -39,6 +39,13 @@ function heldHasher() {
   return { hasher, started, releaseNext, releaseInTurn };
 }
 
+/** Admits one sign-in attempt (the queue must have room), for hashes asked for as a sign-in's. */
+function admitted(queue: HashQueue) {
+  const admission = queue.admit();
+  if (!admission.admitted) throw new Error('the queue refused the attempt');
+  return admission;
+}
+
 /** A hasher that takes `ms` of real time per call. */
 function slowHasher(ms: number): Hasher {
   const wait = () => new Promise((done) => setTimeout(done, ms));
@@ -62,7 +69,10 @@ describe('HashQueue', () => {
   it('runs at most `concurrency` hashes at once, the rest in arrival order', async () => {
     const held = heldHasher();
     const queue = new HashQueue(held.hasher, { concurrency: 2 });
-    const results = ['a', 'b', 'c', 'd', 'e'].map((p) => queue.hasher.hashPassword(p));
+    const attempt = admitted(queue);
+    const results = await attempt.run(async () =>
+      ['a', 'b', 'c', 'd', 'e'].map((p) => queue.hasher.hashPassword(p)),
+    );
     await tick();
     expect(held.started).toEqual(['a', 'b']);
     expect([queue.running, queue.waiting]).toEqual([2, 3]);
@@ -134,11 +144,15 @@ describe('HashQueue', () => {
 
   it('leaves one core free of hashing while it sheds, and takes it back once shedding stops', async () => {
     const held = heldHasher();
-    const queue = new HashQueue(held.hasher, { concurrency: 2, maxWaitMs: 0, freeCoreAfterShedMs: 100 });
+    // Room for one attempt (first guess 50 ms a hash over 2 slots: 25 ms), not for a second.
+    const queue = new HashQueue(held.hasher, { concurrency: 2, maxWaitMs: 30, freeCoreAfterShedMs: 100 });
     expect(queue.slots).toBe(2);
+    const attempt = admitted(queue);
     expect(queue.admit().admitted).toBe(false);
     expect(queue.slots).toBe(1);
-    const results = ['a', 'b', 'c', 'd'].map((p) => queue.hasher.hashPassword(p));
+    const results = await attempt.run(async () =>
+      ['a', 'b', 'c', 'd'].map((p) => queue.hasher.hashPassword(p)),
+    );
     await tick();
     expect(held.started).toEqual(['a']);
     held.releaseNext();
@@ -148,7 +162,7 @@ describe('HashQueue', () => {
     await new Promise((done) => setTimeout(done, 120));
     expect(queue.slots).toBe(2);
     // The next event hands the second slot to the one first in line, in order.
-    const e = queue.hasher.hashPassword('e');
+    const e = attempt.run(() => queue.hasher.hashPassword('e'));
     await tick();
     expect(held.started).toEqual(['a', 'b', 'c']);
     expect([queue.running, queue.waiting]).toEqual([2, 2]);
@@ -162,27 +176,39 @@ describe('HashQueue', () => {
     expect(single.slots).toBe(1);
   });
 
-  it('counts hashes already queued (from any caller) as work ahead', async () => {
+  it('counts the sign-in hashes queued as work ahead', async () => {
     const held = heldHasher();
     const queue = new HashQueue(held.hasher, { concurrency: 1, maxWaitMs: 500 });
+    const attempt = admitted(queue);
     // No timing yet: the first guess is 50 ms a hash, so 10 hashes ahead is 550 ms > 500.
-    const hashes = Array.from({ length: 10 }, (_, i) => queue.hasher.codeDigest(`c${i}`, Buffer.alloc(16)));
+    const hashes = await attempt.run(async () =>
+      Array.from({ length: 10 }, (_, i) => queue.hasher.codeDigest(`c${i}`, Buffer.alloc(16))),
+    );
     await tick();
     expect(queue.estimatedWaitMs()).toBe(550);
     expect(queue.admit()).toEqual({ admitted: false, retryAfterS: 1 });
     await held.releaseInTurn(10);
     await Promise.all(hashes);
+    attempt.release();
   });
 
   it('sheds while the call first in line has waited longer than maxWaitMs, whatever the estimate says', async () => {
     const held = heldHasher();
     // A generous estimate (1 ms a hash) that a starved machine would make wrong.
     const queue = new HashQueue(held.hasher, { concurrency: 1, maxWaitMs: 100 });
-    const first = queue.hasher.hashPassword('first');
+    const attempt = admitted(queue);
+    const first = attempt.run(() => queue.hasher.hashPassword('first'));
     await tick();
     held.releaseNext();
     await first;
-    const stuck = [queue.hasher.hashPassword('a'), queue.hasher.hashPassword('b')];
+    attempt.release();
+    const next = admitted(queue);
+    const stuck = await next.run(async () => [
+      queue.hasher.hashPassword('a'),
+      queue.hasher.hashPassword('b'),
+    ]);
+    // Answered as far as admission goes: only its hash waiting in line is left to count.
+    next.release();
     await tick();
     expect(queue.waiting).toBe(1);
     expect(queue.estimatedWaitMs()).toBeLessThan(100);
@@ -311,5 +337,84 @@ describe('HashQueue: a client back before its Retry-After', () => {
     // Told 1 s ago, A is on time now; at once again, it is early and held.
     expect(queue.admit(A)).toEqual({ admitted: false, retryAfterS: 1 });
     expect(queue.admit(A)).toHaveProperty('held');
+  });
+});
+
+describe('HashQueue: work that is not a sign-in (generating codes, changing a password)', () => {
+  it('waits behind every sign-in hash and never holds more than all slots but one', async () => {
+    const held = heldHasher();
+    const queue = new HashQueue(held.hasher, { concurrency: 3 });
+    expect(queue.otherSlots).toBe(2);
+    const other = ['o1', 'o2', 'o3', 'o4'].map((p) => queue.hasher.hashPassword(p));
+    await tick();
+    // Two of three slots: the third stays for a sign-in.
+    expect(held.started).toEqual(['o1', 'o2']);
+    expect([queue.running, queue.waiting]).toEqual([2, 2]);
+    const attempt = admitted(queue);
+    const signIn = await attempt.run(async () =>
+      ['s1', 's2'].map((p) => queue.hasher.verifyPassword('h', p)),
+    );
+    await tick();
+    expect(held.started).toEqual(['o1', 'o2', 's1']);
+    // A slot freed by other work goes to the sign-in waiting, not to the other work first in line.
+    held.releaseNext();
+    await tick();
+    expect(held.started).toEqual(['o1', 'o2', 's1', 's2']);
+    await held.releaseInTurn(6);
+    await Promise.all([...other, ...signIn]);
+    expect(held.started).toEqual(['o1', 'o2', 's1', 's2', 'o3', 'o4']);
+    expect([queue.running, queue.waiting]).toEqual([0, 0]);
+    attempt.release();
+  });
+
+  it('gets the only slot of a queue of one when no sign-in waits for it', async () => {
+    const held = heldHasher();
+    const queue = new HashQueue(held.hasher, { concurrency: 1 });
+    expect(queue.otherSlots).toBe(1);
+    const other = queue.hasher.codeDigest('o1', Buffer.alloc(16));
+    await tick();
+    expect(held.started).toEqual(['o1']);
+    held.releaseNext();
+    await other;
+    expect(queue.running).toBe(0);
+  });
+
+  it('is not counted as work ahead of a sign-in, however much of it waits and for how long', async () => {
+    const held = heldHasher();
+    const queue = new HashQueue(held.hasher, { concurrency: 2, maxWaitMs: 200 });
+    // 20 users generating 21 hashes each at once.
+    const other = Array.from({ length: 420 }, (_, i) => queue.hasher.codeDigest(`o${i}`, Buffer.alloc(16)));
+    await tick();
+    expect([queue.running, queue.waiting]).toEqual([1, 419]);
+    await new Promise((done) => setTimeout(done, 250));
+    // Only the hash it is running is ahead: (1 + 1) / 2 slots * 50 ms.
+    expect(queue.estimatedWaitMs()).toBe(50);
+    expect(queue.oldestWaitMs()).toBe(0);
+    const attempt = admitted(queue);
+    const signIn = attempt.run(() => queue.hasher.verifyPassword('h', 'sign-in'));
+    await tick();
+    expect(held.started.at(-1)).toBe('sign-in');
+    held.releaseNext();
+    held.releaseNext();
+    await signIn;
+    attempt.release();
+    await held.releaseInTurn(419);
+    await Promise.all(other);
+  });
+
+  it('is told to come back later while sign-ins are being shed, and let start again once shedding stops', async () => {
+    const queue = new HashQueue(heldHasher().hasher, {
+      concurrency: 2,
+      maxWaitMs: 30,
+      freeCoreAfterShedMs: 100,
+    });
+    expect(queue.otherWorkRetryAfterS()).toBeNull();
+    const attempt = admitted(queue);
+    expect(queue.otherWorkRetryAfterS()).toBeNull();
+    expect(queue.admit().admitted).toBe(false);
+    expect(queue.otherWorkRetryAfterS()).toBe(1);
+    attempt.release();
+    await new Promise((done) => setTimeout(done, 120));
+    expect(queue.otherWorkRetryAfterS()).toBeNull();
   });
 });

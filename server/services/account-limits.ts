@@ -1,0 +1,83 @@
+/**
+ * The brakes on account changes that are not sign-ins but cost argon2id work: generating a set of
+ * backup codes (one hash for the password, one per code: up to 21) and changing one's password
+ * (three). Without them a signed-in user could ask in a loop and take the machine's hashing from
+ * everyone else. The hash queue already serves sign-ins first and keeps a slot from this work
+ * (crypto/hash-queue.ts); these limits bound what any one user or address may ask for at all.
+ *
+ * Per user and per client address (an IPv6 client is its /64): at most a few of each kind of change
+ * in a sliding minute. Each change reserves its place before any hashing, in the store, under the
+ * key's lock: the same reservation the per-address sign-in throttle makes (store.reserveIpAttempt),
+ * on keys of their own. So the limit holds however many requests arrive at once, on however many
+ * instances share a PostgreSQL store. A change that fails (a wrong password, a refusal, a fault)
+ * gives its places back: only a change made costs the user one. While sign-ins are being shed, no
+ * such change starts (503 with Retry-After, nothing reserved): it would only wait behind them.
+ */
+import type { Deps, RequestMeta } from '../deps';
+import { addressGroup } from '../http/context';
+import { ApiError, overloaded } from '../http/errors';
+import type { UserRecord } from '../store/types';
+
+export type CostlyChange = 'backup_codes' | 'password_change';
+
+export const CHANGE_LIMITS = {
+  /** Changes of one kind per user in the window: one, and a second and third for a mistake. */
+  perUser: 3,
+  /** Changes of one kind per client address in the window, whoever asks: an office shares one. */
+  perAddress: 20,
+  windowMs: 60_000,
+} as const;
+
+export const tooManyChanges = () =>
+  new ApiError(
+    429,
+    'too_many_requests',
+    'This was done too often in the last minute. Try again in a minute.',
+    {
+      retryAfter: CHANGE_LIMITS.windowMs / 1000,
+    },
+  );
+
+/** The reservation keys of a change: never an address, so never one of the sign-in throttle's. */
+function limitKeys(kind: CostlyChange, user: UserRecord, address: string | null) {
+  return [
+    { key: `${kind}:user:${user.id}`, limit: CHANGE_LIMITS.perUser },
+    ...(address
+      ? [{ key: `${kind}:address:${addressGroup(address)}`, limit: CHANGE_LIMITS.perAddress }]
+      : []),
+  ];
+}
+
+/**
+ * Runs `change` once its user and its address each have room for one more `kind` change in the
+ * window; otherwise 429 with Retry-After, and nothing is reserved. If `change` throws, its places
+ * are given back.
+ */
+export async function limitedChange<T>(
+  deps: Deps,
+  kind: CostlyChange,
+  user: UserRecord,
+  meta: RequestMeta,
+  change: () => Promise<T>,
+): Promise<T> {
+  const busyS = deps.signInGate?.otherWorkRetryAfterS() ?? null;
+  if (busyS !== null) throw overloaded(busyS);
+  const now = deps.clock.now();
+  const at = new Date(now).toISOString();
+  const since = new Date(now - CHANGE_LIMITS.windowMs).toISOString();
+  const reserved: string[] = [];
+  const giveBack = () => Promise.all(reserved.map((key) => deps.store.releaseIpAttempt(key, at)));
+  for (const { key, limit } of limitKeys(kind, user, meta.ip)) {
+    if (!(await deps.store.reserveIpAttempt(key, since, limit, at))) {
+      await giveBack();
+      throw tooManyChanges();
+    }
+    reserved.push(key);
+  }
+  try {
+    return await change();
+  } catch (error) {
+    await giveBack();
+    throw error;
+  }
+}

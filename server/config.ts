@@ -34,6 +34,12 @@ export interface SecurityConfig {
    * later, 408. An attempt is let past the overload gate only once its body is in.
    */
   signInBodyTimeoutMs: number;
+  /**
+   * Costly account changes (a new set of backup codes, a password change) per user and per client
+   * address in a sliding minute, each kind apart (CHANGE_LIMIT_PER_USER, CHANGE_LIMIT_PER_ADDRESS).
+   */
+  changeLimitPerUser: number;
+  changeLimitPerAddress: number;
   /** Trust X-Forwarded-For only behind a known reverse proxy, or any client could pick its own address. */
   trustProxy: boolean;
   /** How many proxies append to X-Forwarded-For: the client address is the entry this far from the right. */
@@ -311,6 +317,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
         100,
         60_000,
       ),
+      changeLimitPerUser: integer(env, 'CHANGE_LIMIT_PER_USER', 3, 1, 1000),
+      changeLimitPerAddress: integer(env, 'CHANGE_LIMIT_PER_ADDRESS', 20, 1, 100_000),
       trustProxy: env.TRUST_PROXY === '1',
       trustProxyHops: integer(env, 'TRUST_PROXY_HOPS', 1, 1, 10),
       publicUrl: publicUrl ? publicUrlText(publicUrl) : boundUrl({ tls }, host, port),

@@ -20,13 +20,12 @@ import type { UserRecord } from '../store/types';
 
 export type CostlyChange = 'backup_codes' | 'password_change';
 
-export const CHANGE_LIMITS = {
-  /** Changes of one kind per user in the window: one, and a second and third for a mistake. */
-  perUser: 3,
-  /** Changes of one kind per client address in the window, whoever asks: an office shares one. */
-  perAddress: 20,
-  windowMs: 60_000,
-} as const;
+/**
+ * The sliding window of the limits. Per user (security.changeLimitPerUser, default 3): one change,
+ * and a second and third for a mistake. Per client address (changeLimitPerAddress, default 20),
+ * whoever asks: an office shares one.
+ */
+const CHANGE_WINDOW_MS = 60_000;
 
 export const tooManyChanges = () =>
   new ApiError(
@@ -34,16 +33,16 @@ export const tooManyChanges = () =>
     'too_many_requests',
     'This was done too often in the last minute. Try again in a minute.',
     {
-      retryAfter: CHANGE_LIMITS.windowMs / 1000,
+      retryAfter: CHANGE_WINDOW_MS / 1000,
     },
   );
 
 /** The reservation keys of a change: never an address, so never one of the sign-in throttle's. */
-function limitKeys(kind: CostlyChange, user: UserRecord, address: string | null) {
+function limitKeys(deps: Deps, kind: CostlyChange, user: UserRecord, address: string | null) {
   return [
-    { key: `${kind}:user:${user.id}`, limit: CHANGE_LIMITS.perUser },
+    { key: `${kind}:user:${user.id}`, limit: deps.security.changeLimitPerUser },
     ...(address
-      ? [{ key: `${kind}:address:${addressGroup(address)}`, limit: CHANGE_LIMITS.perAddress }]
+      ? [{ key: `${kind}:address:${addressGroup(address)}`, limit: deps.security.changeLimitPerAddress }]
       : []),
   ];
 }
@@ -64,10 +63,10 @@ export async function limitedChange<T>(
   if (busyS !== null) throw overloaded(busyS);
   const now = deps.clock.now();
   const at = new Date(now).toISOString();
-  const since = new Date(now - CHANGE_LIMITS.windowMs).toISOString();
+  const since = new Date(now - CHANGE_WINDOW_MS).toISOString();
   const reserved: string[] = [];
   const giveBack = () => Promise.all(reserved.map((key) => deps.store.releaseIpAttempt(key, at)));
-  for (const { key, limit } of limitKeys(kind, user, meta.ip)) {
+  for (const { key, limit } of limitKeys(deps, kind, user, meta.ip)) {
     if (!(await deps.store.reserveIpAttempt(key, since, limit, at))) {
       await giveBack();
       throw tooManyChanges();

@@ -39,6 +39,9 @@ const ENV = {
   MFA_LOCKOUT_ATTEMPTS: '100',
   MFA_LOCKOUT_WINDOW_MINUTES: '1',
   IP_FAILURE_LIMIT: '1000000',
+  // The model generates new sets far more often than a person: durability is judged here, not the brake.
+  CHANGE_LIMIT_PER_USER: '1000',
+  CHANGE_LIMIT_PER_ADDRESS: '100000',
 };
 
 const violations = new Violations();

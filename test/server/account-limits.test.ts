@@ -9,11 +9,15 @@ import { createApp } from '../../server/app';
 import { type Admission, HashQueue } from '../../server/crypto/hash-queue';
 import { newTotpSecret } from '../../server/crypto/totp';
 import type { Deps } from '../../server/deps';
-import { CHANGE_LIMITS } from '../../server/services/account-limits';
 import { startSession } from '../../server/services/sessions';
 import { newUserRecord } from '../../server/services/users';
 import { buildTestApp, type TestApp } from '../support/fakes';
 import { call } from '../support/server';
+
+/** The documented defaults (CHANGE_LIMIT_PER_USER, CHANGE_LIMIT_PER_ADDRESS) and the sliding minute. */
+const PER_USER = 3;
+const PER_ADDRESS = 20;
+const WINDOW_MS = 60_000;
 
 const ADDRESS = '203.0.113.9';
 const OTHER_ADDRESS = '198.51.100.7';
@@ -70,14 +74,14 @@ describe('generating backup codes', () => {
   it('12 requests at once: a few sets are made, the rest get 429 with Retry-After before any hashing', async () => {
     const mallory = await signedInUser('mallory');
     const answers = await Promise.all(Array.from({ length: 12 }, () => generate(mallory)));
-    expect(answers.filter((res) => res.status === 201)).toHaveLength(CHANGE_LIMITS.perUser);
+    expect(answers.filter((res) => res.status === 201)).toHaveLength(PER_USER);
     for (const res of answers.filter((r) => r.status !== 201)) expectLimited(res);
     // One password check and ten codes per set made; nothing for the refused ones.
-    expect(t.calls.verifyPassword).toBe(CHANGE_LIMITS.perUser);
-    expect(t.calls.codeDigest).toBe(CHANGE_LIMITS.perUser * 10);
+    expect(t.calls.verifyPassword).toBe(PER_USER);
+    expect(t.calls.codeDigest).toBe(PER_USER * 10);
     expectLimited(await generate(mallory));
     // The window slides: a minute later there is room again.
-    t.clock.advance(CHANGE_LIMITS.windowMs + 1);
+    t.clock.advance(WINDOW_MS + 1);
     expect((await generate(mallory)).status).toBe(201);
   });
 
@@ -93,15 +97,26 @@ describe('generating backup codes', () => {
       mfaUsage: 'optional_per_user',
       backupCodes: { enabled: true, count: 10, warnWhenRemaining: 2 },
     });
-    for (let i = 0; i < CHANGE_LIMITS.perUser; i++) expect((await generate(alice)).status).toBe(201);
+    for (let i = 0; i < PER_USER; i++) expect((await generate(alice)).status).toBe(201);
     expectLimited(await generate(alice));
+  });
+
+  it('the operator sets the limits: CHANGE_LIMIT_PER_USER and CHANGE_LIMIT_PER_ADDRESS', async () => {
+    useApp({ ...t.deps, security: { ...t.deps.security, changeLimitPerUser: 5, changeLimitPerAddress: 6 } });
+    const alice = await signedInUser('alice');
+    const bob = await signedInUser('bob');
+    for (let i = 0; i < 5; i++) expect((await generate(alice)).status).toBe(201);
+    expectLimited(await generate(alice));
+    // The address has room for one more change in the minute, whoever asks.
+    expect((await generate(bob)).status).toBe(201);
+    expectLimited(await generate(bob));
   });
 
   it('one address is limited across its users; another address and other users elsewhere are not', async () => {
     const users = await Promise.all(Array.from({ length: 7 }, (_, i) => signedInUser(`user-${i}`)));
     let made = 0;
     for (const user of users) {
-      for (let i = 0; i < CHANGE_LIMITS.perUser && made < CHANGE_LIMITS.perAddress; i++, made++) {
+      for (let i = 0; i < PER_USER && made < PER_ADDRESS; i++, made++) {
         expect((await generate(user)).status).toBe(201);
       }
     }
@@ -121,7 +136,7 @@ describe('changing one’s password over the API', () => {
     const alice = await signedInUser('alice');
     let token = alice.token;
     let password = alice.password;
-    for (let i = 0; i < CHANGE_LIMITS.perUser; i++) {
+    for (let i = 0; i < PER_USER; i++) {
       const next = `velvet-lantern-harbour-${i}`;
       const changed = await api('POST', '/api/me/password', {
         token,
@@ -173,6 +188,6 @@ describe('while sign-ins are being shed', () => {
     for (const admission of held) if (admission.admitted) admission.release();
     held = [];
     await new Promise((done) => setTimeout(done, 5100));
-    for (let i = 0; i < CHANGE_LIMITS.perUser; i++) expect((await generate(alice)).status).toBe(201);
+    for (let i = 0; i < PER_USER; i++) expect((await generate(alice)).status).toBe(201);
   }, 15_000);
 });

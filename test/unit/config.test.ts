@@ -18,12 +18,17 @@ describe('configuration from the environment', () => {
       mfaLockoutAttempts: 5,
       ipFailureLimit: 100,
       signInBodyTimeoutMs: 5000,
+      changeLimitPerUser: 3,
+      changeLimitPerAddress: 20,
       https: false,
     });
   });
 
-  it('takes SIGN_IN_BODY_TIMEOUT_MS, and refuses a value out of range naming it', () => {
+  it('takes SIGN_IN_BODY_TIMEOUT_MS and the change limits, and refuses a value out of range naming it', () => {
     expect(loadConfig({ SIGN_IN_BODY_TIMEOUT_MS: '2000' }).security.signInBodyTimeoutMs).toBe(2000);
+    const limits = loadConfig({ CHANGE_LIMIT_PER_USER: '10', CHANGE_LIMIT_PER_ADDRESS: '500' }).security;
+    expect([limits.changeLimitPerUser, limits.changeLimitPerAddress]).toEqual([10, 500]);
+    expect(() => loadConfig({ CHANGE_LIMIT_PER_USER: '0' })).toThrow(/CHANGE_LIMIT_PER_USER/);
     expect(() => loadConfig({ SIGN_IN_BODY_TIMEOUT_MS: '0' })).toThrow(
       'SIGN_IN_BODY_TIMEOUT_MS must be a whole number from 100 to 60000, not "0".',
     );

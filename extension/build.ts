@@ -7,14 +7,17 @@
  *                                                                   but unzipped, in dist/firefox-e2e-x
  * Each bundle is one classic script (IIFE): content scripts and the Firefox background page cannot
  * load modules, and one format everywhere keeps the pages alike.
+ * A target whose sources have not changed since its last build is left as it is; one that changed is
+ * rebuilt in place (an admin may have loaded dist/chromium as an unpacked extension: the folder stays).
  */
 
 import { existsSync } from 'node:fs';
-import { cp, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
-import { dirname, join, resolve } from 'node:path';
+import { cp, mkdir, readFile, writeFile } from 'node:fs/promises';
+import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as esbuild from 'esbuild';
 import webExt from 'web-ext';
+import { buildStamp, filesUnder, inputsHash, removeFilesNotIn } from '../scripts/build-outputs';
 import { ICON_SIZES, iconPng } from './icons';
 import { E2E, type Manifest, manifestFor, SHIPPED, type Target } from './manifests';
 
@@ -35,12 +38,26 @@ function entryPoints(target: Target): Record<string, string> {
   return entries;
 }
 
-async function buildTarget(source: Manifest, target: Target): Promise<string> {
+/** What a target is built from: a change to any of these rebuilds it. */
+const INPUTS = [
+  'extension',
+  'shared',
+  'manifest.json',
+  'managed_schema.json',
+  'scripts/build-outputs.ts',
+  'package.json',
+];
+
+/** Builds one target into dist/<name> unless its last build had the same inputs; true when it built. */
+async function buildTarget(source: Manifest, target: Target): Promise<boolean> {
   const out = join(DIST, target.name);
-  await rm(out, { recursive: true, force: true });
+  const zip = join(DIST, `sparekey-${target.name}-${source.version}.zip`);
+  const hash = await inputsHash(ROOT, INPUTS, target);
+  const stamp = await buildStamp(join(DIST, `.${target.name}.sha256`), hash, target.zip ? [out, zip] : [out]);
+  if (stamp.fresh) return false;
   await mkdir(join(out, 'icons'), { recursive: true });
 
-  await esbuild.build({
+  const result = await esbuild.build({
     entryPoints: entryPoints(target),
     outdir: out,
     bundle: true,
@@ -54,36 +71,45 @@ async function buildTarget(source: Manifest, target: Target): Promise<string> {
     minify: false,
     legalComments: 'eof',
     logLevel: 'warning',
+    metafile: true,
     define: {
       __SPAREKEY_BROWSER__: JSON.stringify(target.browser),
       __SPAREKEY_CLIPBOARD_CLEAR_MS__: String(target.clipboardClearMs),
       'process.env.NODE_ENV': '"production"',
     },
   });
+  // Every file this build writes; whatever else is in the folder (from an older build) goes at the end.
+  const written = new Set(Object.keys(result.metafile.outputs).map((output) => resolve(ROOT, output)));
+  const copy = async (from: string, to: string) => {
+    await cp(from, to, { recursive: true });
+    for (const file of await filesUnder(from)) written.add(join(to, relative(from, file)));
+  };
 
   const pages = ['popup.html', 'options.html', 'print.html', 'styles.css'];
   if (target.browser === 'chromium') pages.push('offscreen.html');
-  for (const page of pages) await cp(join(ROOT, 'extension', 'static', page), join(out, page));
-  await cp(join(ROOT, 'extension', '_locales'), join(out, '_locales'), { recursive: true });
+  for (const page of pages) await copy(join(ROOT, 'extension', 'static', page), join(out, page));
+  await copy(join(ROOT, 'extension', '_locales'), join(out, '_locales'));
   if (target.browser === 'chromium')
-    await cp(join(ROOT, 'managed_schema.json'), join(out, 'managed_schema.json'));
-  for (const size of ICON_SIZES) await writeFile(join(out, 'icons', `icon-${size}.png`), iconPng(size));
+    await copy(join(ROOT, 'managed_schema.json'), join(out, 'managed_schema.json'));
+  for (const size of ICON_SIZES) {
+    const icon = join(out, 'icons', `icon-${size}.png`);
+    await writeFile(icon, iconPng(size));
+    written.add(icon);
+  }
 
   const manifest = manifestFor(source, target);
   await writeFile(join(out, 'manifest.json'), `${JSON.stringify(manifest, null, 2)}\n`);
+  written.add(join(out, 'manifest.json'));
+  await removeFilesNotIn(out, written);
 
   if (target.zip) {
     await webExt.cmd.build(
-      {
-        sourceDir: out,
-        artifactsDir: DIST,
-        filename: `sparekey-${target.name}-${manifest.version}.zip`,
-        overwriteDest: true,
-      },
+      { sourceDir: out, artifactsDir: DIST, filename: relative(DIST, zip), overwriteDest: true },
       { showReadyMessage: false },
     );
   }
-  return out;
+  await stamp.save();
+  return true;
 }
 
 /**
@@ -104,8 +130,13 @@ async function main(): Promise<void> {
   const source = JSON.parse(await readFile(join(ROOT, 'manifest.json'), 'utf8')) as Manifest;
   const targets = process.env.SPAREKEY_E2E === '1' ? [e2eTarget()] : SHIPPED;
   for (const target of targets) {
-    const out = await buildTarget(source, target);
-    console.log(`built ${target.name} -> ${out}${target.zip ? ' (+ zip)' : ''}`);
+    const built = await buildTarget(source, target);
+    const out = join(DIST, target.name);
+    console.log(
+      built
+        ? `built ${target.name} -> ${out}${target.zip ? ' (+ zip)' : ''}`
+        : `${target.name} up to date -> ${out}`,
+    );
   }
 }
 

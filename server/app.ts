@@ -10,6 +10,7 @@ import { secureHeaders } from 'hono/secure-headers';
 import type { Deps } from './deps';
 import { type AppEnv, requestMeta } from './http/context';
 import { ApiError, accountDamaged, storeDamaged, storeUnavailable } from './http/errors';
+import { healthRoutes } from './http/health';
 import { SIGN_IN_PATHS, shedWhenOverloaded } from './http/overload';
 import { type Logger, silentLogger } from './log';
 import { isOidcPath } from './oidc/provider';
@@ -82,13 +83,7 @@ export function createApp(deps: Deps, log: Logger = silentLogger) {
     for (const path of SIGN_IN_PATHS) app.use(path, shed);
   }
 
-  // Ready means the store answers: a load balancer takes an instance whose database is unreachable out.
-  // Damage is counted, never named: /healthz answers anyone. Still 200: every other account works.
-  app.get('/healthz', async (c) => {
-    await deps.store.ping();
-    const damaged = (await deps.store.listDamaged()).length;
-    return c.json(damaged > 0 ? { status: 'degraded', damagedAccounts: damaged } : { status: 'ok' });
-  });
+  app.route('/', healthRoutes(deps));
   app.route('/', authRoutes(deps));
   app.route('/', meRoutes(deps));
   app.route('/', adminRoutes(deps));

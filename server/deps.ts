@@ -2,6 +2,7 @@
 import type { SecurityConfig } from './config';
 import type { SignInGate } from './crypto/hash-queue';
 import type { Hasher } from './crypto/hasher';
+import type { Lifecycle } from './http/health';
 import type { Store } from './store/types';
 
 export interface Clock {
@@ -20,6 +21,8 @@ export interface Deps {
    * HashQueue that `hasher` runs through. Absent: every attempt is let in (tests with a fast hasher).
    */
   signInGate?: SignInGate;
+  /** Starting, serving or draining, for /healthz/ready (main.ts moves it along). Absent: serving. */
+  lifecycle?: Lifecycle;
   /** The generated first admin's password file, deleted once that admin has chosen a password. */
   initialPassword?: { userId: string; file: string };
 }

@@ -15,6 +15,7 @@ import { serveControl } from './control';
 import { defaultHashConcurrency, HashQueue } from './crypto/hash-queue';
 import { argon2Hasher } from './crypto/hasher';
 import { type Deps, systemClock } from './deps';
+import type { Lifecycle } from './http/health';
 import { jsonLogger } from './log';
 import { serveMetrics } from './metrics/endpoint';
 import { measuredStore } from './metrics/measured-store';
@@ -57,12 +58,14 @@ async function main() {
   if (config.metrics) metrics = createMetrics({ store: selected.store, hashQueue });
   const store = metrics ? measuredStore(selected.store, metrics) : selected.store;
   await store.open();
+  const lifecycle: Lifecycle = { phase: 'starting' };
   const deps: Deps = {
     store,
     hasher: hashQueue.hasher,
     signInGate: hashQueue,
     clock: systemClock,
     security: config.security,
+    lifecycle,
   };
 
   const bootstrap = await bootstrapAdmin(deps, config.bootstrapAdminPassword);
@@ -115,6 +118,7 @@ async function main() {
       // Without PUBLIC_URL the public address is the bound one, whose port PORT=0 only now reveals.
       if (!config.publicUrl) deps.security.publicUrl = url;
       log.info('listening', { url, publicUrl: deps.security.publicUrl, store: kind, dataDir });
+      lifecycle.phase = 'serving';
     },
   );
 
@@ -122,6 +126,8 @@ async function main() {
   const shutdown = (signal: string) => {
     if (stopping) return;
     stopping = true;
+    // /healthz/ready answers 503 from now on to whoever still has a connection open.
+    lifecycle.phase = 'draining';
     log.info('shutting down', { signal });
     metricsServer?.close();
     // close() stops accepting and lets in-flight requests finish; then the store is closed cleanly.

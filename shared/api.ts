@@ -238,13 +238,21 @@ export const Policy = z
         .min(0, 'Warning threshold must be between 0 and 20.')
         .max(20, 'Warning threshold must be between 0 and 20.'),
     }),
+    adminsMustUseMfa: z.boolean().default(false).openapi({
+      description:
+        'Administrators pass MFA at every sign-in, whatever mfaUsage says for other users; one without an authenticator enrols at the next sign-in. Off by default so existing installs keep working.',
+    }),
   })
   .openapi('Policy');
-export type Policy = z.infer<typeof Policy>;
+/** The input shape: a policy written before `adminsMustUseMfa` existed (or a client that omits it) means false. */
+export type Policy = z.input<typeof Policy>;
+/** A policy as saved and answered: every field present. */
+export type SavedPolicy = z.output<typeof Policy>;
 
-export const DEFAULT_POLICY: Policy = {
+export const DEFAULT_POLICY: SavedPolicy = {
   mfaUsage: 'optional_per_user',
   backupCodes: { enabled: false, count: 10, warnWhenRemaining: 3 },
+  adminsMustUseMfa: false,
 };
 
 export const AdminUser = z
@@ -298,7 +306,15 @@ export type UnlockedUser = z.infer<typeof UnlockedUser>;
 export type AdminUsers = z.infer<typeof AdminUsers>;
 
 export const CreateUserRequest = z
-  .strictObject({ username: Username, password: NewPassword, role: Role.default('user') })
+  .strictObject({
+    username: Username,
+    password: NewPassword,
+    role: Role.default('user'),
+    temporary: z.boolean().default(false).openapi({
+      description:
+        'The admin chose this password for the user: they must change it at their first sign-in (`mustChangePassword`), as after an admin reset. The options page sends true unless its box is cleared.',
+    }),
+  })
   .openapi('CreateUserRequest');
 export type CreateUserRequest = z.input<typeof CreateUserRequest>;
 

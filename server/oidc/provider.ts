@@ -73,6 +73,18 @@ function clientMetadata(app: ApplicationRecord): AdapterPayload {
   };
 }
 
+/**
+ * An Interaction carries a copy of the browser's provider session cookie (`session.cookie`, the
+ * Session's id): a bearer value, which the store must not hold in clear. oidc-provider never reads
+ * it back (it matches an interaction to its session by the session's uid), so it is left out.
+ */
+function storable(model: string, payload: Record<string, unknown>): Record<string, unknown> {
+  const session = payload.session;
+  if (model !== 'Interaction' || typeof session !== 'object' || session === null) return payload;
+  const { cookie: _cookie, ...rest } = session as Record<string, unknown>;
+  return { ...payload, session: rest };
+}
+
 /** The store behind every oidc-provider model; applications stand in for the Client model. */
 function storeAdapter(deps: Deps) {
   const { store } = deps;
@@ -96,7 +108,7 @@ function storeAdapter(deps: Deps) {
     return {
       async upsert(id, payload, expiresIn) {
         const expiresAt = typeof expiresIn === 'number' ? Date.now() + expiresIn * 1000 : null;
-        await store.oidcPut(model, id, payload as Record<string, unknown>, expiresAt);
+        await store.oidcPut(model, id, storable(model, payload as Record<string, unknown>), expiresAt);
       },
       async find(id) {
         return ((await store.oidcGet(model, id)) as AdapterPayload | null) ?? undefined;
@@ -145,11 +157,20 @@ function interactionPolicyFor() {
   return policy;
 }
 
+/**
+ * The account behind a token (a code, an access or refresh token) or a sign-in. A token's grant is
+ * refused, and revoked with every token it gave, once its user is gone or its user's password or MFA
+ * changed since the grant was made (or when nothing says how it was made).
+ */
 async function findAccount(deps: Deps, _ctx: KoaContextWithOIDC, sub: string, token?: unknown) {
   const user = await deps.store.getUser(sub);
-  if (!user) return undefined;
   const grantId = (token as { grantId?: string } | undefined)?.grantId;
-  const signIn = grantId ? await signInOfGrant(deps, grantId) : null;
+  const signIn = user && grantId ? await signInOfGrant(deps, grantId, user) : null;
+  if (grantId && !signIn) {
+    await deps.store.oidcRevokeByGrantId(grantId);
+    return undefined;
+  }
+  if (!user) return undefined;
   const account: Account = {
     accountId: user.id,
     claims: () => ({ sub: user.id, ...claimsFor(user, signIn) }),
@@ -226,7 +247,8 @@ export function providerConfiguration(deps: Deps, keys: OidcKeys): Configuration
       Interaction: 10 * MINUTE,
       Grant: Math.floor(deps.security.sessionMaxMs / 1000),
       Session: Math.floor(deps.security.sessionMaxMs / 1000),
-      RefreshToken: 14 * 24 * HOUR,
+      // A refresh token cannot outlive its grant (a refresh finds the grant expired): say so.
+      RefreshToken: Math.floor(deps.security.sessionMaxMs / 1000),
     },
     routes: OIDC_ROUTES,
     // A session cookie value and opaque tokens are 256 bits (the default), stored only as hashes.

@@ -6,19 +6,22 @@
  *   app → /oidc/auth → /interaction/:uid (a page whose same-site navigation brings back our
  *   SameSite=Strict cookies) → /interaction/:uid/resume: with a SpareKey session, the request is
  *   granted and the browser goes back to the app; without one, /login (password, MFA) and then
- *   /interaction/:uid again (see afterWebSignIn).
+ *   /interaction/:uid again (see afterWebSignIn). The same detour, the request kept, when the app
+ *   asks for a fresh sign-in (prompt=login, max_age) and when the user must first replace a reset
+ *   password (/account/password, then /interaction/:uid again).
  */
 import { createHash } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import type { HttpBindings } from '@hono/node-server';
 import { RESPONSE_ALREADY_SENT } from '@hono/node-server/utils/response';
 import { type Context, Hono } from 'hono';
-import type Provider from 'oidc-provider';
+import { errors, type default as Provider } from 'oidc-provider';
 import type { Deps } from '../deps';
 import type { AppEnv } from '../http/context';
 import { audit } from '../services/audit';
 import { signOut } from '../services/auth';
 import { resolveSession } from '../services/sessions';
+import type { UserRecord } from '../store/types';
 import { clearCookie, readCookie, SESSION_COOKIE, writeCookie } from '../web/cookies';
 import { INTERACTION_PATH, OIDC_ROUTES, ProviderHost } from './provider';
 import {
@@ -26,7 +29,9 @@ import {
   amrOf,
   rememberGrantSignIn,
   rememberWebSignIn,
+  type SignIn,
   type SignInMethod,
+  signInOfGrant,
   webSignIn,
 } from './sign-ins';
 import { contentSecurityPolicy, continuePage, errorPage } from './views';
@@ -116,6 +121,44 @@ function publicPath(deps: Deps, path: string): string {
   return `${new URL(deps.security.publicUrl).pathname.replace(/\/$/, '')}${path}`;
 }
 
+/**
+ * Whether the application asked for a sign-in newer than the session's: prompt=login (max_age=0 is
+ * made into it by the provider), or a max_age the session's sign-in is older than. A sign-in made
+ * after the request began answers either (so the detour through /login ends).
+ */
+function needsFreshSignIn(
+  params: Record<string, unknown>,
+  requestedAt: number,
+  signIn: SignIn,
+  now: number,
+): boolean {
+  if (signIn.at >= requestedAt) return false;
+  const loginAsked = String(params.prompt ?? '')
+    .split(' ')
+    .includes('login');
+  const maxAge = params.max_age === undefined ? null : Number(params.max_age);
+  return loginAsked || (maxAge !== null && now - signIn.at > maxAge);
+}
+
+/**
+ * The browser's grant for this application, reused while its user's password and MFA are those it
+ * was made with; otherwise a new one. The old one's tokens are refused already (and revoked at their
+ * first use, see findAccount): revoking it here would take this interaction with it (it names the grant).
+ */
+async function grantFor(
+  deps: Deps,
+  provider: Provider,
+  grantId: string | undefined,
+  user: UserRecord,
+  clientId: string,
+) {
+  const existing = grantId ? await provider.Grant.find(grantId) : undefined;
+  if (existing?.jti && existing.accountId === user.id && existing.clientId === clientId) {
+    if (await signInOfGrant(deps, existing.jti, user)) return existing;
+  }
+  return new provider.Grant({ accountId: user.id, clientId });
+}
+
 /** What SpareKey adds to every provider it builds. */
 function setUpProvider(provider: Provider): void {
   endSparekeySessionOnLogout(provider);
@@ -197,33 +240,42 @@ export function oidcRoutes(deps: Deps, host = new ProviderHost(deps, setUpProvid
     const clientId = String(details.params.client_id);
     const application = await deps.store.findApplicationByClientId(clientId);
     if (!application) return expired(c);
-    if (!user || !sessionToken) {
+    /** A web step first; the request waits in the cookie and resumes after it (afterWebSignIn). */
+    const detour = (path: string) => {
       writeCookie(c, deps, INTERACTION_COOKIE, details.uid);
-      return c.redirect('/login', 303);
-    }
-
-    const signIn = (await webSignIn(deps, sessionToken)) ?? {
-      method: 'password' as const,
-      at: Math.floor(Date.now() / 1000),
+      return c.redirect(path, 303);
     };
+    if (!user || !sessionToken) return detour('/login');
+    // With no record of how and when this session signed in, none is made up: the password again.
+    const signIn = await webSignIn(deps, sessionToken);
+    const now = Math.floor(Date.now() / 1000);
+    if (!signIn || needsFreshSignIn(details.params, details.iat, signIn, now)) {
+      return detour('/login?notice=sign_in_again');
+    }
+    // A reset or generated password opens no application until it is replaced (as for /account).
+    if (user.mustChangePassword) return detour('/account/password');
+
     // SpareKey's applications are registered by its admins: their users are not asked for consent.
-    const existing = details.grantId ? await provider.Grant.find(details.grantId) : undefined;
-    const grant =
-      existing && existing.accountId === user.id && existing.clientId === clientId
-        ? existing
-        : new provider.Grant({ accountId: user.id, clientId });
+    const grant = await grantFor(deps, provider, details.grantId, user, clientId);
     grant.addOIDCScope(String(details.params.scope ?? 'openid'));
     const grantId = await grant.save();
-    await rememberGrantSignIn(deps, grantId, signIn);
-    const next = await provider.interactionResult(
-      nodeBindings(c)?.incoming as IncomingMessage,
-      nodeBindings(c)?.outgoing as NonNullable<ReturnType<typeof nodeBindings>>['outgoing'],
-      {
-        login: { accountId: user.id, amr: amrOf(signIn.method), acr: acrOf(signIn.method), ts: signIn.at },
-        consent: { grantId },
-      },
-      { mergeWithLastSubmission: false },
-    );
+    await rememberGrantSignIn(deps, grantId, user, signIn);
+    let next: string;
+    try {
+      next = await provider.interactionResult(
+        nodeBindings(c)?.incoming as IncomingMessage,
+        nodeBindings(c)?.outgoing as NonNullable<ReturnType<typeof nodeBindings>>['outgoing'],
+        {
+          login: { accountId: user.id, amr: amrOf(signIn.method), acr: acrOf(signIn.method), ts: signIn.at },
+          consent: { grantId },
+        },
+        { mergeWithLastSubmission: false },
+      );
+    } catch (error) {
+      // Gone since it was read: expired, or revoked with the grant it named (see findAccount).
+      if (error instanceof errors.SessionNotFound) return expired(c);
+      throw error;
+    }
     await audit(deps, c.get('meta'), 'application_sign_in', {
       actor: user,
       subject: user,
@@ -250,6 +302,14 @@ export async function afterWebSignIn(
   method: SignInMethod,
 ): Promise<string | null> {
   await rememberWebSignIn(deps, sessionToken, method);
+  return pendingApplicationSignIn(c, deps);
+}
+
+/**
+ * The interaction's page when an application's sign-in waits for this browser's web step (a sign-in,
+ * a forced password change), else null.
+ */
+export function pendingApplicationSignIn(c: Context, deps: Deps): string | null {
   const uid = readCookie(c, deps, INTERACTION_COOKIE);
   return uid ? publicPath(deps, `${INTERACTION_PATH}/${uid}`) : null;
 }

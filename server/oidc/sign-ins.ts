@@ -1,10 +1,13 @@
 /**
- * How a sign-in was made, for the claims: a web session remembers its MFA method, and each grant
- * remembers the sign-in that last authorized it (the ID token and userinfo of that grant say so).
+ * How a sign-in was made, for the claims: a web session remembers its MFA method and time, and each
+ * grant remembers the sign-in that last authorized it (the ID token and userinfo of that grant say so)
+ * and the credentials it was made with: a grant outlives no password or MFA change (docs/SECURITY.md).
  */
+import { createHash } from 'node:crypto';
 import { hashToken } from '../crypto/tokens';
 import type { Deps } from '../deps';
 import { unusedCount } from '../services/mfa-policy';
+import { mfaFingerprint } from '../services/sessions';
 import type { UserRecord } from '../store/types';
 
 export type SignInMethod = 'password' | 'totp' | 'backup_code' | 'enrolment';
@@ -46,18 +49,57 @@ export async function webSignIn(deps: Deps, sessionToken: string): Promise<SignI
   return asSignIn(await deps.store.oidcGet(WEB_SIGN_IN, hashToken(sessionToken)));
 }
 
-/** Stored with the grant's id in its payload, so revoking the grant removes it too. */
-export async function rememberGrantSignIn(deps: Deps, grantId: string, signIn: SignIn): Promise<void> {
+/**
+ * A password change replaces the session: the sign-in it rode on (its time, its MFA step) goes to the
+ * replacement, so auth_time and amr stay what they were. Without a record there is nothing to carry,
+ * and the next application sign-in asks for the password again.
+ */
+export async function carryWebSignIn(deps: Deps, fromToken: string, toToken: string): Promise<void> {
+  const signIn = await webSignIn(deps, fromToken);
+  await deps.store.oidcDestroy(WEB_SIGN_IN, hashToken(fromToken));
+  if (!signIn) return;
   await deps.store.oidcPut(
-    GRANT_SIGN_IN,
-    grantId,
-    { ...signIn, grantId },
+    WEB_SIGN_IN,
+    hashToken(toToken),
+    { ...signIn },
     Date.now() + deps.security.sessionMaxMs,
   );
 }
 
-export async function signInOfGrant(deps: Deps, grantId: string): Promise<SignIn | null> {
-  return asSignIn(await deps.store.oidcGet(GRANT_SIGN_IN, grantId));
+/**
+ * What a grant is bound to: the account's password hash and MFA set-up, as a digest (neither is
+ * copied into the provider's records). A password change or reset, an MFA reset, a new authenticator
+ * and an enrolment all change it, by whatever path (API, web, `npm run admin`).
+ */
+export function credentialsOf(user: UserRecord): string {
+  return createHash('sha256')
+    .update(JSON.stringify([user.id, user.passwordHash, mfaFingerprint(user)]))
+    .digest('base64url');
+}
+
+/** Stored with the grant's id in its payload, so revoking the grant removes it too. */
+export async function rememberGrantSignIn(
+  deps: Deps,
+  grantId: string,
+  user: UserRecord,
+  signIn: SignIn,
+): Promise<void> {
+  await deps.store.oidcPut(
+    GRANT_SIGN_IN,
+    grantId,
+    { ...signIn, grantId, credentials: credentialsOf(user) },
+    Date.now() + deps.security.sessionMaxMs,
+  );
+}
+
+/**
+ * The sign-in behind a grant, or null when the grant must not be used any more: no record of it, or
+ * the account's credentials changed since it was made.
+ */
+export async function signInOfGrant(deps: Deps, grantId: string, user: UserRecord): Promise<SignIn | null> {
+  const payload = await deps.store.oidcGet(GRANT_SIGN_IN, grantId);
+  if (payload?.credentials !== credentialsOf(user)) return null;
+  return asSignIn(payload);
 }
 
 /** RFC 8176: a password, and for the MFA step a one-time password (TOTP or a backup code). */

@@ -21,6 +21,7 @@ import { bearer, errors, json, jsonBody, routeGroup } from '../http/openapi';
 import { revokeBackupCodes } from '../services/backup-codes';
 import { resetPassword } from '../services/passwords';
 import { adminView, createUser, deleteUser, setPolicy, unlockUser, updateUser } from '../services/users';
+import { PolicySchema } from '../store/records';
 import { InvalidCursorError } from '../store/types';
 
 const UserId = z.object({
@@ -215,7 +216,8 @@ export function adminRoutes(deps: Deps) {
   const app = routeGroup();
   app.use('/api/admin/*', requireUser(deps), requireAdmin);
 
-  app.openapi(routes.getPolicy, async (c) => c.json(await deps.store.getPolicy(), 200));
+  // Parsed: a policy saved before a field existed is answered with that field's default.
+  app.openapi(routes.getPolicy, async (c) => c.json(PolicySchema.parse(await deps.store.getPolicy()), 200));
   app.openapi(routes.putPolicy, async (c) =>
     c.json(await setPolicy(deps, c.get('meta'), c.get('user'), c.req.valid('json')), 200),
   );

@@ -10,8 +10,8 @@ import { otpauthUri } from '../crypto/totp';
 import type { Deps } from '../deps';
 import type { AppEnv } from '../http/context';
 import { ApiError, accountDamaged } from '../http/errors';
-import { afterWebSignIn } from '../oidc/routes';
-import type { SignInMethod } from '../oidc/sign-ins';
+import { afterWebSignIn, pendingApplicationSignIn } from '../oidc/routes';
+import { carryWebSignIn, type SignInMethod } from '../oidc/sign-ins';
 import { enroll, login, signOut, verifyMfa } from '../services/auth';
 import { backupCodeStatus, backupCodeUsable } from '../services/mfa-policy';
 import { changePassword } from '../services/passwords';
@@ -48,6 +48,7 @@ const NOTICES: Record<string, string> = {
   expired: 'Your sign-in expired or was already completed. Sign in again.',
   signed_out: 'You have signed out.',
   mfa_required: 'Multifactor authentication is now required for your account. Sign in again to complete it.',
+  sign_in_again: 'The application asks you to sign in again.',
 };
 
 /** The same for /account. */
@@ -145,7 +146,9 @@ export function webRoutes(deps: Deps) {
 
   app.get('/login', async (c) => {
     const user = await signedInUser(c);
-    if (user && user !== 'mfa_step_required') return c.redirect('/account', 303);
+    // A signed-in browser is shown the form only when an application asked for a fresh sign-in.
+    const signedInAlready = user && user !== 'mfa_step_required';
+    if (signedInAlready && !pendingApplicationSignIn(c, deps)) return c.redirect('/account', 303);
     return c.html(
       loginPage({ csrf: formToken(c, deps), notice: noticeFrom(NOTICES, c.req.query('notice')) }),
     );
@@ -333,13 +336,14 @@ export function webRoutes(deps: Deps) {
       return show(400, { current: current.error, next: next.error, confirm: confirm.error ?? mismatch });
     }
     let session: { token: string };
+    const previousToken = readCookie(c, deps, SESSION_COOKIE) ?? '';
     try {
       session = await changePassword(
         deps,
         c.get('meta'),
         user,
         { currentPassword: current.value, newPassword: next.value },
-        readCookie(c, deps, SESSION_COOKIE) ?? '',
+        previousToken,
       );
     } catch (error) {
       const refused = refusal(c, error);
@@ -348,9 +352,12 @@ export function webRoutes(deps: Deps) {
       if (refused.extras.field === 'newPassword') return show(refused.status, { next: refused.message });
       return show(refused.status, {}, refused.message);
     }
-    // Every session of the account ended with the change; this browser continues on the new one.
+    // Every session of the account ended with the change; this browser continues on the new one,
+    // signed in when and how it was, and on to the application whose sign-in waited for a forced change.
+    await carryWebSignIn(deps, previousToken, session.token);
     writeCookie(c, deps, SESSION_COOKIE, session.token);
-    return c.redirect('/account?notice=password_changed', 303);
+    const waiting = user.mustChangePassword ? pendingApplicationSignIn(c, deps) : null;
+    return c.redirect(waiting ?? '/account?notice=password_changed', 303);
   });
 
   app.post('/logout', ...guarded, async (c) => {

@@ -6,9 +6,18 @@ import type { SessionMfa, UserRecord } from '../store/types';
 export type MfaStep = 'none' | 'verify' | 'enroll';
 
 export function mfaStep(policy: Policy, user: UserRecord): MfaStep {
-  if (policy.mfaUsage === 'skipped') return 'none';
-  if (policy.mfaUsage === 'optional_per_user' && user.mfa.type === 'none') return 'none';
+  if (!mfaApplies(policy, user)) return 'none';
   return user.mfa.enrolled && user.mfa.secret ? 'verify' : 'enroll';
+}
+
+/**
+ * Whether the policy asks this user for MFA at all. "Administrators must use MFA" treats an admin as
+ * under "required" in every mode: an account that can change the policy is the one to protect most.
+ */
+function mfaApplies(policy: Policy, user: UserRecord): boolean {
+  if (policy.adminsMustUseMfa && user.role === 'admin') return true;
+  if (policy.mfaUsage === 'skipped') return false;
+  return policy.mfaUsage === 'required' || user.mfa.type !== 'none';
 }
 
 /**
@@ -35,6 +44,11 @@ export const REASONS = {
     code: 'mfa_skipped',
     message: 'Multifactor authentication is turned off on this server, so backup codes are not used.',
   },
+  mfaOffForUser: {
+    code: 'mfa_off_for_user',
+    message:
+      'Multifactor authentication is off for your account, so backup codes are not used. Ask your administrator to set up multifactor authentication for your account.',
+  },
   notEnrolled: {
     code: 'mfa_not_configured',
     message: 'Multifactor authentication must be configured for your account first.',
@@ -44,8 +58,10 @@ export const REASONS = {
 /** Why the user may not generate backup codes, or null when they may. */
 export function backupCodeReason(policy: Policy, user: UserRecord): Reason | null {
   if (!policy.backupCodes.enabled) return REASONS.disabled;
-  if (policy.mfaUsage === 'skipped') return REASONS.mfaSkipped;
-  if (mfaStep(policy, user) !== 'verify') return REASONS.notEnrolled;
+  const step = mfaStep(policy, user);
+  // An admin under "Administrators must use MFA" passes MFA even in "skipped" mode, so has codes too.
+  if (step === 'none') return policy.mfaUsage === 'skipped' ? REASONS.mfaSkipped : REASONS.mfaOffForUser;
+  if (step !== 'verify') return REASONS.notEnrolled;
   return null;
 }
 

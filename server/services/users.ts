@@ -12,6 +12,7 @@ import type {
 import { newTotpSecret, otpauthUri } from '../crypto/totp';
 import type { Deps, RequestMeta } from '../deps';
 import { ApiError, notFound } from '../http/errors';
+import { PolicySchema } from '../store/records';
 import {
   DamagedAccountError,
   LastAdminError,
@@ -109,10 +110,12 @@ export async function createUser(
   deps: Deps,
   meta: RequestMeta,
   admin: UserRecord,
-  input: Required<CreateUserRequest>,
+  input: Omit<Required<CreateUserRequest>, 'temporary'> & { temporary?: boolean },
 ): Promise<User> {
   checkNewPassword(input.password, 'password', { username: input.username });
   const user = await newUserRecord(deps, input.username, input.password, input.role);
+  // A password the admin chose is known to two people: the user replaces it first, as after a reset.
+  if (input.temporary) user.mustChangePassword = true;
   try {
     await deps.store.createUser(user);
   } catch (error) {
@@ -121,7 +124,11 @@ export async function createUser(
     }
     throw error;
   }
-  await audit(deps, meta, 'user_created', { actor: admin, subject: user, details: { role: user.role } });
+  await audit(deps, meta, 'user_created', {
+    actor: admin,
+    subject: user,
+    details: { role: user.role, temporary: Boolean(input.temporary) },
+  });
   return publicUser(user);
 }
 
@@ -202,7 +209,8 @@ export async function deleteUser(deps: Deps, meta: RequestMeta, admin: UserRecor
   await audit(deps, meta, 'user_deleted', { actor: admin, subject: target });
 }
 
-export async function setPolicy(deps: Deps, meta: RequestMeta, admin: UserRecord, policy: Policy) {
+export async function setPolicy(deps: Deps, meta: RequestMeta, admin: UserRecord, input: Policy) {
+  const policy = PolicySchema.parse(input);
   const before = await deps.store.getPolicy();
   await deps.store.setPolicy(policy);
   await audit(deps, meta, 'policy_changed', {
@@ -212,6 +220,7 @@ export async function setPolicy(deps: Deps, meta: RequestMeta, admin: UserRecord
       backupCodesEnabled: policy.backupCodes.enabled,
       count: policy.backupCodes.count,
       warnWhenRemaining: policy.backupCodes.warnWhenRemaining,
+      adminsMustUseMfa: policy.adminsMustUseMfa,
       previousMfaUsage: before.mfaUsage,
     },
   });

@@ -17,7 +17,7 @@
 import { createHash, randomUUID } from 'node:crypto';
 import { join } from 'node:path';
 import { Low } from 'lowdb';
-import { type AuditEvent, DEFAULT_POLICY, type Policy } from '../../shared/api';
+import { type AuditEvent, DEFAULT_POLICY, type Policy, type SavedPolicy } from '../../shared/api';
 import { AuditLog, type AuditLogOptions } from './audit-log';
 import { type BackupCounts, type BackupItem, countItem, emptyCounts } from './backup';
 import { lockDirectory } from './dir-lock';
@@ -106,7 +106,7 @@ export class LowdbStore implements Store {
   readonly #tokensDir: string;
   readonly #ipDir: string;
   readonly #unknownNamesDir: string;
-  readonly #policy: Low<Policy>;
+  readonly #policy: Low<SavedPolicy>;
   readonly #index: UserIndex;
   readonly #audit: AuditLog;
   /** The OpenID Connect provider's data, in DATA_DIR/oidc (./lowdb-oidc.ts). */

@@ -38,7 +38,7 @@ describe('password reset and forced change in Chromium against the real server',
     await options.getByRole('button', { name: 'Continue' }).click();
     await signIn(options, 'admin', run.server.adminPassword);
     const row = options.getByRole('row', { name: /^bob/ });
-    await row.getByRole('button', { name: 'Reset the password of bob' }).click();
+    await row.getByRole('button', { name: 'Reset password: bob' }).click();
     await row.getByRole('button', { name: 'Reset', exact: true }).click();
     await options.getByRole('heading', { name: 'Temporary password for bob' }).waitFor();
     const temporary = ((await options.locator('.secret-text').textContent()) ?? '').trim();

@@ -63,6 +63,36 @@ describe('account view', () => {
     expect(screen.queryByRole('button', { name: /Generate/ })).toBeNull();
   });
 
+  test('MFA "None" under "optional per user": says who can turn it on, in the reader’s language', async () => {
+    await configuredBrowser({ token: 't' });
+    fakeServer({
+      'GET /api/me': {
+        body: {
+          ...me({
+            allowed: false,
+            reason: { code: 'mfa_off_for_user', message: 'The server’s own English sentence.' },
+            total: 0,
+            remaining: 0,
+            used: [],
+            generatedAt: null,
+          }),
+          mfa: { enabled: false, enrolled: false, type: 'none' },
+        },
+      },
+      'GET /api/me/events': { body: { events: [] } },
+    });
+    render(<Popup />);
+    expect(
+      await screen.findByText(
+        'Ask your administrator to set up multifactor authentication for your account.',
+      ),
+    ).toBeTruthy();
+    expect(
+      screen.getByText('Backup codes work with multifactor authentication, which is off for your account.'),
+    ).toBeTruthy();
+    expect(screen.queryByRole('button', { name: /Generate/ })).toBeNull();
+  });
+
   test('server text is shown as text, never parsed as HTML', async () => {
     await configuredBrowser({ token: 't' });
     const markup = '<img src=x onerror="alert(1)">Not allowed';
@@ -161,14 +191,50 @@ describe('notice of backup-code use', () => {
     });
     render(<Popup />);
     expect(await screen.findByRole('heading', { name: 'A backup code was used to sign in' })).toBeTruthy();
-    const item = screen.getByText(/203\.0\.113\.7/);
-    expect(item.textContent).toMatch(/^Code No\. 3: alice, .+, from 203\.0\.113\.7 \(Firefox on Linux\)$/);
+    const lines = [...document.querySelectorAll('ul.code-uses li')].map((li) => li.textContent);
+    expect(lines).toHaveLength(1);
+    expect(lines[0]).toMatch(/^No\. 3 · .+ · Firefox on Linux · 203\.0\.113\.7$/);
     // Two months old is history (the audit log has it), not news.
     expect(screen.queryByText(/198\.51\.100\.1/)).toBeNull();
 
     fireEvent.click(screen.getByRole('button', { name: 'This was me' }));
     await waitFor(() => expect(screen.queryByRole('heading', { name: /backup code was used/ })).toBeNull());
     expect(fake.storage.local.data.get('codeUseDismissedAt')).toBe(recent);
+  });
+
+  test('one short line per use, a replaced set’s code labelled once, the raw client only under Details', async () => {
+    await configuredBrowser({ token: 't' });
+    const ago = (minutes: number) => new Date(Date.now() - minutes * 60_000).toISOString();
+    const hostile = `<b>Chrome/1</b> (Windows) ${'A'.repeat(200)}`;
+    const oldUse = codeUsedEvent(ago(50), { id: 'u-old', details: { number: 3, remaining: 9 } });
+    fakeServer({
+      'GET /api/me': { body: me() },
+      'GET /api/me/events': {
+        body: {
+          events: [
+            codeUsedEvent(ago(5), { id: 'u3', details: { number: 3, remaining: 7 }, userAgent: hostile }),
+            codeUsedEvent(ago(10), { id: 'u1', details: { number: 1, remaining: 8 }, ip: '2001:db8::7' }),
+            { ...codeUsedEvent(ago(30)), id: 'gen', type: 'backup_codes_generated', details: { count: 10 } },
+            oldUse,
+            // The same event twice (a page boundary moving): shown once.
+            oldUse,
+          ],
+        },
+      },
+    });
+    render(<Popup />);
+    await screen.findByRole('heading', { name: 'A backup code was used to sign in' });
+    const lines = [...document.querySelectorAll('ul.code-uses li')].map((li) => li.textContent);
+    expect(lines).toEqual([
+      expect.stringMatching(/^No\. 3 · .+ · Chrome on Windows · 203\.0\.113\.7$/),
+      expect.stringMatching(/^No\. 1 · .+ · Firefox on Linux · 2001:db8::7$/),
+      expect.stringMatching(/^No\. 3 of an earlier set · .+ · Firefox on Linux · 203\.0\.113\.7$/),
+    ]);
+    for (const line of lines) expect(line).not.toMatch(/Mozilla|<b>|AAAA/);
+    const details = screen.getByText('Details').closest('details') as HTMLDetailsElement;
+    expect(details.open).toBe(false);
+    expect(details.textContent).toContain(hostile);
+    expect(document.querySelector('b')).toBeNull();
   });
 
   test('stays hidden for uses already acknowledged', async () => {
@@ -200,7 +266,8 @@ describe('notice of backup-code use', () => {
     });
     render(<Popup />);
     expect(await screen.findByRole('heading', { name: 'A backup code was used to sign in' })).toBeTruthy();
-    expect(screen.getByText(/^Code No\. 5:/)).toBeTruthy();
-    expect(screen.queryByText(/^Code No\. 3:/)).toBeNull();
+    expect(screen.getByText(/^No\. 5 · /)).toBeTruthy();
+    expect(screen.queryByText(/^No\. 3 · /)).toBeNull();
+    expect(screen.queryByText(/Code No\. 3:/)).toBeNull();
   });
 });

@@ -139,7 +139,9 @@ describe('status polling', () => {
     expect(fake.notifications.create).toHaveBeenCalledTimes(1);
     const [, options] = fake.notifications.create.mock.calls[0] as [string, Record<string, string>];
     expect(options.title).toBe('A backup code was used to sign in');
-    expect(options.message).toMatch(/^Code No\. 3: alice, .+, from 203\.0\.113\.7 \(Firefox on Linux\)$/);
+    // The short line: never the raw user-agent string.
+    expect(options.message).toMatch(/^No\. 3 · .+ · Firefox on Linux · 203\.0\.113\.7$/);
+    expect(options.message).not.toContain('Mozilla');
 
     await fireAlarm('sparekey-poll');
     expect(fake.notifications.create).toHaveBeenCalledTimes(1);
@@ -177,7 +179,7 @@ describe('status polling', () => {
     await fireAlarm('sparekey-poll');
     expect(fake.notifications.create).toHaveBeenCalledTimes(1);
     const [, options] = fake.notifications.create.mock.calls[0] as [string, Record<string, string>];
-    expect(options.message).toMatch(/^Code No\. 3: alice/);
+    expect(options.message).toMatch(/^No\. 3 · /);
     expect(options.message).not.toMatch(/more/);
   });
 

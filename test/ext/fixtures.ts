@@ -50,6 +50,8 @@ export function adminUser(user: typeof ALICE | typeof ADMIN, overrides: Partial<
   };
 }
 
+export const FIREFOX_LINUX = 'Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0';
+
 export function codeUsedEvent(at: string, overrides: Partial<AuditEvent> = {}): AuditEvent {
   return {
     id: `event-${at}`,
@@ -58,7 +60,7 @@ export function codeUsedEvent(at: string, overrides: Partial<AuditEvent> = {}): 
     actor: { id: ALICE.id, username: ALICE.username },
     subject: { id: ALICE.id, username: ALICE.username },
     ip: '203.0.113.7',
-    userAgent: 'Firefox on Linux',
+    userAgent: FIREFOX_LINUX,
     details: { number: 3, remaining: 6 },
     ...overrides,
   };

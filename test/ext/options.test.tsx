@@ -74,6 +74,7 @@ describe('Multifactor section', () => {
     const saved = {
       mfaUsage: 'required',
       backupCodes: { enabled: true, count: 6, warnWhenRemaining: 2 },
+      adminsMustUseMfa: false,
     };
     const server = await openAsAdmin({ 'PUT /api/admin/policy': { body: saved } });
     const configure = screen.getByRole('button', { name: 'Configure' });
@@ -90,6 +91,35 @@ describe('Multifactor section', () => {
     expect(await screen.findByText('Multifactor settings saved.')).toBeTruthy();
     expect(server.callsTo('PUT', '/api/admin/policy')[0]?.body).toEqual(saved);
     expect(saveButton().disabled).toBe(true);
+  });
+
+  test('"Administrators must use MFA" is off as saved; ticking it is a change, and Save sends it', async () => {
+    const server = await openAsAdmin({
+      'PUT /api/admin/policy': { body: { ...POLICY, adminsMustUseMfa: true } },
+    });
+    const box = screen.getByRole('checkbox', { name: /^Administrators must use MFA/ }) as HTMLInputElement;
+    expect(box.checked).toBe(false);
+    fireEvent.click(box);
+    expect(saveButton().disabled).toBe(false);
+    fireEvent.click(saveButton());
+    expect(await screen.findByText('Multifactor settings saved.')).toBeTruthy();
+    expect(server.callsTo('PUT', '/api/admin/policy')[0]?.body).toEqual({
+      ...POLICY,
+      adminsMustUseMfa: true,
+    });
+    expect(box.checked).toBe(true);
+  });
+
+  test('warns an admin whose own account has no MFA, and no one else', async () => {
+    await openAsAdmin({
+      'GET /api/me': { body: { ...me({}, ADMIN), mfa: { enabled: false, enrolled: false, type: 'none' } } },
+    });
+    expect(await screen.findByText(/^Your own account has no multifactor authentication/)).toBeTruthy();
+  });
+
+  test('an admin with an authenticator sees no such warning', async () => {
+    await openAsAdmin();
+    expect(screen.queryByText(/^Your own account has no multifactor authentication/)).toBeNull();
   });
 
   test('a server validation error is shown at its field, and nothing is reported saved', async () => {
@@ -150,27 +180,27 @@ describe('Users', () => {
     ).toEqual(['Administrator', 'Not configured', 'None', 'Never']);
     // An admin cannot delete their own account from here.
     expect(
-      (within(adminRow).getByRole('button', { name: 'Delete admin' }) as HTMLButtonElement).disabled,
+      (within(adminRow).getByRole('button', { name: 'Delete: admin' }) as HTMLButtonElement).disabled,
     ).toBe(true);
   });
 
   test('delete asks first; Cancel keeps the user, confirming deletes and reloads', async () => {
     const server = await openAsAdmin();
     server.on(`DELETE /api/admin/users/${ALICE.id}`, { status: 204 });
-    fireEvent.click(screen.getByRole('button', { name: 'Delete alice' }));
+    fireEvent.click(screen.getByRole('button', { name: 'Delete: alice' }));
     expect(screen.getByText('Delete alice? This cannot be undone.')).toBeTruthy();
     // Focus lands on Cancel, so a stray Enter destroys nothing; Escape backs out to the button.
     expect(document.activeElement?.textContent).toBe('Cancel');
     fireEvent.keyDown(document.activeElement as Element, { key: 'Escape' });
-    await waitFor(() => expect(document.activeElement?.getAttribute('aria-label')).toBe('Delete alice'));
+    await waitFor(() => expect(document.activeElement?.getAttribute('aria-label')).toBe('Delete: alice'));
     expect(screen.queryByText('Delete alice? This cannot be undone.')).toBeNull();
 
-    fireEvent.click(screen.getByRole('button', { name: 'Delete alice' }));
+    fireEvent.click(screen.getByRole('button', { name: 'Delete: alice' }));
     fireEvent.click(screen.getByRole('button', { name: 'Cancel' }));
     expect(server.callsTo('DELETE', `/api/admin/users/${ALICE.id}`)).toHaveLength(0);
 
     server.on('GET /api/admin/users', { body: { users: [USERS[0]] } });
-    fireEvent.click(screen.getByRole('button', { name: 'Delete alice' }));
+    fireEvent.click(screen.getByRole('button', { name: 'Delete: alice' }));
     fireEvent.click(screen.getByRole('button', { name: 'Delete' }));
     expect(await screen.findByText('alice was deleted.')).toBeTruthy();
     expect(server.callsTo('DELETE', `/api/admin/users/${ALICE.id}`)).toHaveLength(1);
@@ -188,12 +218,12 @@ describe('Users', () => {
     const adminRow = screen.getByRole('row', { name: /^admin/ });
     expect(within(adminRow).getByText('Open')).toBeTruthy();
     expect(
-      (within(adminRow).getByRole('button', { name: 'Unlock admin' }) as HTMLButtonElement).disabled,
+      (within(adminRow).getByRole('button', { name: 'Unlock: admin' }) as HTMLButtonElement).disabled,
     ).toBe(true);
 
     server.on(`POST /api/admin/users/${ALICE.id}/unlock`, { body: { user: adminUser(ALICE) } });
     server.on('GET /api/admin/users', { body: { users: USERS } });
-    fireEvent.click(within(row).getByRole('button', { name: 'Unlock alice' }));
+    fireEvent.click(within(row).getByRole('button', { name: 'Unlock: alice' }));
     expect(await screen.findByText('alice was unlocked.')).toBeTruthy();
     expect(server.callsTo('POST', `/api/admin/users/${ALICE.id}/unlock`)).toHaveLength(1);
     await waitFor(() =>
@@ -214,7 +244,7 @@ describe('Users', () => {
     expect(within(notice).getByText(/cannot sign in.*store:restore/)).toBeTruthy();
     server.on(`DELETE /api/admin/users/${bob.id}`, { status: 204 });
     server.on('GET /api/admin/users', { body: { users: USERS, damaged: [] } });
-    fireEvent.click(within(notice).getByRole('button', { name: 'Delete bob' }));
+    fireEvent.click(within(notice).getByRole('button', { name: 'Delete: bob' }));
     fireEvent.click(screen.getByRole('button', { name: 'Delete' }));
     expect(await screen.findByText('bob was deleted.')).toBeTruthy();
     expect(server.callsTo('DELETE', `/api/admin/users/${bob.id}`)).toHaveLength(1);
@@ -224,7 +254,7 @@ describe('Users', () => {
   test('revoke codes asks first, then revokes', async () => {
     const server = await openAsAdmin();
     server.on(`DELETE /api/admin/users/${ALICE.id}/backup-codes`, { status: 204 });
-    fireEvent.click(screen.getByRole('button', { name: 'Revoke codes of alice' }));
+    fireEvent.click(screen.getByRole('button', { name: 'Revoke codes: alice' }));
     expect(screen.getByText('Revoke all backup codes of alice? They stop working at once.')).toBeTruthy();
     fireEvent.click(screen.getByRole('button', { name: 'Revoke' }));
     expect(await screen.findByText('The backup codes of alice were revoked.')).toBeTruthy();
@@ -240,7 +270,7 @@ describe('Users', () => {
         totp: { secret, otpauthUri: `otpauth://totp/SpareKey:admin?secret=${secret}&issuer=SpareKey` },
       },
     });
-    fireEvent.click(screen.getByRole('button', { name: 'MFA of admin' }));
+    fireEvent.click(screen.getByRole('button', { name: 'MFA: admin' }));
     expect(document.activeElement?.textContent).toBe('MFA for admin');
     fireEvent.click(screen.getByRole('radio', { name: /Authenticator app, configured now/ }));
     fireEvent.click(screen.getByRole('button', { name: 'Apply' }));
@@ -257,7 +287,7 @@ describe('Users', () => {
   test('changing the MFA of a user who has an authenticator and codes asks first', async () => {
     const server = await openAsAdmin();
     server.on(`PATCH /api/admin/users/${ALICE.id}`, { body: { user: adminUser(ALICE) } });
-    fireEvent.click(screen.getByRole('button', { name: 'MFA of alice' }));
+    fireEvent.click(screen.getByRole('button', { name: 'MFA: alice' }));
     fireEvent.click(screen.getByRole('radio', { name: /Authenticator app, configured later by the user/ }));
     fireEvent.click(screen.getByRole('button', { name: 'Apply' }));
     expect(
@@ -292,7 +322,31 @@ describe('Users', () => {
       username: 'Alice',
       password: 'long enough pw',
       role: 'admin',
+      temporary: true,
     });
+  });
+
+  test('create user: the password is temporary unless the admin clears the box, and the form says so', async () => {
+    const server = await openAsAdmin({ 'POST /api/admin/users': { status: 201, body: { user: ALICE } } });
+    const create = async (username: string, clearBox: boolean) => {
+      fireEvent.click(screen.getByRole('button', { name: 'Add user' }));
+      const form = screen.getByRole('form', { name: 'Add user' });
+      const box = within(form).getByRole('checkbox', {
+        name: /^User must change this password at first sign-in/,
+      }) as HTMLInputElement;
+      expect(box.checked).toBe(true);
+      if (clearBox) fireEvent.click(box);
+      fireEvent.input(within(form).getByLabelText('Username'), { target: { value: username } });
+      fireEvent.input(within(form).getByLabelText('Password'), { target: { value: 'long enough pw' } });
+      fireEvent.click(within(form).getByRole('button', { name: 'Create user' }));
+      await screen.findByText(`${username} was created.`);
+    };
+    await create('bob', false);
+    await create('carol', true);
+    expect(server.callsTo('POST', '/api/admin/users').map((call) => call.body)).toEqual([
+      { username: 'bob', password: 'long enough pw', role: 'user', temporary: true },
+      { username: 'carol', password: 'long enough pw', role: 'user', temporary: false },
+    ]);
   });
 
   test('create user: success closes the form and reloads the table', async () => {
@@ -455,7 +509,7 @@ describe('Applications', () => {
       'https://grafana.example/login/generic_oauth',
     ]);
     expect(cells[3]).toMatch(/^Nov 20, 2026/);
-    expect(within(row).getByRole('button', { name: 'Rotate the secret of Grafana' })).toBeTruthy();
+    expect(within(row).getByRole('button', { name: 'Rotate secret: Grafana' })).toBeTruthy();
 
     const spa = screen.getByRole('row', { name: /^Dashboard SPA/ });
     expect(within(spa).getByText('Public')).toBeTruthy();
@@ -592,7 +646,7 @@ describe('Applications', () => {
 
   test('edit sends the new name and URIs and updates the table', async () => {
     const { server } = await openApplications();
-    fireEvent.click(await screen.findByRole('button', { name: 'Edit Grafana' }));
+    fireEvent.click(await screen.findByRole('button', { name: 'Edit: Grafana' }));
     const form = screen.getByRole('form', { name: 'Edit Grafana' });
     // The type cannot change: a secret comes with it or not.
     expect(within(form).queryByRole('radio')).toBeNull();
@@ -618,14 +672,14 @@ describe('Applications', () => {
   test('rotate asks first; confirmed, the new secret is shown once', async () => {
     const { server, fakeApps } = await openApplications();
     const rotatePath = `/api/admin/applications/${GRAFANA.id}/secret`;
-    fireEvent.click(await screen.findByRole('button', { name: 'Rotate the secret of Grafana' }));
+    fireEvent.click(await screen.findByRole('button', { name: 'Rotate secret: Grafana' }));
     expect(
       screen.getByText(/Rotate the secret of Grafana\? The current one stops working at once/),
     ).toBeTruthy();
     fireEvent.click(screen.getByRole('button', { name: 'Cancel' }));
     expect(server.callsTo('POST', rotatePath)).toHaveLength(0);
 
-    fireEvent.click(screen.getByRole('button', { name: 'Rotate the secret of Grafana' }));
+    fireEvent.click(screen.getByRole('button', { name: 'Rotate secret: Grafana' }));
     fireEvent.click(screen.getByRole('button', { name: 'Rotate' }));
     const panel = await screen.findByRole('region', { name: 'Client secret of Grafana' });
     expect(server.callsTo('POST', rotatePath)).toHaveLength(1);
@@ -641,7 +695,7 @@ describe('Applications', () => {
       `POST /api/admin/applications/${GRAFANA.id}/secret`,
       errorReply(404, 'not_found', 'Application not found.'),
     );
-    fireEvent.click(await screen.findByRole('button', { name: 'Rotate the secret of Grafana' }));
+    fireEvent.click(await screen.findByRole('button', { name: 'Rotate secret: Grafana' }));
     fireEvent.click(screen.getByRole('button', { name: 'Rotate' }));
     expect((await within(section()).findByRole('alert')).textContent).toBe('Application not found.');
     expect(screen.queryByRole('heading', { name: /Client secret/ })).toBeNull();
@@ -650,12 +704,12 @@ describe('Applications', () => {
   test('delete asks first, naming what stops; confirmed, the application is gone', async () => {
     const { server } = await openApplications();
     const path = `/api/admin/applications/${GRAFANA.id}`;
-    fireEvent.click(await screen.findByRole('button', { name: 'Delete Grafana' }));
+    fireEvent.click(await screen.findByRole('button', { name: 'Delete: Grafana' }));
     expect(screen.getByText(/Delete Grafana\? .*its tokens stop working at once/)).toBeTruthy();
     fireEvent.click(screen.getByRole('button', { name: 'Cancel' }));
     expect(server.callsTo('DELETE', path)).toHaveLength(0);
 
-    fireEvent.click(screen.getByRole('button', { name: 'Delete Grafana' }));
+    fireEvent.click(screen.getByRole('button', { name: 'Delete: Grafana' }));
     fireEvent.click(
       within(screen.getByRole('group', { name: /Delete Grafana\?/ })).getByRole('button', { name: 'Delete' }),
     );
@@ -663,5 +717,38 @@ describe('Applications', () => {
     expect(server.callsTo('DELETE', path)).toHaveLength(1);
     await waitFor(() => expect(screen.queryByRole('row', { name: /^Grafana/ })).toBeNull());
     expect(screen.getByRole('row', { name: /^Dashboard SPA/ })).toBeTruthy();
+  });
+});
+
+describe('Label in name (WCAG 2.5.3)', () => {
+  /** A button's name as assistive technology computes it here: aria-label, else its text. */
+  const nameOf = (button: HTMLElement) =>
+    (button.getAttribute('aria-label') ?? button.textContent ?? '').trim();
+  const visibleText = (button: HTMLElement) => (button.textContent ?? '').trim().replace(/…$/, '');
+
+  test('every button of the console is named from its visible text first, rows included', async () => {
+    await openAsAdmin(
+      fakeApplications([
+        {
+          id: '0b7e4c3a-5d1f-4e2a-9c8b-7a6f5e4d3c2b',
+          clientId: 'grafana-client-id',
+          name: 'Grafana',
+          type: 'confidential',
+          redirectUris: ['https://grafana.example/login/generic_oauth'],
+          postLogoutRedirectUris: [],
+          createdAt: '2026-11-20T09:30:00.000Z',
+        },
+      ]).routes,
+    );
+    await screen.findByRole('row', { name: /^Grafana/ });
+    const buttons = screen.getAllByRole('button');
+    expect(buttons.length).toBeGreaterThan(10);
+    for (const button of buttons)
+      expect(nameOf(button), visibleText(button)).toMatch(
+        new RegExp(`^${visibleText(button).replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}`),
+      );
+    // The row buttons say which row: "Reset password: alice".
+    expect(screen.getByRole('button', { name: 'Reset password: alice' }).textContent).toBe('Reset password');
+    expect(screen.getByRole('button', { name: 'Rotate secret: Grafana' }).textContent).toBe('Rotate secret');
   });
 });

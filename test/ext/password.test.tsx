@@ -125,11 +125,10 @@ describe('options page', () => {
     // An admin changes their own password, not resets it.
     const adminRow = screen.getByRole('row', { name: /^admin/ });
     expect(
-      (within(adminRow).getByRole('button', { name: 'Reset the password of admin' }) as HTMLButtonElement)
-        .disabled,
+      (within(adminRow).getByRole('button', { name: 'Reset password: admin' }) as HTMLButtonElement).disabled,
     ).toBe(true);
 
-    fireEvent.click(within(row).getByRole('button', { name: 'Reset the password of alice' }));
+    fireEvent.click(within(row).getByRole('button', { name: 'Reset password: alice' }));
     expect(within(row).getByText(/Their sessions end and they must choose a new password/)).toBeTruthy();
     expect(
       server.callsTo('POST', '/api/admin/users/6f1c2c8e-0000-4000-8000-000000000001/password'),

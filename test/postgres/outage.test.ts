@@ -112,6 +112,12 @@ describe('the database stopped and started under a sign-in load', () => {
     const down = await call(server.url, 'GET', '/healthz');
     expect(down.status).toBe(503);
     expect(down.body.error.code).toBe('unavailable');
+    // Readiness takes the instance out of a balancer; liveness does not ask for a restart.
+    const notReady = await call(server.url, 'GET', '/healthz/ready');
+    expect(notReady.status).toBe(503);
+    expect(notReady.headers.get('retry-after')).toBe('5');
+    expect(notReady.body.error.code).toBe('unavailable');
+    expect((await call(server.url, 'GET', '/healthz/live')).status).toBe(200);
     await cluster.start();
     const restartedAt = Date.now();
     // Load continues until sign-ins have succeeded again for a while.
@@ -155,5 +161,6 @@ describe('the database stopped and started under a sign-in load', () => {
     expect(replay.status).toBe(409);
     expect(replay.body.error.code).toBe('code_already_used');
     expect((await call(server.url, 'GET', '/healthz')).status).toBe(200);
+    expect((await call(server.url, 'GET', '/healthz/ready')).status).toBe(200);
   });
 });

@@ -73,6 +73,26 @@ describe('postgres: migrations', () => {
     expect(rows).toEqual(known.map(({ version, name }) => ({ version, name })));
   });
 
+  it('006 keeps a policy saved before it, with "Administrators must use MFA" off', async () => {
+    const url = await createSchema(databaseUrl);
+    await (await openOn(url)).close();
+    opened.splice(0);
+    // The database as version 005 left it, with a saved policy.
+    await sql(url, 'ALTER TABLE policy DROP COLUMN admins_must_use_mfa');
+    await sql(url, 'DELETE FROM sparekey_migrations WHERE version = 6');
+    await sql(
+      url,
+      `INSERT INTO policy (singleton, mfa_usage, backup_codes_enabled, backup_codes_count, warn_when_remaining)
+       VALUES (true, 'required', true, 12, 2)`,
+    );
+    const store = await openOn(url);
+    expect(await store.getPolicy()).toEqual({
+      mfaUsage: 'required',
+      backupCodes: { enabled: true, count: 12, warnWhenRemaining: 2 },
+      adminsMustUseMfa: false,
+    });
+  });
+
   it('refuses to start on a schema newer than the code, and says so', async () => {
     const url = await createSchema(databaseUrl);
     await (await openOn(url)).close();

@@ -242,6 +242,7 @@ describe('the admin policy', () => {
     expect(res.body).toEqual({
       mfaUsage: 'optional_per_user',
       backupCodes: { enabled: false, count: 10, warnWhenRemaining: 3 },
+      adminsMustUseMfa: false,
     });
   });
 
@@ -250,6 +251,7 @@ describe('the admin policy', () => {
     const policy: Policy = {
       mfaUsage: 'required',
       backupCodes: { enabled: true, count: 6, warnWhenRemaining: 2 },
+      adminsMustUseMfa: false,
     };
     await setPolicy(admin, policy);
     expect(await t.deps.store.getPolicy()).toEqual(policy);
@@ -381,12 +383,14 @@ describe('authenticator app (TOTP)', () => {
     expect(ok.status).toBe(200);
     expect(ok.body.user.username).toBe('alice');
 
-    // The same 30-second code, seen by someone else, does not work a second time.
+    // The same 30-second code, seen by someone else, does not work a second time; it is told apart
+    // from a wrong code (409, not counted towards the lockout).
     const again = await startBackupLogin(alice);
     const replay = await api('POST', '/api/auth/mfa', {
       body: { mfaToken: again.mfaToken, method: 'totp', code },
     });
-    expect(replay.status).toBe(401);
+    expect(replay.status).toBe(409);
+    expect(replay.body.error.code).toBe('code_already_used');
 
     // The used mfaToken is dead.
     const reuse = await api('POST', '/api/auth/mfa', {
@@ -551,12 +555,13 @@ describe('backup codes', () => {
     });
     await setPolicy(admin, ENABLED);
     me = await api('GET', '/api/me', { token: hal });
+    // MFA "None" under "optional per user": the user is told who can change that.
     expect(me.body.backupCodes.reason.message).toBe(
-      'Multifactor authentication must be configured for your account first.',
+      'Multifactor authentication is off for your account, so backup codes are not used. Ask your administrator to set up multifactor authentication for your account.',
     );
     const gen = await api('POST', '/api/me/backup-codes', { token: hal, body: { password: 'hal-password' } });
     expect(gen.status).toBe(403);
-    expect(gen.body.error.code).toBe('mfa_not_configured');
+    expect(gen.body.error.code).toBe('mfa_off_for_user');
   });
 
   it('generates `count` numbered codes once, needing the password again', async () => {

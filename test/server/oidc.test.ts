@@ -6,103 +6,18 @@
 import { createHash } from 'node:crypto';
 import * as oidc from 'openid-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { currentTotp } from '../../server/crypto/totp';
-import { type Hop, HttpBrowser } from '../support/http-browser';
+import { HttpBrowser } from '../support/http-browser';
+import {
+  type Alice,
+  adminToken,
+  freshTotp,
+  PASSWORD,
+  registerApp,
+  setUpAlice,
+  startAtApp,
+} from '../support/oidc-users';
 import { type RelyingParty, startRelyingParty } from '../support/relying-party';
 import { call, type RunningServer, startServer } from '../support/server';
-
-const PASSWORD = 'alice-password-123';
-
-interface Alice {
-  id: string;
-  secret: string;
-  codes: string[];
-  /** The last TOTP time step used: a step works once, so the next code waits for a new one. */
-  lastStep: number;
-}
-
-const STEP_MS = 30_000;
-
-/**
- * A TOTP code of a step not used yet. The server takes the next step's code too (it allows one step of
- * clock drift), so this waits only when that one is used already.
- */
-async function freshTotp(user: Alice): Promise<string> {
-  for (;;) {
-    const current = Math.floor(Date.now() / STEP_MS);
-    const step = Math.max(current, user.lastStep + 1);
-    if (step <= current + 1) {
-      user.lastStep = step;
-      return currentTotp(user.secret, step * STEP_MS);
-    }
-    await new Promise((r) => setTimeout(r, 250));
-  }
-}
-
-async function adminToken(server: RunningServer): Promise<string> {
-  const res = await call(server.url, 'POST', '/api/auth/login', {
-    body: { username: 'admin', password: server.adminPassword },
-  });
-  expect(res.body.status).toBe('ok');
-  return res.body.token as string;
-}
-
-/** alice, with an authenticator and a set of 4 backup codes. */
-async function setUpAlice(server: RunningServer, admin: string, username = 'alice'): Promise<Alice> {
-  const policy = {
-    mfaUsage: 'optional_per_user',
-    backupCodes: { enabled: true, count: 4, warnWhenRemaining: 1 },
-  };
-  expect((await call(server.url, 'PUT', '/api/admin/policy', { token: admin, body: policy })).status).toBe(
-    200,
-  );
-  const created = await call(server.url, 'POST', '/api/admin/users', {
-    token: admin,
-    body: { username, password: PASSWORD },
-  });
-  const id = created.body.user.id as string;
-  const patched = await call(server.url, 'PATCH', `/api/admin/users/${id}`, {
-    token: admin,
-    body: { mfa: { type: 'totp' } },
-  });
-  const secret = patched.body.totp.secret as string;
-  const step = await call(server.url, 'POST', '/api/auth/login', { body: { username, password: PASSWORD } });
-  const lastStep = Math.floor(Date.now() / STEP_MS);
-  const session = await call(server.url, 'POST', '/api/auth/mfa', {
-    body: { mfaToken: step.body.mfaToken, method: 'totp', code: currentTotp(secret, Date.now()) },
-  });
-  expect(session.status).toBe(200);
-  const generated = await call(server.url, 'POST', '/api/me/backup-codes', {
-    token: session.body.token,
-    body: { password: PASSWORD },
-  });
-  expect(generated.status).toBe(201);
-  return { id, secret, lastStep, codes: (generated.body.codes as { code: string }[]).map((c) => c.code) };
-}
-
-async function registerApp(
-  server: RunningServer,
-  admin: string,
-  rp: RelyingParty,
-  type: 'confidential' | 'public',
-  name = 'Test app',
-) {
-  const res = await call(server.url, 'POST', '/api/admin/applications', {
-    token: admin,
-    body: { name, type, redirectUris: [rp.redirectUri], postLogoutRedirectUris: [rp.postLogoutRedirectUri] },
-  });
-  expect(res.status).toBe(201);
-  rp.setClient(res.body.application.clientId, res.body.clientSecret);
-  return res.body as { application: { id: string; clientId: string }; clientSecret?: string };
-}
-
-/** From the app's sign-in link to SpareKey's password page. */
-async function startAtApp(browser: HttpBrowser, rp: RelyingParty): Promise<Hop> {
-  const page = await browser.navigate(`${rp.url}/login`);
-  expect(new URL(page.url).pathname).toBe('/login');
-  expect(page.body).toContain('name="password"');
-  return page;
-}
 
 describe('OpenID Connect provider', () => {
   let server: RunningServer;

@@ -4,13 +4,14 @@
  * it refuses to listen off the loopback. The HTTPS run is a full web sign-in, whose logs are then
  * checked: one JSON line per request, and not one password, code, token or cookie in them.
  */
-import { execFileSync, spawn } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { currentTotp } from '../../server/crypto/totp';
+import { makeCertificate } from '../support/certificate';
 import { rawRequest } from '../support/raw-request';
 import { type RunningServer, startServer } from '../support/server';
 
@@ -19,39 +20,6 @@ const ROOT = resolve(import.meta.dirname, '../..');
 /** A request over HTTPS that trusts only our self-signed certificate. */
 function https(ca: string, url: string, options: Omit<Parameters<typeof rawRequest>[1], 'ca'> = {}) {
   return rawRequest(url, { ...options, ca });
-}
-
-function makeCertificate(dir: string) {
-  const cert = join(dir, 'cert.pem');
-  const key = join(dir, 'key.pem');
-  try {
-    execFileSync(
-      'openssl',
-      [
-        'req',
-        '-x509',
-        '-newkey',
-        'ec',
-        '-pkeyopt',
-        'ec_paramgen_curve:prime256v1',
-        '-nodes',
-        '-days',
-        '1',
-        '-subj',
-        '/CN=localhost',
-        '-addext',
-        'subjectAltName=IP:127.0.0.1,DNS:localhost',
-        '-keyout',
-        key,
-        '-out',
-        cert,
-      ],
-      { stdio: 'pipe' },
-    );
-  } catch (error) {
-    throw new Error(`This test makes a certificate with the openssl CLI: apt-get install openssl (${error})`);
-  }
-  return { cert, key };
 }
 
 describe('HTTPS with TLS_CERT_FILE and TLS_KEY_FILE', () => {

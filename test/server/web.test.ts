@@ -224,6 +224,18 @@ describe('sign-in with a password only', () => {
     expect((await browser.get('/account')).location).toBe('/login');
   });
 
+  it('a user whose MFA is "None" under "optional per user" reads on /account who can change that', async () => {
+    await t.deps.store.setPolicy(ENABLED);
+    await addUser('alice');
+    const browser = newBrowser();
+    expect((await passwordStep(browser, 'alice')).location).toBe('/account');
+    const account = await browser.get('/account');
+    expect(account.html).toContain(
+      'Ask your administrator to set up multifactor authentication for your account.',
+    );
+    expect(account.html).not.toContain('must be configured for your account first');
+  });
+
   it('a wrong password re-shows the form with the generic error, keeps the username, sets no session', async () => {
     await addUser('alice');
     const browser = newBrowser();

@@ -31,6 +31,7 @@ const EVER = '1970-01-01T00:00:00.000Z';
 const CUSTOM_POLICY: Policy = {
   mfaUsage: 'required',
   backupCodes: { enabled: true, count: 12, warnWhenRemaining: 2 },
+  adminsMustUseMfa: true,
 };
 
 export function storeContract(name: string, harness: StoreHarness): void {
@@ -47,6 +48,17 @@ export function storeContract(name: string, harness: StoreHarness): void {
 
         const again = await reopen(store);
         expect(await again.getPolicy()).toEqual(CUSTOM_POLICY);
+      });
+
+      it('reads "Administrators must use MFA" as off for a policy saved without it', async () => {
+        const store = await openStore();
+        const { adminsMustUseMfa: _, ...older } = CUSTOM_POLICY;
+        await store.setPolicy(older);
+        expect(await store.getPolicy()).toEqual({ ...CUSTOM_POLICY, adminsMustUseMfa: false });
+        expect(await (await reopen(store)).getPolicy()).toEqual({
+          ...CUSTOM_POLICY,
+          adminsMustUseMfa: false,
+        });
       });
 
       it('refuses an invalid policy and keeps the saved one', async () => {

@@ -11,6 +11,7 @@ import { makeEvent, makeToken, makeUser, openStore, tempDir } from './store-fixt
 const CUSTOM_POLICY: Policy = {
   mfaUsage: 'required',
   backupCodes: { enabled: true, count: 12, warnWhenRemaining: 2 },
+  adminsMustUseMfa: false,
 };
 
 async function reopen(store: LowdbStore, dir: string): Promise<LowdbStore> {
@@ -428,6 +429,22 @@ describe('opening a data directory', () => {
     await store.close();
     await writeFile(join(dir, 'policy.json'), JSON.stringify({ mfaUsage: 'sometimes' }));
     await expect(new LowdbStore(dir).open()).rejects.toThrow(/policy\.json is corrupt/);
+  });
+});
+
+describe('a policy file from before "Administrators must use MFA"', () => {
+  it('opens, reads the flag as off, and keeps it once saved again', async () => {
+    const dir = await tempDir();
+    await (await openStore(dir)).close();
+    // As an earlier version wrote it: unsealed and without the field.
+    const { adminsMustUseMfa: _, ...older } = CUSTOM_POLICY;
+    await writeFile(join(dir, 'policy.json'), JSON.stringify(older));
+    const store = await openStore(dir);
+    expect(await store.getPolicy()).toEqual(CUSTOM_POLICY);
+    await store.setPolicy({ ...CUSTOM_POLICY, adminsMustUseMfa: true });
+    const again = await reopen(store, dir);
+    expect((await again.getPolicy()).adminsMustUseMfa).toBe(true);
+    await again.close();
   });
 });
 

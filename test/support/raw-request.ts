@@ -16,7 +16,14 @@ export interface RawReply {
 
 export function rawRequest(
   url: string,
-  options: { method?: string; headers?: Record<string, string>; body?: string; ca?: string } = {},
+  options: {
+    method?: string;
+    headers?: Record<string, string>;
+    body?: string;
+    ca?: string;
+    /** The client's own address (any of 127.0.0.0/8 on the loopback), to be told apart from a proxy's. */
+    localAddress?: string;
+  } = {},
 ): Promise<RawReply> {
   const send = url.startsWith('https:') ? httpsRequest : httpRequest;
   return new Promise((done, fail) => {
@@ -26,6 +33,7 @@ export function rawRequest(
         method: options.method ?? 'GET',
         headers: options.headers,
         ...(options.ca ? { ca: options.ca } : {}),
+        ...(options.localAddress ? { localAddress: options.localAddress } : {}),
       },
       (res) => {
         let text = '';

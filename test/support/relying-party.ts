@@ -45,6 +45,11 @@ export interface RelyingParty {
    * authenticates with its secret (client_secret_basic), a public one with PKCE only.
    */
   setClient(clientId: string, clientSecret?: string): void;
+  /**
+   * A refresh with openid-client's refresh-token grant: the new tokens, or the provider's error code
+   * (`invalid_grant` for a refresh token it no longer honours).
+   */
+  refresh(refreshToken: string): Promise<{ accessToken: string } | { error: string }>;
   close(): Promise<void>;
 }
 
@@ -76,6 +81,14 @@ export async function startRelyingParty(options: RelyingPartyOptions): Promise<R
     setClient(clientId, clientSecret) {
       client = { clientId, clientSecret };
       config = null;
+    },
+    async refresh(refreshToken) {
+      try {
+        const tokens = await oidc.refreshTokenGrant(await configuration(), refreshToken);
+        return { accessToken: tokens.access_token };
+      } catch (error) {
+        return { error: (error as { error?: string }).error ?? String(error) };
+      }
     },
     close: () =>
       new Promise((resolve) => {
@@ -150,6 +163,12 @@ ${backup ? `<p id="backup-code">A backup code was used: ${backup.remaining} of $
         state: pending.state,
         nonce: pending.nonce,
       };
+      // What an application may add to its request, taken from its own /login link
+      // (/login?prompt=login, ?max_age=60, ?scope=openid offline_access&prompt=consent).
+      for (const name of ['prompt', 'max_age', 'scope']) {
+        const value = url.searchParams.get(name);
+        if (value !== null) parameters[name] = value;
+      }
       if (!options.withoutPkce) {
         parameters.code_challenge = await oidc.calculatePKCECodeChallenge(verifier);
         parameters.code_challenge_method = 'S256';

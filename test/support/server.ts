@@ -1,6 +1,6 @@
 /**
- * Starts the real server (`node --import tsx server/main.ts`) on 127.0.0.1 with a random free port
- * and a temporary DATA_DIR, exactly as `npm start` would run it.
+ * Starts the real server (`node --import tsx server/main.ts`, or the command a test gives, such as the
+ * compiled `sparekey serve`) on 127.0.0.1 with a random free port and a temporary DATA_DIR.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
@@ -33,13 +33,29 @@ export async function freePort(): Promise<number> {
   });
 }
 
-export async function startServer(
-  options: { env?: Record<string, string>; dataDir?: string; adminPassword?: string } = {},
-): Promise<RunningServer> {
+export interface StartOptions {
+  env?: Record<string, string>;
+  dataDir?: string;
+  adminPassword?: string;
+  /** What runs the server, in `cwd`: the TypeScript sources through tsx unless a test says otherwise. */
+  command?: string[];
+  cwd?: string;
+  /** Signals go to the command's whole process group (a wrapper such as npx does not pass them on). */
+  processGroup?: boolean;
+}
+
+export async function startServer(options: StartOptions = {}): Promise<RunningServer> {
   const dataDir = options.dataDir ?? (await mkdtemp(join(tmpdir(), 'sparekey-server-')));
   const adminPassword = options.adminPassword ?? 'admin-password-for-tests';
-  const child = spawn(process.execPath, ['--import', 'tsx', 'server/main.ts'], {
-    cwd: ROOT,
+  const [program = process.execPath, ...args] = options.command ?? [
+    process.execPath,
+    '--import',
+    'tsx',
+    'server/main.ts',
+  ];
+  const child = spawn(program, args, {
+    cwd: options.cwd ?? ROOT,
+    detached: options.processGroup ?? false,
     env: {
       ...process.env,
       HOST: '127.0.0.1',
@@ -94,7 +110,8 @@ export async function startServer(
         if (child.exitCode !== null || child.signalCode !== null) done(child.exitCode);
         else child.once('exit', (code) => done(code));
       });
-      child.kill(signal);
+      if (options.processGroup && child.pid) process.kill(-child.pid, signal);
+      else child.kill(signal);
       const code = await exited;
       if (!keepData && !options.dataDir) await rm(dataDir, { recursive: true, force: true });
       return code;

@@ -105,11 +105,19 @@ describe('who may generate backup codes', () => {
     });
   });
   it('not a user whose MFA is not configured yet', () => {
-    for (const mfa of [noMfa, later]) {
-      expect(backupCodeReason(policy('optional_per_user'), user(mfa))?.message).toBe(
-        'Multifactor authentication must be configured for your account first.',
-      );
+    for (const usage of ['optional_per_user', 'required'] as const) {
+      expect(backupCodeReason(policy(usage), user(later))).toEqual({
+        code: 'mfa_not_configured',
+        message: 'Multifactor authentication must be configured for your account first.',
+      });
     }
+  });
+  it('not a user whose MFA is "None" under "optional per user": they read who can fix it', () => {
+    expect(backupCodeReason(policy('optional_per_user'), user(noMfa))).toEqual({
+      code: 'mfa_off_for_user',
+      message:
+        'Multifactor authentication is off for your account, so backup codes are not used. Ask your administrator to set up multifactor authentication for your account.',
+    });
   });
   it('an enrolled user when enabled', () => {
     expect(backupCodeReason(policy('required'), user(enrolled))).toBeNull();
@@ -194,5 +202,52 @@ describe('whether MFA applies', () => {
     expect(mfaEnabled(policy('required'), user(noMfa))).toBe(true);
     expect(mfaEnabled(policy('optional_per_user'), user(noMfa))).toBe(false);
     expect(mfaEnabled(policy('skipped'), user(enrolled))).toBe(false);
+  });
+});
+
+describe('"Administrators must use MFA"', () => {
+  const admin = (mfa: MfaRecord): UserRecord => ({ ...user(mfa), role: 'admin' });
+  const strict = (usage: MfaUsage): Policy => ({ ...policy(usage), adminsMustUseMfa: true });
+
+  it.each([
+    ['required', noMfa, 'enroll'],
+    ['optional_per_user', noMfa, 'enroll'],
+    ['optional_per_user', later, 'enroll'],
+    ['optional_per_user', enrolled, 'verify'],
+    ['skipped', noMfa, 'enroll'],
+    ['skipped', enrolled, 'verify'],
+  ] as const)('on: an admin under %s + %o -> %s', (usage, mfa, step) => {
+    expect(mfaStep(strict(usage), admin(mfa))).toBe(step);
+    expect(mfaEnabled(strict(usage), admin(mfa))).toBe(true);
+  });
+
+  it('on: a plain user is asked what the mode asks of them', () => {
+    expect(mfaStep(strict('optional_per_user'), user(noMfa))).toBe('none');
+    expect(mfaStep(strict('skipped'), user(enrolled))).toBe('none');
+    expect(mfaStep(strict('required'), user(noMfa))).toBe('enroll');
+  });
+
+  it('off (and absent, as in a policy saved before it existed): an admin is treated like anyone', () => {
+    expect(mfaStep({ ...policy('optional_per_user'), adminsMustUseMfa: false }, admin(noMfa))).toBe('none');
+    expect(mfaStep(policy('optional_per_user'), admin(noMfa))).toBe('none');
+    expect(mfaStep(policy('skipped'), admin(enrolled))).toBe('none');
+  });
+
+  it('on: an admin with an authenticator may have backup codes even in "skipped" mode; others may not', () => {
+    expect(backupCodeReason(strict('skipped'), admin(enrolled))).toBeNull();
+    expect(backupCodeReason(strict('skipped'), admin(noMfa))?.code).toBe('mfa_not_configured');
+    expect(backupCodeReason(strict('skipped'), user(enrolled))?.code).toBe('mfa_skipped');
+    expect(
+      backupCodeReason(
+        { ...strict('skipped'), backupCodes: { ...policy('skipped').backupCodes, enabled: false } },
+        admin(enrolled),
+      )?.code,
+    ).toBe('backup_codes_disabled');
+  });
+
+  it('on: a password-only session of an admin no longer meets the policy', () => {
+    expect(sessionMeetsPolicy(strict('optional_per_user'), admin(enrolled), 'none')).toBe(false);
+    expect(sessionMeetsPolicy(strict('optional_per_user'), admin(enrolled), 'totp')).toBe(true);
+    expect(sessionMeetsPolicy(policy('optional_per_user'), admin(noMfa), 'none')).toBe(true);
   });
 });

@@ -86,6 +86,33 @@ describe('a new account', () => {
     ]);
     expect(await events('user_created')).toHaveLength(1);
   });
+
+  it('with a temporary password must change it at first sign-in; without the flag need not', async () => {
+    const carol = await createUser(t.deps, META, root, {
+      username: 'carol',
+      password: 'carol-password',
+      role: 'user',
+      temporary: true,
+    });
+    expect((await t.deps.store.getUser(carol.id))?.mustChangePassword).toBe(true);
+    const dave = await createUser(t.deps, META, root, {
+      username: 'dave',
+      password: 'dave-password',
+      role: 'user',
+      temporary: false,
+    });
+    expect((await t.deps.store.getUser(dave.id))?.mustChangePassword).toBeFalsy();
+    // The API's default is the old behaviour: the password stays.
+    const erin = await createUser(t.deps, META, root, {
+      username: 'erin',
+      password: 'erin-password',
+      role: 'user',
+    });
+    expect((await t.deps.store.getUser(erin.id))?.mustChangePassword).toBeFalsy();
+    expect((await events('user_created')).map((event) => event.details?.temporary)).toEqual(
+      expect.arrayContaining([true, false, false]),
+    );
+  });
 });
 
 describe('the last administrator', () => {
@@ -355,6 +382,7 @@ describe('the policy', () => {
     const policy = {
       mfaUsage: 'required' as const,
       backupCodes: { enabled: true, count: 8, warnWhenRemaining: 2 },
+      adminsMustUseMfa: false,
     };
     const before = await t.deps.store.getPolicy();
     expect(await setPolicy(t.deps, META, root, policy)).toEqual(policy);
@@ -367,9 +395,26 @@ describe('the policy', () => {
         backupCodesEnabled: true,
         count: 8,
         warnWhenRemaining: 2,
+        adminsMustUseMfa: false,
         previousMfaUsage: before.mfaUsage,
       },
     });
+  });
+
+  it('saves "Administrators must use MFA" and audits it; a policy without it means off', async () => {
+    const base = {
+      mfaUsage: 'optional_per_user' as const,
+      backupCodes: { enabled: true, count: 8, warnWhenRemaining: 2 },
+    };
+    expect(await setPolicy(t.deps, META, root, { ...base, adminsMustUseMfa: true })).toEqual({
+      ...base,
+      adminsMustUseMfa: true,
+    });
+    expect((await t.deps.store.getPolicy()).adminsMustUseMfa).toBe(true);
+    expect(await setPolicy(t.deps, META, root, base)).toEqual({ ...base, adminsMustUseMfa: false });
+    expect((await t.deps.store.getPolicy()).adminsMustUseMfa).toBe(false);
+    const audited = (await events('policy_changed')).map((event) => event.details?.adminsMustUseMfa);
+    expect(audited.sort()).toEqual([false, true]);
   });
 });
 

@@ -6,7 +6,7 @@ import browser from 'webextension-polyfill';
 import type { Me } from '../../../shared/api';
 import { createApi } from '../api';
 import { showCodesLeft } from '../badge';
-import { codeUsesAfter, describeCodeUse, markNotified, notifiedAt } from '../code-use-events';
+import { codeUsesAfter, markNotified, notifiedAt, ofEarlierSet, summarizeCodeUse } from '../code-use-events';
 import { isSessionExpired } from '../errors';
 import { t } from '../i18n';
 import { savedServerUrl } from '../server-url';
@@ -54,7 +54,7 @@ async function poll({ onMe }: CodeUseWatchOptions): Promise<void> {
       type: 'basic',
       iconUrl: browser.runtime.getURL('icons/icon-128.png'),
       title: t('codeUseTitle'),
-      message: `${describeCodeUse(latest)}${more}`,
+      message: `${summarizeCodeUse(latest, ofEarlierSet(latest, events))}${more}`,
     });
   } catch (error) {
     if (isSessionExpired(error)) {

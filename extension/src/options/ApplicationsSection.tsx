@@ -7,7 +7,7 @@ import { ConfirmButton } from '../components/ConfirmButton';
 import { useFocusOnMount } from '../components/focus';
 import type { Session } from '../components/SessionGate';
 import { isSessionExpired } from '../errors';
-import { formatDateTime, t } from '../i18n';
+import { actionOn, formatDateTime, t } from '../i18n';
 import { AdminTable } from './AdminTable';
 import { ApplicationForm, type ApplicationInput } from './ApplicationForm';
 
@@ -163,7 +163,7 @@ export function ApplicationsSection({ session, onChanged }: { session: Session; 
                 <div class="actions">
                   <button
                     type="button"
-                    aria-label={t('editApplicationFor', application.name)}
+                    aria-label={actionOn(t('editApplication'), application.name)}
                     onClick={() => {
                       setCreating(false);
                       setEditing(application);
@@ -175,7 +175,7 @@ export function ApplicationsSection({ session, onChanged }: { session: Session; 
                     <ConfirmButton
                       question={t('rotateSecretQuestion', application.name)}
                       confirmLabel={t('rotateSecretConfirm')}
-                      label={t('rotateSecretFor', application.name)}
+                      label={actionOn(t('rotateSecret'), application.name)}
                       onConfirm={() => rotate(application)}
                     >
                       {t('rotateSecret')}
@@ -184,7 +184,7 @@ export function ApplicationsSection({ session, onChanged }: { session: Session; 
                   <ConfirmButton
                     question={t('deleteApplicationQuestion', application.name)}
                     confirmLabel={t('deleteConfirm')}
-                    label={t('deleteFor', application.name)}
+                    label={actionOn(t('delete'), application.name)}
                     onConfirm={() => remove(application)}
                   >
                     {t('delete')}

@@ -19,11 +19,13 @@ export function CreateUserForm({ session, onCreated, onCancel }: CreateUserFormP
   const [username, setUsername] = useState('');
   const [password, setPassword] = useState('');
   const [role, setRole] = useState<Role>('user');
+  // A password the admin chose is known to two people: by default the user replaces it first.
+  const [temporary, setTemporary] = useState(true);
   const [fieldErrors, setFieldErrors] = useState<Partial<Record<UserField, string>>>({});
   const { submit, busy, error } = useSubmit(
     async () => {
       setFieldErrors({});
-      await session.api.createUser({ username: username.trim(), password, role });
+      await session.api.createUser({ username: username.trim(), password, role, temporary });
       onCreated(username.trim());
     },
     (caught) => {
@@ -66,6 +68,17 @@ export function CreateUserForm({ session, onCreated, onCancel }: CreateUserFormP
         required
         error={fieldErrors.password}
       />
+      <label class="choice">
+        <input
+          type="checkbox"
+          checked={temporary}
+          onChange={(event) => setTemporary(event.currentTarget.checked)}
+        />
+        <span>
+          {t('temporaryPasswordOption')}
+          <span class="hint">{t('temporaryPasswordHint')}</span>
+        </span>
+      </label>
       <div class="field">
         <label for="create-user-role">{t('colRole')}</label>
         <select

@@ -17,6 +17,7 @@ const USAGES: { value: MfaUsage; label: MessageKey; hint: MessageKey }[] = [
 /** The form's state; numbers stay text while typed so an empty box is not silently 0. */
 interface Draft {
   mfaUsage: MfaUsage;
+  adminsMustUseMfa: boolean;
   enabled: boolean;
   count: string;
   warnWhenRemaining: string;
@@ -24,6 +25,7 @@ interface Draft {
 
 const toDraft = (policy: Policy): Draft => ({
   mfaUsage: policy.mfaUsage,
+  adminsMustUseMfa: Boolean(policy.adminsMustUseMfa),
   enabled: policy.backupCodes.enabled,
   count: String(policy.backupCodes.count),
   warnWhenRemaining: String(policy.backupCodes.warnWhenRemaining),
@@ -31,6 +33,7 @@ const toDraft = (policy: Policy): Draft => ({
 
 const same = (a: Draft, b: Draft) =>
   a.mfaUsage === b.mfaUsage &&
+  a.adminsMustUseMfa === b.adminsMustUseMfa &&
   a.enabled === b.enabled &&
   a.count.trim() === b.count.trim() &&
   a.warnWhenRemaining.trim() === b.warnWhenRemaining.trim();
@@ -96,6 +99,7 @@ export function MultifactorSection({ session, onChanged }: { session: Session; o
       const policy = await session.api.savePolicy({
         mfaUsage: draft.mfaUsage,
         backupCodes: { enabled: draft.enabled, count, warnWhenRemaining },
+        adminsMustUseMfa: draft.adminsMustUseMfa,
       });
       setSaved(policy);
       setDraft(toDraft(policy));
@@ -142,6 +146,17 @@ export function MultifactorSection({ session, onChanged }: { session: Session; o
             </p>
           )}
         </fieldset>
+        <label class="choice">
+          <input
+            type="checkbox"
+            checked={draft.adminsMustUseMfa}
+            onChange={(event) => edit({ adminsMustUseMfa: event.currentTarget.checked })}
+          />
+          <span>
+            {t('adminsMustUseMfaOption')}
+            <span class="hint">{t('adminsMustUseMfaHint')}</span>
+          </span>
+        </label>
         <div class="row">
           <label class="choice">
             <input

@@ -1,6 +1,6 @@
 import { useEffect, useState } from 'preact/hooks';
 import type { AdminUser, Me } from '../../../shared/api';
-import { ErrorAlert } from '../components/Alert';
+import { ErrorAlert, Notice } from '../components/Alert';
 import { ChangePassword } from '../components/ChangePassword';
 import { type Session, SessionGate } from '../components/SessionGate';
 import { isSessionExpired } from '../errors';
@@ -72,6 +72,7 @@ function AdminConsole({ session }: { session: Session }) {
         <p>{t('signedInAs', me.user.username, new URL(session.serverUrl).host)}</p>
         {signOut}
       </div>
+      {!(me.mfa.enabled && me.mfa.enrolled) && <Notice tone="warning">{t('adminWithoutMfaWarning')}</Notice>}
       <MultifactorSection session={session} onChanged={() => setRevision((n) => n + 1)} />
       <UsersSection
         session={session}

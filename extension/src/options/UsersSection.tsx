@@ -6,7 +6,7 @@ import { ConfirmButton } from '../components/ConfirmButton';
 import { useFocusOnMount } from '../components/focus';
 import type { Session } from '../components/SessionGate';
 import { isSessionExpired } from '../errors';
-import { formatDateTime, t } from '../i18n';
+import { actionOn, formatDateTime, t } from '../i18n';
 import { AdminTable } from './AdminTable';
 import { CreateUserForm } from './CreateUserForm';
 import { UserMfaEditor } from './UserMfaEditor';
@@ -149,7 +149,7 @@ export function UsersSection({ session, currentUserId, onChanged, onUsersLoaded 
                   question={t('deleteQuestion', account.username)}
                   confirmLabel={t('deleteConfirm')}
                   disabled={account.id === currentUserId}
-                  label={t('deleteFor', account.username)}
+                  label={actionOn(t('delete'), account.username)}
                   onConfirm={() =>
                     act(t('userDeleted', account.username), () => session.api.deleteUser(account.id))
                   }
@@ -197,14 +197,14 @@ export function UsersSection({ session, currentUserId, onChanged, onUsersLoaded 
                 <div class="actions">
                   <button
                     type="button"
-                    aria-label={t('editMfaFor', user.username)}
+                    aria-label={actionOn(t('editMfa'), user.username)}
                     onClick={() => setEditing(user)}
                   >
                     {t('editMfa')}
                   </button>
                   <button
                     type="button"
-                    aria-label={t('unlockFor', user.username)}
+                    aria-label={actionOn(t('unlock'), user.username)}
                     disabled={!hasLockout(user)}
                     onClick={() =>
                       act(t('userUnlocked', user.username), () => session.api.unlockUser(user.id))
@@ -216,7 +216,7 @@ export function UsersSection({ session, currentUserId, onChanged, onUsersLoaded 
                     question={t('revokeQuestion', user.username)}
                     confirmLabel={t('revokeConfirm')}
                     disabled={user.backupCodes.total === 0}
-                    label={t('revokeFor', user.username)}
+                    label={actionOn(t('revoke'), user.username)}
                     onConfirm={() =>
                       act(t('codesRevoked', user.username), () => session.api.revokeCodes(user.id))
                     }
@@ -227,7 +227,7 @@ export function UsersSection({ session, currentUserId, onChanged, onUsersLoaded 
                     question={t('resetPasswordQuestion', user.username)}
                     confirmLabel={t('resetPasswordConfirm')}
                     disabled={user.id === currentUserId}
-                    label={t('resetPasswordFor', user.username)}
+                    label={actionOn(t('resetPassword'), user.username)}
                     onConfirm={() =>
                       act(t('passwordResetDone', user.username), async () => {
                         const reset = await session.api.resetPassword(user.id);
@@ -242,7 +242,7 @@ export function UsersSection({ session, currentUserId, onChanged, onUsersLoaded 
                     question={t('deleteQuestion', user.username)}
                     confirmLabel={t('deleteConfirm')}
                     disabled={user.id === currentUserId}
-                    label={t('deleteFor', user.username)}
+                    label={actionOn(t('delete'), user.username)}
                     onConfirm={() =>
                       act(t('userDeleted', user.username), () => session.api.deleteUser(user.id))
                     }

@@ -99,6 +99,8 @@ export function AccountView({ session }: { session: Session }) {
   }
 
   const { backupCodes } = me;
+  // MFA "None" under "optional per user": only an admin can change that, so say who.
+  const offForUser = backupCodes.reason?.code === 'mfa_off_for_user';
   return (
     <div class="stack">
       <p>{t('signedInAs', me.user.username, new URL(session.serverUrl).host)}</p>
@@ -109,6 +111,7 @@ export function AccountView({ session }: { session: Session }) {
       <section class="card" aria-labelledby="mfa-heading">
         <h2 id="mfa-heading">{t('mfaHeading')}</h2>
         <p>{mfaState(me.mfa)}</p>
+        {offForUser && <p>{t('mfaAskAdmin')}</p>}
       </section>
       <section class="card" aria-labelledby="codes-heading">
         <h2 id="codes-heading">{t('backupCodesHeading')}</h2>
@@ -118,7 +121,9 @@ export function AccountView({ session }: { session: Session }) {
             {backupCodes.total > 0 ? t('generateNewSet') : t('generateFirstSet')}
           </button>
         ) : (
-          backupCodes.reason && <p class="muted">{backupCodes.reason.message}</p>
+          backupCodes.reason && (
+            <p class="muted">{offForUser ? t('backupCodesNeedMfa') : backupCodes.reason.message}</p>
+          )
         )}
       </section>
       <KeptCodes serverUrl={session.serverUrl} me={me} />

@@ -1,4 +1,4 @@
-import { useCallback, useEffect, useRef, useState } from 'preact/hooks';
+import { useCallback, useEffect, useId, useRef, useState } from 'preact/hooks';
 import type { Me } from '../../../shared/api';
 import { type ActiveTabFill, fillInActiveTab } from '../autofill/trigger';
 import { Notice } from '../components/Alert';
@@ -84,6 +84,7 @@ function KeptSetCard({ kept, serverUrl, showOwner, onForgotten }: KeptSetCardPro
   const [message, setMessage] = useState<Message>(null);
   const [shortcut, setShortcut] = useState<string | null>(null);
   const fillRef = useRef<HTMLButtonElement>(null);
+  const shortcutId = useId();
   /** Set by an unlock: the fill button that appears is where the keyboard goes next. */
   const focusFill = useRef(false);
 
@@ -96,7 +97,7 @@ function KeptSetCard({ kept, serverUrl, showOwner, onForgotten }: KeptSetCardPro
     focusFill.current = false;
   }, [kept.state]);
 
-  const headingId = `kept-heading-${kept.server}-${kept.username}`.replace(/[^A-Za-z0-9-]/g, '-');
+  const headingId = useId();
   const forget = (
     <ConfirmButton
       question={t('forgetQuestion')}
@@ -142,13 +143,13 @@ function KeptSetCard({ kept, serverUrl, showOwner, onForgotten }: KeptSetCardPro
               type="button"
               class="primary"
               ref={fillRef}
-              aria-describedby={shortcut ? 'fill-shortcut' : undefined}
+              aria-describedby={shortcut ? shortcutId : undefined}
               onClick={async () => setMessage(fillMessage(await fillInActiveTab(serverUrl), serverUrl))}
             >
               {t('autofillFill', next)}
             </button>
             {shortcut && (
-              <p class="hint" id="fill-shortcut">
+              <p class="hint" id={shortcutId}>
                 {t('fillShortcut', shortcut)}
               </p>
             )}

@@ -10,9 +10,10 @@
 import { createHash } from 'node:crypto';
 import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { runtimeFile } from '../../runtime-files';
 import type { Db } from './db';
 
-const MIGRATIONS_DIR = join(import.meta.dirname, 'migrations');
+const MIGRATIONS_DIR = runtimeFile('store/postgres/migrations');
 /** pg_advisory_lock key (per database): "SPKY". Two instances starting together migrate one after the other. */
 const MIGRATION_LOCK = 0x53504b59;
 

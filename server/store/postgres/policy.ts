@@ -1,5 +1,5 @@
 /** The admin policy: one row, read on every call so a change made through any instance applies at once. */
-import { DEFAULT_POLICY, type Policy } from '../../../shared/api';
+import { DEFAULT_POLICY, type Policy, type SavedPolicy } from '../../../shared/api';
 import { PolicySchema } from '../records';
 import type { Queryable } from './db';
 
@@ -8,11 +8,12 @@ interface PolicyRow {
   backup_codes_enabled: boolean;
   backup_codes_count: number;
   warn_when_remaining: number;
+  admins_must_use_mfa: boolean;
 }
 
-export async function getPolicy(db: Queryable): Promise<Policy> {
+export async function getPolicy(db: Queryable): Promise<SavedPolicy> {
   const [row] = await db.query<PolicyRow>(
-    'SELECT mfa_usage, backup_codes_enabled, backup_codes_count, warn_when_remaining FROM policy',
+    'SELECT mfa_usage, backup_codes_enabled, backup_codes_count, warn_when_remaining, admins_must_use_mfa FROM policy',
   );
   if (!row) return structuredClone(DEFAULT_POLICY);
   return {
@@ -22,6 +23,7 @@ export async function getPolicy(db: Queryable): Promise<Policy> {
       count: row.backup_codes_count,
       warnWhenRemaining: row.warn_when_remaining,
     },
+    adminsMustUseMfa: row.admins_must_use_mfa,
   };
 }
 
@@ -33,16 +35,19 @@ export async function hasPolicy(db: Queryable): Promise<boolean> {
 export async function setPolicy(db: Queryable, policy: Policy): Promise<void> {
   const checked = PolicySchema.parse(policy);
   await db.query(
-    `INSERT INTO policy (singleton, mfa_usage, backup_codes_enabled, backup_codes_count, warn_when_remaining)
-     VALUES (true, $1, $2, $3, $4)
+    `INSERT INTO policy
+       (singleton, mfa_usage, backup_codes_enabled, backup_codes_count, warn_when_remaining, admins_must_use_mfa)
+     VALUES (true, $1, $2, $3, $4, $5)
      ON CONFLICT (singleton) DO UPDATE
        SET mfa_usage = EXCLUDED.mfa_usage, backup_codes_enabled = EXCLUDED.backup_codes_enabled,
-           backup_codes_count = EXCLUDED.backup_codes_count, warn_when_remaining = EXCLUDED.warn_when_remaining`,
+           backup_codes_count = EXCLUDED.backup_codes_count, warn_when_remaining = EXCLUDED.warn_when_remaining,
+           admins_must_use_mfa = EXCLUDED.admins_must_use_mfa`,
     [
       checked.mfaUsage,
       checked.backupCodes.enabled,
       checked.backupCodes.count,
       checked.backupCodes.warnWhenRemaining,
+      checked.adminsMustUseMfa,
     ],
   );
 }

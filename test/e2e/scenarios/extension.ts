@@ -11,6 +11,8 @@ import { call } from '../../support/server';
 
 export const CODE = /^[0-9A-HJKMNP-TV-Z]{5}-[0-9A-HJKMNP-TV-Z]{5}$/;
 const USER = 'alice';
+/** The password the admin chooses: temporary, so the user replaces it with USER_PASSWORD at first sign-in. */
+const FIRST_PASSWORD = 'the admin chose this';
 const USER_PASSWORD = 'correct horse battery';
 /** The badge appears at this many codes left: one spend from a full set of 6. */
 const WARN_AT = 5;
@@ -80,11 +82,11 @@ export async function adminAndUserScenario(driver: Driver): Promise<void> {
   // --- The admin creates the user and sets up an authenticator for them now.
   await options.click('button', 'Add user');
   await options.fill('Username', USER);
-  await options.fill('Password', USER_PASSWORD);
+  await options.fill('Password', FIRST_PASSWORD);
   await options.click('button', 'Create user');
   await waitForText(options, `${USER} was created.`);
 
-  await options.click('button', `MFA of ${USER}`);
+  await options.click('button', `MFA: ${USER}`);
   await options.check('radio', 'Authenticator app, configured now');
   await options.click('button', 'Apply');
   const [secretText = ''] = await options.texts('.secret-text');
@@ -99,10 +101,15 @@ export async function adminAndUserScenario(driver: Driver): Promise<void> {
 
   // --- The user, in the popup: sign-in with an authenticator code.
   const popup = await driver.openExtensionPage('popup.html', { width: 380, height: 640 });
-  await signIn(popup, USER, USER_PASSWORD);
+  await signIn(popup, USER, FIRST_PASSWORD);
   const totp = new OTPAuth.TOTP({ secret: OTPAuth.Secret.fromBase32(secret) }).generate();
   await popup.fill('Authenticator code', totp);
   await popup.click('button', 'Verify');
+  // The admin chose the password (the create form's box was left ticked): the user replaces it first.
+  await popup.fill('Current password', FIRST_PASSWORD);
+  await popup.fill('New password', USER_PASSWORD);
+  await popup.fill('New password again', USER_PASSWORD);
+  await popup.click('button', 'Change password');
   await waitForText(popup, 'You have no backup codes yet.');
 
   // --- Generate: the confirmation asks for the password; the codes are shown once.

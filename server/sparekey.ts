@@ -1,0 +1,116 @@
+#!/usr/bin/env node
+/**
+ * `sparekey <command>`: the package's one command (package.json `bin`). It hands each command to its
+ * own entry point, the compiled bundle beside it in dist/server/ (or the TypeScript source when run
+ * with tsx), with the command's words removed from the arguments so the entry point reads only its
+ * own options. The npm scripts (`npm start`, `npm run admin`, `npm run store:check`, …) run the same
+ * entry points.
+ */
+
+interface Command {
+  summary: string;
+  /** The compiled bundle, dist/server/<bundle>.js (scripts/build-server.ts ENTRY_POINTS). */
+  bundle: string;
+  /** The same entry point's source, relative to server/. */
+  source: string;
+  /** Answered here for an entry point that does not read --help itself (it would open the store). */
+  usage?: string;
+}
+
+const COMMANDS: Record<string, Command> = {
+  serve: {
+    summary: 'run the server; its settings come from the environment (README, Configuration)',
+    bundle: 'main',
+    source: 'main.ts',
+    usage:
+      'usage: sparekey serve\nRuns the server. It takes no options: every setting comes from the environment.',
+  },
+  admin: {
+    summary: 'break-glass account recovery on the server host (reset-mfa, set-password, promote, unlock)',
+    bundle: 'admin',
+    source: 'cli/admin.ts',
+  },
+  'store check': {
+    summary: 'list the problems of a lowdb DATA_DIR (--repair quarantines and rebuilds)',
+    bundle: 'store-check',
+    source: 'cli/store-check.ts',
+  },
+  'store backup': {
+    summary: 'write a backup archive',
+    bundle: 'store-backup',
+    source: 'cli/store-backup.ts',
+  },
+  'store restore': {
+    summary: 'restore a backup archive into an empty store',
+    bundle: 'store-restore',
+    source: 'cli/store-restore.ts',
+  },
+  'store migrate': {
+    summary: 'copy a lowdb store into PostgreSQL',
+    bundle: 'store-migrate',
+    source: 'store-migrate.ts',
+    usage:
+      'usage: sparekey store migrate --from <DATA_DIR> [--to <postgres://…>]\n' +
+      'Copies a lowdb store into an empty PostgreSQL database (--to defaults to DATABASE_URL).',
+  },
+  'keys rotate': {
+    summary: 'a new OpenID Connect signing key takes over',
+    bundle: 'keys-rotate',
+    source: 'keys-rotate.ts',
+    usage:
+      'usage: sparekey keys rotate\nA new OpenID Connect signing key takes over; the previous one stays ' +
+      'published until the tokens it signed expire. With lowdb, stop the server first.',
+  },
+};
+
+const HELP_FLAGS = new Set(['--help', '-h']);
+
+function usage(): string {
+  const width = Math.max(...Object.keys(COMMANDS).map((name) => name.length));
+  const lines = Object.entries(COMMANDS).map(
+    ([name, command]) => `  ${name.padEnd(width)}  ${command.summary}`,
+  );
+  return `usage: sparekey <command> [options]\n\nCommands:\n${lines.join('\n')}\n\n'sparekey <command> --help' describes one.\n`;
+}
+
+function refuse(message: string): never {
+  process.stderr.write(`sparekey: ${message}\n`);
+  process.exit(2);
+}
+
+/** The command the arguments name (one word or two) and the arguments left for it. */
+function commandOf(args: string[]): { name: string; command: Command; rest: string[] } | 'help' {
+  const [first, second] = args;
+  if (first === undefined || HELP_FLAGS.has(first) || first === 'help') return 'help';
+  for (const name of [`${first} ${second}`, first]) {
+    const command = COMMANDS[name];
+    if (command) return { name, command, rest: args.slice(name.split(' ').length) };
+  }
+  const group = Object.keys(COMMANDS).filter((name) => name.startsWith(`${first} `));
+  if (group.length === 0) refuse(`unknown command "${first}" ('sparekey --help' lists the commands)`);
+  const subcommands = group.map((name) => name.split(' ')[1]).join(', ');
+  if (second === undefined || HELP_FLAGS.has(second)) refuse(`"${first}" needs one of: ${subcommands}`);
+  refuse(`unknown command "${first} ${second}" (${first}: ${subcommands})`);
+}
+
+async function main(): Promise<void> {
+  const chosen = commandOf(process.argv.slice(2));
+  if (chosen === 'help') {
+    process.stdout.write(usage());
+    return;
+  }
+  const { name, command, rest } = chosen;
+  if (command.usage && rest.some((arg) => HELP_FLAGS.has(arg))) {
+    process.stdout.write(`${command.usage}\n`);
+    return;
+  }
+  if (name === 'serve' && rest.length > 0)
+    refuse(`serve takes no options, not "${rest[0]}" (settings come from the environment)`);
+  const fromSource = import.meta.url.endsWith('.ts');
+  const entry = new URL(fromSource ? `./${command.source}` : `./${command.bundle}.js`, import.meta.url);
+  // The entry point parses process.argv.slice(2): only its own options.
+  process.argv = [process.argv[0] ?? 'node', entry.pathname, ...rest];
+  await import(entry.href);
+}
+
+await main();

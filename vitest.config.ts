@@ -12,7 +12,7 @@ export default defineConfig({
         test: {
           name: 'main',
           include: ['test/**/*.test.{ts,tsx}'],
-          exclude: [...configDefaults.exclude, 'test/postgres/**'],
+          exclude: [...configDefaults.exclude, 'test/postgres/**', 'test/policy/**'],
         },
       },
       {
@@ -22,6 +22,18 @@ export default defineConfig({
           name: 'postgres',
           include: ['test/postgres/**/*.test.ts'],
           globalSetup: ['test/postgres/global-setup.ts'],
+        },
+      },
+      {
+        // Machine-wide browser policy files (/etc/chromium, /etc/firefox): every browser started while
+        // they exist reads them, so these tests run alone, once every other project has finished, one
+        // file at a time.
+        extends: true,
+        test: {
+          name: 'policy',
+          include: ['test/policy/**/*.test.ts'],
+          fileParallelism: false,
+          sequence: { groupOrder: 1 },
         },
       },
     ],

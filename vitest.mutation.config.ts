@@ -1,7 +1,8 @@
 /**
  * The tests Stryker runs against each mutant: the fast, in-process ones only. Left out: the real server
  * process (test/server/http.test.ts, tls.test.ts, proxy.test.ts, oidc-restart.test.ts, last-admin.test.ts,
- * backup.test.ts, store-damage-http.test.ts, admin-cli.test.ts, overload-http.test.ts), Chromium (test/e2e), the crash and fuzz suites and the
+ * backup.test.ts, store-damage-http.test.ts, admin-cli.test.ts, overload-http.test.ts, extension-packages.test.ts), the
+ * extension packer's tests, Chromium (test/e2e) and the install-by-policy tests (test/policy), the crash and fuzz suites and the
  * store's own tests, which cover none of the mutated modules and would make a run take hours on 2 cores.
  */
 import { defineConfig } from 'vitest/config';
@@ -34,6 +35,11 @@ export default defineConfig({
       'test/server/store-damage-http.test.ts',
       'test/server/admin-cli.test.ts',
       'test/server/overload-http.test.ts',
+      // The packed extension: real server processes, the packer's builds and Chromium's own packer;
+      // none of them reaches the core.
+      'test/server/extension-packages.test.ts',
+      'test/unit/extension-pack.test.ts',
+      'test/unit/extension-package.test.ts',
       // The OpenID provider is not in the core; its sign-in runs through services/auth.ts, which the
       // API and web tests pin, and each of its tests pays for a whole authorization flow.
       'test/server/oidc.test.ts',

@@ -48,13 +48,26 @@ const INPUTS = [
   'package.json',
 ];
 
-/** Builds one target into dist/<name> unless its last build had the same inputs; true when it built. */
-async function buildTarget(source: Manifest, target: Target): Promise<boolean> {
-  const out = join(DIST, target.name);
-  const zip = join(DIST, `sparekey-${target.name}-${source.version}.zip`);
-  const hash = await inputsHash(ROOT, INPUTS, target);
-  const stamp = await buildStamp(join(DIST, `.${target.name}.sha256`), hash, target.zip ? [out, zip] : [out]);
-  if (stamp.fresh) return false;
+/**
+ * Builds one target into `outRoot`/<name> (dist/ by default) unless its last build had the same
+ * inputs; true when it built. `adjust` rewrites the manifest after manifestFor (the packer adds the
+ * server's address): such a build depends on more than the inputs show, so it is never skipped.
+ */
+export async function buildTarget(
+  source: Manifest,
+  target: Target,
+  { outRoot = DIST, adjust }: { outRoot?: string; adjust?: (manifest: Manifest) => Manifest } = {},
+): Promise<boolean> {
+  const out = join(outRoot, target.name);
+  const zip = join(outRoot, `sparekey-${target.name}-${source.version}.zip`);
+  const stamp = adjust
+    ? null
+    : await buildStamp(
+        join(outRoot, `.${target.name}.sha256`),
+        await inputsHash(ROOT, INPUTS, target),
+        target.zip ? [out, zip] : [out],
+      );
+  if (stamp?.fresh) return false;
   await mkdir(join(out, 'icons'), { recursive: true });
 
   const result = await esbuild.build({
@@ -97,18 +110,18 @@ async function buildTarget(source: Manifest, target: Target): Promise<boolean> {
     written.add(icon);
   }
 
-  const manifest = manifestFor(source, target);
+  const manifest = (adjust ?? ((built: Manifest) => built))(manifestFor(source, target));
   await writeFile(join(out, 'manifest.json'), `${JSON.stringify(manifest, null, 2)}\n`);
   written.add(join(out, 'manifest.json'));
   await removeFilesNotIn(out, written);
 
   if (target.zip) {
     await webExt.cmd.build(
-      { sourceDir: out, artifactsDir: DIST, filename: relative(DIST, zip), overwriteDest: true },
+      { sourceDir: out, artifactsDir: outRoot, filename: relative(outRoot, zip), overwriteDest: true },
       { showReadyMessage: false },
     );
   }
-  await stamp.save();
+  await stamp?.save();
   return true;
 }
 
@@ -126,8 +139,13 @@ function e2eTarget(): Target {
   throw new Error(`SPAREKEY_E2E_NAME: bad name ${name}`);
 }
 
+/** The one top-level manifest.json every build is written from. */
+export async function sourceManifest(): Promise<Manifest> {
+  return JSON.parse(await readFile(join(ROOT, 'manifest.json'), 'utf8')) as Manifest;
+}
+
 async function main(): Promise<void> {
-  const source = JSON.parse(await readFile(join(ROOT, 'manifest.json'), 'utf8')) as Manifest;
+  const source = await sourceManifest();
   const targets = process.env.SPAREKEY_E2E === '1' ? [e2eTarget()] : SHIPPED;
   for (const target of targets) {
     const built = await buildTarget(source, target);
@@ -140,7 +158,10 @@ async function main(): Promise<void> {
   }
 }
 
-main().catch((error) => {
-  console.error(error);
-  process.exitCode = 1;
-});
+// Run as a script (npm run build); the packer imports buildTarget without building everything.
+if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
+  main().catch((error) => {
+    console.error(error);
+    process.exitCode = 1;
+  });
+}

@@ -1,4 +1,6 @@
 /** The build targets, and how each browser's manifest is written from the one top-level manifest.json. */
+import { hostPattern } from '../shared/server-address';
+import { EXTENSION_PATHS, extensionUrl } from '../shared/update-manifest';
 
 export type Browser = 'chromium' | 'firefox';
 
@@ -45,4 +47,17 @@ export function manifestFor(source: Manifest, target: Target): Manifest {
   }
   if (target.grantLoopback) manifest.host_permissions = ['http://127.0.0.1/*'];
   return manifest;
+}
+
+/**
+ * A manifest packed for one organisation's server (extension/pack.ts). Chromium gets `update_url`: a
+ * force-installed extension checks for updates there, not at the policy's address. Both get the
+ * server's host permission, the one `requestHostPermission` would ask for: a force-installed
+ * extension can show no prompt, so it must hold it from the install.
+ */
+export function packedManifest(manifest: Manifest, browser: Browser, serverUrl: string): Manifest {
+  const packed: Manifest = structuredClone(manifest);
+  if (browser === 'chromium') packed.update_url = extensionUrl(serverUrl, EXTENSION_PATHS.updates);
+  packed.host_permissions = [hostPattern(serverUrl)];
+  return packed;
 }

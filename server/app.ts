@@ -3,7 +3,9 @@
  * security settings, logger), so tests build it with fakes or with the real parts.
  */
 import { randomUUID } from 'node:crypto';
+import type { HttpBindings } from '@hono/node-server';
 import { OpenAPIHono } from '@hono/zod-openapi';
+import type { Context } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
 import { HTTPException } from 'hono/http-exception';
 import { secureHeaders } from 'hono/secure-headers';
@@ -18,6 +20,7 @@ import { oidcRoutes } from './oidc/routes';
 import { adminRoutes } from './routes/admin';
 import { applicationRoutes } from './routes/applications';
 import { authRoutes } from './routes/auth';
+import { extensionRoutes, isExtensionPath } from './routes/extension';
 import { meRoutes } from './routes/me';
 import { webRoutes } from './routes/web';
 import { DamagedAccountError, StoreDamagedError, StoreUnavailableError } from './store/types';
@@ -25,6 +28,15 @@ import { messagePage } from './web/views/message';
 
 /** Every request body of the API is small; a larger one is refused before it is parsed. */
 export const MAX_BODY_BYTES = 16 * 1024;
+
+/**
+ * The status the client got: hono's, or, for an answer written straight on the Node response (the
+ * OpenID Connect provider's), the one written there (hono's placeholder for those says 200).
+ */
+function statusSent(c: Context): number {
+  const outgoing = (c.env as Partial<HttpBindings> | undefined)?.outgoing;
+  return outgoing?.headersSent ? outgoing.statusCode : c.res.status;
+}
 
 export function createApp(deps: Deps, log: Logger = silentLogger) {
   const app = new OpenAPIHono<AppEnv>();
@@ -39,7 +51,7 @@ export function createApp(deps: Deps, log: Logger = silentLogger) {
       requestId,
       method: c.req.method,
       path: c.req.path,
-      status: c.res.status,
+      status: statusSent(c),
       ms: Math.round((performance.now() - started) * 10) / 10,
     });
   });
@@ -62,7 +74,9 @@ export function createApp(deps: Deps, log: Logger = silentLogger) {
   );
   app.use(async (c, next) => {
     await next();
-    // API answers carry tokens, codes and account state: no cache may keep them.
+    // API answers carry tokens, codes and account state: no cache may keep them. The extension's
+    // packages hold no secret and say themselves how long they may be kept.
+    if (isExtensionPath(c.req.path) && c.res.headers.has('Cache-Control')) return;
     c.header('Cache-Control', 'no-store');
   });
   const limitBody = bodyLimit({
@@ -88,8 +102,9 @@ export function createApp(deps: Deps, log: Logger = silentLogger) {
   app.route('/', meRoutes(deps));
   app.route('/', adminRoutes(deps));
   app.route('/', applicationRoutes(deps));
-  app.route('/', oidcRoutes(deps));
+  app.route('/', oidcRoutes(deps, log));
   app.route('/', webRoutes(deps));
+  app.route('/', extensionRoutes(deps, log));
 
   app.openAPIRegistry.registerComponent('securitySchemes', 'bearer', { type: 'http', scheme: 'bearer' });
   app.doc31('/api/openapi.json', {

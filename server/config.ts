@@ -1,5 +1,9 @@
 /** Everything the server reads from its environment, parsed and checked in one place. */
+import { accessSync, constants, existsSync, readFileSync, statSync } from 'node:fs';
 import { isIP } from 'node:net';
+import { join, resolve } from 'node:path';
+import { describeCrx } from '../shared/crx';
+import { CRX_FILE } from '../shared/update-manifest';
 import { DEFAULT_MAX_WAIT_MS } from './crypto/hash-queue';
 import { type Argon2Params, OWASP_ARGON2 } from './crypto/hasher';
 import { passwordProblem } from './services/password-rules';
@@ -54,6 +58,8 @@ export interface Config {
   /** PUBLIC_URL as set; null means http(s)://HOST:PORT, known once the socket is bound (PORT=0). */
   publicUrl: string | null;
   security: SecurityConfig;
+  /** EXTENSION_DIR: the packed extension's folder (extension/pack.ts) the server serves; null: none. */
+  extensionDir: string | null;
   /** METRICS_PORT set: Prometheus metrics on their own listener (loopback unless METRICS_HOST); null: none. */
   metrics: { host: string; port: number } | null;
 }
@@ -153,6 +159,37 @@ function metricsFrom(env: NodeJS.ProcessEnv, publicPort: number): Config['metric
   return { host: env.METRICS_HOST || '127.0.0.1', port };
 }
 
+/**
+ * The folder `npm run extension:pack` wrote. It must be a readable directory, and a CRX in it must be
+ * one Chromium would install: an admin learns of a wrong path or a damaged package at start-up, not
+ * from browsers that silently never install. Files put in place later are read as they change.
+ */
+function extensionDirFrom(env: NodeJS.ProcessEnv): string | null {
+  const raw = env.EXTENSION_DIR;
+  if (raw === undefined || raw === '') return null;
+  const dir = resolve(raw);
+  try {
+    if (!statSync(dir).isDirectory()) throw new ConfigError(`EXTENSION_DIR ${raw} is not a directory.`);
+    accessSync(dir, constants.R_OK | constants.X_OK);
+  } catch (error) {
+    if (error instanceof ConfigError) throw error;
+    throw new ConfigError(
+      `EXTENSION_DIR ${raw} cannot be read (${(error as NodeJS.ErrnoException).code}): give the folder npm run extension:pack wrote.`,
+    );
+  }
+  const crx = join(dir, CRX_FILE);
+  if (existsSync(crx)) {
+    try {
+      describeCrx(readFileSync(crx));
+    } catch (error) {
+      throw new ConfigError(
+        `EXTENSION_DIR ${raw}: ${CRX_FILE} is not a valid signed package (${error instanceof Error ? error.message : error}).`,
+      );
+    }
+  }
+  return dir;
+}
+
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const host = env.HOST || '127.0.0.1';
   const certFile = env.TLS_CERT_FILE || '';
@@ -232,6 +269,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       https,
     },
     metrics: metricsFrom(env, port),
+    extensionDir: extensionDirFrom(env),
   };
 }
 

@@ -23,6 +23,8 @@ export interface Deps {
   signInGate?: SignInGate;
   /** Starting, serving or draining, for /healthz/ready (main.ts moves it along). Absent: serving. */
   lifecycle?: Lifecycle;
+  /** EXTENSION_DIR: the folder extension/pack.ts wrote, served under /extension/; absent: nothing served. */
+  extensionDir?: string | null;
   /** The generated first admin's password file, deleted once that admin has chosen a password. */
   initialPassword?: { userId: string; file: string };
 }

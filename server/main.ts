@@ -66,6 +66,7 @@ async function main() {
     clock: systemClock,
     security: config.security,
     lifecycle,
+    extensionDir: config.extensionDir,
   };
 
   const bootstrap = await bootstrapAdmin(deps, config.bootstrapAdminPassword);

@@ -7,14 +7,25 @@
  * entry points.
  */
 
+import { spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { join } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+
 interface Command {
   summary: string;
-  /** The compiled bundle, dist/server/<bundle>.js (scripts/build-server.ts ENTRY_POINTS). */
-  bundle: string;
+  /** The compiled bundle, dist/server/<bundle>.js (scripts/build-server.ts ENTRY_POINTS); none for `checkout`. */
+  bundle?: string;
   /** The same entry point's source, relative to server/. */
   source: string;
   /** Answered here for an entry point that does not read --help itself (it would open the store). */
   usage?: string;
+  /**
+   * Runs only in a SpareKey checkout with its dev dependencies (it builds with esbuild and web-ext,
+   * which a production install leaves out): the TypeScript at this path from the package root, via tsx.
+   */
+  checkout?: string;
 }
 
 const COMMANDS: Record<string, Command> = {
@@ -61,6 +72,11 @@ const COMMANDS: Record<string, Command> = {
       'usage: sparekey keys rotate\nA new OpenID Connect signing key takes over; the previous one stays ' +
       'published until the tokens it signed expire. With lowdb, stop the server first.',
   },
+  'extension pack': {
+    summary: "pack the extension for your organisation's browsers (CRX, update manifest, XPI)",
+    source: '../extension/pack.ts',
+    checkout: 'extension/pack.ts',
+  },
 };
 
 const HELP_FLAGS = new Set(['--help', '-h']);
@@ -93,6 +109,33 @@ function commandOf(args: string[]): { name: string; command: Command; rest: stri
   refuse(`unknown command "${first} ${second}" (${first}: ${subcommands})`);
 }
 
+/** The package root: the parent of server/ (sources) or of dist/server/ (compiled). */
+function packageRoot(): string {
+  const fromSource = import.meta.url.endsWith('.ts');
+  return fileURLToPath(new URL(fromSource ? '..' : '../..', import.meta.url));
+}
+
+/** A checkout-only command, in a child Node with tsx; its exit code is this command's. */
+function runInCheckout(name: string, file: string, rest: string[]): void {
+  const root = packageRoot();
+  const script = join(root, file);
+  let tsx: string;
+  try {
+    tsx = createRequire(join(root, 'package.json')).resolve('tsx');
+  } catch {
+    tsx = '';
+  }
+  if (!existsSync(script) || !tsx) {
+    refuse(
+      `"${name}" runs in a SpareKey checkout with its dev dependencies (git clone, npm ci), not in an installed package`,
+    );
+  }
+  const child = spawnSync(process.execPath, ['--import', pathToFileURL(tsx).href, script, ...rest], {
+    stdio: 'inherit',
+  });
+  process.exitCode = child.status ?? 1;
+}
+
 async function main(): Promise<void> {
   const chosen = commandOf(process.argv.slice(2));
   if (chosen === 'help') {
@@ -106,6 +149,7 @@ async function main(): Promise<void> {
   }
   if (name === 'serve' && rest.length > 0)
     refuse(`serve takes no options, not "${rest[0]}" (settings come from the environment)`);
+  if (command.checkout) return runInCheckout(name, command.checkout, rest);
   const fromSource = import.meta.url.endsWith('.ts');
   const entry = new URL(fromSource ? `./${command.source}` : `./${command.bundle}.js`, import.meta.url);
   // The entry point parses process.argv.slice(2): only its own options.

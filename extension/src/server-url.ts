@@ -4,35 +4,11 @@
  */
 import browser from 'webextension-polyfill';
 
+import { hostPattern, parseServerUrl } from '../../shared/server-address';
+
+export { hostPattern, parseServerUrl, type ServerUrlProblem } from '../../shared/server-address';
+
 export const SERVER_URL_KEY = 'serverUrl';
-
-const LOOPBACK = new Set(['127.0.0.1', 'localhost', '[::1]']);
-
-export type ServerUrlProblem = 'invalid' | 'insecure';
-
-/** The canonical form of what a person typed (origin + path, no trailing slash), or why it is refused. */
-export function parseServerUrl(input: string): { url: string } | { problem: ServerUrlProblem } {
-  let url: URL;
-  try {
-    url = new URL(input.trim());
-  } catch {
-    return { problem: 'invalid' };
-  }
-  if (url.protocol !== 'https:' && url.protocol !== 'http:') return { problem: 'invalid' };
-  if (url.username || url.password || url.search || url.hash) return { problem: 'invalid' };
-  // Passwords, codes and tokens cross this link: plain HTTP only where it never leaves the machine.
-  if (url.protocol === 'http:' && !LOOPBACK.has(url.hostname)) return { problem: 'insecure' };
-  return { url: `${url.origin}${url.pathname.replace(/\/+$/, '')}` };
-}
-
-/**
- * The host permission for one server. Without a port it covers every port of the host (and Firefox's
- * patterns cannot carry one), so the content script's matches and the background's sender check add it.
- */
-export function hostPattern(serverUrl: string): string {
-  const { protocol, hostname } = new URL(serverUrl);
-  return `${protocol}//${hostname}/*`;
-}
 
 export async function managedServerUrl(): Promise<string | null> {
   try {
@@ -42,6 +18,29 @@ export async function managedServerUrl(): Promise<string | null> {
     // Firefox throws when no policy manages this extension: nothing preset.
     return null;
   }
+}
+
+/**
+ * Calls `onUrl` with the address IT preset, now and whenever managed storage changes: right after a
+ * force-install Chromium may load the policy's preset seconds after the popup first asked. Returns
+ * the function that stops listening.
+ */
+export function watchManagedServerUrl(onUrl: (url: string) => void): () => void {
+  let live = true;
+  const report = (url: string | null) => {
+    if (live && url) onUrl(url);
+  };
+  const onChanged = (changes: Record<string, browser.Storage.StorageChange>, area: string) => {
+    if (area !== 'managed') return;
+    const value = changes[SERVER_URL_KEY]?.newValue;
+    report(typeof value === 'string' ? value : null);
+  };
+  browser.storage.onChanged.addListener(onChanged);
+  managedServerUrl().then(report);
+  return () => {
+    live = false;
+    browser.storage.onChanged.removeListener(onChanged);
+  };
 }
 
 /**

@@ -86,6 +86,17 @@ export function tooManyAttempts(retryAfterMs: number): ApiError {
   );
 }
 
+/** A client over an endpoint's per-address request budget (server/http/rate-limit.ts). */
+export function tooManyRequests(retryAfterMs: number): ApiError {
+  const seconds = Math.max(1, Math.ceil(retryAfterMs / 1000));
+  return new ApiError(
+    429,
+    'too_many_requests',
+    `Too many requests from this address. Try again in ${seconds} second${seconds === 1 ? '' : 's'}.`,
+    { retryAfter: seconds },
+  );
+}
+
 /**
  * 503, not 500: the server is fine, one account's stored record is not. It says so (the account's
  * owner cannot fix it; an admin can restore or delete it), which tells a caller the name exists:

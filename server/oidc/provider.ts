@@ -178,13 +178,66 @@ async function findAccount(deps: Deps, _ctx: KoaContextWithOIDC, sub: string, to
   return account;
 }
 
+/**
+ * A provider session nobody signed in to (an anonymous logout request stores one to hold its form
+ * token) lives as long as an interaction, not a whole sign-in: a flood of them expires in minutes.
+ */
+export const ANONYMOUS_SESSION_TTL_S = 10 * MINUTE;
+
+/**
+ * The provider's cookie names. Under https, `__Host-` for the session cookie (Path=/, no Domain: no
+ * sibling subdomain or plain-http answer can plant it) and `__Secure-` for the interaction cookies,
+ * which oidc-provider scopes to the interaction's path, which `__Host-` forbids. Their `.sig`
+ * companions take the same prefix, being named after them.
+ */
+export function cookieNames(https: boolean) {
+  const names = { session: '_session', interaction: '_interaction', resume: '_interaction_resume' };
+  if (!https) return names;
+  return {
+    session: `__Host-${names.session}`,
+    interaction: `__Secure-${names.interaction}`,
+    resume: `__Secure-${names.resume}`,
+  };
+}
+
+/** The origin of each URI an application registered to receive its answers (and to go back to after a logout). */
+function registeredOrigins(client: {
+  redirectUris?: string[];
+  postLogoutRedirectUris?: string[];
+}): Set<string> {
+  const origins = new Set<string>();
+  for (const uri of [...(client.redirectUris ?? []), ...(client.postLogoutRedirectUris ?? [])]) {
+    try {
+      origins.add(new URL(uri).origin);
+    } catch {
+      // a registered URI is absolute (checked at registration): nothing to add otherwise
+    }
+  }
+  return origins;
+}
+
+/**
+ * CORS on the endpoints an application's own page may call (token, userinfo, revocation): only from
+ * the origins of the application's registered redirect URIs. Discovery and JWKS are public documents
+ * (oidc-provider answers them to any origin); the authorization and logout endpoints are navigations
+ * and get no CORS header at all.
+ */
+export function corsAllowedFor(
+  origin: string,
+  client: { redirectUris?: string[]; postLogoutRedirectUris?: string[] },
+) {
+  return registeredOrigins(client).has(origin);
+}
+
 export function providerConfiguration(deps: Deps, keys: OidcKeys): Configuration {
+  const sessionTtl = Math.floor(deps.security.sessionMaxMs / 1000);
   return {
     adapter: storeAdapter(deps),
     clients: [],
     findAccount: (ctx, sub, token) => findAccount(deps, ctx, sub, token),
     jwks: { keys: publishedKeys(keys).map((key) => key.jwk) },
     cookies: {
+      names: cookieNames(deps.security.https),
       keys: keys.cookieSecrets,
       // Lax: the browser must bring them back on the top-level redirect from an application.
       long: { signed: true, httpOnly: true, sameSite: 'lax' },
@@ -202,6 +255,7 @@ export function providerConfiguration(deps: Deps, keys: OidcKeys): Configuration
     acrValues: ['urn:sparekey:acr:pwd', 'urn:sparekey:acr:mfa'],
     responseTypes: ['code'],
     clientAuthMethods: ['client_secret_basic', 'client_secret_post', 'none'],
+    clientBasedCORS: (_ctx, origin, client) => corsAllowedFor(origin, client),
     // RS256 only: the stored client secret is a hash, so no HMAC algorithm may use it as a key.
     enabledJWA: {
       idTokenSigningAlgValues: ['RS256'],
@@ -215,6 +269,9 @@ export function providerConfiguration(deps: Deps, keys: OidcKeys): Configuration
       userinfo: { enabled: true },
       introspection: { enabled: false },
       registration: { enabled: false },
+      // Pushed authorization requests (RFC 9126) add an endpoint that stores a record for any
+      // authenticated client and that no SpareKey application needs: off.
+      pushedAuthorizationRequests: { enabled: false },
       rpInitiatedLogout: {
         enabled: true,
         logoutSource: async (ctx, form) => {
@@ -245,10 +302,10 @@ export function providerConfiguration(deps: Deps, keys: OidcKeys): Configuration
       AccessToken: HOUR,
       IdToken: HOUR,
       Interaction: 10 * MINUTE,
-      Grant: Math.floor(deps.security.sessionMaxMs / 1000),
-      Session: Math.floor(deps.security.sessionMaxMs / 1000),
+      Grant: sessionTtl,
+      Session: (_ctx, session) => (session.accountId ? sessionTtl : ANONYMOUS_SESSION_TTL_S),
       // A refresh token cannot outlive its grant (a refresh finds the grant expired): say so.
-      RefreshToken: Math.floor(deps.security.sessionMaxMs / 1000),
+      RefreshToken: sessionTtl,
     },
     routes: OIDC_ROUTES,
     // A session cookie value and opaque tokens are 256 bits (the default), stored only as hashes.
@@ -297,8 +354,9 @@ export class ProviderHost {
     this.#setUp = setUp;
   }
 
-  get(): Promise<Provider> {
-    if (this.#provider && Date.now() - this.#checkedAt < KEY_CHECK_MS) return Promise.resolve(this.#provider);
+  /** `maxAgeMs`: how long ago the key set may have been read from the store (a minute by default). */
+  get(maxAgeMs = KEY_CHECK_MS): Promise<Provider> {
+    if (this.#provider && Date.now() - this.#checkedAt < maxAgeMs) return Promise.resolve(this.#provider);
     this.#pending ??= this.#refresh().finally(() => {
       this.#pending = null;
     });

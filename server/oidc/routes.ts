@@ -18,12 +18,15 @@ import { type Context, Hono } from 'hono';
 import { errors, type default as Provider } from 'oidc-provider';
 import type { Deps } from '../deps';
 import type { AppEnv } from '../http/context';
+import { STORE_RETRY_AFTER_S, tooManyRequests } from '../http/errors';
+import { RequestBudget } from '../http/rate-limit';
+import { type Logger, silentLogger } from '../log';
 import { audit } from '../services/audit';
 import { signOut } from '../services/auth';
 import { resolveSession } from '../services/sessions';
-import type { UserRecord } from '../store/types';
+import { StoreUnavailableError, type UserRecord } from '../store/types';
 import { clearCookie, readCookie, SESSION_COOKIE, writeCookie } from '../web/cookies';
-import { INTERACTION_PATH, OIDC_ROUTES, ProviderHost } from './provider';
+import { corsAllowedFor, INTERACTION_PATH, OIDC_ROUTES, ProviderHost } from './provider';
 import {
   acrOf,
   amrOf,
@@ -34,7 +37,14 @@ import {
   signInOfGrant,
   webSignIn,
 } from './sign-ins';
-import { contentSecurityPolicy, continuePage, errorPage } from './views';
+import {
+  contentSecurityPolicy,
+  continuePage,
+  errorPage,
+  logoutForm,
+  logoutPage,
+  unavailablePage,
+} from './views';
 
 /**
  * The authorization request waiting for the /login steps: the interaction's uid (a reference the
@@ -55,7 +65,10 @@ function securityHeaders(deps: Deps): Record<string, string> {
 }
 
 /** What the Koa side needs from the Hono request: a way to end this browser's SpareKey session. */
-const webContexts = new WeakMap<IncomingMessage, { endSparekeySession: () => Promise<string[]> }>();
+const webContexts = new WeakMap<
+  IncomingMessage,
+  { requestId: string; endSparekeySession: () => Promise<string[]> }
+>();
 
 /**
  * The end of RP-initiated logout ends the SpareKey session of this browser too: on the server, and
@@ -77,26 +90,122 @@ function endSparekeySessionOnLogout(provider: Provider): void {
 }
 
 /**
- * A logout asked for when this browser has no provider session needs no confirmation, so
- * oidc-provider answers with a page whose one inline script posts it on at once. Our policy forbids
- * scripts (the page would stay blank): it gets that script's hash, and a form-action that reaches the
- * application it returns to (already checked against the registered post-logout URIs).
+ * A logout asked for when this browser has no provider session needs no confirmation as far as
+ * oidc-provider knows, so it answers with a page that posts itself on at once. But that post, made
+ * from SpareKey's own origin, carries SpareKey's Strict session cookie and ends the SpareKey session:
+ * any site could sign a user out by sending the browser here. So it gets the same confirmation page
+ * as a signed-in logout, with a button and no script: the SpareKey session ends only on a click.
+ * (The form token is the one oidc-provider stored in its session state; the form posts it with
+ * logout=yes, as its own page would have.)
  */
-function allowSelfPostingLogout(provider: Provider): void {
+function confirmAnonymousLogout(provider: Provider): void {
   provider.use(async (ctx, next) => {
     await next();
-    const state = ctx.oidc?.session?.state as { postLogoutRedirectUri?: string } | undefined;
-    if (ctx.path !== OIDC_ROUTES.end_session || ctx.oidc?.session?.accountId || !state) return;
-    const script = /<script>([\s\S]*?)<\/script>/.exec(String(ctx.body))?.[1];
-    if (script === undefined) return;
+    const session = ctx.oidc?.session;
+    const state = session?.state as { secret?: string; postLogoutRedirectUri?: string } | undefined;
+    if (ctx.path !== OIDC_ROUTES.end_session || session?.accountId || typeof state?.secret !== 'string')
+      return;
+    if (ctx.status !== 200) return;
     const target = state.postLogoutRedirectUri;
-    ctx.set(
-      'Content-Security-Policy',
-      contentSecurityPolicy(target ? [new URL(target).origin] : [], [
-        createHash('sha256').update(script).digest('base64'),
-      ]),
+    ctx.set('Content-Security-Policy', contentSecurityPolicy(target ? [new URL(target).origin] : []));
+    ctx.type = 'html';
+    ctx.body = String(
+      await logoutPage(String(logoutForm(ctx.oidc.urlFor('end_session_confirm'), state.secret))),
     );
   });
+}
+
+/**
+ * An authorization answered with response_mode=form_post is oidc-provider's page whose one inline
+ * script posts the code to the application. Our policy forbids scripts and forms to other sites: this
+ * page gets that script's hash and a form-action of the redirect URI's origin (checked against the
+ * application's registered URIs before any answer goes there; an unchecked one gets an error page).
+ */
+function allowFormPostResponses(provider: Provider): void {
+  provider.use(async (ctx, next) => {
+    await next();
+    const redirectUri = ctx.oidc?.params?.redirect_uri;
+    if (ctx.oidc?.params?.response_mode !== 'form_post' || typeof redirectUri !== 'string') return;
+    if (!ctx.oidc.client?.redirectUriAllowed(redirectUri)) return;
+    const body = typeof ctx.body === 'string' ? ctx.body : '';
+    const script = /<script>([\s\S]*?)<\/script>/.exec(body)?.[1];
+    if (script === undefined || !body.includes('<form method="post"')) return;
+    ctx.set(
+      'Content-Security-Policy',
+      contentSecurityPolicy(
+        [new URL(redirectUri).origin],
+        [createHash('sha256').update(script).digest('base64')],
+      ),
+    );
+  });
+}
+
+/** The endpoints an application's page may call with CORS, for the application's own origins. */
+const CLIENT_CORS_PATHS = new Set<string>([OIDC_ROUTES.token, OIDC_ROUTES.userinfo, OIDC_ROUTES.revocation]);
+
+/**
+ * oidc-provider writes the request's Origin into Access-Control-Allow-Origin before it knows the
+ * client, and checks it (clientBasedCORS) only once a client is found: an answer with no client (a
+ * token that is not one) would go to any origin. Those lose the header here. Preflights stay open:
+ * they carry no credential to tell the client by, and the request itself is then checked.
+ */
+function corsOnlyForRegisteredOrigins(provider: Provider): void {
+  provider.use(async (ctx, next) => {
+    await next();
+    const origin = ctx.get('Origin');
+    if (!origin || ctx.method === 'OPTIONS' || !CLIENT_CORS_PATHS.has(ctx.path)) return;
+    const client = ctx.oidc?.client;
+    if (client && corsAllowedFor(origin, client)) return;
+    for (const name of Object.keys(ctx.response.headers)) {
+      if (name.toLowerCase().startsWith('access-control-')) ctx.remove(name);
+    }
+  });
+}
+
+/**
+ * The store out of reach is the server's state, not a fault of the request: like the rest of the
+ * app, 503 with Retry-After instead of oidc-provider's 500 server_error. A browser gets SpareKey's
+ * page; anything else the OAuth error shape with `temporarily_unavailable` (RFC 6749 §4.1.2.1), so
+ * an application's OAuth library reads it as it reads every other provider error. Every
+ * server_error is logged: the error's name and message, the path (never a query, body or token).
+ */
+function answerUnavailableAs503(provider: Provider, log: Logger): void {
+  const unavailable = new WeakSet<object>();
+  provider.on('server_error', (ctx, error) => {
+    if (error instanceof StoreUnavailableError) unavailable.add(ctx);
+    log.error('oidc server error', {
+      requestId: webContexts.get(ctx.req)?.requestId,
+      path: ctx.path,
+      error: `${error.name}: ${error.message}`,
+    });
+  });
+  provider.use(async (ctx, next) => {
+    try {
+      await next();
+    } catch (error) {
+      if (!(error instanceof StoreUnavailableError)) throw error;
+      unavailable.add(ctx);
+    }
+    if (!unavailable.has(ctx)) return;
+    const answer = unavailableAnswer(ctx.accepts('json', 'html') === 'html');
+    ctx.status = 503;
+    ctx.remove('Location');
+    ctx.set('Retry-After', String(STORE_RETRY_AFTER_S));
+    ctx.type = answer.type;
+    ctx.body = answer.body;
+  });
+}
+
+/** The 503 of every provider endpoint while the store is out of reach (see answerUnavailableAs503). */
+function unavailableAnswer(wantsPage: boolean): { type: string; body: string } {
+  if (wantsPage) return { type: 'html', body: String(unavailablePage()) };
+  return {
+    type: 'json',
+    body: JSON.stringify({
+      error: 'temporarily_unavailable',
+      error_description: 'The server cannot reach its database. Try again in a few seconds.',
+    }),
+  };
 }
 
 /** Signs this browser out of SpareKey; resolves with the Set-Cookie headers that clear its cookie. */
@@ -159,21 +268,71 @@ async function grantFor(
   return new provider.Grant({ accountId: user.id, clientId });
 }
 
-/** What SpareKey adds to every provider it builds. */
-function setUpProvider(provider: Provider): void {
+/** What SpareKey adds to every provider it builds (the first added is the outermost). */
+function setUpProvider(provider: Provider, log: Logger): void {
+  answerUnavailableAs503(provider, log);
+  corsOnlyForRegisteredOrigins(provider);
   endSparekeySessionOnLogout(provider);
-  allowSelfPostingLogout(provider);
+  confirmAnonymousLogout(provider);
+  allowFormPostResponses(provider);
 }
 
-export function oidcRoutes(deps: Deps, host = new ProviderHost(deps, setUpProvider)) {
+/**
+ * What one client (address, or IPv6 /64) may ask of the provider per minute, per instance. A browser
+ * makes two or three provider requests per sign-in and one per logout; an application's server one
+ * token and one userinfo request per sign-in and one per refresh. 600 a minute is ten a second,
+ * sustained: an office behind one address or a busy application stays far below it, a loop does not.
+ * Logouts store a (short-lived) record each for anyone who asks: 60 a minute.
+ */
+export const OIDC_REQUESTS_PER_MINUTE = 600;
+export const OIDC_LOGOUTS_PER_MINUTE = 60;
+
+/** The provider's answers: its own, or (discovery, JWKS) the key set as the store holds it now. */
+function isKeyDocument(path: string): boolean {
+  return path === '/.well-known/openid-configuration' || path === OIDC_ROUTES.jwks;
+}
+
+export function oidcRoutes(
+  deps: Deps,
+  log: Logger = silentLogger,
+  host = new ProviderHost(deps, (provider) => setUpProvider(provider, log)),
+) {
   const app = new Hono<AppEnv>();
   const callbacks = new WeakMap<Provider, ReturnType<Provider['callback']>>();
+  const requests = new RequestBudget(OIDC_REQUESTS_PER_MINUTE, 60_000);
+  const logouts = new RequestBudget(OIDC_LOGOUTS_PER_MINUTE, 60_000);
+
+  const limit = async (c: Context<AppEnv>, next: () => Promise<void>) => {
+    const ip = c.get('meta').ip;
+    if (ip) {
+      const budget = c.req.path.startsWith(OIDC_ROUTES.end_session) ? logouts : requests;
+      // A logout counts against both: it is a provider request too.
+      const wait = Math.max(requests.take(ip), budget === logouts ? logouts.take(ip) : 0);
+      if (wait > 0) throw tooManyRequests(wait);
+    }
+    await next();
+  };
 
   const bridge = async (c: Context<AppEnv>) => {
     const node = nodeBindings(c);
     // The in-process app (tests' app.request) has no Node request to hand over.
     if (!node) return c.json({ error: { code: 'not_found', message: 'No such endpoint.' } }, 404);
-    const provider = await host.get();
+    let provider: Provider;
+    try {
+      // Discovery and JWKS publish the key set: the one in the store now, or none while it is out of reach.
+      provider = await host.get(isKeyDocument(c.req.path) ? 0 : undefined);
+    } catch (error) {
+      if (!(error instanceof StoreUnavailableError)) throw error;
+      log.error('store unavailable', {
+        requestId: c.get('requestId'),
+        path: c.req.path,
+        error: error.message,
+      });
+      const answer = unavailableAnswer((c.req.header('accept') ?? '').includes('text/html'));
+      c.header('Retry-After', String(STORE_RETRY_AFTER_S));
+      c.header('Content-Type', answer.type === 'html' ? 'text/html; charset=UTF-8' : 'application/json');
+      return c.body(answer.body, 503);
+    }
     const { incoming, outgoing } = node;
     // URLs the provider writes (discovery, redirects) come from PUBLIC_URL, never from a client's Host.
     const issuer = new URL(deps.security.publicUrl);
@@ -185,7 +344,10 @@ export function oidcRoutes(deps: Deps, host = new ProviderHost(deps, setUpProvid
       incoming.url ?? '/',
     );
     for (const [name, value] of Object.entries(securityHeaders(deps))) outgoing.setHeader(name, value);
-    webContexts.set(incoming, { endSparekeySession: () => endSparekeySession(c, deps) });
+    webContexts.set(incoming, {
+      requestId: c.get('requestId'),
+      endSparekeySession: () => endSparekeySession(c, deps),
+    });
     let callback = callbacks.get(provider);
     if (!callback) {
       callback = provider.callback();
@@ -194,9 +356,7 @@ export function oidcRoutes(deps: Deps, host = new ProviderHost(deps, setUpProvid
     await callback(incoming, outgoing);
     return RESPONSE_ALREADY_SENT;
   };
-  app.all('/.well-known/openid-configuration', bridge);
-  app.all('/oidc', bridge);
-  app.all('/oidc/*', bridge);
+  for (const path of ['/.well-known/openid-configuration', '/oidc', '/oidc/*']) app.all(path, limit, bridge);
 
   /** The interaction the provider's cookie names, or null (expired, finished, or another browser's). */
   async function interaction(c: Context<AppEnv>, provider: Provider) {

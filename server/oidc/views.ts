@@ -1,6 +1,6 @@
 /**
- * The provider's pages, in SpareKey's page shell (no script; the CSP forbids it anyway, but for the
- * one self-posting logout form of oidc-provider, allowed by its hash: ./routes.ts).
+ * The provider's pages, in SpareKey's page shell (no script; the CSP forbids it anyway, but for
+ * oidc-provider's self-posting form_post answer to an application, allowed by its hash: ./routes.ts).
  */
 import { html, raw } from 'hono/html';
 import { STYLESHEET_PATH } from '../web/static';
@@ -64,6 +64,23 @@ export function logoutPage(providerForm: string) {
 <p>The application asked to sign you out. This ends your SpareKey session in this browser.</p>
 ${raw(providerForm)}
 <button type="submit" form="op.logoutForm" name="logout" value="yes">Sign out</button>`,
+  );
+}
+
+/**
+ * The confirmation form of a logout when this browser has no provider session: oidc-provider's form
+ * token, posted with logout=yes by the page's button (./routes.ts, confirmAnonymousLogout).
+ */
+export function logoutForm(action: string, xsrf: string) {
+  return html`<form id="op.logoutForm" method="post" action="${action}"><input type="hidden" name="xsrf" value="${xsrf}"/></form>`;
+}
+
+/** Any provider page while the store is out of reach (503, Retry-After). */
+export function unavailablePage() {
+  return messagePage(
+    'Please try again in a moment',
+    'The server cannot reach its database. Try again in a few seconds.',
+    { href: '/', label: 'Go to SpareKey' },
   );
 }
 

@@ -8,6 +8,8 @@
  *   oidc/by-uid/<h>.json       h = sha256(model:uid) → the record's file name
  *   oidc/by-user-code/<h>.json the same for device-flow user codes
  *   oidc/grants/<h>.json       h = sha256(grantId) → the file names of the grant's records
+ *   oidc/expiry/<end>.names    the records that expire before <end>, so a sweep reads only those
+ *                              (./oidc-expiry.ts); `oidc/expiry/complete` says every record is listed
  *
  * Every file-system call goes through the store's StoreFs, so the power-loss test sees these writes
  * too; each write is atomic and durable (./durable-json-file.ts: temp file, fsync, rename, directory
@@ -17,8 +19,9 @@ import { createHash } from 'node:crypto';
 import { join } from 'node:path';
 import { z } from 'zod';
 import { CorruptFileError, DurableJsonFile, removeFileDurably, removeTempFiles } from './durable-json-file';
-import { nodeFs, recordNames, type StoreFs, syncDirectory } from './fs';
+import { isMissing, nodeFs, recordNames, type StoreFs, syncDirectory } from './fs';
 import { KeyedMutex } from './keyed-mutex';
+import { ExpiryIndex } from './oidc-expiry';
 import { ApplicationSchema, KeysSchema, parserFor } from './records';
 import {
   type ApplicationRecord,
@@ -52,8 +55,11 @@ export const OIDC_LAYOUT = {
     grants: MembersSchema,
   },
 } as const;
-/** An hour-old temp file is no write in progress (those take milliseconds): a crash left it. */
-const TEMP_FILE_AGE_MS = 60 * 60_000;
+/**
+ * Written once every record on disk is in the expiry index: a store written before the index
+ * existed gets one sweep that reads every record, then none again.
+ */
+const INDEX_COMPLETE = 'complete';
 
 /** A grant's member list is pruned of names whose files are gone once it grows past this. */
 const GRANT_PRUNE_AT = 64;
@@ -68,6 +74,8 @@ export class LowdbOidcStore implements OidcStore {
   readonly #uidDir: string;
   readonly #userCodeDir: string;
   readonly #grantsDir: string;
+  readonly #expiry: ExpiryIndex;
+  #unindexed = false;
   readonly #applicationsFile: DurableJsonFile<z.infer<typeof ApplicationsSchema>>;
   readonly #keysFile: DurableJsonFile<OidcKeys>;
   readonly #dataDir: string;
@@ -86,6 +94,7 @@ export class LowdbOidcStore implements OidcStore {
     this.#uidDir = sub('by-uid');
     this.#userCodeDir = sub('by-user-code');
     this.#grantsDir = sub('grants');
+    this.#expiry = new ExpiryIndex(join(this.#dir, 'expiry'), fs, this.#locks);
     this.#applicationsFile = new DurableJsonFile(
       join(this.#dir, OIDC_LAYOUT.applications),
       parserFor(ApplicationsSchema),
@@ -96,14 +105,40 @@ export class LowdbOidcStore implements OidcStore {
 
   /** Throws CorruptFileError when applications.json is damaged: starting without the applications would be wrong. */
   async open(): Promise<void> {
-    for (const dir of [this.#dir, this.#recordsDir, this.#uidDir, this.#userCodeDir, this.#grantsDir]) {
-      await this.#fs.mkdir(dir, { recursive: true, mode: 0o700 });
-    }
+    for (const dir of this.#directories()) await this.#fs.mkdir(dir, { recursive: true, mode: 0o700 });
     // The new directories' entries are durable only once their parents are synced.
     await syncDirectory(this.#fs, this.#dir);
     await syncDirectory(this.#fs, this.#dataDir);
     await removeTempFiles(this.#dir, undefined, this.#fs);
     this.#applications = (await this.#applicationsFile.read())?.applications ?? [];
+    // No write runs yet: every temp file is one a crash left behind (the sweep no longer lists these
+    // directories, so it is done here, once the store is known to open).
+    for (const dir of this.#directories().slice(1)) await removeTempFiles(dir, undefined, this.#fs);
+    if (!(await this.#exists(join(this.#expiry.dir, INDEX_COMPLETE)))) {
+      if ((await recordNames(this.#fs, this.#recordsDir)).length === 0) await this.#markIndexComplete();
+      else this.#unindexed = true;
+    }
+  }
+
+  #directories(): string[] {
+    return [this.#dir, this.#recordsDir, this.#uidDir, this.#userCodeDir, this.#grantsDir, this.#expiry.dir];
+  }
+
+  async #exists(path: string): Promise<boolean> {
+    try {
+      await this.#fs.stat(path);
+      return true;
+    } catch (error) {
+      if (isMissing(error)) return false;
+      throw error;
+    }
+  }
+
+  async #markIndexComplete(): Promise<void> {
+    const path = join(this.#expiry.dir, INDEX_COMPLETE);
+    if (await this.#exists(path)) return;
+    await (await this.#fs.open(path, 'wx', 0o600)).close();
+    await syncDirectory(this.#fs, this.#expiry.dir);
   }
 
   async close(): Promise<void> {
@@ -207,6 +242,9 @@ export class LowdbOidcStore implements OidcStore {
     // The id (often the bearer value itself) is the file name's preimage only: it is not written.
     const { jti: _jti, ...rest } = payload;
     const record: StoredRecord = { model, payload: rest, expiresAt };
+    // Listed before it is written: a crash between the two leaves an entry the sweep skips, never a
+    // record no sweep would find.
+    if (expiresAt !== null) await this.#expiry.add(name, expiresAt);
     await this.#locks.run(name, () => this.#recordFile(name).write(record));
     if (typeof payload.uid === 'string') await this.#point(this.#uidDir, model, payload.uid, name);
     if (typeof payload.userCode === 'string') {
@@ -240,33 +278,46 @@ export class LowdbOidcStore implements OidcStore {
   }
 
   async oidcDestroy(model: string, id: string): Promise<void> {
-    const name = recordName(model, id);
-    await this.#locks.run(name, () => removeFileDurably(this.#recordPath(name), this.#fs));
+    await this.#removeRecord(recordName(model, id));
   }
 
   async oidcRevokeByGrantId(grantId: string): Promise<void> {
     const grantName = sha256(grantId);
     await this.#locks.run(`grant:${grantName}`, async () => {
       const members = await this.#readMembers(grantName);
-      for (const name of members) {
-        await this.#locks.run(name, () => removeFileDurably(this.#recordPath(name), this.#fs));
-      }
+      for (const name of members) await this.#removeRecord(name);
       await removeFileDurably(this.#grantPath(grantName), this.#fs);
     });
   }
 
-  /** Removes expired records (and their index files); resolves with how many records went. */
+  /**
+   * Removes expired records (and their index files); resolves with how many records went. Reads only
+   * the records the expiry index lists as expired by `now`, whatever the number of live ones.
+   */
   async sweepExpired(now = Date.now()): Promise<number> {
     let removed = 0;
-    for (const dir of [this.#dir, this.#recordsDir, this.#uidDir, this.#userCodeDir, this.#grantsDir]) {
-      await removeTempFiles(dir, Date.now() - TEMP_FILE_AGE_MS, this.#fs);
+    if (this.#unindexed) {
+      removed += await this.#sweepEveryRecord(now);
+      await this.#markIndexComplete();
+      this.#unindexed = false;
     }
+    for (const end of await this.#expiry.expiredBuckets(now)) {
+      for (const name of await this.#expiry.names(end)) {
+        if (await this.#removeRecord(name, now)) removed++;
+      }
+      await this.#expiry.remove(end);
+    }
+    return removed;
+  }
+
+  /** Once, for records written before the expiry index: each is read, and listed or removed. */
+  async #sweepEveryRecord(now: number): Promise<number> {
+    let removed = 0;
     for (const name of await recordNames(this.#fs, this.#recordsDir)) {
-      await this.#locks.run(name, async () => {
-        const record = await this.#readRecord(name);
-        if (record && (record.expiresAt === null || record.expiresAt > now)) return;
-        if (await removeFileDurably(this.#recordPath(name), this.#fs)) removed++;
-      });
+      const record = await this.#readRecord(name);
+      if (record?.expiresAt != null && record.expiresAt > now) await this.#expiry.add(name, record.expiresAt);
+      if (record?.expiresAt === null) continue;
+      if (await this.#removeRecord(name, now)) removed++;
     }
     for (const dir of [this.#uidDir, this.#userCodeDir]) {
       for (const pointer of await recordNames(this.#fs, dir)) {
@@ -277,6 +328,26 @@ export class LowdbOidcStore implements OidcStore {
       }
     }
     return removed;
+  }
+
+  /**
+   * Removes a record and the uid and user-code pointers that lead to it; with `expiredBy`, only if it
+   * has expired by then (or is damaged). Resolves with whether a record file went.
+   */
+  #removeRecord(name: string, expiredBy?: number): Promise<boolean> {
+    return this.#locks.run(name, async () => {
+      const record = await this.#readRecord(name);
+      const expired = !record || (record.expiresAt !== null && record.expiresAt <= (expiredBy ?? 0));
+      if (expiredBy !== undefined && !expired) return false;
+      const gone = await removeFileDurably(this.#recordPath(name), this.#fs);
+      for (const [dir, value] of [
+        [this.#uidDir, record?.payload.uid],
+        [this.#userCodeDir, record?.payload.userCode],
+      ] as const) {
+        if (record && typeof value === 'string') await this.#unpoint(dir, record.model, value, name);
+      }
+      return gone;
+    });
   }
 
   async #findBy(dir: string, model: string, field: string, value: string): Promise<OidcPayload | null> {
@@ -292,6 +363,16 @@ export class LowdbOidcStore implements OidcStore {
     await this.#locks.run(`pointer:${pointerName}`, () =>
       this.#pointerFile(join(dir, `${pointerName}.json`)).write({ name }),
     );
+  }
+
+  /** Removes a pointer if it still leads to `name` (a newer record may have taken it over). */
+  async #unpoint(dir: string, model: string, value: string, name: string): Promise<void> {
+    const pointerName = sha256(`${model}:${value}`);
+    const path = join(dir, `${pointerName}.json`);
+    await this.#locks.run(`pointer:${pointerName}`, async () => {
+      const pointer = await readOrNull(this.#pointerFile(path));
+      if (pointer?.name === name) await removeFileDurably(path, this.#fs);
+    });
   }
 
   async #addToGrant(grantId: string, name: string): Promise<void> {

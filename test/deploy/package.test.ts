@@ -110,6 +110,7 @@ describe('npm pack, npm install ./sparekey-*.tgz, npx sparekey serve', () => {
       'store restore',
       'store migrate',
       'keys rotate',
+      'extension pack',
     ])
       expect(help.stdout).toContain(`  ${command} `);
     const unknown = spawnSync('npx', ['--offline', 'sparekey', 'frobnicate'], { cwd: app, encoding: 'utf8' });
@@ -123,6 +124,20 @@ describe('npm pack, npm install ./sparekey-*.tgz, npx sparekey serve', () => {
     });
     expect(serveOption.status).toBe(2);
     expect(serveOption.stderr.trim().split('\n')).toHaveLength(1);
+    // Packing builds the extension (esbuild, web-ext): a production install says where to run it.
+    const pack = spawnSync(
+      'npx',
+      ['--offline', 'sparekey', 'extension', 'pack', '--out', join(work, 'pack')],
+      {
+        cwd: app,
+        encoding: 'utf8',
+      },
+    );
+    expect(pack.status).toBe(2);
+    expect(pack.stderr).toBe(
+      'sparekey: "extension pack" runs in a SpareKey checkout with its dev dependencies (git clone, npm ci), not in an installed package\n',
+    );
+    expect(existsSync(join(work, 'pack'))).toBe(false);
   });
 
   it('each command answers --help without opening a store', () => {

@@ -253,10 +253,12 @@ describe('OpenID Connect in Chromium with the extension', () => {
     });
     expect(logouts.body.events).toHaveLength(1);
 
-    // --- Logout at the tracker too, whose own sign-in is still open: SpareKey has no session left,
-    // so there is nothing to confirm and its self-posting page takes the browser straight back.
+    // --- Logout at the tracker too, whose own sign-in is still open: SpareKey has no provider
+    // session left, and asks all the same (no page signs anyone out without a click).
     await site.goto(`${tracker.url}/`);
     await site.getByRole('link', { name: 'Sign out' }).click();
+    await site.getByRole('heading', { name: 'Sign out of SpareKey?' }).waitFor();
+    await site.getByRole('button', { name: 'Sign out' }).click();
     await site.waitForURL(`${tracker.url}/logged-out`);
     await site.getByText('You have signed out.').waitFor();
 
@@ -274,4 +276,50 @@ describe('OpenID Connect in Chromium with the extension', () => {
     ).toEqual(['Issue Tracker', 'Team Wiki']);
     expect(run.pageErrors).toEqual([]);
   }, 300_000);
+
+  test('another site sending the browser to the logout endpoint signs nobody out; the click on Sign out does', async () => {
+    const token = await adminToken();
+    const policy = await call(run.server.url, 'PUT', '/api/admin/policy', {
+      token,
+      body: { mfaUsage: 'optional_per_user', backupCodes: { enabled: true, count: 4, warnWhenRemaining: 1 } },
+    });
+    expect(policy.status).toBe(200);
+    const created = await call(run.server.url, 'POST', '/api/admin/users', {
+      token,
+      body: { username: 'erin', password: USER_PASSWORD, role: 'user' },
+    });
+    expect(created.status).toBe(201);
+
+    // A browser of its own state: no sign-in to an application pending from the test before.
+    await run.browser.context.clearCookies();
+    const page = await run.newPage({ width: 900, height: 760 });
+    await page.goto(`${run.server.url}/login`);
+    await page.getByLabel('Username').fill('erin');
+    await page.getByLabel('Password').fill(USER_PASSWORD);
+    await page.getByRole('button', { name: 'Sign in' }).click();
+    await page.waitForURL(`${run.server.url}/account`);
+    await page.getByText('Signed in as erin').waitFor();
+
+    // A page of another site (the wiki's origin) sends the tab to SpareKey's end-session endpoint.
+    await page.goto(`${wiki.url}/`);
+    const endSession = `${run.server.url}/oidc/session/end`;
+    await page.evaluate((target) => {
+      window.location.href = target;
+    }, endSession);
+    await page.getByRole('heading', { name: 'Sign out of SpareKey?' }).waitFor();
+    // A page that posted itself on would have left by now.
+    await page.waitForTimeout(1500);
+    expect(page.url()).toBe(endSession);
+    const account = await run.newPage({ width: 900, height: 760 });
+    await account.goto(`${run.server.url}/account`);
+    await account.getByText('Signed in as erin').waitFor();
+
+    // The person's own click signs them out of SpareKey.
+    await page.getByRole('button', { name: 'Sign out' }).click();
+    await page.getByText('You have signed out of SpareKey.').waitFor();
+    await account.goto(`${run.server.url}/account`);
+    await account.waitForURL(`${run.server.url}/login`);
+    expect(await sessionCookie(account)).toBeUndefined();
+    expect(run.pageErrors).toEqual([]);
+  }, 120_000);
 });

@@ -88,6 +88,7 @@ function createFakeBrowser() {
     },
     runtime: {
       id: 'sparekeytestid',
+      getManifest: () => ({ manifest_version: 3, name: 'SpareKey', version: '0.1.0' }),
       getURL: (path: string) => `${EXTENSION_ORIGIN}/${path.replace(/^\//, '')}`,
       sendMessage: vi.fn(async (_message: unknown): Promise<unknown> => undefined),
       onMessage: fakeEvent(),

@@ -51,6 +51,18 @@ describe('options page access', () => {
     expect(server.calls.filter((c) => c.path.startsWith('/api/admin'))).toHaveLength(0);
   });
 
+  test('the footer shows the installed version, so an administrator sees an update arrived', async () => {
+    vi.spyOn(fake.runtime, 'getManifest').mockReturnValue({
+      manifest_version: 3,
+      name: 'SpareKey',
+      version: '0.2.7',
+    });
+    await configuredBrowser();
+    render(<Options />);
+    await screen.findByRole('heading', { name: 'Sign in' });
+    expect(screen.getByRole('contentinfo').textContent).toBe('SpareKey extension version 0.2.7');
+  });
+
   test('signed out, it offers the same sign-in as the popup', async () => {
     await configuredBrowser();
     render(<Options />);

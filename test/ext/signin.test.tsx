@@ -64,6 +64,25 @@ describe('first run', () => {
     expect(screen.queryByText('Set by your administrator.')).toBeNull();
   });
 
+  test('fills in the preset Chromium loads while the popup is already open (right after a force-install)', async () => {
+    render(<Popup />);
+    const url = (await screen.findByLabelText('Server address')) as HTMLInputElement;
+    expect(url.value).toBe('');
+    // The form has asked once and found nothing yet.
+    await waitFor(() => expect(fake.storage.managed.get).toHaveBeenCalled());
+    await new Promise((resolve) => setTimeout(resolve, 10));
+    expect(url.value).toBe('');
+    // Chromium fills managed storage from the policy a few seconds after the install, and says so.
+    fake.storage.managed.data.set('serverUrl', 'https://codes.corp.example');
+    fake.storage.onChanged.emit({ serverUrl: { newValue: 'https://codes.corp.example' } }, 'managed');
+    await waitFor(() => expect(url.value).toBe('https://codes.corp.example'));
+    expect(screen.getByText('Set by your administrator.')).toBeTruthy();
+    // A change to the extension's own storage is not a preset.
+    fake.storage.onChanged.emit({ serverUrl: { newValue: 'https://elsewhere.example' } }, 'local');
+    await new Promise((resolve) => setTimeout(resolve, 10));
+    expect(url.value).toBe('https://codes.corp.example');
+  });
+
   test('a slow managed storage does not hold up the form, nor overwrite what was typed', async () => {
     let answer: (value: Record<string, unknown>) => void = () => undefined;
     fake.storage.managed.get.mockReturnValueOnce(new Promise((resolve) => (answer = resolve)));

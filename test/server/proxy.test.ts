@@ -170,6 +170,86 @@ describe('PUBLIC_URL=https://… behind a TLS-terminating proxy, the server itse
     }
   });
 
+  it("an application's sign-in and logout: every provider cookie is __Host- (Path=/) or __Secure-, and Secure", async () => {
+    const admin = await call(server.url, 'POST', '/api/auth/login', {
+      body: { username: 'admin', password: server.adminPassword },
+    });
+    const registered = await call(server.url, 'POST', '/api/admin/applications', {
+      token: admin.body.token,
+      body: {
+        name: 'App behind the proxy',
+        type: 'public',
+        redirectUris: ['https://app.example/callback'],
+        postLogoutRedirectUris: ['https://app.example/bye'],
+      },
+    });
+    expect(registered.status).toBe(201);
+    const clientId = registered.body.application.clientId as string;
+    const b = browser();
+    /** A redirect to PUBLIC_URL, followed as the proxy would pass it on. */
+    const follow = (reply: RawReply) => {
+      const location = new URL(reply.headers.get('location') ?? '', PUBLIC);
+      expect(location.origin).toBe(PUBLIC);
+      return b.go('GET', `${location.pathname}${location.search}`);
+    };
+    const params = new URLSearchParams({
+      client_id: clientId,
+      redirect_uri: 'https://app.example/callback',
+      response_type: 'code',
+      scope: 'openid',
+      code_challenge: 'E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM',
+      code_challenge_method: 'S256',
+    });
+    const toInteraction = await b.go('GET', `/oidc/auth?${params}`);
+    expect(toInteraction.status).toBe(303);
+    const continuePage = await follow(toInteraction);
+    const uid = new URL(toInteraction.headers.get('location') ?? '', PUBLIC).pathname.split('/').pop();
+    const toLogin = await b.go('GET', `/interaction/${uid}/resume`);
+    expect(toLogin.headers.get('location')).toBe('/login');
+    expect(continuePage.status).toBe(200);
+    await b.go('GET', '/login');
+    await b.go('POST', '/login', { username: 'alice', password: alice.password });
+    await b.go('GET', '/login/mfa');
+    // The step after the one the web sign-in test may have used (one step of drift is allowed).
+    const signedIn = await b.go('POST', '/login/mfa', {
+      totp: currentTotp(alice.secret, Date.now() + 30_000),
+    });
+    expect(signedIn.headers.get('location')).toBe(`/interaction/${uid}`);
+    await b.go('GET', `/interaction/${uid}`);
+    const resumed = await b.go('GET', `/interaction/${uid}/resume`);
+    const toApp = await follow(resumed);
+    expect(toApp.status).toBe(303);
+    expect(toApp.headers.get('location')).toMatch(/^https:\/\/app\.example\/callback\?code=/);
+
+    const ask = await b.go('GET', `/oidc/session/end?client_id=${clientId}`);
+    expect(ask.text).toContain('Sign out of SpareKey?');
+    const xsrf = ask.text.match(/name="xsrf" value="([^"]+)"/)?.[1] ?? '';
+    const out = await b.go('POST', '/oidc/session/end/confirm', { xsrf, logout: 'yes' });
+    expect(out.status).toBe(303);
+
+    const provider = b.setCookies.filter((line) => !line.includes('sparekey_'));
+    const names = new Set(provider.map((line) => line.split('=')[0]));
+    expect(names).toEqual(
+      new Set([
+        '__Host-_session',
+        '__Host-_session.sig',
+        '__Secure-_interaction',
+        '__Secure-_interaction.sig',
+        '__Secure-_interaction_resume',
+        '__Secure-_interaction_resume.sig',
+      ]),
+    );
+    for (const line of provider) {
+      const attributes = line.split(';').map((a) => a.trim().toLowerCase());
+      expect(attributes, line).toContain('secure');
+      expect(
+        attributes.some((a) => a.startsWith('domain=')),
+        line,
+      ).toBe(false);
+      if (line.startsWith('__Host-')) expect(attributes, line).toContain('path=/');
+    }
+  });
+
   it("checks a form's Origin against PUBLIC_URL, whatever Host the proxy passes on", async () => {
     // A proxy that rewrites Host to the upstream address: the browser's Origin is still PUBLIC_URL's.
     const rewritten = { host: new URL(server.url).host };

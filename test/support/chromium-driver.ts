@@ -14,7 +14,7 @@ const TEST_BUILD_CLIPBOARD_CLEAR_MS = 2_000;
 
 const escapeRegExp = (text: string) => text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 
-function playwrightPage(page: Page): UiPage {
+export function playwrightPage(page: Page): UiPage {
   const byRole = (role: Role, name: string) => page.getByRole(role, { name, exact: true });
   const byLabel = (label: string) => page.getByLabel(label, { exact: true });
   return {

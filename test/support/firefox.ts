@@ -21,7 +21,7 @@ export const FIREFOX_FRENCH_LANGPACK =
   '/usr/lib/firefox-esr/browser/extensions/langpack-fr@firefox-esr.mozilla.org.xpi';
 
 const ROOT = resolve(import.meta.dirname, '../..');
-const GECKO_ID = (
+export const GECKO_ID = (
   JSON.parse(readFileSync(join(ROOT, 'manifest.json'), 'utf8')) as {
     browser_specific_settings: { gecko: { id: string } };
   }
@@ -63,12 +63,16 @@ export interface FirefoxBrowser {
   close(): Promise<void>;
 }
 
+/**
+ * Firefox with `extensionDir` installed as a temporary add-on, or with nothing installed (null) when
+ * the test has a policy install it.
+ */
 export async function launchFirefox(
-  extensionDir: string,
+  extensionDir: string | null,
   options: { viewport?: Viewport; prefs?: Record<string, unknown> } = {},
 ): Promise<FirefoxBrowser> {
   assertFirefox();
-  if (!existsSync(join(extensionDir, 'manifest.json'))) {
+  if (extensionDir !== null && !existsSync(join(extensionDir, 'manifest.json'))) {
     throw new Error(`No built extension in ${extensionDir}: run the build first`);
   }
   const downloadsDir = await mkdtemp(join(tmpdir(), 'sparekey-downloads-'));
@@ -88,9 +92,10 @@ export async function launchFirefox(
       // permissions.request() from a real click resolves granted instead of waiting on a doorhanger
       // nothing can click: the shipped build's optional host permission is granted as a user would.
       'extensions.webextOptionalPermissionPrompts': false,
-      // A click's user activation lasts 5 s by default; on a busy machine the clipboard read that
-      // follows a copy can come later than that and be refused (NotAllowedError). A person is not
-      // that slow between the two, a loaded test machine is.
+      // The tests read the clipboard to see what the extension wrote there; that read is the test's,
+      // not the product's. On a busy machine Firefox refused it now and then (NotAllowedError: its
+      // user-activation and focus checks), so the harness lifts them as Firefox's own tests do.
+      'dom.events.testing.asyncClipboard': true,
       'dom.user_activation.transient.timeout': 60,
       'browser.download.folderList': 2,
       'browser.download.dir': downloadsDir,
@@ -112,7 +117,7 @@ export async function launchFirefox(
     await rm(printsDir, { recursive: true, force: true });
   };
   try {
-    await browser.installExtension(extensionDir);
+    if (extensionDir !== null) await browser.installExtension(extensionDir);
   } catch (error) {
     await close();
     throw error;
@@ -208,7 +213,7 @@ async function waitRendered(page: Page): Promise<void> {
 }
 
 /** `page.goto` never resolves for moz-extension:// pages (puppeteer #14314): navigate without waiting. */
-async function openExtensionUrl(page: Page, url: string): Promise<void> {
+export async function openExtensionUrl(page: Page, url: string): Promise<void> {
   await page.evaluate(() => document.documentElement.setAttribute('data-e2e-replaced', ''));
   await browsingContext(page).navigate(url, 'none');
   await waitRendered(page);
@@ -232,7 +237,7 @@ async function newDownload(dir: string, before: Set<string>): Promise<string> {
   }
 }
 
-function puppeteerPage(page: Page, firefox: FirefoxBrowser, isExtensionPage: boolean): UiPage {
+export function puppeteerPage(page: Page, firefox: FirefoxBrowser, isExtensionPage: boolean): UiPage {
   /**
    * Polls from here rather than with waitForSelector, whose in-page wait misses elements that appear
    * after a re-render on extension pages; on timeout the error says what the page showed instead.

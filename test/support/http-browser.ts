@@ -17,6 +17,8 @@ export interface Hop {
   status: number;
   location: string | null;
   body: string;
+  /** The response's Content-Security-Policy, or null. */
+  csp: string | null;
 }
 
 export class HttpBrowser {
@@ -76,6 +78,7 @@ export class HttpBrowser {
       status: response.status,
       location: response.headers.get('location'),
       body: await response.text(),
+      csp: response.headers.get('content-security-policy'),
     };
     this.hops.push(hop);
     return hop;

@@ -93,7 +93,8 @@ export async function startServer(options: StartOptions = {}): Promise<RunningSe
       }
     };
     child.stdout?.on('data', onData);
-    child.once('exit', (code) => {
+    // 'close', not 'exit': only then has all of its output been read, the line saying why included.
+    child.once('close', (code) => {
       clearTimeout(timer);
       reject(new Error(`server exited with ${code} before listening:\n${output}`));
     });

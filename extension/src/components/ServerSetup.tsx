@@ -1,6 +1,6 @@
 import { useEffect, useRef, useState } from 'preact/hooks';
 import { t } from '../i18n';
-import { managedServerUrl, parseServerUrl, requestHostPermission, saveServerUrl } from '../server-url';
+import { parseServerUrl, requestHostPermission, saveServerUrl, watchManagedServerUrl } from '../server-url';
 import { Field } from './Field';
 
 interface ServerSetupProps {
@@ -17,19 +17,16 @@ export function ServerSetup({ initialUrl, onReady }: ServerSetupProps) {
   const [managed, setManaged] = useState<string | null>(null);
   const typed = useRef(false);
 
-  // Chromium can take seconds to load managed storage after start-up: the form shows at once and
-  // the preset fills in when it arrives, unless the person has typed meanwhile.
+  // Chromium can take seconds to load managed storage after start-up or a force-install: the form
+  // shows at once and the preset fills in when it arrives (even while the popup is open), unless the
+  // person has typed meanwhile.
   useEffect(() => {
     if (initialUrl) return;
-    let live = true;
-    managedServerUrl().then((url) => {
-      if (!live || !url || typed.current) return;
+    return watchManagedServerUrl((url) => {
+      if (typed.current) return;
       setInput(url);
       setManaged(url);
     });
-    return () => {
-      live = false;
-    };
   }, [initialUrl]);
 
   const submit = async (event: Event) => {

@@ -1,4 +1,5 @@
 import { useEffect, useState } from 'preact/hooks';
+import browser from 'webextension-polyfill';
 import type { AdminUser, Me } from '../../../shared/api';
 import { ErrorAlert, Notice } from '../components/Alert';
 import { ChangePassword } from '../components/ChangePassword';
@@ -15,6 +16,8 @@ export function Options() {
     <main class="options">
       <h1 class="brand">{t('optionsTitle')}</h1>
       <SessionGate>{(session) => <AdminConsole session={session} />}</SessionGate>
+      {/* The installed version: how an administrator sees that an update reached this browser. */}
+      <footer class="version">{t('extensionVersion', browser.runtime.getManifest().version)}</footer>
     </main>
   );
 }

@@ -1,0 +1,187 @@
+/**
+ * What the OpenID Connect provider exposes to anyone, against the real server (lowdb): a flood of
+ * anonymous requests, cross-origin calls, the endpoints it does not offer, and the access log of its
+ * answers (written on the raw Node response, not through hono).
+ */
+import { readdir, readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { call, type RunningServer, startServer } from '../support/server';
+
+const APP_ORIGIN = 'https://app.example';
+
+interface Registered {
+  clientId: string;
+  clientSecret: string;
+}
+
+async function register(server: RunningServer): Promise<Registered> {
+  const admin = await call(server.url, 'POST', '/api/auth/login', {
+    body: { username: 'admin', password: server.adminPassword },
+  });
+  const created = await call(server.url, 'POST', '/api/admin/applications', {
+    token: admin.body.token,
+    body: {
+      name: 'Surface app',
+      type: 'confidential',
+      redirectUris: [`${APP_ORIGIN}/callback`],
+      postLogoutRedirectUris: [`${APP_ORIGIN}/bye`],
+    },
+  });
+  expect(created.status).toBe(201);
+  return { clientId: created.body.application.clientId, clientSecret: created.body.clientSecret };
+}
+
+/** The provider records on disk (lowdb), each as stored: model and expiry. */
+async function storedRecords(dataDir: string): Promise<{ model: string; expiresAt: number | null }[]> {
+  const dir = join(dataDir, 'oidc', 'records');
+  const files = (await readdir(dir)).filter((file) => file.endsWith('.json') && !file.startsWith('.'));
+  return Promise.all(files.map(async (file) => JSON.parse(await readFile(join(dir, file), 'utf8'))));
+}
+
+/** The access-log lines the server wrote for `method path`. */
+function logLines(server: RunningServer, method: string, path: string): { status: number }[] {
+  return server
+    .output()
+    .split('\n')
+    .filter((line) => line.startsWith('{'))
+    .map((line) => JSON.parse(line))
+    .filter((entry) => entry.msg === 'request' && entry.method === method && entry.path === path);
+}
+
+describe('anonymous requests to the provider', () => {
+  let server: RunningServer;
+  beforeAll(async () => {
+    server = await startServer();
+  });
+  afterAll(async () => {
+    await server?.stop();
+  });
+
+  it('500 logouts without a cookie: 60 a minute are answered, the rest 429 with Retry-After; what they store expires within 10 minutes', async () => {
+    const statuses: number[] = [];
+    const retryAfters = new Set<string | null>();
+    for (let round = 0; round < 50; round++) {
+      const answers = await Promise.all(
+        Array.from({ length: 10 }, () =>
+          fetch(`${server.url}/oidc/session/end`, { headers: { accept: 'text/html' } }),
+        ),
+      );
+      for (const answer of answers) {
+        statuses.push(answer.status);
+        if (answer.status === 429) retryAfters.add(answer.headers.get('retry-after'));
+        await answer.text();
+      }
+    }
+    expect(statuses.filter((status) => status === 200)).toHaveLength(60);
+    expect(statuses.filter((status) => status === 429)).toHaveLength(440);
+    for (const value of retryAfters) {
+      expect(Number(value)).toBeGreaterThan(0);
+      expect(Number(value)).toBeLessThanOrEqual(60);
+    }
+
+    const sessions = (await storedRecords(server.dataDir)).filter((record) => record.model === 'Session');
+    expect(sessions.length).toBeLessThanOrEqual(60);
+    for (const session of sessions) expect(session.expiresAt).toBeLessThanOrEqual(Date.now() + 10 * 60_000);
+    // Every answer was logged with the status the client got (the provider's 200 pages included).
+    const logged = logLines(server, 'GET', '/oidc/session/end').map((line) => line.status);
+    expect(logged.filter((status) => status === 200)).toHaveLength(60);
+    expect(logged.filter((status) => status === 429)).toHaveLength(440);
+  });
+});
+
+describe('what the provider offers, and to whom', () => {
+  let server: RunningServer;
+  let app: Registered;
+  beforeAll(async () => {
+    server = await startServer();
+    app = await register(server);
+  });
+  afterAll(async () => {
+    await server?.stop();
+  });
+
+  const token = (origin?: string) =>
+    fetch(`${server.url}/oidc/token`, {
+      method: 'POST',
+      headers: {
+        'content-type': 'application/x-www-form-urlencoded',
+        authorization: `Basic ${Buffer.from(`${app.clientId}:${app.clientSecret}`).toString('base64')}`,
+        ...(origin ? { origin } : {}),
+      },
+      body: new URLSearchParams({
+        grant_type: 'authorization_code',
+        code: 'not-a-code',
+        redirect_uri: `${APP_ORIGIN}/callback`,
+      }),
+    });
+
+  it('answers CORS on token and userinfo to the application’s own origin only; discovery and JWKS to anyone; authorization and logout to nobody', async () => {
+    const own = await token(APP_ORIGIN);
+    expect(own.headers.get('access-control-allow-origin')).toBe(APP_ORIGIN);
+    expect((await own.json()).error).toBe('invalid_grant');
+
+    const foreign = await token('https://evil.example');
+    expect(foreign.headers.get('access-control-allow-origin')).toBeNull();
+    expect(foreign.status).toBe(400);
+    expect((await foreign.json()).error).toBe('invalid_request');
+
+    const userinfo = await fetch(`${server.url}/oidc/me`, {
+      headers: { authorization: 'Bearer not-a-token', origin: 'https://evil.example' },
+    });
+    expect(userinfo.headers.get('access-control-allow-origin')).toBeNull();
+    expect(userinfo.status).toBe(401);
+
+    for (const path of ['/.well-known/openid-configuration', '/oidc/jwks']) {
+      const open = await fetch(`${server.url}${path}`, { headers: { origin: 'https://any.example' } });
+      expect(open.status, path).toBe(200);
+      expect(open.headers.get('access-control-allow-origin'), path).toBe('https://any.example');
+    }
+    const params = new URLSearchParams({
+      client_id: app.clientId,
+      redirect_uri: `${APP_ORIGIN}/callback`,
+      response_type: 'code',
+      scope: 'openid',
+    });
+    for (const path of [`/oidc/auth?${params}`, '/oidc/session/end']) {
+      const navigation = await fetch(`${server.url}${path}`, {
+        headers: { origin: APP_ORIGIN },
+        redirect: 'manual',
+      });
+      expect(navigation.headers.get('access-control-allow-origin'), path).toBeNull();
+    }
+  });
+
+  it('has no pushed-authorization-request endpoint: not in discovery, 404 at its path', async () => {
+    const discovery = await (await fetch(`${server.url}/.well-known/openid-configuration`)).json();
+    expect(discovery).not.toHaveProperty('pushed_authorization_request_endpoint');
+    const pushed = await fetch(`${server.url}/oidc/request`, {
+      method: 'POST',
+      headers: {
+        'content-type': 'application/x-www-form-urlencoded',
+        authorization: `Basic ${Buffer.from(`${app.clientId}:${app.clientSecret}`).toString('base64')}`,
+      },
+      body: new URLSearchParams({
+        response_type: 'code',
+        redirect_uri: `${APP_ORIGIN}/callback`,
+        scope: 'openid',
+      }),
+    });
+    expect(pushed.status).toBe(404);
+    await pushed.text();
+  });
+
+  it('logs the status the client got from the provider, not hono’s placeholder 200', async () => {
+    const refused = await fetch(`${server.url}/oidc/auth?client_id=nobody`, {
+      headers: { accept: 'text/html' },
+    });
+    expect(refused.status).toBe(400);
+    await refused.text();
+    const missing = await fetch(`${server.url}/oidc/nothing-here`);
+    expect(missing.status).toBe(404);
+    await missing.text();
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    expect(logLines(server, 'GET', '/oidc/auth').at(-1)?.status).toBe(400);
+    expect(logLines(server, 'GET', '/oidc/nothing-here').map((line) => line.status)).toEqual([404]);
+  });
+});

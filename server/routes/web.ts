@@ -191,9 +191,16 @@ export function webRoutes(deps: Deps) {
       c.req.query('method') === 'backup_code' && pending.backupAllowed ? 'backup_code' : 'totp';
     const lock = lockState(pending.user.mfaLockout, deps.clock.now());
     const error = lock.kind === 'open' ? null : lockRefusal(lock, 0).message;
-    const username = pending.user.username;
+    const { username, id: userId } = pending.user;
     return c.html(
-      mfaPage({ csrf: formToken(c, deps), method, username, backupAllowed: pending.backupAllowed, error }),
+      mfaPage({
+        csrf: formToken(c, deps),
+        method,
+        username,
+        userId,
+        backupAllowed: pending.backupAllowed,
+        error,
+      }),
     );
   });
 
@@ -211,6 +218,7 @@ export function webRoutes(deps: Deps) {
           csrf: formToken(c, deps),
           method,
           username: pending.user.username,
+          userId: pending.user.id,
           backupAllowed: pending.backupAllowed,
           error,
         }),

@@ -99,16 +99,17 @@ async function setUpUser(): Promise<string> {
   return mfa.body.totp.secret as string;
 }
 
-/** What the vault has handed out: spent numbers and those awaiting a sync. */
-async function handedOut(popup: Page): Promise<{ spent: number[]; pending: number[] }> {
+/** What the vault has handed out: spent numbers and those filled since the last sync. */
+async function handedOut(popup: Page): Promise<{ spent: number[]; filled: number[] }> {
   return popup.evaluate(async () => {
-    type Area = { get(key: string): Promise<Record<string, { spent: number[]; pending: number[] }>> };
+    type KeptSet = { spent: number[]; filled: { number: number }[] };
+    type Area = { get(key: string): Promise<Record<string, KeptSet[]>> };
     const { chrome } = globalThis as unknown as { chrome: { storage: { local: Area } } };
-    const { spent, pending } = (await chrome.storage.local.get('sparekey.vault'))['sparekey.vault'] ?? {
-      spent: [],
-      pending: [],
+    const sets = (await chrome.storage.local.get('sparekey.vaults'))['sparekey.vaults'] ?? [];
+    return {
+      spent: sets.flatMap((set) => set.spent),
+      filled: sets.flatMap((set) => set.filled.map((fill) => fill.number)),
     };
-    return { spent, pending };
   });
 }
 
@@ -166,7 +167,7 @@ async function clickableAfterLoad(page: Page): Promise<void> {
 async function expectRefused(page: Page, popup: Page): Promise<void> {
   await expect.poll(async () => (await fillButton(page))?.name, { timeout: 5_000 }).toBe(HIDDEN);
   expect(await fieldValue(page)).toBe('');
-  expect(await handedOut(popup)).toEqual({ spent: [], pending: [] });
+  expect(await handedOut(popup)).toEqual({ spent: [], filled: [] });
 }
 
 /** A box over the element `selector` matches, `margin` px wider each side, as a script of the origin adds it. */
@@ -233,7 +234,7 @@ describe('autofill on hostile pages of the server origin', () => {
     await popup.getByRole('button', { name: 'Fill backup code #1' }).click();
     await popup.getByText('This page has no backup-code field.', { exact: false }).waitFor();
     expect(await fieldValue(site)).toBe('');
-    expect(await handedOut(popup)).toEqual({ spent: [], pending: [] });
+    expect(await handedOut(popup)).toEqual({ spent: [], filled: [] });
 
     // --- (b) The real step, the field wrapped in opacity:0 by a script of the origin: no fill.
     await site.bringToFront();

@@ -13,7 +13,7 @@ const driver = firefoxDriver('firefox-e2e-autofill');
 
 describe('autofill in Firefox against the real server', () => {
   test(
-    'keep 4 codes in the popup, sign in on /login with filled codes one by one until none is left',
+    'keep 4 codes, sign in on /login with filled codes until none is left, one with no popup session (one code spent); two users each fill only their own',
     () => autofillScenario(driver),
     300_000,
   );

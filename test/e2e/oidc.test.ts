@@ -22,6 +22,7 @@ const USER = 'alice';
 const USER_PASSWORD = 'correct horse battery';
 const PASSPHRASE = 'kept codes passphrase';
 const SESSION_COOKIE = 'sparekey_session';
+const LOCKED_LABEL = 'Unlock SpareKey from the toolbar, then click again';
 
 const run = extensionRun(BUILD_NAME);
 let wiki: RelyingParty;
@@ -163,6 +164,16 @@ describe('OpenID Connect in Chromium with the extension', () => {
     expect(codes).toHaveLength(4);
     for (const code of codes) expect(code).toMatch(CODE);
     await popup.getByText('4 of 4 kept codes unused').waitFor();
+    // The popup's session ends (as when the browser restarts, storage.session is emptied, and the
+    // unlocked key with it): the kept codes need no session, only the passphrase.
+    await popup.evaluate(() =>
+      (
+        globalThis as unknown as { chrome: { storage: { session: { clear(): Promise<void> } } } }
+      ).chrome.storage.session.clear(),
+    );
+    await popup.reload();
+    await popup.getByRole('heading', { name: 'Sign in' }).waitFor();
+    await popup.getByText(`Kept for ${USER} on ${server.host}.`).waitFor();
 
     // --- At the wiki: redirected to SpareKey's /login, password, "Use a backup code", filled #1.
     const site = await run.newPage({ width: 900, height: 760 });
@@ -176,6 +187,13 @@ describe('OpenID Connect in Chromium with the extension', () => {
     await site.getByRole('link', { name: 'Use a backup code' }).click();
     await site.getByRole('heading', { name: 'Use a backup code' }).waitFor();
     await clickFillButton(site, 'Fill backup code #1');
+    await waitForFillButton(site, LOCKED_LABEL);
+    await popup.bringToFront();
+    await popup.getByLabel('Passphrase', { exact: true }).fill(PASSPHRASE);
+    await popup.getByRole('button', { name: 'Unlock' }).click();
+    await popup.getByRole('button', { name: 'Fill backup code #1' }).waitFor();
+    await site.bringToFront();
+    await clickFillButton(site, new RegExp(`^(${LOCKED_LABEL}|Fill backup code #1)$`));
     await waitForFillButton(site, 'Filled backup code #1');
     expect(await site.getByLabel('Backup code').inputValue()).toBe(codes[0]);
     await site.getByRole('button', { name: 'Verify' }).click();

@@ -3,8 +3,8 @@ import { fireEvent, render, screen, waitFor } from '@testing-library/preact';
 import { describe, expect, test, vi } from 'vitest';
 import { Popup } from '../../extension/src/popup/Popup';
 import { fake } from './fake-browser';
-import { errorReply, fakeServer } from './fake-server';
-import { codeUsedEvent, configuredBrowser, me } from './fixtures';
+import { errorReply, fakeServer, SERVER } from './fake-server';
+import { ALICE, codeUsedEvent, configuredBrowser, me } from './fixtures';
 import { useFreshExtension } from './setup';
 
 vi.mock('webextension-polyfill', async () => (await import('./fake-browser')).polyfillModule);
@@ -248,5 +248,26 @@ describe('notice of backup-code use', () => {
     render(<Popup />);
     await screen.findByText('7 of 10 codes left');
     expect(screen.queryByRole('heading', { name: /backup code was used/ })).toBeNull();
+  });
+
+  test('leaves out the codes this browser used itself', async () => {
+    await configuredBrowser({ token: 't' });
+    const recent = new Date(Date.now() - 60_000).toISOString();
+    await fake.storage.local.set({
+      'sparekey.ownCodeUses': [
+        { server: SERVER, username: 'alice', userId: ALICE.id, number: 3, at: Date.parse(recent) - 5_000 },
+      ],
+    });
+    fakeServer({
+      'GET /api/me': { body: me() },
+      'GET /api/me/events': {
+        body: { events: [codeUsedEvent(recent), codeUsedEvent(recent, { id: 'x', details: { number: 5 } })] },
+      },
+    });
+    render(<Popup />);
+    expect(await screen.findByRole('heading', { name: 'A backup code was used to sign in' })).toBeTruthy();
+    expect(screen.getByText(/^No\. 5 · /)).toBeTruthy();
+    expect(screen.queryByText(/^No\. 3 · /)).toBeNull();
+    expect(screen.queryByText(/Code No\. 3:/)).toBeNull();
   });
 });

@@ -6,8 +6,8 @@ import { Popup } from '../../extension/src/popup/Popup';
 import { browserVault } from '../../extension/src/vault';
 import type { Me } from '../../shared/api';
 import { fake } from './fake-browser';
-import { fakeServer, SERVER } from './fake-server';
-import { configuredBrowser, me } from './fixtures';
+import { errorReply, fakeServer, SERVER } from './fake-server';
+import { ALICE, configuredBrowser, me } from './fixtures';
 import { useFreshExtension } from './setup';
 
 vi.mock('webextension-polyfill', async () => (await import('./fake-browser')).polyfillModule);
@@ -27,10 +27,23 @@ function fourCodes(used: number[] = [], overrides: Partial<Me['backupCodes']> = 
   return me({ total: 4, remaining: 4 - used.length, used, generatedAt: GENERATED_AT, ...overrides });
 }
 
-async function keptInBrowser({ username = 'alice', locked = false } = {}) {
-  const kept = await browserVault().keep(CODES, PASSPHRASE, {
+async function keptInBrowser({
+  username = 'alice',
+  userId = username === 'alice' ? ALICE.id : `id-${username}`,
+  locked = false,
+  codes = CODES,
+  passphrase = PASSPHRASE,
+}: {
+  username?: string;
+  userId?: string;
+  locked?: boolean;
+  codes?: typeof CODES;
+  passphrase?: string;
+} = {}) {
+  const kept = await browserVault().keep(codes, passphrase, {
     server: SERVER,
     username,
+    userId,
     generatedAt: GENERATED_AT,
   });
   expect(kept.ok).toBe(true);
@@ -49,7 +62,11 @@ async function openAccount(status: Me = fourCodes()) {
   return server;
 }
 
-const keptRecord = () => fake.storage.local.data.get('sparekey.vault') as Record<string, unknown> | undefined;
+const keptRecords = () => (fake.storage.local.data.get('sparekey.vaults') ?? []) as Record<string, unknown>[];
+const keptRecord = (username = 'alice') => keptRecords().find((record) => record.username === username);
+/** Whether any kept set is unlocked: its key in storage.session. */
+const unlockedKeys = () =>
+  Object.keys((fake.storage.session.data.get('sparekey.vaultKeys') ?? {}) as Record<string, unknown>).length;
 const input = (label: string) => screen.getByLabelText(label) as HTMLInputElement;
 const type = (label: string, value: string) => fireEvent.input(input(label), { target: { value } });
 
@@ -168,14 +185,14 @@ describe('kept codes in the account view', () => {
     expect(input('Passphrase').getAttribute('aria-invalid')).toBe('true');
     expect(input('Passphrase').value).toBe('');
     expect(JSON.stringify(keptRecord())).toBe(before);
-    expect(fake.storage.session.data.has('sparekey.vaultKey')).toBe(false);
+    expect(unlockedKeys()).toBe(0);
 
     type('Passphrase', PASSPHRASE);
     expect(screen.queryByText('Wrong passphrase. Nothing was changed.')).toBeNull();
     fireEvent.click(screen.getByRole('button', { name: 'Unlock' }));
     const fill = await screen.findByRole('button', { name: 'Fill backup code #1' });
     await waitFor(() => expect(document.activeElement).toBe(fill));
-    expect(fake.storage.session.data.has('sparekey.vaultKey')).toBe(true);
+    expect(unlockedKeys()).toBe(1);
   });
 
   test('every /api/me the popup fetches marks spent what the server used', async () => {
@@ -241,10 +258,10 @@ describe('kept codes in the account view', () => {
   test('Lock now drops the key from memory and asks for the passphrase again', async () => {
     await keptInBrowser();
     await openAccount();
-    expect(fake.storage.session.data.has('sparekey.vaultKey')).toBe(true);
+    expect(unlockedKeys()).toBe(1);
     fireEvent.click(screen.getByRole('button', { name: 'Lock now' }));
     expect(await screen.findByText('Locked. Enter the passphrase to fill codes.')).toBeTruthy();
-    expect(fake.storage.session.data.has('sparekey.vaultKey')).toBe(false);
+    expect(unlockedKeys()).toBe(0);
     expect(screen.getByRole('button', { name: 'Unlock' })).toBeTruthy();
   });
 
@@ -259,7 +276,7 @@ describe('kept codes in the account view', () => {
     expect(await screen.findByText(/^No codes are kept in this browser/)).toBeTruthy();
     expect(screen.getByText('The kept codes were forgotten.')).toBeTruthy();
     expect(keptRecord()).toBeUndefined();
-    expect(fake.storage.session.data.has('sparekey.vaultKey')).toBe(false);
+    expect(unlockedKeys()).toBe(0);
   });
 
   test('when every kept code is spent it says none are left and points to a new set', async () => {
@@ -279,11 +296,25 @@ describe('kept codes in the account view', () => {
     expect(keptRecord()).toMatchObject({ stale: true });
   });
 
-  test('codes kept for another account are named, not offered', async () => {
+  test('bob signed in sees neither alice’s kept codes nor a way to fill or forget them', async () => {
     await keptInBrowser({ username: 'bob' });
     await openAccount();
-    expect(await screen.findByText('The kept codes belong to bob on sparekey.example.')).toBeTruthy();
+    expect(await screen.findByText(/^No codes are kept in this browser/)).toBeTruthy();
+    expect(screen.queryByText(/bob/)).toBeNull();
     expect(screen.queryByRole('button', { name: /Fill backup code/ })).toBeNull();
+    expect(screen.queryByRole('button', { name: 'Forget kept codes' })).toBeNull();
+    expect(screen.queryByLabelText('Passphrase')).toBeNull();
+  });
+
+  test('a code the server reports used that this browser did not fill is said', async () => {
+    await keptInBrowser();
+    await openAccount(fourCodes([3]));
+    expect(
+      await screen.findByText(
+        'Used outside this browser: #3. If that was not you, change your password and generate a new set.',
+      ),
+    ).toBeTruthy();
+    expect(screen.getByRole('button', { name: 'Fill backup code #1' })).toBeTruthy();
   });
 
   test('the idle time: out of range is refused at the field; a whole number is saved', async () => {
@@ -305,5 +336,154 @@ describe('kept codes in the account view', () => {
     // The running lock moves with it.
     const when = fake.alarms.created.get('sparekey-vault-idle')?.when ?? 0;
     expect(when - Date.now()).toBeGreaterThan(29 * 60_000);
+  });
+});
+
+describe('kept codes while signed out', () => {
+  const SIGNED_IN = {
+    token: 'session-1',
+    user: { id: ALICE.id, username: 'alice', role: 'user' },
+    backupCodes: { remaining: 3 },
+  };
+
+  /** The popup with no session: the server answers only the sign-in calls it is given. */
+  async function openSignedOut(routes: Parameters<typeof fakeServer>[0] = {}) {
+    await configuredBrowser();
+    const server = fakeServer(routes);
+    render(<Popup />);
+    await screen.findByRole('heading', { name: 'Sign in' });
+    return server;
+  }
+
+  test('the card comes before the sign-in form, and the passphrase alone unlocks it: no request', async () => {
+    await keptInBrowser({ locked: true });
+    const server = await openSignedOut();
+    expect(await screen.findByText('Kept for alice on sparekey.example.')).toBeTruthy();
+    const card = screen.getByRole('region', { name: 'Autofill' });
+    const signIn = screen.getByRole('heading', { name: 'Sign in' });
+    expect(card.compareDocumentPosition(signIn) & Node.DOCUMENT_POSITION_FOLLOWING).toBeTruthy();
+    expect(screen.getByText('4 of 4 kept codes unused')).toBeTruthy();
+
+    type('Passphrase', PASSPHRASE);
+    fireEvent.click(screen.getByRole('button', { name: 'Unlock' }));
+    expect(await screen.findByRole('button', { name: 'Fill backup code #1' })).toBeTruthy();
+    expect(screen.getByRole('button', { name: 'Lock now' })).toBeTruthy();
+    expect(screen.getByRole('button', { name: 'Forget kept codes' })).toBeTruthy();
+    expect(server.calls).toEqual([]);
+
+    fake.tabs.active = SIGN_IN_TAB;
+    fake.tabs.sendMessage.mockResolvedValueOnce({ filled: true, number: 1 });
+    fireEvent.click(screen.getByRole('button', { name: 'Fill backup code #1' }));
+    expect(await screen.findByText('Filled backup code #1')).toBeTruthy();
+    expect(fake.tabs.sendMessage).toHaveBeenCalledWith(5, { type: AUTOFILL_TRIGGER }, { frameId: 0 });
+    expect(server.calls).toEqual([]);
+  });
+
+  test('two accounts keeping a set each get a card each, forgotten one at a time', async () => {
+    await keptInBrowser({ locked: true });
+    await keptInBrowser({ username: 'bob', passphrase: 'bob passphrase', locked: true });
+    await openSignedOut();
+    expect(await screen.findByText('Kept for alice on sparekey.example.')).toBeTruthy();
+    expect(screen.getByText('Kept for bob on sparekey.example.')).toBeTruthy();
+    expect(screen.getAllByRole('region', { name: 'Autofill' })).toHaveLength(2);
+
+    fireEvent.click(screen.getAllByRole('button', { name: 'Forget kept codes' })[1] as HTMLElement);
+    fireEvent.click(screen.getByRole('button', { name: 'Forget' }));
+    expect(await screen.findByText('The kept codes were forgotten.')).toBeTruthy();
+    await waitFor(() => expect(screen.queryByText('Kept for bob on sparekey.example.')).toBeNull());
+    expect(keptRecords().map((record) => record.username)).toEqual(['alice']);
+  });
+
+  test('the popup’s own sign-in fills the backup-code step from the kept set; the fill is this browser’s own use', async () => {
+    await keptInBrowser();
+    const server = await openSignedOut({
+      'POST /api/auth/login': {
+        body: { status: 'mfa_required', mfaToken: 'mfa-1', methods: ['totp', 'backup_code'] },
+      },
+      'POST /api/auth/mfa': { body: SIGNED_IN },
+      'GET /api/me': { body: fourCodes([1]) },
+      'GET /api/me/events': { body: { events: [] } },
+    });
+    type('Username', 'alice');
+    type('Password', 'correct horse');
+    fireEvent.click(screen.getByRole('button', { name: 'Sign in' }));
+    await screen.findByLabelText('Authenticator code');
+    // Only at the backup-code step.
+    expect(screen.queryByRole('button', { name: /Use kept backup code/ })).toBeNull();
+    fireEvent.click(screen.getByRole('button', { name: 'Use a backup code' }));
+    fireEvent.click(await screen.findByRole('button', { name: 'Use kept backup code #1' }));
+    await waitFor(() => expect(input('Backup code').value).toBe(CODES[0]?.code));
+    fireEvent.click(screen.getByRole('button', { name: 'Verify' }));
+    expect(await screen.findByText('3 of 4 kept codes unused')).toBeTruthy();
+
+    expect(server.callsTo('POST', '/api/auth/mfa')[0]?.body).toEqual({
+      mfaToken: 'mfa-1',
+      method: 'backup_code',
+      code: CODES[0]?.code,
+    });
+    expect(keptRecord()).toMatchObject({ spent: [1], usedElsewhere: [] });
+    expect(await browserVault().ownUses()).toMatchObject([
+      { username: 'alice', userId: ALICE.id, number: 1 },
+    ]);
+  });
+
+  test('a kept code the server refuses as already used is marked, and the next one offered', async () => {
+    await keptInBrowser();
+    const server = await openSignedOut({
+      'POST /api/auth/login': {
+        body: { status: 'mfa_required', mfaToken: 'mfa-1', methods: ['backup_code'] },
+      },
+      'POST /api/auth/mfa': [
+        errorReply(409, 'code_already_used', 'This backup code was already used.'),
+        { body: SIGNED_IN },
+      ],
+      'GET /api/me': { body: fourCodes([1, 2]) },
+      'GET /api/me/events': { body: { events: [] } },
+    });
+    type('Username', 'alice');
+    type('Password', 'correct horse');
+    fireEvent.click(screen.getByRole('button', { name: 'Sign in' }));
+    fireEvent.click(await screen.findByRole('button', { name: 'Use kept backup code #1' }));
+    await waitFor(() => expect(input('Backup code').value).toBe(CODES[0]?.code));
+    fireEvent.click(screen.getByRole('button', { name: 'Verify' }));
+    expect(await screen.findByText('This backup code was already used.')).toBeTruthy();
+    expect(input('Backup code').value).toBe('');
+    await waitFor(() => expect(keptRecord()).toMatchObject({ spent: [1], usedElsewhere: [1] }));
+
+    fireEvent.click(await screen.findByRole('button', { name: 'Use kept backup code #2' }));
+    await waitFor(() => expect(input('Backup code').value).toBe(CODES[1]?.code));
+    fireEvent.click(screen.getByRole('button', { name: 'Verify' }));
+    expect(await screen.findByText('2 of 4 kept codes unused')).toBeTruthy();
+    expect(
+      server.callsTo('POST', '/api/auth/mfa').map((call) => (call.body as { code: string }).code),
+    ).toEqual([CODES[0]?.code, CODES[1]?.code]);
+  });
+
+  test('locked at the sign-in’s backup-code step, it says to unlock above; a code typed by hand is noted as own', async () => {
+    await keptInBrowser({ locked: true });
+    await keptInBrowser({ username: 'bob', passphrase: 'bob passphrase' });
+    await openSignedOut({
+      'POST /api/auth/login': {
+        body: { status: 'mfa_required', mfaToken: 'mfa-1', methods: ['backup_code'] },
+      },
+      'POST /api/auth/mfa': { body: SIGNED_IN },
+      'GET /api/me': { body: fourCodes([2]) },
+      'GET /api/me/events': { body: { events: [] } },
+    });
+    type('Username', 'alice');
+    type('Password', 'correct horse');
+    fireEvent.click(screen.getByRole('button', { name: 'Sign in' }));
+    // bob's set is unlocked, but alice signs in: hers is the only one offered, and it is locked.
+    expect(
+      await screen.findByText('Your kept backup codes are locked: unlock them above to fill one here.'),
+    ).toBeTruthy();
+    expect(screen.queryByRole('button', { name: /Use kept backup code/ })).toBeNull();
+    type('Backup code', CODES[1]?.code ?? '');
+    fireEvent.click(screen.getByRole('button', { name: 'Verify' }));
+    await screen.findByText('You signed in with a backup code. Codes left: 3.');
+    expect(await browserVault().ownUses()).toMatchObject([
+      { username: 'alice', userId: ALICE.id, number: null },
+    ]);
+    expect(screen.queryByText(/bob/)).toBeNull();
   });
 });

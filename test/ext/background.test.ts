@@ -8,7 +8,7 @@ import { sha256Hex } from '../../extension/src/digest';
 import { browserVault } from '../../extension/src/vault';
 import { EXTENSION_ORIGIN, fake, resetFakeBrowser } from './fake-browser';
 import { errorReply, fakeServer, SERVER } from './fake-server';
-import { codeUsedEvent, configuredBrowser, me } from './fixtures';
+import { ALICE, codeUsedEvent, configuredBrowser, me } from './fixtures';
 
 vi.mock('webextension-polyfill', async () => (await import('./fake-browser')).polyfillModule);
 
@@ -147,6 +147,42 @@ describe('status polling', () => {
     expect(fake.notifications.create).toHaveBeenCalledTimes(1);
   });
 
+  test('a code this browser filled is not announced; one used elsewhere still is', async () => {
+    await configuredBrowser({ token: 't' });
+    const kept = await browserVault().keep(
+      [1, 2, 3].map((number) => ({
+        number,
+        code: ['7K3QX-M2D9P', 'A1B2C-D3E4F', 'GHJKM-NPQRS'][number - 1] as string,
+      })),
+      'a long passphrase',
+      { server: SERVER, username: 'alice', userId: ALICE.id },
+    );
+    expect(kept.ok).toBe(true);
+    expect(await browserVault().takeNext(SERVER, { username: 'alice' })).toMatchObject({ number: 1 });
+    const since = new Date(Date.now() - 60_000).toISOString();
+    await fake.storage.local.set({ codeUseNotifiedAt: since });
+    const ownUse = codeUsedEvent(new Date(Date.now() + 1000).toISOString(), {
+      details: { number: 1, remaining: 2 },
+    });
+    const server = fakeServer({
+      'GET /api/me': { body: me() },
+      'GET /api/me/events': { body: { events: [ownUse] } },
+    });
+    registerCodeUseWatch();
+    await fireAlarm('sparekey-poll');
+    expect(fake.notifications.create).not.toHaveBeenCalled();
+    // Seen: the mark moves past it all the same.
+    expect(fake.storage.local.data.get('codeUseNotifiedAt')).toBe(ownUse.at);
+
+    const foreign = codeUsedEvent(new Date(Date.now() + 2000).toISOString(), { id: 'foreign' });
+    server.on('GET /api/me/events', { body: { events: [foreign, ownUse] } });
+    await fireAlarm('sparekey-poll');
+    expect(fake.notifications.create).toHaveBeenCalledTimes(1);
+    const [, options] = fake.notifications.create.mock.calls[0] as [string, Record<string, string>];
+    expect(options.message).toMatch(/^No\. 3 · /);
+    expect(options.message).not.toMatch(/more/);
+  });
+
   test('polls tell the server they are the background, so an idle session still ends', async () => {
     await configuredBrowser({ token: 't' });
     const server = fakeServer({
@@ -217,7 +253,11 @@ describe('autofill in the background', () => {
     await import('../../extension/src/background/index');
     await fireAlarm('sparekey-poll');
     await vi.waitFor(async () =>
-      expect(await browserVault().status()).toMatchObject({ used: [1, 2], remaining: 2, next: 3 }),
+      expect(await browserVault().setFor(SERVER, { username: 'alice' })).toMatchObject({
+        used: [1, 2],
+        remaining: 2,
+        next: 3,
+      }),
     );
     // And the content script is registered for the granted server.
     await vi.waitFor(() =>
@@ -240,7 +280,10 @@ describe('autofill in the background', () => {
     expect(server.callsTo('GET', '/api/me').map((call) => call.headers['X-SpareKey-Background'])).toEqual([
       '1',
     ]);
-    expect(await browserVault().status()).toMatchObject({ used: [1], awaitingSync: false });
+    expect(await browserVault().setFor(SERVER, { username: 'alice' })).toMatchObject({
+      used: [1],
+      awaitingSync: false,
+    });
   });
 
   test('saving the server address at first run registers the content script for it', async () => {

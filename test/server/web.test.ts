@@ -417,7 +417,7 @@ describe('sign-in with a backup code', () => {
   }
 
   it('switches to the backup-code form, spends a code, and /account counts it', async () => {
-    const { codes } = await aliceWithCodes();
+    const { alice, codes } = await aliceWithCodes();
     const browser = newBrowser();
     await passwordStep(browser, 'alice');
     const totpPage = await browser.get('/login/mfa');
@@ -428,8 +428,9 @@ describe('sign-in with a backup code', () => {
     // Who is signing in, for the person and for the extension (it fills only that user's kept codes).
     expect(page.html).toContain('<p class="who">Signing in as alice</p>');
     // The mark is what the extension's autofill requires: only this form of the server gets a code.
+    // The user id: the extension keeps codes per server and user id.
     expect(page.html).toContain(
-      '<form method="post" action="/login/mfa" data-username="alice" data-sparekey-form="backup_code">',
+      `<form method="post" action="/login/mfa" data-username="alice" data-sparekey-form="backup_code" data-user-id="${alice.id}">`,
     );
     expect(page.html).toContain('<label for="backup_code">Backup code</label>');
     const field = input(page.html, 'backup_code');

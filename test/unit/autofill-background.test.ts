@@ -64,6 +64,9 @@ const ORIGIN = 'https://sparekey.example:8443';
 /** The MFA step under the server URL's path. */
 const STEP = `${ORIGIN}/sk/login/mfa`;
 const PASS = 'correct horse battery';
+const ALICE = { server: SERVER_URL, username: 'alice' };
+/** What the popup sees of alice's set. */
+const alices = () => vault.setFor(SERVER_URL, ALICE);
 
 const goodSender = {
   id: 'sparekey@extension',
@@ -269,7 +272,7 @@ describe('who gets an answer', () => {
     await vault.keep(codes, PASS, { server: SERVER_URL, username: 'alice' });
     expect(await deliver({ type: AUTOFILL_STATUS }, sender)).toBeUndefined();
     expect(await deliver({ type: AUTOFILL_FILL }, sender)).toBeUndefined();
-    expect(await vault.status()).toMatchObject({ next: 1, awaitingSync: false });
+    expect(await alices()).toMatchObject({ next: 1, awaitingSync: false });
   });
 
   it('answers nothing before a server is configured', async () => {
@@ -356,7 +359,7 @@ describe('handing out codes', () => {
     expect(refused).toEqual({ ok: false, reason: 'other_user', owner: 'alice' });
     for (const { code } of codes) expect(JSON.stringify(refused)).not.toContain(code);
     // Nothing was handed out, so alice's next fill is still #1.
-    expect(await vault.status()).toMatchObject({ next: 1, awaitingSync: false });
+    expect(await alices()).toMatchObject({ next: 1, awaitingSync: false });
 
     // Locked or not, bob's page never opens the popup to unlock alice's codes.
     await vault.lock();
@@ -387,7 +390,11 @@ describe('handing out codes', () => {
   it("says the kept codes are another user's before saying they are used up", async () => {
     install();
     await vault.keep(codes, PASS, { server: SERVER_URL, username: 'alice' });
-    await vault.applyServerStatus(SERVER_URL, 'alice', { total: 4, used: [1, 2, 3, 4], generatedAt: null });
+    await vault.applyServerStatus(
+      SERVER_URL,
+      { id: 'u1', username: 'alice' },
+      { total: 4, used: [1, 2, 3, 4], generatedAt: null },
+    );
     expect(await deliver({ type: AUTOFILL_STATUS, username: 'bob' })).toEqual({
       state: 'other_user',
       owner: 'alice',
@@ -401,7 +408,57 @@ describe('handing out codes', () => {
     for (const username of [42, null, ['alice'], 'a'.repeat(257)]) {
       expect(await deliver({ type: AUTOFILL_FILL, username })).toBe('no listener answered');
     }
-    expect(await vault.status()).toMatchObject({ next: 1, awaitingSync: false });
+    expect(await alices()).toMatchObject({ next: 1, awaitingSync: false });
+  });
+
+  it('signed out, each fill moves the offer on at once: the next number, without asking the server', async () => {
+    install();
+    await vault.keep(codes, PASS, { server: SERVER_URL, username: 'alice' });
+    expect(await deliver({ type: AUTOFILL_FILL, username: 'alice' })).toMatchObject({ ok: true, number: 1 });
+    // No session: fetchMe has nothing to tell, and the local mark is what counts.
+    expect(await deliver({ type: AUTOFILL_STATUS, username: 'alice' })).toEqual({ state: 'ready', next: 2 });
+    expect(fetchMe).toHaveBeenCalledTimes(1);
+    expect(await deliver({ type: AUTOFILL_FILL, username: 'alice' })).toMatchObject({ ok: true, number: 2 });
+  });
+
+  it('with two users keeping a set on the server, the page gets the set of the user it signs in', async () => {
+    install();
+    const bobs = codes.map((c, i) => ({ ...c, code: `${'BCDFG'.charAt(i)}2345-6789${i}` }));
+    await vault.keep(codes, PASS, { server: SERVER_URL, username: 'alice', userId: 'u1' });
+    await vault.keep(bobs, 'bob passphrase', { server: SERVER_URL, username: 'bob', userId: 'u2' });
+    expect(await deliver({ type: AUTOFILL_FILL, username: 'bob', userId: 'u2' })).toEqual({
+      ok: true,
+      number: 1,
+      code: bobs[0]?.code,
+    });
+    expect(await deliver({ type: AUTOFILL_STATUS, username: 'alice', userId: 'u1' })).toEqual({
+      state: 'ready',
+      next: 1,
+    });
+    expect(await deliver({ type: AUTOFILL_FILL, username: 'alice', userId: 'u1' })).toEqual({
+      ok: true,
+      number: 1,
+      code: codes[0]?.code,
+    });
+    expect(await deliver({ type: AUTOFILL_FILL, username: 'carol' })).toEqual({
+      ok: false,
+      reason: 'other_user',
+      owner: 'alice, bob',
+    });
+    // The same name under another id (an account deleted and made again) is not the owner.
+    expect(await deliver({ type: AUTOFILL_STATUS, username: 'alice', userId: 'u9' })).toEqual({
+      state: 'other_user',
+      owner: 'alice, bob',
+    });
+  });
+
+  it('answers nothing to a user id that is not text or is far too long', async () => {
+    install();
+    await vault.keep(codes, PASS, { server: SERVER_URL, username: 'alice' });
+    for (const userId of [42, null, ['u1'], 'u'.repeat(257)]) {
+      expect(await deliver({ type: AUTOFILL_FILL, username: 'alice', userId })).toBe('no listener answered');
+    }
+    expect(await alices()).toMatchObject({ next: 1, awaitingSync: false });
   });
 
   it('locks the codes when the idle alarm fires', async () => {

@@ -216,6 +216,8 @@ describe('the fill button', () => {
 });
 
 describe('who is signing in', () => {
+  /** The fixture's user id for alice (data-user-id on the server's backup-code form). */
+  const ALICE_ID = '6f1c2c8e-0000-4000-8000-000000000001';
   /** A background keeping alice's codes, answering as the real one does for the username it is told. */
   function aliceBackground() {
     const requests: ContentRequest[] = [];
@@ -244,19 +246,20 @@ describe('who is signing in', () => {
     buttonOf(page)?.click();
     await vi.waitFor(() => expect(input(page).value).toBe(CODE));
     expect(requests).toEqual([
-      { type: AUTOFILL_STATUS, username: 'alice' },
-      { type: AUTOFILL_FILL, username: 'alice' },
+      { type: AUTOFILL_STATUS, username: 'alice', userId: ALICE_ID },
+      { type: AUTOFILL_FILL, username: 'alice', userId: ALICE_ID },
     ]);
   });
 
   it('offers no fill where someone else signs in, and says whose codes are kept', async () => {
     const page = openFixture('login-mfa.html');
     signingInAs(page, 'bob');
+    (page.doc.querySelector('form') as HTMLFormElement).dataset.userId = 'bob-id';
     const { send, requests } = aliceBackground();
     start(page.doc, send);
     await vi.waitFor(() => expect(buttonOf(page)?.textContent).toBe('Kept codes belong to alice, not bob'));
     expect(buttonOf(page)?.disabled).toBe(true);
-    expect(requests).toEqual([{ type: AUTOFILL_STATUS, username: 'bob' }]);
+    expect(requests).toEqual([{ type: AUTOFILL_STATUS, username: 'bob', userId: 'bob-id' }]);
     expect(input(page).value).toBe('');
   });
 
@@ -292,10 +295,22 @@ describe('who is signing in', () => {
   it('asks as before when the page does not say who signs in', async () => {
     const page = openFixture('login-mfa.html');
     page.doc.querySelector('form')?.removeAttribute('data-username');
+    page.doc.querySelector('form')?.removeAttribute('data-user-id');
     const { send, requests } = aliceBackground();
     start(page.doc, send);
     await vi.waitFor(() => expect(buttonOf(page)?.textContent).toBe('Fill backup code #1'));
     expect(requests).toEqual([{ type: AUTOFILL_STATUS }]);
+  });
+
+  it('sends the user id alone when the page gives no name, and trims what it says', async () => {
+    const page = openFixture('login-mfa.html');
+    const form = page.doc.querySelector('form') as HTMLFormElement;
+    form.removeAttribute('data-username');
+    form.dataset.userId = '  u-7  ';
+    const { send, requests } = aliceBackground();
+    start(page.doc, send);
+    await vi.waitFor(() => expect(buttonOf(page)?.textContent).toBe('Fill backup code #1'));
+    expect(requests).toEqual([{ type: AUTOFILL_STATUS, userId: 'u-7' }]);
   });
 });
 

@@ -18,7 +18,13 @@ describe('the /login fixtures', () => {
     ['login-mfa.html', 'backup_code'],
     ['login-mfa-totp.html', 'totp'],
   ] as const)('%s is what the server renders for the %s step today', async (name, method) => {
-    const rendered = await mfaPage({ csrf: 'CSRF-TOKEN', method, username: 'alice', backupAllowed: true });
+    const rendered = await mfaPage({
+      csrf: 'CSRF-TOKEN',
+      method,
+      username: 'alice',
+      userId: '6f1c2c8e-0000-4000-8000-000000000001',
+      backupAllowed: true,
+    });
     const fixture = readFileSync(resolve(import.meta.dirname, '../fixtures/autofill', name), 'utf8');
     expect(markup(fixture)).toContain('<form');
     expect(markup(fixture)).toBe(markup(String(rendered)));
@@ -31,7 +37,13 @@ describe('who the MFA step is for', () => {
     async (method) => {
       // The API refuses such names, but the page must not trust the store to have done so.
       const page = String(
-        await mfaPage({ csrf: 'CSRF-TOKEN', method, username: '<b>"bob"</b>&', backupAllowed: true }),
+        await mfaPage({
+          csrf: 'CSRF-TOKEN',
+          method,
+          username: '<b>"bob"</b>&',
+          userId: 'b0b',
+          backupAllowed: true,
+        }),
       );
       expect(page).toContain('<p class="who">Signing in as &lt;b&gt;&quot;bob&quot;&lt;/b&gt;&amp;</p>');
       expect(page).toContain('data-username="&lt;b&gt;&quot;bob&quot;&lt;/b&gt;&amp;"');

@@ -17,6 +17,13 @@ const SERVER = 'https://sparekey.example:8443';
 const OWNER = { server: `${SERVER}/account`, username: 'alice', generatedAt: '2025-01-01T00:00:00.000Z' };
 const PASS = 'correct horse battery';
 const MINUTE = 60_000;
+/** Alice's account, as the popup and the pages name it. */
+const ALICE = { server: SERVER, username: 'alice' };
+const ALICE_USER = { id: 'u-alice', username: 'alice' };
+/** The stored sets, and the first of them. */
+const records = () => local.data.get('sparekey.vaults') as Record<string, unknown>[];
+const firstRecord = <T>() => records()[0] as T;
+const sessionKeys = () => session.data.get('sparekey.vaultKeys') as Record<string, { key: string }>;
 
 function makeCodes(n: number) {
   return Array.from({ length: n }, (_, i) => {
@@ -44,7 +51,7 @@ describe('keeping and taking codes', () => {
     const codes = makeCodes(4);
     const kept = await vault.keep(codes, PASS, OWNER);
     expect(kept.ok).toBe(true);
-    expect(await vault.status()).toMatchObject({
+    expect(await vault.setFor(SERVER, ALICE)).toMatchObject({
       state: 'unlocked',
       server: SERVER,
       username: 'alice',
@@ -55,7 +62,7 @@ describe('keeping and taking codes', () => {
 
     const first = await vault.takeNext(SERVER);
     const second = await vault.takeNext(`${SERVER}/login`);
-    expect(first).toEqual({ ok: true, number: 1, code: codes[0]?.code, remaining: 4 });
+    expect(first).toEqual({ ok: true, number: 1, code: codes[0]?.code, remaining: 3 });
     expect(second).toMatchObject({ ok: true, number: 2, code: codes[1]?.code });
   });
 
@@ -64,7 +71,7 @@ describe('keeping and taking codes', () => {
     await vault.keep(codes, PASS, OWNER);
     await vault.takeNext(SERVER);
     const stored = local.dump() + session.dump();
-    expect(stored).toContain('sparekey.vault');
+    expect(stored).toContain('sparekey.vaults');
     for (const { code } of codes) {
       const canonical = normalizeCode(code) ?? '';
       for (const form of [code, canonical, code.toLowerCase(), canonical.toLowerCase()]) {
@@ -77,7 +84,7 @@ describe('keeping and taking codes', () => {
 
   it('never writes the unlocked key to storage.local', async () => {
     await vault.keep(makeCodes(2), PASS, OWNER);
-    const sessionKey = (session.data.get('sparekey.vaultKey') as { key: string }).key;
+    const sessionKey = Object.values(sessionKeys())[0]?.key as string;
     expect(sessionKey).toMatch(/^[A-Za-z0-9+/]{43}=$/);
     expect(local.dump()).not.toContain(sessionKey);
   });
@@ -85,12 +92,12 @@ describe('keeping and taking codes', () => {
   it('seals the same codes differently each time (fresh salt and IV)', async () => {
     const codes = makeCodes(3);
     await vault.keep(codes, PASS, OWNER);
-    const a = local.data.get('sparekey.vault') as {
+    const a = firstRecord<{
       kdf: { salt: string };
       cipher: { iv: string; data: string };
-    };
+    }>();
     await vault.keep(codes, PASS, OWNER);
-    const b = local.data.get('sparekey.vault') as typeof a;
+    const b = firstRecord<typeof a>();
     expect(b.kdf.salt).not.toBe(a.kdf.salt);
     expect(b.cipher.iv).not.toBe(a.cipher.iv);
     expect(b.cipher.data).not.toBe(a.cipher.data);
@@ -110,14 +117,14 @@ describe('keeping and taking codes', () => {
     });
     expect(local.data.size).toBe(0);
     expect(session.data.size).toBe(0);
-    expect(await vault.status()).toEqual({ state: 'empty', idleMinutes: 15 });
+    expect(await vault.setFor(SERVER, ALICE)).toEqual({ state: 'empty' });
   });
 
   it('hands out nothing for another server', async () => {
     await vault.keep(makeCodes(2), PASS, OWNER);
     expect(await vault.takeNext('https://evil.example')).toEqual({ ok: false, reason: 'other_server' });
     expect(await vault.takeNext('https://sparekey.example')).toEqual({ ok: false, reason: 'other_server' });
-    expect(await vault.status()).toMatchObject({ state: 'unlocked', next: 1 });
+    expect(await vault.setFor(SERVER, ALICE)).toMatchObject({ state: 'unlocked', next: 1 });
   });
 
   it('gives two simultaneous requests two different codes', async () => {
@@ -133,9 +140,9 @@ describe('locking', () => {
     await vault.lock();
     const before = local.dump() + session.dump();
 
-    expect(await vault.unlock('wrong passphrase')).toEqual({ ok: false, reason: 'wrong_passphrase' });
+    expect(await vault.unlock(ALICE, 'wrong passphrase')).toEqual({ ok: false, reason: 'wrong_passphrase' });
     expect(local.dump() + session.dump()).toBe(before);
-    expect(await vault.status()).toMatchObject({ state: 'locked', remaining: 3 });
+    expect(await vault.setFor(SERVER, ALICE)).toMatchObject({ state: 'locked', remaining: 3 });
     expect(await vault.takeNext(SERVER)).toEqual({ ok: false, reason: 'locked' });
   });
 
@@ -147,13 +154,13 @@ describe('locking', () => {
     expect(alarms.scheduled.has(VAULT_IDLE_ALARM)).toBe(false);
     expect(await vault.takeNext(SERVER)).toEqual({ ok: false, reason: 'locked' });
 
-    const unlocked = await vault.unlock(PASS);
+    const unlocked = await vault.unlock(ALICE, PASS);
     expect(unlocked).toMatchObject({ ok: true, status: { state: 'unlocked' } });
     expect(await vault.takeNext(SERVER)).toMatchObject({ ok: true, number: 1, code: codes[0]?.code });
   });
 
   it('says when nothing is kept', async () => {
-    expect(await vault.unlock(PASS)).toEqual({ ok: false, reason: 'empty' });
+    expect(await vault.unlock(ALICE, PASS)).toEqual({ ok: false, reason: 'empty' });
     expect(await vault.takeNext(SERVER)).toEqual({ ok: false, reason: 'empty' });
   });
 
@@ -166,9 +173,9 @@ describe('locking', () => {
     expect(alarms.scheduled.get(VAULT_IDLE_ALARM)).toBe(clock + 15 * MINUTE);
 
     clock += 14 * MINUTE;
-    expect(await vault.status()).toMatchObject({ state: 'unlocked', lockAt: clock + MINUTE });
+    expect(await vault.setFor(SERVER, ALICE)).toMatchObject({ state: 'unlocked', lockAt: clock + MINUTE });
     clock += MINUTE;
-    expect(await vault.status()).toMatchObject({ state: 'locked', lockAt: null });
+    expect(await vault.setFor(SERVER, ALICE)).toMatchObject({ state: 'locked', lockAt: null });
     expect(session.data.size).toBe(0);
     expect(await vault.takeNext(SERVER)).toEqual({ ok: false, reason: 'locked' });
   });
@@ -193,7 +200,7 @@ describe('locking', () => {
     await vault.setIdleMinutes(2);
     expect(alarms.scheduled.get(VAULT_IDLE_ALARM)).toBe(clock + 2 * MINUTE);
     clock += 2 * MINUTE;
-    expect((await vault.status()).state).toBe('locked');
+    expect((await vault.setFor(SERVER, ALICE)).state).toBe('locked');
 
     await expect(vault.setIdleMinutes(0)).rejects.toThrow(RangeError);
     await expect(vault.setIdleMinutes(1.5)).rejects.toThrow(RangeError);
@@ -203,9 +210,9 @@ describe('locking', () => {
   it('does not open a new set with a key left from the replaced one', async () => {
     const other = createVault({ local, session: new MemoryArea(), alarms, now: () => clock });
     await vault.keep(makeCodes(2), PASS, OWNER);
-    const staleKey = session.data.get('sparekey.vaultKey');
+    const staleKeys = session.data.get('sparekey.vaultKeys');
     await other.keep(makeCodes(2), 'another passphrase', OWNER);
-    await session.set({ 'sparekey.vaultKey': staleKey });
+    await session.set({ 'sparekey.vaultKeys': staleKeys });
     expect(await vault.takeNext(SERVER)).toEqual({ ok: false, reason: 'locked' });
   });
 });
@@ -216,20 +223,20 @@ describe('replacing, forgetting and syncing', () => {
     await vault.takeNext(SERVER);
     const fresh = makeCodes(3);
     await vault.keep(fresh, 'new passphrase here', { ...OWNER, generatedAt: '2025-02-01T00:00:00.000Z' });
-    expect(await vault.status()).toMatchObject({ total: 3, remaining: 3, next: 1, used: [] });
+    expect(await vault.setFor(SERVER, ALICE)).toMatchObject({ total: 3, remaining: 3, next: 1, used: [] });
     expect(await vault.takeNext(SERVER)).toMatchObject({ number: 1, code: fresh[0]?.code });
 
     await vault.lock();
-    expect(await vault.unlock(PASS)).toEqual({ ok: false, reason: 'wrong_passphrase' });
-    expect((await vault.unlock('new passphrase here')).ok).toBe(true);
+    expect(await vault.unlock(ALICE, PASS)).toEqual({ ok: false, reason: 'wrong_passphrase' });
+    expect((await vault.unlock(ALICE, 'new passphrase here')).ok).toBe(true);
   });
 
   it('forgets everything', async () => {
     await vault.keep(makeCodes(2), PASS, OWNER);
-    await vault.forget();
-    expect(local.data.size).toBe(0);
+    await vault.forget(ALICE);
+    expect(records()).toEqual([]);
     expect(session.data.size).toBe(0);
-    expect(await vault.status()).toEqual({ state: 'empty', idleMinutes: 15 });
+    expect(await vault.setFor(SERVER, ALICE)).toEqual({ state: 'empty' });
     expect(await vault.takeNext(SERVER)).toEqual({ ok: false, reason: 'empty' });
   });
 
@@ -237,70 +244,297 @@ describe('replacing, forgetting and syncing', () => {
     const codes = makeCodes(4);
     await vault.keep(codes, PASS, OWNER);
     const status = { total: 4, generatedAt: OWNER.generatedAt };
-    expect(await vault.applyServerStatus(SERVER, 'alice', { ...status, used: [1, 3, 99] })).toBe(true);
-    expect(await vault.status()).toMatchObject({ remaining: 2, used: [1, 3], next: 2 });
+    expect(await vault.applyServerStatus(SERVER, ALICE_USER, { ...status, used: [1, 3, 99] })).toEqual({
+      usedElsewhere: [1, 3],
+      replaced: false,
+    });
+    expect(await vault.setFor(SERVER, ALICE)).toMatchObject({ remaining: 2, used: [1, 3], next: 2 });
 
     expect(await vault.takeNext(SERVER)).toMatchObject({ number: 2, code: codes[1]?.code });
     expect(await vault.takeNext(SERVER)).toMatchObject({ number: 4, code: codes[3]?.code });
-    await vault.applyServerStatus(SERVER, 'alice', { ...status, used: [1, 2, 3, 4] });
-    expect(await vault.status()).toMatchObject({ remaining: 0, next: null });
+    await vault.applyServerStatus(SERVER, ALICE_USER, { ...status, used: [1, 2, 3, 4] });
+    expect(await vault.setFor(SERVER, ALICE)).toMatchObject({ remaining: 0, next: null });
     expect(await vault.takeNext(SERVER)).toEqual({ ok: false, reason: 'none_left' });
   });
 
-  it('moves past a handed-out code until the server says it is still unused', async () => {
+  it('counts a filled code as used at once, until the server says it is unused and its sign-in is over', async () => {
     await vault.keep(makeCodes(3), PASS, OWNER);
-    expect(await vault.takeNext(SERVER)).toMatchObject({ number: 1 });
-    expect(await vault.status()).toMatchObject({ next: 2, remaining: 3 });
-    await vault.applyServerStatus(SERVER, 'alice', { total: 3, generatedAt: OWNER.generatedAt, used: [] });
+    expect(await vault.takeNext(SERVER)).toMatchObject({ number: 1, remaining: 2 });
+    expect(await vault.setFor(SERVER, ALICE)).toMatchObject({ next: 2, remaining: 2, awaitingSync: true });
+    const unused = { total: 3, generatedAt: OWNER.generatedAt, used: [] };
+    // A sync while the sign-in may still be under way leaves the fill marked.
+    clock += 9 * MINUTE;
+    await vault.applyServerStatus(SERVER, ALICE_USER, unused);
+    expect(await vault.setFor(SERVER, ALICE)).toMatchObject({ next: 2, awaitingSync: true });
+    // Past the life of a sign-in, the server is the truth: #1 was never submitted.
+    clock += MINUTE;
+    await vault.applyServerStatus(SERVER, ALICE_USER, unused);
+    expect(await vault.setFor(SERVER, ALICE)).toMatchObject({ next: 1, remaining: 3, awaitingSync: false });
     expect(await vault.takeNext(SERVER)).toMatchObject({ number: 1 });
   });
 
-  it('re-offers a handed-out code only when every other one is spent', async () => {
+  it('offers none when every code left was filled, even offline', async () => {
     await vault.keep(makeCodes(2), PASS, OWNER);
-    await vault.applyServerStatus(SERVER, 'alice', { total: 2, generatedAt: OWNER.generatedAt, used: [1] });
+    await vault.applyServerStatus(SERVER, ALICE_USER, {
+      total: 2,
+      generatedAt: OWNER.generatedAt,
+      used: [1],
+    });
     expect(await vault.takeNext(SERVER)).toMatchObject({ number: 2 });
-    expect(await vault.takeNext(SERVER)).toMatchObject({ number: 2 });
+    expect(await vault.takeNext(SERVER)).toEqual({ ok: false, reason: 'none_left' });
+    expect(await vault.setFor(SERVER, ALICE)).toMatchObject({ remaining: 0, next: null });
   });
 
   it('ignores a status about another user or server', async () => {
     await vault.keep(makeCodes(2), PASS, OWNER);
     const used = { total: 2, generatedAt: OWNER.generatedAt, used: [1, 2] };
-    expect(await vault.applyServerStatus(SERVER, 'bob', used)).toBe(false);
-    expect(await vault.applyServerStatus('https://other.example', 'alice', used)).toBe(false);
-    expect(await vault.status()).toMatchObject({ remaining: 2, next: 1 });
+    expect(await vault.applyServerStatus(SERVER, { id: 'u-bob', username: 'bob' }, used)).toBeNull();
+    expect(await vault.applyServerStatus('https://other.example', ALICE_USER, used)).toBeNull();
+    expect(await vault.setFor(SERVER, ALICE)).toMatchObject({ remaining: 2, next: 1 });
   });
 
   it('treats the kept set as dead once the server has a different set or none', async () => {
     await vault.keep(makeCodes(2), PASS, OWNER);
-    await vault.applyServerStatus(SERVER, 'alice', {
+    await vault.applyServerStatus(SERVER, ALICE_USER, {
       total: 2,
       generatedAt: '2025-03-01T00:00:00.000Z',
       used: [],
     });
-    expect(await vault.status()).toMatchObject({ stale: true, remaining: 0, next: null });
+    expect(await vault.setFor(SERVER, ALICE)).toMatchObject({ stale: true, remaining: 0, next: null });
     expect(await vault.takeNext(SERVER)).toEqual({ ok: false, reason: 'none_left' });
 
     await vault.keep(makeCodes(2), PASS, OWNER);
-    await vault.applyServerStatus(SERVER, 'alice', { total: 0, generatedAt: null, used: [] });
-    expect(await vault.status()).toMatchObject({ stale: true, remaining: 0 });
+    await vault.applyServerStatus(SERVER, ALICE_USER, { total: 0, generatedAt: null, used: [] });
+    expect(await vault.setFor(SERVER, ALICE)).toMatchObject({ stale: true, remaining: 0 });
   });
 });
 
 describe('tampered storage', () => {
   it('refuses a record whose KDF cost was lowered', async () => {
     await vault.keep(makeCodes(2), PASS, OWNER);
-    const record = local.data.get('sparekey.vault') as { kdf: { iterations: number } };
+    const record = firstRecord<{ kdf: { iterations: number } }>();
     record.kdf.iterations = 1000;
-    expect(await vault.status()).toEqual({ state: 'empty', idleMinutes: 15 });
+    expect(await vault.setFor(SERVER, ALICE)).toEqual({ state: 'empty' });
     expect(await vault.takeNext(SERVER)).toEqual({ ok: false, reason: 'empty' });
   });
 
   it('hands out nothing once the numbers bound to the ciphertext were rewritten', async () => {
     await vault.keep(makeCodes(2), PASS, OWNER);
-    const record = local.data.get('sparekey.vault') as { numbers: number[] };
+    const record = firstRecord<{ numbers: number[] }>();
     record.numbers = [2, 1];
     expect(await vault.takeNext(SERVER)).toEqual({ ok: false, reason: 'locked' });
     await vault.lock();
-    expect(await vault.unlock(PASS)).toEqual({ ok: false, reason: 'wrong_passphrase' });
+    expect(await vault.unlock(ALICE, PASS)).toEqual({ ok: false, reason: 'wrong_passphrase' });
+  });
+});
+
+describe('one kept set per account', () => {
+  const BOB = { server: SERVER, username: 'bob' };
+  const OTHER_SERVER = 'https://other.example';
+
+  it('keeps a set for each user and server, and each fills only its own', async () => {
+    const alices = makeCodes(2);
+    const bobs = makeCodes(2);
+    const elsewhere = makeCodes(2);
+    await vault.keep(alices, PASS, { ...OWNER, userId: 'u-alice' });
+    await vault.keep(bobs, 'bob passphrase', { ...BOB, userId: 'u-bob' });
+    await vault.keep(elsewhere, 'third passphrase', { server: OTHER_SERVER, username: 'alice' });
+    expect((await vault.list()).map((set) => [set.server, set.username])).toEqual([
+      [SERVER, 'alice'],
+      [SERVER, 'bob'],
+      [OTHER_SERVER, 'alice'],
+    ]);
+    expect((await vault.list(SERVER)).map((set) => set.username)).toEqual(['alice', 'bob']);
+
+    expect(await vault.takeNext(SERVER, { username: 'bob' })).toMatchObject({
+      number: 1,
+      code: bobs[0]?.code,
+    });
+    expect(await vault.takeNext(SERVER, { username: 'Alice' })).toMatchObject({
+      number: 1,
+      code: alices[0]?.code,
+    });
+    expect(await vault.takeNext(OTHER_SERVER, { username: 'alice' })).toMatchObject({
+      code: elsewhere[0]?.code,
+    });
+    expect(await vault.takeNext(SERVER, { username: 'carol' })).toEqual({
+      ok: false,
+      reason: 'other_user',
+      owner: 'alice, bob',
+    });
+    // A page that names no one gets nothing where two users keep a set.
+    expect(await vault.takeNext(SERVER)).toEqual({ ok: false, reason: 'other_user', owner: 'alice, bob' });
+    expect(await vault.setFor(SERVER, { username: 'carol' })).toEqual({
+      state: 'other_user',
+      owner: 'alice, bob',
+    });
+  });
+
+  it('tells users apart by id when both sides know it: a new account of the same name gets nothing', async () => {
+    await vault.keep(makeCodes(2), PASS, { ...OWNER, userId: 'u-alice' });
+    expect(await vault.takeNext(SERVER, { username: 'alice', userId: 'u-new-alice' })).toEqual({
+      ok: false,
+      reason: 'other_user',
+      owner: 'alice',
+    });
+    expect(await vault.takeNext(SERVER, { username: 'alice', userId: 'u-alice' })).toMatchObject({
+      number: 1,
+    });
+  });
+
+  it('a new set replaces only its own account’s; locking, unlocking and forgetting touch one set', async () => {
+    await vault.keep(makeCodes(2), PASS, OWNER);
+    await vault.keep(makeCodes(2), 'bob passphrase', BOB);
+    await vault.keep(makeCodes(3), 'alice new passphrase', {
+      ...OWNER,
+      generatedAt: '2025-02-01T00:00:00.000Z',
+    });
+    expect((await vault.list()).map((set) => [set.username, set.total])).toEqual([
+      ['bob', 2],
+      ['alice', 3],
+    ]);
+    expect(Object.keys(sessionKeys())).toHaveLength(2);
+
+    await vault.lock(BOB);
+    expect(await vault.setFor(SERVER, BOB)).toMatchObject({ state: 'locked' });
+    expect(await vault.setFor(SERVER, ALICE)).toMatchObject({ state: 'unlocked' });
+    expect(await vault.unlock(BOB, 'alice new passphrase')).toEqual({
+      ok: false,
+      reason: 'wrong_passphrase',
+    });
+    expect(await vault.unlock(BOB, 'bob passphrase')).toMatchObject({
+      ok: true,
+      status: { username: 'bob' },
+    });
+
+    await vault.forget(BOB);
+    expect((await vault.list()).map((set) => set.username)).toEqual(['alice']);
+    expect(Object.keys(sessionKeys())).toHaveLength(1);
+    expect(await vault.unlock(BOB, 'bob passphrase')).toEqual({ ok: false, reason: 'empty' });
+    await vault.lock();
+    expect(session.data.size).toBe(0);
+  });
+
+  it('migrates the single record of an earlier version on read, unlocked by the same passphrase', async () => {
+    const codes = makeCodes(4);
+    await vault.keep(codes, PASS, OWNER);
+    await vault.lock();
+    const {
+      userId: _id,
+      filled: _f,
+      usedElsewhere: _e,
+      v: _v,
+      ...shared
+    } = firstRecord<Record<string, unknown>>();
+    local.data.delete('sparekey.vaults');
+    await local.set({ 'sparekey.vault': { ...shared, v: 1, spent: [1], pending: [2] } });
+
+    expect(await vault.setFor(SERVER, ALICE)).toMatchObject({
+      state: 'locked',
+      username: 'alice',
+      userId: null,
+      used: [1],
+      next: 3,
+      awaitingSync: true,
+    });
+    expect(local.data.has('sparekey.vault')).toBe(false);
+    expect(records()).toHaveLength(1);
+    expect((await vault.unlock(ALICE, PASS)).ok).toBe(true);
+    expect(await vault.takeNext(SERVER, { username: 'alice' })).toMatchObject({
+      number: 3,
+      code: codes[2]?.code,
+    });
+
+    // The first session tells whose it is; from then on the id decides.
+    clock += 11 * MINUTE;
+    await vault.applyServerStatus(SERVER, ALICE_USER, {
+      total: 4,
+      generatedAt: OWNER.generatedAt,
+      used: [1, 2, 3],
+    });
+    expect(await vault.setFor(SERVER, ALICE)).toMatchObject({
+      userId: 'u-alice',
+      next: 4,
+      usedElsewhere: [],
+    });
+    expect(await vault.takeNext(SERVER, { username: 'alice', userId: 'u-other' })).toMatchObject({
+      reason: 'other_user',
+    });
+  });
+
+  it('leaves an old record that does not check out alone, and reads as empty', async () => {
+    await local.set({ 'sparekey.vault': { v: 1, server: SERVER, username: 'alice' } });
+    expect(await vault.list()).toEqual([]);
+    expect(await vault.setFor(SERVER, ALICE)).toEqual({ state: 'empty' });
+  });
+});
+
+describe('reconciling with the server', () => {
+  const status = (used: number[], generatedAt = OWNER.generatedAt) => ({ total: 4, generatedAt, used });
+
+  it('a code used elsewhere is said, apart from the ones this browser filled', async () => {
+    await vault.keep(makeCodes(4), PASS, OWNER);
+    await vault.takeNext(SERVER, { username: 'alice' });
+    expect(await vault.applyServerStatus(SERVER, ALICE_USER, status([1, 3]))).toEqual({
+      usedElsewhere: [3],
+      replaced: false,
+    });
+    expect(await vault.setFor(SERVER, ALICE)).toMatchObject({
+      used: [1, 3],
+      usedElsewhere: [3],
+      next: 2,
+      awaitingSync: false,
+    });
+    // Told once: the next sync finds nothing new.
+    expect(await vault.applyServerStatus(SERVER, ALICE_USER, status([1, 3]))).toEqual({
+      usedElsewhere: [],
+      replaced: false,
+    });
+    expect(await vault.setFor(SERVER, ALICE)).toMatchObject({ usedElsewhere: [3] });
+  });
+
+  it('a new set generated elsewhere makes the kept one stale, offering nothing', async () => {
+    await vault.keep(makeCodes(4), PASS, OWNER);
+    expect(
+      await vault.applyServerStatus(SERVER, ALICE_USER, status([1], '2025-05-05T00:00:00.000Z')),
+    ).toEqual({
+      usedElsewhere: [],
+      replaced: true,
+    });
+    expect(await vault.setFor(SERVER, ALICE)).toMatchObject({ stale: true, next: null, used: [] });
+  });
+
+  it('a filled code the server refused as already used is spent elsewhere, and the next one is offered', async () => {
+    await vault.keep(makeCodes(4), PASS, OWNER);
+    expect(await vault.takeNext(SERVER, { username: 'alice' })).toMatchObject({ number: 1 });
+    await vault.markRefused(ALICE, 1);
+    expect(await vault.setFor(SERVER, ALICE)).toMatchObject({
+      used: [1],
+      usedElsewhere: [1],
+      next: 2,
+      awaitingSync: false,
+    });
+    // A number the set does not have, or another user's set, changes nothing.
+    await vault.markRefused(ALICE, 9);
+    await vault.markRefused({ server: SERVER, username: 'bob' }, 2);
+    expect(await vault.setFor(SERVER, ALICE)).toMatchObject({ used: [1], next: 2 });
+  });
+});
+
+describe('the codes this browser used', () => {
+  it('notes each fill and each typed sign-in, per server and user, with the time', async () => {
+    await vault.keep(makeCodes(4), PASS, { ...OWNER, userId: 'u-alice' });
+    await vault.takeNext(SERVER, { username: 'alice' });
+    clock += MINUTE;
+    await vault.takeNext(SERVER, { username: 'alice' });
+    await vault.noteOwnSignIn({ server: `${SERVER}/x`, username: 'bob', userId: 'u-bob' });
+    expect(await vault.ownUses()).toEqual([
+      { server: SERVER, username: 'alice', userId: 'u-alice', number: 1, at: clock - MINUTE },
+      { server: SERVER, username: 'alice', userId: 'u-alice', number: 2, at: clock },
+      { server: SERVER, username: 'bob', userId: 'u-bob', number: null, at: clock },
+    ]);
+    // Forgetting the set keeps the record of what this browser used.
+    await vault.forget(ALICE);
+    expect(await vault.ownUses()).toHaveLength(3);
   });
 });

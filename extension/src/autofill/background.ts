@@ -9,7 +9,7 @@ import { createApi } from '../api';
 import { SERVER_URL_KEY, savedServerUrl } from '../server-url';
 import { readToken } from '../session-token';
 import { browserVault } from '../vault';
-import { originOf, sameUsername, VAULT_IDLE_ALARM, type Vault } from '../vault/vault';
+import { originOf, type SigningIn, VAULT_IDLE_ALARM, type Vault } from '../vault/vault';
 import {
   AUTOFILL_FILL,
   type ContentRequest,
@@ -59,6 +59,12 @@ async function offerUnlock(): Promise<void> {
   }
 }
 
+/** Who the content script says the page signs in; undefined when the page names no one. */
+function signingInOf({ username, userId }: ContentRequest): SigningIn | undefined {
+  if (username === undefined && userId === undefined) return undefined;
+  return { ...(username === undefined ? {} : { username }), ...(userId === undefined ? {} : { userId }) };
+}
+
 export function installAutofill(options: AutofillOptions = {}): Autofill {
   const vault = options.vault ?? browserVault();
   const serverUrl = options.serverUrl ?? savedServerUrl;
@@ -76,31 +82,30 @@ export function installAutofill(options: AutofillOptions = {}): Autofill {
 
   const applyMe = async (me: Me) => {
     const url = await serverUrl();
-    if (url) await vault.applyServerStatus(url, me.user.username, me.backupCodes);
+    if (url) await vault.applyServerStatus(url, me.user, me.backupCodes);
   };
 
-  /** `username`: who the page says is signing in; undefined when it does not say (no check then). */
-  async function status(origin: string, username: string | undefined): Promise<StatusReply> {
-    let current = await vault.status();
-    if (current.state !== 'empty' && current.server === origin && current.awaitingSync) {
-      // A code went to a page since the last sync: after that sign-in the server knows it is spent.
+  /** `who`: whom the page says is signing in; without a name, only a server's single set answers. */
+  async function status(origin: string, who: SigningIn | undefined): Promise<StatusReply> {
+    let current = await vault.setFor(origin, who);
+    if (current.state !== 'empty' && current.state !== 'other_user' && current.awaitingSync) {
+      // A code went to a page since the last sync: the server says whether it was spent, when a
+      // session lets us ask; without one, the fill's local mark already moves the offer on.
       const me = await fetchMe();
       if (me) {
         await applyMe(me);
-        current = await vault.status();
+        current = await vault.setFor(origin, who);
       }
     }
-    if (current.state === 'empty' || current.server !== origin) return { state: 'off' };
-    if (username !== undefined && !sameUsername(username, current.username)) {
-      return { state: 'other_user', owner: current.username };
-    }
+    if (current.state === 'empty') return { state: 'off' };
+    if (current.state === 'other_user') return { state: 'other_user', owner: current.owner };
     if (current.next === null) return { state: 'none_left' };
     return { state: current.state === 'unlocked' ? 'ready' : 'locked', next: current.next };
   }
 
-  async function fill(origin: string, username: string | undefined): Promise<FillReply> {
+  async function fill(origin: string, who: SigningIn | undefined): Promise<FillReply> {
     // Another user's code would fail on this page and count toward that user's lockout.
-    const taken = await vault.takeNext(origin, username);
+    const taken = await vault.takeNext(origin, who);
     if (taken.ok) return { ok: true, number: taken.number, code: taken.code };
     if (taken.reason === 'other_user') return { ok: false, reason: 'other_user', owner: taken.owner };
     if (taken.reason === 'locked') await offerUnlock();
@@ -114,7 +119,8 @@ export function installAutofill(options: AutofillOptions = {}): Autofill {
     const url = await serverUrl();
     const origin = originOf(url ?? '');
     if (!isTrustedContentSender(sender, browser.runtime.id, url) || !origin) return undefined;
-    return message.type === AUTOFILL_FILL ? fill(origin, message.username) : status(origin, message.username);
+    const who = signingInOf(message);
+    return message.type === AUTOFILL_FILL ? fill(origin, who) : status(origin, who);
   }
 
   browser.runtime.onMessage.addListener((message: unknown, sender: Runtime.MessageSender) => {

@@ -13,7 +13,7 @@ import {
   type StatusReply,
   type TriggerReply,
 } from './messages';
-import { signingInUser } from './page-user';
+import { signingIn } from './page-user';
 import { isMfaStep, serverBackupForm } from './server-step';
 import type { Translate } from './text';
 import { type VisibilityWatch, watchVisibility } from './visibility';
@@ -64,8 +64,7 @@ function asFill(reply: unknown): FillReply {
 
 /** The request about `field`, naming the user the page says is signing in, when it says. */
 function requestFor(type: ContentRequest['type'], field: CodeField): ContentRequest {
-  const username = signingInUser(field);
-  return username === undefined ? { type } : { type, username };
+  return { type, ...signingIn(field) };
 }
 
 const INERT: ContentAutofill = {

@@ -11,16 +11,16 @@ export const AUTOFILL_TRIGGER = 'sparekey:autofill:trigger';
 /** The `commands` entry in manifest.json. */
 export const FILL_COMMAND = 'fill-backup-code';
 
-/** Longer than any username the server accepts; a longer claim is not a username. */
+/** Longer than any username or user id the server gives; a longer claim is neither. */
 export const MAX_USERNAME_LENGTH = 256;
 
 /**
- * `username`: who the page says is signing in (data-username on the form), absent when it does not say.
- * The background then answers only for codes kept for that user.
+ * `username`, `userId`: who the page says is signing in (data-username, data-user-id on the form),
+ * absent when it does not say. The background then answers only for codes kept for that user.
  */
 export type ContentRequest =
-  | { type: typeof AUTOFILL_STATUS; username?: string }
-  | { type: typeof AUTOFILL_FILL; username?: string };
+  | { type: typeof AUTOFILL_STATUS; username?: string; userId?: string }
+  | { type: typeof AUTOFILL_FILL; username?: string; userId?: string };
 
 export type StatusReply =
   /** Codes kept for this server: `locked` means the popup must unlock them before a fill. */
@@ -54,8 +54,10 @@ const typeOf = (message: unknown): unknown =>
 export function isContentRequest(message: unknown): message is ContentRequest {
   const type = typeOf(message);
   if (type !== AUTOFILL_STATUS && type !== AUTOFILL_FILL) return false;
-  const { username } = message as { username?: unknown };
-  return username === undefined || (typeof username === 'string' && username.length <= MAX_USERNAME_LENGTH);
+  const { username, userId } = message as { username?: unknown; userId?: unknown };
+  const claim = (value: unknown) =>
+    value === undefined || (typeof value === 'string' && value.length <= MAX_USERNAME_LENGTH);
+  return claim(username) && claim(userId);
 }
 
 export function isTriggerRequest(message: unknown): message is TriggerRequest {

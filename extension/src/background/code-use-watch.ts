@@ -11,6 +11,9 @@ import { isSessionExpired } from '../errors';
 import { t } from '../i18n';
 import { savedServerUrl } from '../server-url';
 import { forgetToken, readToken, TOKEN_KEY } from '../session-token';
+import { browserVault } from '../vault';
+import { isOwnUse } from '../vault/own-uses';
+import { originOf } from '../vault/vault';
 
 const ALARM = 'sparekey-poll';
 const PERIOD_MINUTES = 1;
@@ -37,10 +40,15 @@ async function poll({ onMe }: CodeUseWatchOptions): Promise<void> {
       await markNotified(new Date().toISOString());
       return;
     }
-    const fresh = codeUsesAfter(events, since);
+    const uses = codeUsesAfter(events, since);
+    const newest = uses[0];
+    if (!newest) return;
+    await markNotified(newest.at);
+    // This browser's own sign-ins (a filled code, or one typed in the popup) are no intrusion.
+    const own = await browserVault().ownUses();
+    const fresh = uses.filter((event) => !isOwnUse(event, own, originOf(serverUrl) ?? ''));
     const latest = fresh[0];
     if (!latest) return;
-    await markNotified(latest.at);
     const more = fresh.length > 1 ? ` ${t('codeUseMore', fresh.length - 1)}` : '';
     await browser.notifications.create(`sparekey-code-use-${latest.id}`, {
       type: 'basic',

@@ -40,8 +40,14 @@ async function initialPhase(): Promise<Phase> {
     : { name: 'signin', serverUrl: saved, expired: null };
 }
 
+interface SessionGateProps {
+  children: (session: Session) => ComponentChildren;
+  /** Shown above the sign-in form (the popup's kept codes, which need no session). */
+  signedOut?: (serverUrl: string) => ComponentChildren;
+}
+
 /** Server set-up and sign-in, shared by the popup and the options page; renders `children` once signed in. */
-export function SessionGate({ children }: { children: (session: Session) => ComponentChildren }) {
+export function SessionGate({ children, signedOut }: SessionGateProps) {
   const [phase, setPhase] = useState<Phase>({ name: 'loading' });
 
   useEffect(() => {
@@ -95,8 +101,10 @@ export function SessionGate({ children }: { children: (session: Session) => Comp
       return (
         <div class="stack">
           {phase.expired && <Notice tone="warning">{phase.expired}</Notice>}
+          {signedOut?.(serverUrl)}
           <SignIn
             api={createApi(serverUrl)}
+            serverUrl={serverUrl}
             onSignedIn={async (signedIn) => {
               await storeToken(signedIn.token);
               setPhase({ name: 'ready', serverUrl, token: signedIn.token, signedIn });

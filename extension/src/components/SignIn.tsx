@@ -1,24 +1,28 @@
 import { useState } from 'preact/hooks';
 import type { MfaMethod, SessionResponse } from '../../../shared/api';
-import type { Api } from '../api';
+import { type Api, ApiError } from '../api';
 import { t } from '../i18n';
+import { browserVault } from '../vault';
 import { ErrorAlert } from './Alert';
 import { AuthenticatorSecret } from './AuthenticatorSecret';
 import { Field } from './Field';
+import { KeptCodeFill } from './KeptCodeFill';
 import { useSubmit } from './use-submit';
 
 type Step =
   | { name: 'credentials' }
-  | { name: 'mfa'; mfaToken: string; methods: MfaMethod[] }
+  | { name: 'mfa'; mfaToken: string; methods: MfaMethod[]; username: string }
   | { name: 'enroll'; mfaToken: string; secret: string; otpauthUri: string };
 
 interface SignInProps {
   api: Api;
   onSignedIn: (session: SessionResponse) => void;
+  /** The server signed in to: its kept backup codes are offered at the backup-code step. */
+  serverUrl?: string;
 }
 
 /** Username and password, then whichever MFA step the server asks for. */
-export function SignIn({ api, onSignedIn }: SignInProps) {
+export function SignIn({ api, onSignedIn, serverUrl }: SignInProps) {
   const [step, setStep] = useState<Step>({ name: 'credentials' });
   const restart = () => setStep({ name: 'credentials' });
 
@@ -28,6 +32,8 @@ export function SignIn({ api, onSignedIn }: SignInProps) {
         api={api}
         mfaToken={step.mfaToken}
         methods={step.methods}
+        username={step.username}
+        serverUrl={serverUrl}
         onSignedIn={onSignedIn}
         onRestart={restart}
       />
@@ -47,7 +53,12 @@ function CredentialsStep({ api, onStep, onSignedIn }: SignInProps & { onStep: (s
       const result = await api.login(username.trim(), password);
       if (result.status === 'ok') onSignedIn({ token: result.token, user: result.user });
       else if (result.status === 'mfa_required')
-        onStep({ name: 'mfa', mfaToken: result.mfaToken, methods: result.methods });
+        onStep({
+          name: 'mfa',
+          mfaToken: result.mfaToken,
+          methods: result.methods,
+          username: username.trim(),
+        });
       else onStep({ name: 'enroll', ...result });
     },
     (caught) => {
@@ -85,17 +96,38 @@ function CredentialsStep({ api, onStep, onSignedIn }: SignInProps & { onStep: (s
 interface MfaStepProps extends SignInProps {
   mfaToken: string;
   methods: MfaMethod[];
+  username: string;
   onRestart: () => void;
 }
 
-function MfaStep({ api, mfaToken, methods, onSignedIn, onRestart }: MfaStepProps) {
+function MfaStep({ api, mfaToken, methods, username, serverUrl, onSignedIn, onRestart }: MfaStepProps) {
   const [method, setMethod] = useState<MfaMethod>(methods.includes('totp') ? 'totp' : 'backup_code');
   const [code, setCode] = useState('');
+  /** The kept code's number while the field holds it as filled; null once typed over or for a typed code. */
+  const [filled, setFilled] = useState<number | null>(null);
   const other: MfaMethod = method === 'totp' ? 'backup_code' : 'totp';
   const { submit, busy, error, setError } = useSubmit(
-    async () => onSignedIn(await api.mfa(mfaToken, method, code.trim())),
+    async () => {
+      const session = await api.mfa(mfaToken, method, code.trim());
+      // A code typed by hand: this browser's own sign-in, not one to announce as a possible intrusion.
+      // A filled one was noted when it was taken.
+      if (serverUrl && method === 'backup_code' && filled === null) {
+        await browserVault()
+          .noteOwnSignIn({ server: serverUrl, username: session.user.username, userId: session.user.id })
+          .catch(() => undefined);
+      }
+      onSignedIn(session);
+    },
     (caught) => {
+      // Spent already (elsewhere, or before a sync): marked so, and the kept-code button, which follows
+      // the vault, offers the next one.
+      if (serverUrl && filled !== null && caught instanceof ApiError && caught.code === 'code_already_used') {
+        browserVault()
+          .markRefused({ server: serverUrl, username }, filled)
+          .catch(() => undefined);
+      }
       setCode('');
+      setFilled(null);
       return caught;
     },
   );
@@ -103,6 +135,7 @@ function MfaStep({ api, mfaToken, methods, onSignedIn, onRestart }: MfaStepProps
   const switchTo = (next: MfaMethod) => {
     setMethod(next);
     setCode('');
+    setFilled(null);
     setError(null);
   };
 
@@ -129,7 +162,10 @@ function MfaStep({ api, mfaToken, methods, onSignedIn, onRestart }: MfaStepProps
           label={t('backupCodeLabel')}
           hint={t('backupCodeHint')}
           value={code}
-          onValue={setCode}
+          onValue={(typed) => {
+            setCode(typed);
+            setFilled(null);
+          }}
           autocomplete="one-time-code"
           autocapitalize="characters"
           spellcheck={false}
@@ -137,6 +173,17 @@ function MfaStep({ api, mfaToken, methods, onSignedIn, onRestart }: MfaStepProps
           maxLength={16}
           required
           autoFocus
+        />
+      )}
+      {method === 'backup_code' && serverUrl && (
+        <KeptCodeFill
+          serverUrl={serverUrl}
+          username={username}
+          onFill={(number, kept) => {
+            setCode(kept);
+            setFilled(number);
+            setError(null);
+          }}
         />
       )}
       <ErrorAlert error={error} />

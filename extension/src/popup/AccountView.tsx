@@ -31,8 +31,8 @@ export function AccountView({ session }: { session: Session }) {
       const loaded = await session.api.me();
       // The kept codes learn which numbers the server has spent before anything shows them.
       await browserVault()
-        .applyServerStatus(session.serverUrl, loaded.user.username, loaded.backupCodes)
-        .catch(() => false);
+        .applyServerStatus(session.serverUrl, loaded.user, loaded.backupCodes)
+        .catch(() => null);
       setMe(loaded);
       await showCodesLeft(loaded.backupCodes);
     } catch (caught) {

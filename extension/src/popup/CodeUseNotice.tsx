@@ -10,6 +10,9 @@ import {
 } from '../code-use-events';
 import type { Session } from '../components/SessionGate';
 import { t } from '../i18n';
+import { browserVault } from '../vault';
+import { isOwnUse } from '../vault/own-uses';
+import { originOf } from '../vault/vault';
 
 interface CodeUse {
   event: AuditEvent;
@@ -25,9 +28,11 @@ export function CodeUseNotice({ session }: { session: Session }) {
 
   useEffect(() => {
     let live = true;
-    Promise.all([session.api.myEvents(), dismissedAt()])
-      .then(([{ events }, dismissed]) => {
-        const fresh = codeUsesAfter(events, dismissed);
+    Promise.all([session.api.myEvents(), dismissedAt(), browserVault().ownUses()])
+      .then(([{ events }, dismissed, own]) => {
+        // This browser's own sign-ins (a filled code, or one typed in the popup) are no intrusion.
+        const server = originOf(session.serverUrl) ?? '';
+        const fresh = codeUsesAfter(events, dismissed).filter((event) => !isOwnUse(event, own, server));
         if (live) setUses(fresh.map((event) => ({ event, earlierSet: ofEarlierSet(event, events) })));
       })
       // The notice is an extra: if events cannot be read now, the background poll retries later.

@@ -1,10 +1,19 @@
 import { useState } from 'preact/hooks';
 import { Field } from '../components/Field';
 import { t } from '../i18n';
-import { browserVault } from '../vault';
+import { type Account, browserVault } from '../vault';
 
-/** The passphrase that opens the kept codes; a wrong one is said at the field and changes nothing. */
-export function UnlockForm({ onUnlocked }: { onUnlocked: () => void | Promise<void> }) {
+/**
+ * The passphrase that opens `account`'s kept codes, in this browser alone: no server is asked, so it
+ * works signed out and offline. A wrong one is said at the field and changes nothing.
+ */
+export function UnlockForm({
+  account,
+  onUnlocked,
+}: {
+  account: Account;
+  onUnlocked: () => void | Promise<void>;
+}) {
   const [passphrase, setPassphrase] = useState('');
   const [error, setError] = useState<string | null>(null);
   const [busy, setBusy] = useState(false);
@@ -14,7 +23,7 @@ export function UnlockForm({ onUnlocked }: { onUnlocked: () => void | Promise<vo
     setBusy(true);
     setError(null);
     const result = await browserVault()
-      .unlock(passphrase)
+      .unlock(account, passphrase)
       .catch(() => null);
     // The passphrase is not kept in the page's state longer than the attempt.
     setPassphrase('');

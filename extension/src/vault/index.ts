@@ -6,9 +6,14 @@ import browser from 'webextension-polyfill';
 import { createVault, type KeyValueArea, type Vault } from './vault';
 
 export type {
+  Account,
   KeepResult,
   KeptCode,
+  KeptSet,
+  Reconciliation,
   ServerCodeStatus,
+  SetFor,
+  SigningIn,
   TakeResult,
   UnlockResult,
   Vault,

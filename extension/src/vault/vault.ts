@@ -6,16 +6,22 @@
 import { formatCode, normalizeCode } from '../../../shared/codes';
 import { deriveKeyBytes, open, PBKDF2_ITERATIONS, randomSalt, seal } from './crypto';
 import { fromBase64, toBase64 } from './encoding';
+import { OWN_USES_KEY, type OwnUse, parseOwnUses, withOwnUse } from './own-uses';
 import {
   IDLE_KEY,
-  parseRecord,
-  parseSessionKey,
-  RECORD_KEY,
-  SESSION_KEY,
+  LEGACY_RECORD_KEY,
+  migrateLegacyRecord,
+  parseRecords,
+  parseSessionKeys,
+  RECORDS_KEY,
+  SESSION_KEYS,
   type SessionKey,
   sealContext,
   type VaultRecord,
 } from './record';
+import type { Account, KeptSet as KeptSetStatus, SigningIn, Vault, VaultDeps } from './types';
+
+export type * from './types';
 
 export const VAULT_IDLE_ALARM = 'sparekey-vault-idle';
 export const DEFAULT_IDLE_MINUTES = 15;
@@ -23,98 +29,11 @@ export const MAX_IDLE_MINUTES = 24 * 60;
 /** NIST SP 800-63B's floor for memorised secrets; the KDF does the rest. */
 export const MIN_PASSPHRASE_LENGTH = 8;
 const MAX_PASSPHRASE_LENGTH = 1024;
-
-/** The slice of browser.storage.StorageArea the vault uses, so tests can pass an in-memory one. */
-export interface KeyValueArea {
-  get(key: string): Promise<Record<string, unknown>>;
-  set(items: Record<string, unknown>): Promise<void>;
-  remove(key: string): Promise<void>;
-}
-
-export interface AlarmScheduler {
-  create(name: string, info: { when: number }): Promise<void> | void;
-  clear(name: string): Promise<boolean> | Promise<void> | void;
-}
-
-export interface VaultDeps {
-  /** browser.storage.local: only sealed data goes here. */
-  local: KeyValueArea;
-  /** browser.storage.session: the unlocked key, in memory only. */
-  session: KeyValueArea;
-  alarms: AlarmScheduler;
-  now: () => number;
-}
-
-export interface KeptCode {
-  number: number;
-  code: string;
-}
-
-export interface VaultOwner {
-  /** The sync server's URL; only its origin is kept. */
-  server: string;
-  username: string;
-  /** GeneratedCodes.generatedAt: tells a later sync whether the server still has this set. */
-  generatedAt?: string | null;
-}
-
-export type VaultStatus =
-  | { state: 'empty'; idleMinutes: number }
-  | {
-      state: 'locked' | 'unlocked';
-      server: string;
-      username: string;
-      generatedAt: string | null;
-      total: number;
-      /** Kept codes the server has not reported as used; 0 when the set is stale. */
-      remaining: number;
-      used: number[];
-      /** The number the next fill would hand out, or null when none is left. */
-      next: number | null;
-      stale: boolean;
-      /** A code was handed to a page since the last sync: the server may have spent it. */
-      awaitingSync: boolean;
-      idleMinutes: number;
-      /** When the key will be dropped if nothing uses it (ms since epoch), while unlocked. */
-      lockAt: number | null;
-    };
-
-export type KeepResult =
-  | { ok: true; status: VaultStatus }
-  | { ok: false; reason: 'weak_passphrase' | 'invalid_codes' };
-export type UnlockResult =
-  | { ok: true; status: VaultStatus }
-  | { ok: false; reason: 'wrong_passphrase' | 'empty' };
-export type TakeResult =
-  | { ok: true; number: number; code: string; remaining: number }
-  | { ok: false; reason: 'empty' | 'other_server' | 'locked' | 'none_left' }
-  /** Kept for `owner`, not for the user the caller named. */
-  | { ok: false; reason: 'other_user'; owner: string };
-
-export interface ServerCodeStatus {
-  total: number;
-  used: number[];
-  generatedAt: string | null;
-}
-
-export interface Vault {
-  keep(codes: KeptCode[], passphrase: string, owner: VaultOwner): Promise<KeepResult>;
-  unlock(passphrase: string): Promise<UnlockResult>;
-  lock(): Promise<void>;
-  status(): Promise<VaultStatus>;
-  forget(): Promise<void>;
-  /**
-   * Hands out the lowest-numbered unused code for `server` and notes it as handed out; with `username`,
-   * only when the kept set is that user's (checked in the same step, so a set kept meanwhile cannot slip in).
-   */
-  takeNext(server: string, username?: string): Promise<TakeResult>;
-  /** Syncs with GET /api/me's backupCodes; false when it is not about the kept set's server and user. */
-  applyServerStatus(server: string, username: string, status: ServerCodeStatus): Promise<boolean>;
-  getIdleMinutes(): Promise<number>;
-  setIdleMinutes(minutes: number): Promise<void>;
-  /** For the idle alarm: drops the key if it has not been used for the idle time. */
-  lockIfIdle(): Promise<boolean>;
-}
+/**
+ * A filled number the server does not list as used yet may still be on its way (the user has not
+ * pressed Verify): for the life of a sign-in's MFA challenge it stays used as far as this browser knows.
+ */
+export const FILL_GRACE_MS = 10 * 60 * 1000;
 
 export function originOf(url: string): string | null {
   try {
@@ -132,15 +51,50 @@ export function sameUsername(a: string, b: string): boolean {
 
 const sorted = (numbers: Iterable<number>) => [...new Set(numbers)].sort((a, b) => a - b);
 
-/** Unspent numbers first that were not handed out yet; a handed-out one only when nothing else is left. */
+/** Numbers this browser counts as used: spent on the server, or filled since the last sync. */
+function usedLocally(record: VaultRecord): Set<number> {
+  return new Set([...record.spent, ...record.filled.map((f) => f.number)]);
+}
+
 function nextNumber(record: VaultRecord): number | null {
   if (record.stale) return null;
-  const unspent = record.numbers.filter((n) => !record.spent.includes(n)).sort((a, b) => a - b);
-  return unspent.find((n) => !record.pending.includes(n)) ?? unspent[0] ?? null;
+  const used = usedLocally(record);
+  return sorted(record.numbers).find((n) => !used.has(n)) ?? null;
 }
 
 function remainingOf(record: VaultRecord): number {
-  return record.stale ? 0 : record.numbers.filter((n) => !record.spent.includes(n)).length;
+  if (record.stale) return 0;
+  const used = usedLocally(record);
+  return record.numbers.filter((n) => !used.has(n)).length;
+}
+
+/** Whether `record` is the set of the user `who` on `origin`: by user id when both know it, else by name. */
+function belongsTo(record: VaultRecord, origin: string | null, who: SigningIn): boolean {
+  if (origin === null || record.server !== origin) return false;
+  if (record.userId !== null && who.userId !== undefined) return record.userId === who.userId;
+  return who.username !== undefined && sameUsername(record.username, who.username);
+}
+
+const accountOf = (account: Account): SigningIn => ({
+  username: account.username,
+  ...(account.userId ? { userId: account.userId } : {}),
+});
+
+type Pick1 = { kind: 'none' } | { kind: 'other'; owner: string } | { kind: 'mine'; record: VaultRecord };
+
+/** The set of `who` on `server` among `records`; without `who`, the server's only set. */
+function pickSet(records: VaultRecord[], server: string, who?: SigningIn): Pick1 {
+  const origin = originOf(server);
+  const ofServer = records.filter((r) => r.server === origin);
+  if (ofServer.length === 0) return { kind: 'none' };
+  const mine =
+    who === undefined
+      ? ofServer.length === 1
+        ? ofServer[0]
+        : undefined
+      : ofServer.find((r) => belongsTo(r, origin, who));
+  if (mine) return { kind: 'mine', record: mine };
+  return { kind: 'other', owner: ofServer.map((r) => r.username).join(', ') };
 }
 
 export function createVault(deps: VaultDeps): Vault {
@@ -152,9 +106,25 @@ export function createVault(deps: VaultDeps): Vault {
     return run;
   };
 
-  async function readRecord(): Promise<VaultRecord | null> {
-    return parseRecord((await deps.local.get(RECORD_KEY))[RECORD_KEY]);
+  /** The kept sets; the single record of an earlier version becomes the first of them, once. */
+  async function readRecords(): Promise<VaultRecord[]> {
+    const stored = (await deps.local.get(RECORDS_KEY))[RECORDS_KEY];
+    if (stored !== undefined) return parseRecords(stored);
+    const legacy = migrateLegacyRecord(
+      (await deps.local.get(LEGACY_RECORD_KEY))[LEGACY_RECORD_KEY],
+      deps.now(),
+    );
+    if (!legacy) return [];
+    await deps.local.set({ [RECORDS_KEY]: [legacy] });
+    await deps.local.remove(LEGACY_RECORD_KEY);
+    return [legacy];
   }
+
+  const writeRecords = (records: VaultRecord[]) => deps.local.set({ [RECORDS_KEY]: records });
+
+  /** `records` with `record` in its own place (same salt: the same set). */
+  const replaced = (records: VaultRecord[], record: VaultRecord) =>
+    records.map((r) => (r.kdf.salt === record.kdf.salt ? record : r));
 
   async function idleMinutes(): Promise<number> {
     const value = (await deps.local.get(IDLE_KEY))[IDLE_KEY];
@@ -163,44 +133,60 @@ export function createVault(deps: VaultDeps): Vault {
       : DEFAULT_IDLE_MINUTES;
   }
 
-  async function dropKey(): Promise<void> {
-    await deps.session.remove(SESSION_KEY);
-    await deps.alarms.clear(VAULT_IDLE_ALARM);
+  const readKeys = async () => parseSessionKeys((await deps.session.get(SESSION_KEYS))[SESSION_KEYS]);
+
+  /** Writes the keys and sets the idle alarm for the first of them to expire (none: no key, no alarm). */
+  async function writeKeys(keys: Record<string, SessionKey>): Promise<void> {
+    const entries = Object.values(keys);
+    if (entries.length === 0) {
+      await deps.session.remove(SESSION_KEYS);
+      await deps.alarms.clear(VAULT_IDLE_ALARM);
+      return;
+    }
+    await deps.session.set({ [SESSION_KEYS]: keys });
+    const first = Math.min(...entries.map((k) => k.lastActive));
+    await deps.alarms.create(VAULT_IDLE_ALARM, { when: first + (await idleMinutes()) * 60_000 });
   }
 
-  /** The live key for `record`, or null: missing, from another set, or idle too long (then dropped). */
+  async function dropKey(salt: string): Promise<void> {
+    const keys = await readKeys();
+    delete keys[salt];
+    await writeKeys(keys);
+  }
+
+  /** The live key for `record`, or null: missing, or idle too long (then dropped). */
   async function liveKey(record: VaultRecord): Promise<SessionKey | null> {
-    const key = parseSessionKey((await deps.session.get(SESSION_KEY))[SESSION_KEY]);
-    if (!key || key.salt !== record.kdf.salt) return null;
+    const key = (await readKeys())[record.kdf.salt];
+    if (!key) return null;
     if (deps.now() - key.lastActive >= (await idleMinutes()) * 60_000) {
-      await dropKey();
+      await dropKey(record.kdf.salt);
       return null;
     }
     return key;
   }
 
   async function storeKey(keyBytes: Uint8Array, salt: string): Promise<void> {
-    const lastActive = deps.now();
-    const key: SessionKey = { key: toBase64(keyBytes), salt, lastActive };
-    await deps.session.set({ [SESSION_KEY]: key });
-    await deps.alarms.create(VAULT_IDLE_ALARM, { when: lastActive + (await idleMinutes()) * 60_000 });
+    const keys = await readKeys();
+    keys[salt] = { key: toBase64(keyBytes), lastActive: deps.now() };
+    await writeKeys(keys);
   }
 
-  async function statusOf(record: VaultRecord | null): Promise<VaultStatus> {
+  async function statusOf(record: VaultRecord): Promise<KeptSetStatus> {
     const minutes = await idleMinutes();
-    if (!record) return { state: 'empty', idleMinutes: minutes };
     const key = await liveKey(record);
     return {
       state: key ? 'unlocked' : 'locked',
       server: record.server,
       username: record.username,
+      userId: record.userId,
       generatedAt: record.generatedAt,
       total: record.numbers.length,
       remaining: remainingOf(record),
       used: sorted(record.spent),
       next: nextNumber(record),
       stale: record.stale,
-      awaitingSync: record.pending.length > 0,
+      usedElsewhere: sorted(record.usedElsewhere),
+      awaitingSync: record.filled.length > 0,
       idleMinutes: minutes,
       lockAt: key ? key.lastActive + minutes * 60_000 : null,
     };
@@ -213,6 +199,18 @@ export function createVault(deps: VaultDeps): Vault {
       sealContext(record),
     );
     return plain === null ? null : new Map<number, string>(JSON.parse(plain) as [number, string][]);
+  }
+
+  async function noteOwnUse(use: OwnUse): Promise<void> {
+    const uses = parseOwnUses((await deps.local.get(OWN_USES_KEY))[OWN_USES_KEY]);
+    await deps.local.set({ [OWN_USES_KEY]: withOwnUse(uses, use) });
+  }
+
+  /** The set of `account`, looked up among the stored ones. */
+  async function findSet(account: Account) {
+    const records = await readRecords();
+    const picked = pickSet(records, account.server, accountOf(account));
+    return { records, record: picked.kind === 'mine' ? picked.record : null };
   }
 
   return {
@@ -238,22 +236,44 @@ export function createVault(deps: VaultDeps): Vault {
         const owned = { server, username: owner.username, generatedAt: owner.generatedAt ?? null, numbers };
         const sealed = await seal(keyBytes, JSON.stringify(canonical), sealContext(owned));
         const record: VaultRecord = {
-          v: 1,
+          v: 2,
           ...owned,
+          userId: owner.userId ?? null,
           spent: [],
-          pending: [],
+          filled: [],
+          usedElsewhere: [],
           stale: false,
           kdf: { name: 'PBKDF2', hash: 'SHA-256', iterations: PBKDF2_ITERATIONS, salt: toBase64(salt) },
           cipher: { name: 'AES-GCM', iv: toBase64(sealed.iv), data: toBase64(sealed.data) },
         };
-        await deps.local.set({ [RECORD_KEY]: record });
+        // One set per account: a new set of the same account replaces its old one, others stay.
+        const { records, record: old } = await findSet(owner);
+        if (old) await dropKey(old.kdf.salt);
+        await writeRecords([...records.filter((r) => r !== old), record]);
         await storeKey(keyBytes, record.kdf.salt);
         return { ok: true, status: await statusOf(record) };
       }),
 
-    unlock: (passphrase) =>
+    list: (server) =>
       exclusive(async () => {
-        const record = await readRecord();
+        const origin = server === undefined ? undefined : originOf(server);
+        const records = (await readRecords()).filter((r) => origin === undefined || r.server === origin);
+        const sets: KeptSetStatus[] = [];
+        for (const record of records) sets.push(await statusOf(record));
+        return sets;
+      }),
+
+    setFor: (server, who) =>
+      exclusive(async () => {
+        const picked = pickSet(await readRecords(), server, who);
+        if (picked.kind === 'none') return { state: 'empty' };
+        if (picked.kind === 'other') return { state: 'other_user', owner: picked.owner };
+        return statusOf(picked.record);
+      }),
+
+    unlock: (account, passphrase) =>
+      exclusive(async () => {
+        const { record } = await findSet(account);
         if (!record) return { ok: false, reason: 'empty' };
         const keyBytes = await deriveKeyBytes(passphrase, fromBase64(record.kdf.salt), record.kdf.iterations);
         // Decrypting is the passphrase check: no verifier is stored that could be attacked apart from the data.
@@ -262,25 +282,30 @@ export function createVault(deps: VaultDeps): Vault {
         return { ok: true, status: await statusOf(record) };
       }),
 
-    lock: () => exclusive(dropKey),
-
-    status: () => exclusive(async () => statusOf(await readRecord())),
-
-    forget: () =>
+    lock: (account) =>
       exclusive(async () => {
-        await deps.local.remove(RECORD_KEY);
-        await dropKey();
+        if (account === undefined) return writeKeys({});
+        const { record } = await findSet(account);
+        if (record) await dropKey(record.kdf.salt);
       }),
 
-    takeNext: (server, username) =>
+    forget: (account) =>
       exclusive(async () => {
-        const record = await readRecord();
-        if (!record) return { ok: false, reason: 'empty' };
-        if (originOf(server) !== record.server) return { ok: false, reason: 'other_server' };
+        const { records, record } = await findSet(account);
+        if (!record) return;
+        await writeRecords(records.filter((r) => r !== record));
+        await dropKey(record.kdf.salt);
+      }),
+
+    takeNext: (server, who) =>
+      exclusive(async () => {
+        const records = await readRecords();
+        if (records.length === 0) return { ok: false, reason: 'empty' };
+        const picked = pickSet(records, server, who);
+        if (picked.kind === 'none') return { ok: false, reason: 'other_server' };
         // Before the lock check: another user's sign-in must not even open the unlock popup.
-        if (username !== undefined && !sameUsername(username, record.username)) {
-          return { ok: false, reason: 'other_user', owner: record.username };
-        }
+        if (picked.kind === 'other') return { ok: false, reason: 'other_user', owner: picked.owner };
+        const { record } = picked;
         const next = nextNumber(record);
         if (next === null) return { ok: false, reason: 'none_left' };
         const key = await liveKey(record);
@@ -288,28 +313,72 @@ export function createVault(deps: VaultDeps): Vault {
         const codes = await decryptCodes(record, fromBase64(key.key));
         const code = codes?.get(next);
         if (!code) return { ok: false, reason: 'locked' };
-        record.pending = sorted([...record.pending, next]);
-        await deps.local.set({ [RECORD_KEY]: record });
-        await storeKey(fromBase64(key.key), key.salt);
+        const at = deps.now();
+        record.filled = [...record.filled, { number: next, at }];
+        await writeRecords(replaced(records, record));
+        await noteOwnUse({
+          server: record.server,
+          username: record.username,
+          userId: record.userId,
+          number: next,
+          at,
+        });
+        await storeKey(fromBase64(key.key), record.kdf.salt);
         return { ok: true, number: next, code: formatCode(code), remaining: remainingOf(record) };
       }),
 
-    applyServerStatus: (server, username, status) =>
+    markRefused: (account, number) =>
       exclusive(async () => {
-        const record = await readRecord();
-        if (!record || originOf(server) !== record.server || username !== record.username) return false;
-        const replaced =
+        const { records, record } = await findSet(account);
+        if (!record?.numbers.includes(number)) return;
+        record.spent = sorted([...record.spent, number]);
+        record.usedElsewhere = sorted([...record.usedElsewhere, number]);
+        record.filled = record.filled.filter((f) => f.number !== number);
+        await writeRecords(replaced(records, record));
+      }),
+
+    applyServerStatus: (server, user, status) =>
+      exclusive(async () => {
+        const { records, record } = await findSet({ server, username: user.username, userId: user.id });
+        if (!record) return null;
+        // A set kept before user ids were recorded learns its owner's id from the first session.
+        record.userId ??= user.id;
+        const replacedOnServer =
           status.total === 0 ||
           (record.generatedAt !== null &&
             status.generatedAt !== null &&
             status.generatedAt !== record.generatedAt);
-        record.stale = record.stale || replaced;
-        record.spent = sorted([...record.spent, ...status.used.filter((n) => record.numbers.includes(n))]);
-        // The server is the truth now: a handed-out code it does not list as used is still good.
-        record.pending = [];
-        await deps.local.set({ [RECORD_KEY]: record });
-        return true;
+        const filledHere = new Set(record.filled.map((f) => f.number));
+        const newlySpent = status.used.filter((n) => record.numbers.includes(n) && !record.spent.includes(n));
+        const elsewhere = replacedOnServer ? [] : newlySpent.filter((n) => !filledHere.has(n));
+        if (!replacedOnServer) {
+          record.spent = sorted([...record.spent, ...newlySpent]);
+          record.usedElsewhere = sorted([...record.usedElsewhere, ...elsewhere]);
+        }
+        record.stale = record.stale || replacedOnServer;
+        // The server is the truth now, except for a fill so recent that its sign-in may still be under way.
+        const now = deps.now();
+        record.filled = record.filled.filter(
+          (f) => !record.spent.includes(f.number) && now - f.at < FILL_GRACE_MS,
+        );
+        await writeRecords(replaced(records, record));
+        return { usedElsewhere: elsewhere, replaced: replacedOnServer };
       }),
+
+    noteOwnSignIn: (account) =>
+      exclusive(async () => {
+        const server = originOf(account.server);
+        if (!server) return;
+        await noteOwnUse({
+          server,
+          username: account.username,
+          userId: account.userId ?? null,
+          number: null,
+          at: deps.now(),
+        });
+      }),
+
+    ownUses: () => exclusive(async () => parseOwnUses((await deps.local.get(OWN_USES_KEY))[OWN_USES_KEY])),
 
     getIdleMinutes: idleMinutes,
 
@@ -319,19 +388,19 @@ export function createVault(deps: VaultDeps): Vault {
           throw new RangeError(`Idle time must be a whole number of minutes from 1 to ${MAX_IDLE_MINUTES}.`);
         }
         await deps.local.set({ [IDLE_KEY]: minutes });
-        const record = await readRecord();
-        const key = record && (await liveKey(record));
-        if (key) {
-          await deps.alarms.create(VAULT_IDLE_ALARM, { when: key.lastActive + minutes * 60_000 });
-        }
+        // The alarm follows the new idle time.
+        await writeKeys(await readKeys());
       }),
 
     lockIfIdle: () =>
       exclusive(async () => {
-        const record = await readRecord();
-        if (record && (await liveKey(record))) return false;
-        await dropKey();
-        return true;
+        const limit = (await idleMinutes()) * 60_000;
+        const keys = await readKeys();
+        const live = Object.fromEntries(
+          Object.entries(keys).filter(([, key]) => deps.now() - key.lastActive < limit),
+        );
+        await writeKeys(live);
+        return Object.keys(live).length === 0;
       }),
   };
 }

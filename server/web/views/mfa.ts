@@ -12,6 +12,8 @@ export interface MfaView {
   method: MfaMethod;
   /** The challenge's user: shown, and on the form for the extension, which keeps codes per user. */
   username: string;
+  /** The challenge's user id, on the backup-code form: the extension keeps codes per server and user id. */
+  userId: string;
   /** Whether to offer the backup-code form: the policy allows codes and one is left. */
   backupAllowed: boolean;
   error?: string | null;
@@ -53,7 +55,7 @@ function backupForm(v: MfaView): Html {
   return html`<h1>Use a backup code</h1>
 ${signingInAs(v)}
 <p>Enter one of the backup codes you saved. Each code works once.</p>
-<form method="post" action="/login/mfa" data-username="${v.username}" ${BACKUP_FORM_MARK}>
+<form method="post" action="/login/mfa" data-username="${v.username}" ${BACKUP_FORM_MARK} data-user-id="${v.userId}">
 ${csrfField(v.csrf)}
 ${field({
   id: 'backup_code',

@@ -2,7 +2,9 @@
  * Autofill end to end against the real server, the same in every browser (test/support/driver.ts):
  * the user keeps a set of 4 under a passphrase in the popup, then signs in on the server's /login
  * with the codes filled one by one (the inline button in its closed shadow root, clicked with the
- * real mouse, and once the popup's button), until none is left; another user's sign-in gets nothing.
+ * real mouse, and once the popup's button), until none is left. Once with the popup's session gone
+ * (as after a browser restart): the passphrase alone unlocks, and the sign-in spends exactly one code.
+ * Another user's sign-in gets nothing of hers; once he keeps his own set, each fills only their own.
  */
 import * as OTPAuth from 'otpauth';
 import { expect } from 'vitest';
@@ -83,7 +85,24 @@ export async function autofillScenario(driver: Driver): Promise<void> {
     await page.click('button', 'Sign out');
     await page.waitFor('heading', 'Sign in');
   };
-  const vault = async (page: UiPage) => (await extensionStorage(page)).local['sparekey.vault'];
+  /** The set kept for `username` in extension storage. */
+  const vault = async (page: UiPage, username = USER) =>
+    ((await extensionStorage(page)).local['sparekey.vaults'] as { username: string }[]).find(
+      (set) => set.username === username,
+    );
+  /** The numbers of `username`'s codes the server counts as used, from the audit log. */
+  const usedOnServer = async (username: string) => {
+    const admin = await call(server.url, 'POST', '/api/auth/login', {
+      body: { username: 'admin', password: server.adminPassword },
+    });
+    const events = await call(server.url, 'GET', '/api/admin/audit?limit=100&type=backup_code_used', {
+      token: admin.body.token,
+    });
+    return (events.body.events as { subject: { username: string }; details: { number: number } }[])
+      .filter((event) => event.subject.username === username)
+      .map((event) => event.details.number)
+      .sort();
+  };
 
   // --- The popup: first run (host permission), sign-in with the authenticator, a new set of 4 kept
   // under a passphrase.
@@ -160,29 +179,89 @@ export async function autofillScenario(driver: Driver): Promise<void> {
   expect(await vault(popup)).toMatchObject({ spent: [1] });
   await verifyAndSignOut(site, '2 of 4 backup codes left');
 
+  // --- The popup's session ends (as when the browser restarts: storage.session is emptied, which
+  // drops the unlocked key too). Kept codes need no session: the card shows before the sign-in form,
+  // the passphrase alone unlocks, and the sign-in spends exactly one code.
+  await popup.evaluate(async () => {
+    const api = ((globalThis as { browser?: unknown }).browser ??
+      (globalThis as { chrome?: unknown }).chrome) as {
+      storage: { session: { clear(): Promise<void> } };
+    };
+    await api.storage.session.clear();
+  });
+  await popup.reload();
+  await popup.waitFor('heading', 'Sign in');
+  await waitForText(popup, `Kept for ${USER} on ${new URL(server.url).host}.`);
+  await waitForText(popup, 'Locked. Enter the passphrase to fill codes.');
+
+  await openBackupCodeStep(site);
+  await clickFillButton(site, 'Fill backup code #3');
+  await waitForFillButton(site, LOCKED_LABEL);
+  await popup.bringToFront();
+  await popup.fill('Passphrase', PASSPHRASE);
+  await popup.click('button', 'Unlock');
+  await popup.waitFor('button', 'Fill backup code #3');
+  expect((await extensionStorage(popup)).session.sessionToken).toBeUndefined();
+  await site.bringToFront();
+  await clickFillButton(site, new RegExp(`^(${LOCKED_LABEL}|Fill backup code #3)$`));
+  await waitForFillButton(site, 'Filled backup code #3');
+  expect(await site.inputValue(BACKUP_CODE_FIELD)).toBe(codes[2]);
+  await verifyAndSignOut(site, '1 of 4 backup codes left');
+  expect(await usedOnServer(USER)).toEqual([1, 2, 3]);
+
   // --- Bob signs in on this browser: alice's kept codes are not offered to him, and none is filled.
   // A second user with codes of their own, so their sign-in offers the backup-code form.
-  await userWithCodes(server.url, server.adminPassword, OTHER, OTHER_PASSWORD);
+  const bobTotp = await userWithCodes(server.url, server.adminPassword, OTHER, OTHER_PASSWORD);
   await openBackupCodeStep(site, OTHER, OTHER_PASSWORD);
   await clickFillButton(site, `Kept codes belong to ${USER}, not ${OTHER}`);
   await new Promise((done) => setTimeout(done, 300));
   expect(await site.inputValue(BACKUP_CODE_FIELD)).toBe('');
-  // Nothing was handed out: only the two codes alice spent are marked, none is awaiting a sync.
-  expect(await vault(popup)).toMatchObject({ spent: [1, 2], pending: [] });
+  // Nothing of alice's was handed out: #4 is still hers to fill.
+  expect((await vault(popup)) as unknown).not.toMatchObject({ filled: [{ number: 4 }] });
 
-  // --- Sign-in 3 fills from the popup's button instead, into the active tab; sign-in 4 spends the last.
+  // --- Bob keeps a set of his own in the same browser (his authenticator's next step: the last was spent).
+  await popup.bringToFront();
+  await signIn(popup, OTHER, OTHER_PASSWORD);
+  await new Promise((done) => setTimeout(done, 30_000 - (Date.now() % 30_000) + 500));
+  await popup.fill('Authenticator code', bobTotp.generate());
+  await popup.click('button', 'Verify');
+  await waitForText(popup, /^No codes are kept in this browser/);
+  // Alice's set is not his to see, fill or forget.
+  expect(await popup.count('button', 'Forget kept codes')).toBe(0);
+  expect(await popup.count('button', 'Fill backup code #4')).toBe(0);
+  await popup.click('button', 'Generate a new set');
+  await popup.fill('Your password, to confirm', OTHER_PASSWORD);
+  await popup.click('button', 'Generate');
+  const bobCodes = await popup.texts('.code-grid code');
+  expect(bobCodes).toHaveLength(4);
+  await popup.check('checkbox', 'Keep these codes in this browser for autofill');
+  await popup.fill('Passphrase', 'bob kept passphrase');
+  await popup.fill('Repeat the passphrase', 'bob kept passphrase');
+  await popup.click('button', 'I have stored these codes');
+  await waitForText(popup, '4 of 4 kept codes unused');
+  await popup.click('button', 'Sign out');
+  await popup.waitFor('heading', 'Sign in');
+
+  // Each sign-in page offers only the set of the user signing in there.
+  await site.bringToFront();
+  await openBackupCodeStep(site, OTHER, OTHER_PASSWORD);
+  await clickFillButton(site, 'Fill backup code #1');
+  await waitForFillButton(site, 'Filled backup code #1');
+  expect(await site.inputValue(BACKUP_CODE_FIELD)).toBe(bobCodes[0]);
+  await site.click('button', 'Verify');
+  await site.waitFor('heading', 'Your account');
+  await waitForText(site, `Signed in as ${OTHER}`);
+  await site.click('button', 'Sign out');
+  await site.waitFor('heading', 'Sign in');
+  expect(await usedOnServer(OTHER)).toEqual([1]);
+
+  // --- Sign-in 4 fills from the popup's button instead (signed out still), into the active tab.
   await openBackupCodeStep(site);
-  await waitForFillButton(site, 'Fill backup code #3');
+  await waitForFillButton(site, 'Fill backup code #4');
   await site.bringToFront();
   await popup.reload();
-  await popup.click('button', 'Fill backup code #3');
-  await waitForText(popup, 'Filled backup code #3');
-  await waitForFillButton(site, 'Filled backup code #3');
-  expect(await site.inputValue(BACKUP_CODE_FIELD)).toBe(codes[2]);
-  await verifyAndSignOut(site, '1 of 4 backup codes left');
-
-  await openBackupCodeStep(site);
-  await clickFillButton(site, 'Fill backup code #4');
+  await popup.click('button', 'Fill backup code #4');
+  await waitForText(popup, 'Filled backup code #4');
   await waitForFillButton(site, 'Filled backup code #4');
   expect(await site.inputValue(BACKUP_CODE_FIELD)).toBe(codes[3]);
   await verifyAndSignOut(site, '0 of 4 backup codes left');
@@ -196,19 +275,9 @@ export async function autofillScenario(driver: Driver): Promise<void> {
 
   await popup.bringToFront();
   await popup.reload();
-  await waitForText(popup, '0 of 4 codes left');
   await waitForText(popup, 'No kept codes left. Generate a new set and keep it.');
-  expect(await popup.text()).not.toMatch(/Fill backup code/);
-  expect(await vault(popup)).toMatchObject({ spent: [1, 2, 3, 4] });
-
-  const audit = await call(server.url, 'POST', '/api/auth/login', {
-    body: { username: 'admin', password: server.adminPassword },
-  });
-  const events = await call(server.url, 'GET', '/api/admin/audit?limit=100&type=backup_code_used', {
-    token: audit.body.token,
-  });
-  expect(
-    events.body.events.map((event: { details: { number: number } }) => event.details.number).sort(),
-  ).toEqual([1, 2, 3, 4]);
+  expect(await popup.count('button', 'Fill backup code #4')).toBe(0);
+  expect(await usedOnServer(USER)).toEqual([1, 2, 3, 4]);
+  expect(await usedOnServer(OTHER)).toEqual([1]);
   expect(driver.pageErrors).toEqual([]);
 }

@@ -112,7 +112,7 @@ async function workload(root: string) {
     return token.hash;
   };
 
-  await setPolicy({ mfaUsage: 'required', backupCodes: { enabled: true, count: 4, warnWhenRemaining: 1 } });
+  await setPolicy(POLICIES[0] as Policy);
   const [alice, bob] = await Promise.all([create('alice', { role: 'admin' }), create('bob')]);
   const first = await generate(alice);
   await spend(alice, first, 1);
@@ -140,10 +140,7 @@ async function workload(root: string) {
   await Promise.all([create('erin'), create('frank'), audit('login_succeeded', null)]);
   const bobs = await generate(bob);
   await Promise.all([spend(bob, bobs, 2), spend(alice, second, 1), create('grace')]);
-  await setPolicy({
-    mfaUsage: 'optional_per_user',
-    backupCodes: { enabled: true, count: 4, warnWhenRemaining: 2 },
-  });
+  await setPolicy(POLICIES[1] as Policy);
   // A batch of appends larger than a sector: the power cut can tear it between two sectors.
   await Promise.all(Array.from({ length: 12 }, (_, i) => audit('login_succeeded', i % 2 ? alice : bob)));
   // OpenID Connect: applications registered while accounts are created, the first key set, a rotation.
@@ -278,9 +275,18 @@ async function check(dir: string, allFacts: Fact[], acked: number, sets: Sets): 
   }
 }
 
+/** The two policies the workload saves, in order; every field said, as the store reads it back. */
 const POLICIES: Policy[] = [
-  { mfaUsage: 'required', backupCodes: { enabled: true, count: 4, warnWhenRemaining: 1 } },
-  { mfaUsage: 'optional_per_user', backupCodes: { enabled: true, count: 4, warnWhenRemaining: 2 } },
+  {
+    mfaUsage: 'required',
+    backupCodes: { enabled: true, count: 4, warnWhenRemaining: 1 },
+    adminsMustUseMfa: false,
+  },
+  {
+    mfaUsage: 'optional_per_user',
+    backupCodes: { enabled: true, count: 4, warnWhenRemaining: 2 },
+    adminsMustUseMfa: true,
+  },
 ];
 
 it('keeps every acknowledged write, and opens, in every state a power cut can leave', async () => {

@@ -1,7 +1,7 @@
-import { useEffect, useState } from 'preact/hooks';
+import { useCallback, useState } from 'preact/hooks';
 import { t } from '../i18n';
 import { browserVault, type SetFor } from '../vault';
-import { onVaultChanged } from '../vault/changes';
+import { useVaultState } from './use-vault-state';
 
 interface KeptCodeFillProps {
   serverUrl: string;
@@ -16,23 +16,9 @@ interface KeptCodeFillProps {
  * the set kept for the user signing in. The extension's own page, so no content script is involved.
  */
 export function KeptCodeFill({ serverUrl, username, onFill }: KeptCodeFillProps) {
-  const [kept, setKept] = useState<SetFor | null>(null);
+  const load = useCallback(() => browserVault().setFor(serverUrl, { username }), [serverUrl, username]);
+  const kept = useVaultState<SetFor>(load);
   const [busy, setBusy] = useState(false);
-
-  useEffect(() => {
-    let live = true;
-    const reload = () =>
-      browserVault()
-        .setFor(serverUrl, { username })
-        .then((found) => live && setKept(found))
-        .catch(() => undefined);
-    reload();
-    const stop = onVaultChanged(reload);
-    return () => {
-      live = false;
-      stop();
-    };
-  }, [serverUrl, username]);
 
   if (!kept || kept.state === 'empty' || kept.state === 'other_user' || kept.next === null) return null;
   if (kept.state === 'locked') return <p class="hint">{t('signInKeptLocked')}</p>;

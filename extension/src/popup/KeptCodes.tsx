@@ -3,9 +3,9 @@ import type { Me } from '../../../shared/api';
 import { type ActiveTabFill, fillInActiveTab } from '../autofill/trigger';
 import { Notice } from '../components/Alert';
 import { ConfirmButton } from '../components/ConfirmButton';
+import { useVaultState } from '../components/use-vault-state';
 import { t } from '../i18n';
 import { browserVault, type KeptSet } from '../vault';
-import { onVaultChanged } from '../vault/changes';
 import { IdleSetting } from './IdleSetting';
 import { fillShortcut } from './shortcut';
 import { UnlockForm } from './UnlockForm';
@@ -45,25 +45,6 @@ function problemOf(kept: KeptSet): string | null {
 
 /** Numbers as the notice lists them: "#3, #5". */
 const numbered = (numbers: number[]) => numbers.map((n) => `#${n}`).join(', ');
-
-/** Follows the vault whichever context changes it: `load` runs now and after every change. */
-function useVaultState<T>(load: () => Promise<T>): T | null {
-  const [state, setState] = useState<T | null>(null);
-  useEffect(() => {
-    let live = true;
-    const reload = () =>
-      load()
-        .then((loaded) => live && setState(loaded))
-        .catch(() => undefined);
-    reload();
-    const stop = onVaultChanged(reload);
-    return () => {
-      live = false;
-      stop();
-    };
-  }, [load]);
-  return state;
-}
 
 interface KeptSetCardProps {
   kept: KeptSet;

@@ -148,6 +148,41 @@ export function boundUrl(config: Pick<Config, 'tls'>, host: string, port: number
   return `${config.tls ? 'https' : 'http'}://${name}:${port}`;
 }
 
+/** The settings that hold a secret, which may come from a file instead (NAME_FILE, e.g. a Docker or systemd credential). */
+export const SECRET_SETTINGS = ['DATABASE_URL', 'BOOTSTRAP_ADMIN_PASSWORD'] as const;
+
+/**
+ * A secret setting's value: NAME, or the content of the file NAME_FILE names, read once now, one
+ * trailing newline removed (the one an editor or `echo` adds). Both set is ambiguous, so refused.
+ * The messages name the variable and the file, never the content.
+ */
+export function secretSetting(
+  env: NodeJS.ProcessEnv,
+  name: (typeof SECRET_SETTINGS)[number],
+): string | undefined {
+  const file = env[`${name}_FILE`];
+  if (file === undefined || file === '') return env[name];
+  if (env[name]) throw new ConfigError(`Set ${name} or ${name}_FILE, not both.`);
+  let content: string;
+  try {
+    content = readFileSync(file, 'utf8');
+  } catch (error) {
+    throw new ConfigError(
+      `${name}_FILE ${file} cannot be read (${(error as NodeJS.ErrnoException).code ?? error}).`,
+    );
+  }
+  const value = content.replace(/\r?\n$/, '');
+  if (value === '') throw new ConfigError(`${name}_FILE ${file} is empty.`);
+  return value;
+}
+
+/** The environment with each secret setting taken from its variable or its file. */
+function withSecrets(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
+  const resolved = { ...env };
+  for (const name of SECRET_SETTINGS) resolved[name] = secretSetting(env, name);
+  return resolved;
+}
+
 function databaseFrom(env: NodeJS.ProcessEnv): Required<PostgresOptions> | null {
   const url = env.DATABASE_URL;
   if (url === undefined || url === '') return null;
@@ -237,7 +272,8 @@ function extensionDirFrom(env: NodeJS.ProcessEnv): string | null {
   return dir;
 }
 
-export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+export function loadConfig(given: NodeJS.ProcessEnv = process.env): Config {
+  const env = withSecrets(given);
   const host = env.HOST || '127.0.0.1';
   const certFile = env.TLS_CERT_FILE || '';
   const keyFile = env.TLS_KEY_FILE || '';

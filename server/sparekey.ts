@@ -42,7 +42,8 @@ const COMMANDS: Record<string, Command> = {
     source: 'cli/config-check.ts',
   },
   admin: {
-    summary: 'break-glass account recovery on the server host (reset-mfa, set-password, promote, unlock, list-users)',
+    summary:
+      'break-glass account recovery on the server host (reset-mfa, set-password, promote, unlock, list-users)',
     bundle: 'admin',
     source: 'cli/admin.ts',
   },

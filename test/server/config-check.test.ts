@@ -22,7 +22,16 @@ afterAll(async () => {
 /** Only the variables given: whatever the test runner's environment holds must not leak in. */
 const configCheck = (env: Record<string, string>, args: string[] = []) =>
   runScript('server/sparekey.ts', ['config', 'check', ...args], {
-    env: { DATABASE_URL: '', BOOTSTRAP_ADMIN_PASSWORD: '', PUBLIC_URL: '', HOST: '', ...env },
+    env: {
+      DATABASE_URL: '',
+      DATABASE_URL_FILE: '',
+      BOOTSTRAP_ADMIN_PASSWORD: '',
+      BOOTSTRAP_ADMIN_PASSWORD_FILE: '',
+      PUBLIC_URL: '',
+      HOST: '',
+      LOG_LEVEL: '',
+      ...env,
+    },
   });
 
 describe('sparekey config check', () => {
@@ -45,6 +54,18 @@ describe('sparekey config check', () => {
     expect(result.stdout).not.toContain('s3cret-db-pw');
     expect(result.stdout).not.toContain('a-long-Bootstrap-passphrase-42');
     expect(existsSync(dataDir)).toBe(false);
+  });
+
+  it('a secret from a *_FILE is masked like the variable; its content is never printed', async () => {
+    const urlFile = join(dir, 'database-url');
+    await writeFile(urlFile, 'postgres://sparekey:pw-in-a-file@127.0.0.1/sparekey\n', { mode: 0o600 });
+    const result = await configCheck({ DATA_DIR: join(dir, 'from-file'), DATABASE_URL_FILE: urlFile });
+    expect(result.code, result.stderr).toBe(0);
+    expect(result.stdout).toContain('DATABASE_URL=postgres://sparekey:********@127.0.0.1/sparekey\n');
+    expect(result.stdout).not.toContain('pw-in-a-file');
+    const both = await configCheck({ DATABASE_URL_FILE: urlFile, DATABASE_URL: 'postgres://127.0.0.1/x' });
+    expect(both.code).toBe(1);
+    expect(both.stderr).toBe('Set DATABASE_URL or DATABASE_URL_FILE, not both.\n');
   });
 
   it('a bad setting: exit 1 and one line naming it, nothing written', async () => {

@@ -21,7 +21,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { makeCertificate } from '../support/certificate';
-import { runServerToExit, startServer } from '../support/server';
+import { call, runServerToExit, startServer } from '../support/server';
 
 let dir: string;
 beforeAll(async () => {
@@ -143,4 +143,31 @@ describe('the generated first admin password file', () => {
       await server.stop({ keepData: true });
     }
   });
+});
+
+describe('BOOTSTRAP_ADMIN_PASSWORD_FILE', () => {
+  it('a real start takes the first admin password from the file, never printing it; with the variable too it refuses in one line', async () => {
+    const secret = join(dir, 'admin-password');
+    await writeFile(secret, 'passphrase-from-a-file-77\n', { mode: 0o600 });
+    const server = await startServer({
+      dataDir: await mkdtemp(join(dir, 'from-file-')),
+      env: { BOOTSTRAP_ADMIN_PASSWORD: '', BOOTSTRAP_ADMIN_PASSWORD_FILE: secret },
+    });
+    try {
+      const login = await call(server.url, 'POST', '/api/auth/login', {
+        body: { username: 'admin', password: 'passphrase-from-a-file-77' },
+      });
+      expect(login.body.status, JSON.stringify(login.body)).toBe('ok');
+      expect(server.output()).not.toContain('passphrase-from-a-file-77');
+      expect(server.output()).not.toContain('Created the account "admin". Its password');
+    } finally {
+      await server.stop();
+    }
+    const both = join(dir, 'both');
+    refusedInOneLine(
+      await runServerToExit({ DATA_DIR: both, BOOTSTRAP_ADMIN_PASSWORD_FILE: secret }),
+      'Set BOOTSTRAP_ADMIN_PASSWORD or BOOTSTRAP_ADMIN_PASSWORD_FILE, not both.',
+    );
+    expect(existsSync(both)).toBe(false);
+  }, 60_000);
 });

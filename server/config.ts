@@ -6,6 +6,7 @@ import { describeCrx } from '../shared/crx';
 import { CRX_FILE } from '../shared/update-manifest';
 import { DEFAULT_MAX_WAIT_MS } from './crypto/hash-queue';
 import { type Argon2Params, OWASP_ARGON2 } from './crypto/hasher';
+import { LOG_LEVELS, type LogLevel } from './log';
 import { passwordProblem } from './services/password-rules';
 import { DEFAULT_STATEMENT_TIMEOUT_MS, defaultPoolSize, type PostgresOptions } from './store/postgres/db';
 
@@ -78,6 +79,8 @@ export interface Config {
   extensionDir: string | null;
   /** METRICS_PORT set: Prometheus metrics on their own listener (loopback unless METRICS_HOST); null: none. */
   metrics: { host: string; port: number } | null;
+  /** LOG_LEVEL: log lines less severe than this are not written. */
+  logLevel: LogLevel;
   /** Settings that work but weaken security: logged once at start, one line each. */
   warnings: string[];
 }
@@ -229,6 +232,13 @@ function databaseWarning(url: string | undefined): string | null {
   );
 }
 
+function logLevelFrom(raw: string | undefined): LogLevel {
+  if (raw === undefined || raw === '') return 'info';
+  const level = LOG_LEVELS.find((known) => known === raw);
+  if (!level) throw new ConfigError(`LOG_LEVEL must be one of ${LOG_LEVELS.join(', ')}, not "${raw}".`);
+  return level;
+}
+
 /** Metrics get a port of their own: the public one never serves them. */
 function metricsFrom(env: NodeJS.ProcessEnv, publicPort: number): Config['metrics'] {
   if (env.METRICS_PORT === undefined || env.METRICS_PORT === '') return null;
@@ -362,6 +372,7 @@ export function loadConfig(given: NodeJS.ProcessEnv = process.env): Config {
       oidcKeyRefreshMs: integer(env, 'OIDC_KEY_REFRESH_SECONDS', 60, 1, 3600) * 1000,
     },
     metrics: metricsFrom(env, port),
+    logLevel: logLevelFrom(env.LOG_LEVEL),
     warnings: [databaseWarning(env.DATABASE_URL)].filter((warning) => warning !== null),
     extensionDir: extensionDirFrom(env),
   };

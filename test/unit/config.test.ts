@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { ConfigError, loadConfig } from '../../server/config';
+import { jsonLogger, type LogLevel } from '../../server/log';
 
 describe('configuration from the environment', () => {
   it('has the documented defaults', () => {
@@ -201,5 +202,35 @@ describe('secrets from files: DATABASE_URL_FILE, BOOTSTRAP_ADMIN_PASSWORD_FILE',
     expect(refusal({ BOOTSTRAP_ADMIN_PASSWORD_FILE: empty })).toBe(
       `BOOTSTRAP_ADMIN_PASSWORD_FILE ${empty} is empty.`,
     );
+  });
+});
+
+describe('LOG_LEVEL', () => {
+  it('is info by default, takes error, warn, info and debug, and refuses anything else naming it', () => {
+    expect(loadConfig({}).logLevel).toBe('info');
+    for (const level of ['error', 'warn', 'info', 'debug']) {
+      expect(loadConfig({ LOG_LEVEL: level }).logLevel).toBe(level);
+    }
+    for (const bad of ['verbose', 'INFO', 'warning']) {
+      expect(() => loadConfig({ LOG_LEVEL: bad })).toThrow(
+        new ConfigError(`LOG_LEVEL must be one of error, warn, info, debug, not "${bad}".`),
+      );
+    }
+  });
+
+  it('a logger writes the lines at its level and the more severe ones, never the ones below', () => {
+    const levelsWritten = (threshold: LogLevel) => {
+      const lines: string[] = [];
+      const log = jsonLogger((line) => lines.push(line), threshold);
+      log.debug('d');
+      log.info('i');
+      log.warn('w');
+      log.error('e');
+      return lines.map((line) => JSON.parse(line).level);
+    };
+    expect(levelsWritten('error')).toEqual(['error']);
+    expect(levelsWritten('warn')).toEqual(['warn', 'error']);
+    expect(levelsWritten('info')).toEqual(['info', 'warn', 'error']);
+    expect(levelsWritten('debug')).toEqual(['debug', 'info', 'warn', 'error']);
   });
 });

@@ -10,10 +10,14 @@ import type { Page } from 'playwright-core';
 import { describe, expect, test } from 'vitest';
 import { accessibilityViolations } from '../support/axe';
 import { extensionRun, SCREENSHOTS_DIR } from '../support/chromium';
+import { playwrightPage } from '../support/chromium-driver';
 import { call } from '../support/server';
+import { endPopupSession, keepNewSet } from './scenarios/extension';
 
 const run = extensionRun('chromium-e2e-fit');
 const ALICE = { username: 'alice', password: 'alice keeps a password', passphrase: 'a long passphrase here' };
+/** A second account keeping a set in the same browser. */
+const CAROL = { username: 'carol', password: 'carol keeps a password', passphrase: 'carol kept passphrase' };
 /** A viewport larger than any popup, so the page takes its natural size. */
 const ROOMY = { width: 800, height: 1400 };
 const CHROME_LINUX =
@@ -73,6 +77,21 @@ async function createUser(
   });
   expect(res.status).toBe(201);
   return res.body.user.id;
+}
+
+/** A user with an authenticator (set by the admin); returns it. */
+async function userWithAuthenticator(
+  admin: string,
+  username: string,
+  password: string,
+): Promise<OTPAuth.TOTP> {
+  const id = await createUser(admin, username, password);
+  const mfa = await call(run.server.url, 'PATCH', `/api/admin/users/${id}`, {
+    token: admin,
+    body: { mfa: { type: 'totp' } },
+  });
+  expect(mfa.status).toBe(200);
+  return new OTPAuth.TOTP({ secret: OTPAuth.Secret.fromBase32(mfa.body.totp.secret) });
 }
 
 /** Signs in through the API with a backup code, as the client `userAgent` would. */
@@ -144,7 +163,7 @@ describe('the options page, accessible, in every state', () => {
 });
 
 describe('the popup within 800×600, accessible, in every state', () => {
-  test('first run, sign-in, MFA step, account, new codes, kept codes, a notice of several uses', async () => {
+  test('first run, sign-in, MFA step, account, new codes, kept codes, a notice of several uses, kept sets of two accounts signed out, the sign-in backup-code step with a kept code', async () => {
     const admin = await adminToken();
     const policy = await call(run.server.url, 'PUT', '/api/admin/policy', {
       token: admin,
@@ -154,12 +173,7 @@ describe('the popup within 800×600, accessible, in every state', () => {
       },
     });
     expect(policy.status).toBe(200);
-    const aliceId = await createUser(admin, ALICE.username, ALICE.password);
-    const mfa = await call(run.server.url, 'PATCH', `/api/admin/users/${aliceId}`, {
-      token: admin,
-      body: { mfa: { type: 'totp' } },
-    });
-    const totp = new OTPAuth.TOTP({ secret: OTPAuth.Secret.fromBase32(mfa.body.totp.secret) });
+    const totp = await userWithAuthenticator(admin, ALICE.username, ALICE.password);
 
     const popup = await run.newPage(ROOMY);
     // The options page (above) set the server; the popup's own first run is the same step.
@@ -220,6 +234,46 @@ describe('the popup within 800×600, accessible, in every state', () => {
     await popup.getByRole('button', { name: 'Sign out', exact: true }).click();
     await popup.getByRole('heading', { name: 'Sign in' }).waitFor();
     await checkPopup(popup, 'signed out, codes kept');
+
+    // A second account keeps a set here too: signed out, the popup shows a card for each.
+    const host = new URL(run.server.url).host;
+    const carolTotp = await userWithAuthenticator(admin, CAROL.username, CAROL.password);
+    await signIn(popup, CAROL.username, CAROL.password);
+    await popup.getByLabel('Authenticator code').fill(carolTotp.generate());
+    await popup.getByRole('button', { name: 'Verify' }).click();
+    await keepNewSet(playwrightPage(popup), 'Generate backup codes', CAROL.password, CAROL.passphrase);
+    await popup.getByRole('button', { name: 'Sign out', exact: true }).click();
+    await popup.getByRole('heading', { name: 'Sign in' }).waitFor();
+    await popup.getByText(`Kept for ${CAROL.username} on ${host}.`).waitFor();
+    await popup.getByText(`Kept for ${ALICE.username} on ${host}.`).waitFor();
+    await checkPopup(popup, 'signed out, kept codes for two accounts');
+
+    // The browser restarts (the popup's session, and with it every unlocked key, is gone).
+    await endPopupSession(playwrightPage(popup));
+    await popup.reload();
+    await popup.getByRole('heading', { name: 'Sign in' }).waitFor();
+    await expect.poll(() => popup.getByText('Locked. Enter the passphrase to fill codes.').count()).toBe(2);
+    await checkPopup(popup, 'signed out, two kept sets locked');
+
+    // Alice signs in with the popup, at its backup-code step: her kept set offers its next code.
+    await signIn(popup, ALICE.username, ALICE.password);
+    await popup.getByRole('button', { name: 'Use a backup code' }).click();
+    await popup.getByText('Your kept backup codes are locked: unlock them above to fill one here.').waitFor();
+    await checkPopup(popup, 'sign-in backup-code step, kept set locked');
+    const aliceCard = popup.locator('section.card', { hasText: `Kept for ${ALICE.username} on ${host}.` });
+    await aliceCard.getByLabel('Passphrase', { exact: true }).fill(ALICE.passphrase);
+    await aliceCard.getByRole('button', { name: 'Unlock' }).click();
+    const useKept = popup.getByRole('button', { name: /^Use kept backup code #\d+$/ });
+    await useKept.waitFor();
+    await checkPopup(popup, 'sign-in backup-code step, "Use kept backup code #N"');
+    const number = Number(((await useKept.textContent()) ?? '').replace(/\D+/g, ''));
+    await useKept.click();
+    await expect
+      .poll(() => popup.getByLabel('Backup code', { exact: true }).inputValue())
+      .toBe(codes[number - 1]);
+    await checkPopup(popup, 'sign-in backup-code step, kept code filled');
+    await popup.getByRole('button', { name: 'Start over' }).click();
+    await popup.getByRole('heading', { name: 'Sign in' }).waitFor();
 
     // A user whose MFA is "None": told who can turn it on.
     await createUser(admin, 'dave', 'dave keeps a password');

@@ -1,61 +1,36 @@
 /**
  * The popup fits the browser's popup (at most 800×600 px, its body scrolling beyond that) and passes the
  * accessibility check (test/support/axe.ts, with Label in Name) in every state a user meets, from the
- * first run to a notice of several code uses; the options page passes the same check in its states.
+ * first run to a notice of several code uses, kept sets of two accounts while signed out and the
+ * sign-in's backup-code step with a kept code (test/support/popup-fit.ts; the main states also run in
+ * Firefox, popup-fit.firefox.test.ts); the options page passes the same check in its states.
  * Debian's Chromium, the test build dist/chromium-e2e-fit, the real server.
  */
 import { join } from 'node:path';
-import * as OTPAuth from 'otpauth';
 import type { Page } from 'playwright-core';
 import { describe, expect, test } from 'vitest';
 import { accessibilityViolations } from '../support/axe';
 import { extensionRun, SCREENSHOTS_DIR } from '../support/chromium';
 import { playwrightPage } from '../support/chromium-driver';
+import { checkPopup as checkPopupIn, ROOMY } from '../support/popup-fit';
 import { call } from '../support/server';
 import { endPopupSession, keepNewSet } from './scenarios/extension';
+import { userWithAuthenticator } from './scenarios/users';
 
 const run = extensionRun('chromium-e2e-fit');
 const ALICE = { username: 'alice', password: 'alice keeps a password', passphrase: 'a long passphrase here' };
 /** A second account keeping a set in the same browser. */
 const CAROL = { username: 'carol', password: 'carol keeps a password', passphrase: 'carol kept passphrase' };
-/** A viewport larger than any popup, so the page takes its natural size. */
-const ROOMY = { width: 800, height: 1400 };
 const CHROME_LINUX =
   'Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36';
 const FIREFOX_WINDOWS = 'Mozilla/5.0 (Windows NT 10.0; Win64; x64; rv:128.0) Gecko/20100101 Firefox/128.0';
 const HOSTILE = `<b>x</b> ${'Chrome/1 (Linux) '.repeat(40)}`;
 
-interface Size {
-  html: { width: number; height: number };
-  body: { width: number; height: number; scrolls: boolean };
-}
-
-const sizeOf = (page: Page): Promise<Size> =>
-  page.evaluate(() => {
-    const html = document.documentElement.getBoundingClientRect();
-    const body = document.body.getBoundingClientRect();
-    return {
-      html: { width: html.width, height: html.height },
-      body: {
-        width: body.width,
-        height: body.height,
-        scrolls: getComputedStyle(document.body).overflowY === 'auto',
-      },
-    };
-  });
-
 /** The popup in `state` fits 800×600 and has no serious accessibility violation. */
-async function checkPopup(page: Page, state: string): Promise<void> {
-  const size = await sizeOf(page);
-  expect(size.html.width, `${state}: document width`).toBeLessThanOrEqual(800);
-  expect(size.html.height, `${state}: document height`).toBeLessThanOrEqual(600);
-  expect(size.body.height, `${state}: body height`).toBeLessThanOrEqual(600);
-  expect(size.body.scrolls, `${state}: the body scrolls what does not fit`).toBe(true);
-  expect(await accessibilityViolations(page), state).toEqual([]);
-}
+const checkPopup = (page: Page, state: string) => checkPopupIn(playwrightPage(page), state);
 
 async function checkPage(page: Page, state: string): Promise<void> {
-  expect(await accessibilityViolations(page), state).toEqual([]);
+  expect(await accessibilityViolations(playwrightPage(page)), state).toEqual([]);
 }
 
 async function adminToken(): Promise<string> {
@@ -77,21 +52,6 @@ async function createUser(
   });
   expect(res.status).toBe(201);
   return res.body.user.id;
-}
-
-/** A user with an authenticator (set by the admin); returns it. */
-async function userWithAuthenticator(
-  admin: string,
-  username: string,
-  password: string,
-): Promise<OTPAuth.TOTP> {
-  const id = await createUser(admin, username, password);
-  const mfa = await call(run.server.url, 'PATCH', `/api/admin/users/${id}`, {
-    token: admin,
-    body: { mfa: { type: 'totp' } },
-  });
-  expect(mfa.status).toBe(200);
-  return new OTPAuth.TOTP({ secret: OTPAuth.Secret.fromBase32(mfa.body.totp.secret) });
 }
 
 /** Signs in through the API with a backup code, as the client `userAgent` would. */
@@ -173,7 +133,7 @@ describe('the popup within 800×600, accessible, in every state', () => {
       },
     });
     expect(policy.status).toBe(200);
-    const totp = await userWithAuthenticator(admin, ALICE.username, ALICE.password);
+    const totp = await userWithAuthenticator(run.server.url, admin, ALICE.username, ALICE.password);
 
     const popup = await run.newPage(ROOMY);
     // The options page (above) set the server; the popup's own first run is the same step.
@@ -237,7 +197,7 @@ describe('the popup within 800×600, accessible, in every state', () => {
 
     // A second account keeps a set here too: signed out, the popup shows a card for each.
     const host = new URL(run.server.url).host;
-    const carolTotp = await userWithAuthenticator(admin, CAROL.username, CAROL.password);
+    const carolTotp = await userWithAuthenticator(run.server.url, admin, CAROL.username, CAROL.password);
     await signIn(popup, CAROL.username, CAROL.password);
     await popup.getByLabel('Authenticator code').fill(carolTotp.generate());
     await popup.getByRole('button', { name: 'Verify' }).click();

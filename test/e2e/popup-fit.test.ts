@@ -1,57 +1,36 @@
 /**
  * The popup fits the browser's popup (at most 800×600 px, its body scrolling beyond that) and passes the
  * accessibility check (test/support/axe.ts, with Label in Name) in every state a user meets, from the
- * first run to a notice of several code uses; the options page passes the same check in its states.
+ * first run to a notice of several code uses, kept sets of two accounts while signed out and the
+ * sign-in's backup-code step with a kept code (test/support/popup-fit.ts; the main states also run in
+ * Firefox, popup-fit.firefox.test.ts); the options page passes the same check in its states.
  * Debian's Chromium, the test build dist/chromium-e2e-fit, the real server.
  */
 import { join } from 'node:path';
-import * as OTPAuth from 'otpauth';
 import type { Page } from 'playwright-core';
 import { describe, expect, test } from 'vitest';
 import { accessibilityViolations } from '../support/axe';
 import { extensionRun, SCREENSHOTS_DIR } from '../support/chromium';
+import { playwrightPage } from '../support/chromium-driver';
+import { checkPopup as checkPopupIn, ROOMY } from '../support/popup-fit';
 import { call } from '../support/server';
+import { endPopupSession, keepNewSet } from './scenarios/extension';
+import { userWithAuthenticator } from './scenarios/users';
 
 const run = extensionRun('chromium-e2e-fit');
 const ALICE = { username: 'alice', password: 'alice keeps a password', passphrase: 'a long passphrase here' };
-/** A viewport larger than any popup, so the page takes its natural size. */
-const ROOMY = { width: 800, height: 1400 };
+/** A second account keeping a set in the same browser. */
+const CAROL = { username: 'carol', password: 'carol keeps a password', passphrase: 'carol kept passphrase' };
 const CHROME_LINUX =
   'Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36';
 const FIREFOX_WINDOWS = 'Mozilla/5.0 (Windows NT 10.0; Win64; x64; rv:128.0) Gecko/20100101 Firefox/128.0';
 const HOSTILE = `<b>x</b> ${'Chrome/1 (Linux) '.repeat(40)}`;
 
-interface Size {
-  html: { width: number; height: number };
-  body: { width: number; height: number; scrolls: boolean };
-}
-
-const sizeOf = (page: Page): Promise<Size> =>
-  page.evaluate(() => {
-    const html = document.documentElement.getBoundingClientRect();
-    const body = document.body.getBoundingClientRect();
-    return {
-      html: { width: html.width, height: html.height },
-      body: {
-        width: body.width,
-        height: body.height,
-        scrolls: getComputedStyle(document.body).overflowY === 'auto',
-      },
-    };
-  });
-
 /** The popup in `state` fits 800×600 and has no serious accessibility violation. */
-async function checkPopup(page: Page, state: string): Promise<void> {
-  const size = await sizeOf(page);
-  expect(size.html.width, `${state}: document width`).toBeLessThanOrEqual(800);
-  expect(size.html.height, `${state}: document height`).toBeLessThanOrEqual(600);
-  expect(size.body.height, `${state}: body height`).toBeLessThanOrEqual(600);
-  expect(size.body.scrolls, `${state}: the body scrolls what does not fit`).toBe(true);
-  expect(await accessibilityViolations(page), state).toEqual([]);
-}
+const checkPopup = (page: Page, state: string) => checkPopupIn(playwrightPage(page), state);
 
 async function checkPage(page: Page, state: string): Promise<void> {
-  expect(await accessibilityViolations(page), state).toEqual([]);
+  expect(await accessibilityViolations(playwrightPage(page)), state).toEqual([]);
 }
 
 async function adminToken(): Promise<string> {
@@ -144,7 +123,7 @@ describe('the options page, accessible, in every state', () => {
 });
 
 describe('the popup within 800×600, accessible, in every state', () => {
-  test('first run, sign-in, MFA step, account, new codes, kept codes, a notice of several uses', async () => {
+  test('first run, sign-in, MFA step, account, new codes, kept codes, a notice of several uses, kept sets of two accounts signed out, the sign-in backup-code step with a kept code', async () => {
     const admin = await adminToken();
     const policy = await call(run.server.url, 'PUT', '/api/admin/policy', {
       token: admin,
@@ -154,12 +133,7 @@ describe('the popup within 800×600, accessible, in every state', () => {
       },
     });
     expect(policy.status).toBe(200);
-    const aliceId = await createUser(admin, ALICE.username, ALICE.password);
-    const mfa = await call(run.server.url, 'PATCH', `/api/admin/users/${aliceId}`, {
-      token: admin,
-      body: { mfa: { type: 'totp' } },
-    });
-    const totp = new OTPAuth.TOTP({ secret: OTPAuth.Secret.fromBase32(mfa.body.totp.secret) });
+    const totp = await userWithAuthenticator(run.server.url, admin, ALICE.username, ALICE.password);
 
     const popup = await run.newPage(ROOMY);
     // The options page (above) set the server; the popup's own first run is the same step.
@@ -220,6 +194,46 @@ describe('the popup within 800×600, accessible, in every state', () => {
     await popup.getByRole('button', { name: 'Sign out', exact: true }).click();
     await popup.getByRole('heading', { name: 'Sign in' }).waitFor();
     await checkPopup(popup, 'signed out, codes kept');
+
+    // A second account keeps a set here too: signed out, the popup shows a card for each.
+    const host = new URL(run.server.url).host;
+    const carolTotp = await userWithAuthenticator(run.server.url, admin, CAROL.username, CAROL.password);
+    await signIn(popup, CAROL.username, CAROL.password);
+    await popup.getByLabel('Authenticator code').fill(carolTotp.generate());
+    await popup.getByRole('button', { name: 'Verify' }).click();
+    await keepNewSet(playwrightPage(popup), 'Generate backup codes', CAROL.password, CAROL.passphrase);
+    await popup.getByRole('button', { name: 'Sign out', exact: true }).click();
+    await popup.getByRole('heading', { name: 'Sign in' }).waitFor();
+    await popup.getByText(`Kept for ${CAROL.username} on ${host}.`).waitFor();
+    await popup.getByText(`Kept for ${ALICE.username} on ${host}.`).waitFor();
+    await checkPopup(popup, 'signed out, kept codes for two accounts');
+
+    // The browser restarts (the popup's session, and with it every unlocked key, is gone).
+    await endPopupSession(playwrightPage(popup));
+    await popup.reload();
+    await popup.getByRole('heading', { name: 'Sign in' }).waitFor();
+    await expect.poll(() => popup.getByText('Locked. Enter the passphrase to fill codes.').count()).toBe(2);
+    await checkPopup(popup, 'signed out, two kept sets locked');
+
+    // Alice signs in with the popup, at its backup-code step: her kept set offers its next code.
+    await signIn(popup, ALICE.username, ALICE.password);
+    await popup.getByRole('button', { name: 'Use a backup code' }).click();
+    await popup.getByText('Your kept backup codes are locked: unlock them above to fill one here.').waitFor();
+    await checkPopup(popup, 'sign-in backup-code step, kept set locked');
+    const aliceCard = popup.locator('section.card', { hasText: `Kept for ${ALICE.username} on ${host}.` });
+    await aliceCard.getByLabel('Passphrase', { exact: true }).fill(ALICE.passphrase);
+    await aliceCard.getByRole('button', { name: 'Unlock' }).click();
+    const useKept = popup.getByRole('button', { name: /^Use kept backup code #\d+$/ });
+    await useKept.waitFor();
+    await checkPopup(popup, 'sign-in backup-code step, "Use kept backup code #N"');
+    const number = Number(((await useKept.textContent()) ?? '').replace(/\D+/g, ''));
+    await useKept.click();
+    await expect
+      .poll(() => popup.getByLabel('Backup code', { exact: true }).inputValue())
+      .toBe(codes[number - 1]);
+    await checkPopup(popup, 'sign-in backup-code step, kept code filled');
+    await popup.getByRole('button', { name: 'Start over' }).click();
+    await popup.getByRole('heading', { name: 'Sign in' }).waitFor();
 
     // A user whose MFA is "None": told who can turn it on.
     await createUser(admin, 'dave', 'dave keeps a password');

@@ -39,6 +39,7 @@ export function playwrightPage(page: Page): UiPage {
       return page.locator(selector).allInnerTexts();
     },
     evaluate: (fn) => page.evaluate(fn),
+    evaluateScript: (source) => page.evaluate(source),
     screenshot: async (file, options) => {
       await page.screenshot({ path: join(SCREENSHOTS_DIR, file), fullPage: options?.fullPage ?? false });
     },

@@ -44,6 +44,11 @@ export interface UiPage {
   texts(selector: string): Promise<string[]>;
   /** Runs `fn` in the page (an extension page runs it with the extension's APIs). */
   evaluate<T>(fn: () => T | Promise<T>): Promise<T>;
+  /**
+   * Evaluates a script's source in the page through the driver's protocol (CDP, WebDriver BiDi), which an
+   * extension page's CSP does not govern, and returns its (awaited) value.
+   */
+  evaluateScript(source: string): Promise<unknown>;
   /** Saves a PNG named `file` under SCREENSHOTS_DIR. */
   screenshot(file: string, options?: { fullPage?: boolean }): Promise<void>;
   /** Runs `action` (a click that downloads) and returns the file the browser saved. */

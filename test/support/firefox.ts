@@ -340,6 +340,7 @@ export function puppeteerPage(page: Page, firefox: FirefoxBrowser, isExtensionPa
       );
     },
     evaluate: (fn) => page.evaluate(fn) as never,
+    evaluateScript: (source) => page.evaluate(source),
     screenshot: async (file, options) => {
       await page.screenshot({
         path: join(SCREENSHOTS_DIR, file) as `${string}.png`,

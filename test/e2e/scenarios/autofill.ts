@@ -10,7 +10,7 @@ import * as OTPAuth from 'otpauth';
 import { expect } from 'vitest';
 import { type Driver, eventually, type FillButton, type UiPage, waitForText } from '../../support/driver';
 import { call } from '../../support/server';
-import { CODE, connect, extensionStorage, signIn } from './extension';
+import { CODE, connect, endPopupSession, extensionStorage, keepNewSet, signIn } from './extension';
 import { userWithCodes } from './users';
 
 const USER = 'alice';
@@ -115,20 +115,11 @@ export async function autofillScenario(driver: Driver): Promise<void> {
   await waitForText(popup, 'You have no backup codes yet.');
   await waitForText(popup, /^No codes are kept in this browser/);
 
-  await popup.click('button', 'Generate backup codes');
-  await popup.fill('Your password, to confirm', USER_PASSWORD);
-  await popup.click('button', 'Generate');
-  const codes = await popup.texts('.code-grid code');
+  const codes = await keepNewSet(popup, 'Generate backup codes', USER_PASSWORD, PASSPHRASE);
   expect(codes).toHaveLength(4);
   for (const code of codes) expect(code).toMatch(CODE);
-
-  await popup.check('checkbox', 'Keep these codes in this browser for autofill');
-  await popup.fill('Passphrase', PASSPHRASE);
-  await popup.fill('Repeat the passphrase', PASSPHRASE);
-  await popup.click('button', 'I have stored these codes');
   await waitForText(popup, '4 of 4 codes left');
   await waitForText(popup, '4 of 4 kept codes unused');
-  await popup.waitFor('button', 'Fill backup code #1');
   if (driver.browser === 'chromium') await popup.screenshot('autofill-popup.png', { fullPage: true });
 
   // --- What the extension wrote to disk: sealed, no code in plain text, with or without its dash.
@@ -182,13 +173,7 @@ export async function autofillScenario(driver: Driver): Promise<void> {
   // --- The popup's session ends (as when the browser restarts: storage.session is emptied, which
   // drops the unlocked key too). Kept codes need no session: the card shows before the sign-in form,
   // the passphrase alone unlocks, and the sign-in spends exactly one code.
-  await popup.evaluate(async () => {
-    const api = ((globalThis as { browser?: unknown }).browser ??
-      (globalThis as { chrome?: unknown }).chrome) as {
-      storage: { session: { clear(): Promise<void> } };
-    };
-    await api.storage.session.clear();
-  });
+  await endPopupSession(popup);
   await popup.reload();
   await popup.waitFor('heading', 'Sign in');
   await waitForText(popup, `Kept for ${USER} on ${new URL(server.url).host}.`);
@@ -229,15 +214,8 @@ export async function autofillScenario(driver: Driver): Promise<void> {
   // Alice's set is not his to see, fill or forget.
   expect(await popup.count('button', 'Forget kept codes')).toBe(0);
   expect(await popup.count('button', 'Fill backup code #4')).toBe(0);
-  await popup.click('button', 'Generate a new set');
-  await popup.fill('Your password, to confirm', OTHER_PASSWORD);
-  await popup.click('button', 'Generate');
-  const bobCodes = await popup.texts('.code-grid code');
+  const bobCodes = await keepNewSet(popup, 'Generate a new set', OTHER_PASSWORD, 'bob kept passphrase');
   expect(bobCodes).toHaveLength(4);
-  await popup.check('checkbox', 'Keep these codes in this browser for autofill');
-  await popup.fill('Passphrase', 'bob kept passphrase');
-  await popup.fill('Repeat the passphrase', 'bob kept passphrase');
-  await popup.click('button', 'I have stored these codes');
   await waitForText(popup, '4 of 4 kept codes unused');
   await popup.click('button', 'Sign out');
   await popup.waitFor('heading', 'Sign in');

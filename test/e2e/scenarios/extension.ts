@@ -45,6 +45,39 @@ export const extensionStorage = (page: UiPage) =>
     return { session: await api.storage.session.get(null), local: await api.storage.local.get(null) };
   });
 
+/**
+ * Ends the popup's session as a browser restart does: storage.session is emptied, which drops the
+ * session token and the unlocked keys of kept sets too. Run from one of the extension's pages.
+ */
+export const endPopupSession = (page: UiPage) =>
+  page.evaluate(async () => {
+    const api = ((globalThis as { browser?: unknown }).browser ??
+      (globalThis as { chrome?: unknown }).chrome) as { storage: { session: { clear(): Promise<void> } } };
+    await api.storage.session.clear();
+  });
+
+/**
+ * In the signed-in popup: generates a set (from the button `generateButton` names), keeps it in this
+ * browser under `passphrase`, and returns its codes once the kept-codes card offers #1.
+ */
+export async function keepNewSet(
+  popup: UiPage,
+  generateButton: string,
+  password: string,
+  passphrase: string,
+): Promise<string[]> {
+  await popup.click('button', generateButton);
+  await popup.fill('Your password, to confirm', password);
+  await popup.click('button', 'Generate');
+  const codes = await popup.texts('.code-grid code');
+  await popup.check('checkbox', 'Keep these codes in this browser for autofill');
+  await popup.fill('Passphrase', passphrase);
+  await popup.fill('Repeat the passphrase', passphrase);
+  await popup.click('button', 'I have stored these codes');
+  await popup.waitFor('button', 'Fill backup code #1');
+  return codes;
+}
+
 /** The toolbar badge's text, read from one of the extension's pages. */
 export const badgeText = (page: UiPage) =>
   page.evaluate(() => {

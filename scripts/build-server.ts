@@ -18,6 +18,7 @@ export const ENTRY_POINTS: Record<string, string> = {
   main: 'server/main.ts',
   sparekey: 'server/sparekey.ts',
   admin: 'server/cli/admin.ts',
+  'config-check': 'server/cli/config-check.ts',
   'store-check': 'server/cli/store-check.ts',
   'store-backup': 'server/cli/store-backup.ts',
   'store-restore': 'server/cli/store-restore.ts',

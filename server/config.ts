@@ -6,6 +6,7 @@ import { describeCrx } from '../shared/crx';
 import { CRX_FILE } from '../shared/update-manifest';
 import { DEFAULT_MAX_WAIT_MS } from './crypto/hash-queue';
 import { type Argon2Params, OWASP_ARGON2 } from './crypto/hasher';
+import { LOG_LEVELS, type LogLevel } from './log';
 import { passwordProblem } from './services/password-rules';
 import { DEFAULT_STATEMENT_TIMEOUT_MS, defaultPoolSize, type PostgresOptions } from './store/postgres/db';
 
@@ -78,6 +79,8 @@ export interface Config {
   extensionDir: string | null;
   /** METRICS_PORT set: Prometheus metrics on their own listener (loopback unless METRICS_HOST); null: none. */
   metrics: { host: string; port: number } | null;
+  /** LOG_LEVEL: log lines less severe than this are not written. */
+  logLevel: LogLevel;
   /** Settings that work but weaken security: logged once at start, one line each. */
   warnings: string[];
 }
@@ -148,6 +151,41 @@ export function boundUrl(config: Pick<Config, 'tls'>, host: string, port: number
   return `${config.tls ? 'https' : 'http'}://${name}:${port}`;
 }
 
+/** The settings that hold a secret, which may come from a file instead (NAME_FILE, e.g. a Docker or systemd credential). */
+export const SECRET_SETTINGS = ['DATABASE_URL', 'BOOTSTRAP_ADMIN_PASSWORD'] as const;
+
+/**
+ * A secret setting's value: NAME, or the content of the file NAME_FILE names, read once now, one
+ * trailing newline removed (the one an editor or `echo` adds). Both set is ambiguous, so refused.
+ * The messages name the variable and the file, never the content.
+ */
+export function secretSetting(
+  env: NodeJS.ProcessEnv,
+  name: (typeof SECRET_SETTINGS)[number],
+): string | undefined {
+  const file = env[`${name}_FILE`];
+  if (file === undefined || file === '') return env[name];
+  if (env[name]) throw new ConfigError(`Set ${name} or ${name}_FILE, not both.`);
+  let content: string;
+  try {
+    content = readFileSync(file, 'utf8');
+  } catch (error) {
+    throw new ConfigError(
+      `${name}_FILE ${file} cannot be read (${(error as NodeJS.ErrnoException).code ?? error}).`,
+    );
+  }
+  const value = content.replace(/\r?\n$/, '');
+  if (value === '') throw new ConfigError(`${name}_FILE ${file} is empty.`);
+  return value;
+}
+
+/** The environment with each secret setting taken from its variable or its file. */
+function withSecrets(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
+  const resolved = { ...env };
+  for (const name of SECRET_SETTINGS) resolved[name] = secretSetting(env, name);
+  return resolved;
+}
+
 function databaseFrom(env: NodeJS.ProcessEnv): Required<PostgresOptions> | null {
   const url = env.DATABASE_URL;
   if (url === undefined || url === '') return null;
@@ -194,6 +232,13 @@ function databaseWarning(url: string | undefined): string | null {
   );
 }
 
+function logLevelFrom(raw: string | undefined): LogLevel {
+  if (raw === undefined || raw === '') return 'info';
+  const level = LOG_LEVELS.find((known) => known === raw);
+  if (!level) throw new ConfigError(`LOG_LEVEL must be one of ${LOG_LEVELS.join(', ')}, not "${raw}".`);
+  return level;
+}
+
 /** Metrics get a port of their own: the public one never serves them. */
 function metricsFrom(env: NodeJS.ProcessEnv, publicPort: number): Config['metrics'] {
   if (env.METRICS_PORT === undefined || env.METRICS_PORT === '') return null;
@@ -237,7 +282,8 @@ function extensionDirFrom(env: NodeJS.ProcessEnv): string | null {
   return dir;
 }
 
-export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+export function loadConfig(given: NodeJS.ProcessEnv = process.env): Config {
+  const env = withSecrets(given);
   const host = env.HOST || '127.0.0.1';
   const certFile = env.TLS_CERT_FILE || '';
   const keyFile = env.TLS_KEY_FILE || '';
@@ -326,6 +372,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       oidcKeyRefreshMs: integer(env, 'OIDC_KEY_REFRESH_SECONDS', 60, 1, 3600) * 1000,
     },
     metrics: metricsFrom(env, port),
+    logLevel: logLevelFrom(env.LOG_LEVEL),
     warnings: [databaseWarning(env.DATABASE_URL)].filter((warning) => warning !== null),
     extensionDir: extensionDirFrom(env),
   };

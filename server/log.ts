@@ -9,17 +9,30 @@ export interface Logger {
   error(msg: string, fields?: LogFields): void;
 }
 
-/** The process's own logger also warns (a setting that works but weakens security, at start). */
+/**
+ * The process's own logger also warns (a setting that works but weakens security, at start) and
+ * writes debug lines (what an operator looks at while diagnosing, e.g. the effective settings).
+ */
 export interface ProcessLogger extends Logger {
   warn(msg: string, fields?: LogFields): void;
+  debug(msg: string, fields?: LogFields): void;
 }
+
+/** LOG_LEVEL's values, most severe first: a level writes its own lines and those before it. */
+export const LOG_LEVELS = ['error', 'warn', 'info', 'debug'] as const;
+export type LogLevel = (typeof LOG_LEVELS)[number];
 
 export function jsonLogger(
   write: (line: string) => void = (line) => process.stdout.write(line),
+  threshold: LogLevel = 'info',
 ): ProcessLogger {
-  const emit = (level: string, msg: string, fields: LogFields = {}) =>
+  const written = LOG_LEVELS.indexOf(threshold);
+  const emit = (level: LogLevel, msg: string, fields: LogFields = {}) => {
+    if (LOG_LEVELS.indexOf(level) > written) return;
     write(`${JSON.stringify({ time: new Date().toISOString(), level, msg, ...fields })}\n`);
+  };
   return {
+    debug: (msg, fields) => emit('debug', msg, fields),
     info: (msg, fields) => emit('info', msg, fields),
     warn: (msg, fields) => emit('warn', msg, fields),
     error: (msg, fields) => emit('error', msg, fields),

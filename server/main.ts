@@ -11,13 +11,14 @@ import { join, resolve } from 'node:path';
 import { createAdaptorServer, type Http2Bindings, type HttpBindings } from '@hono/node-server';
 import { createApp } from './app';
 import { boundUrl, ConfigError, loadConfig } from './config';
+import { effectiveSettings } from './config-summary';
 import { serveControl } from './control';
 import { defaultHashConcurrency, HashQueue } from './crypto/hash-queue';
 import { argon2Hasher } from './crypto/hasher';
 import { type Deps, systemClock } from './deps';
 import type { Lifecycle } from './http/health';
 import { SERVER_TIMEOUTS } from './http/timeouts';
-import { jsonLogger } from './log';
+import { jsonLogger, type ProcessLogger } from './log';
 import { serveMetrics } from './metrics/endpoint';
 import { measuredStore } from './metrics/measured-store';
 import { createMetrics, type Metrics } from './metrics/metrics';
@@ -30,7 +31,8 @@ import { writeSecretFile } from './store/secret-file';
 import { storeFor } from './store/select';
 import type { Store } from './store/types';
 
-const log = jsonLogger();
+/** At LOG_LEVEL once the configuration is read; before that (a bad setting) its default. */
+let log: ProcessLogger = jsonLogger();
 
 /**
  * After a restart: the generated password's file still matters while its admin has not changed it;
@@ -46,6 +48,8 @@ async function pendingInitialPassword(store: Store, file: string): Promise<Deps[
 
 async function main() {
   const config = loadConfig();
+  log = jsonLogger(undefined, config.logLevel);
+  log.debug('settings', Object.fromEntries(effectiveSettings(config)));
   for (const warning of config.warnings) log.warn('insecure setting', { warning });
   const dataDir = resolve(config.dataDir);
   // Every check before anything is written: a bad setting must not leave a created admin behind.

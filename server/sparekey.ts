@@ -36,8 +36,14 @@ const COMMANDS: Record<string, Command> = {
     usage:
       'usage: sparekey serve\nRuns the server. It takes no options: every setting comes from the environment.',
   },
+  'config check': {
+    summary: 'check the settings as serve would, without starting; print them with secrets masked',
+    bundle: 'config-check',
+    source: 'cli/config-check.ts',
+  },
   admin: {
-    summary: 'break-glass account recovery on the server host (reset-mfa, set-password, promote, unlock)',
+    summary:
+      'break-glass account recovery on the server host (reset-mfa, set-password, promote, unlock, list-users)',
     bundle: 'admin',
     source: 'cli/admin.ts',
   },

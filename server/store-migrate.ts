@@ -6,18 +6,19 @@
 import { statSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
+import { secretSetting } from './config';
 import { LowdbStore } from './store/lowdb';
 import { PostgresStore } from './store/postgres';
 import { describeTarget } from './store/postgres/db';
 import { copyLowdbToPostgres } from './store/postgres/from-lowdb';
 
 const USAGE =
-  'Usage: npm run store:migrate -- --from <DATA_DIR> --to <postgres://…> (--to defaults to DATABASE_URL)';
+  'Usage: npm run store:migrate -- --from <DATA_DIR> --to <postgres://…> (--to defaults to DATABASE_URL or DATABASE_URL_FILE)';
 
 async function main(): Promise<number> {
   const { values } = parseArgs({ options: { from: { type: 'string' }, to: { type: 'string' } } });
   const from = values.from;
-  const to = values.to ?? process.env.DATABASE_URL;
+  const to = values.to ?? secretSetting(process.env, 'DATABASE_URL');
   if (!from || !to) {
     process.stderr.write(`${USAGE}\n`);
     return 2;

@@ -12,7 +12,7 @@ import { statSync } from 'node:fs';
 import { unlink } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { createInterface } from 'node:readline/promises';
-import { loadConfig } from '../config';
+import { type Config, loadConfig } from '../config';
 import { argon2Hasher } from '../crypto/hasher';
 import { type Deps, type RequestMeta, systemClock } from '../deps';
 import { passwordProblem } from '../services/password-rules';
@@ -20,12 +20,15 @@ import { resetPassword } from '../services/passwords';
 import { adminView, unlockUser, updateUser } from '../services/users';
 import { DirectoryInUseError } from '../store/dir-lock';
 import { storeFor } from '../store/select';
-import type { UserRecord } from '../store/types';
+import type { Store, UserRecord } from '../store/types';
 import { fail, parseCommandWithOperands, run } from './args';
 
 const USAGE = `Usage: npm run admin -- <command> <username> [--yes]
+       npm run admin -- list-users
 
 Commands (run on the server host, with the server's DATA_DIR or DATABASE_URL):
+  list-users                list the accounts: username, role, MFA set up or not, locked or not,
+                            must change password; changes nothing
   reset-mfa <username>      remove the authenticator and backup codes: the next sign-in asks for the
                             password alone, then sets up a new authenticator as the policy asks
   set-password <username>   set a temporary password, to be changed at the next sign-in: the first
@@ -38,7 +41,8 @@ Options:
   --yes                     do not ask for confirmation (needed without a terminal)
   --generate                set-password: generate the password, do not read standard input
 
-With the lowdb store, stop the server first. Every change is written to the audit log as coming
+With the lowdb store, stop the server first, even for list-users: only one process may open the
+data directory (its lock refuses a second one). With PostgreSQL they run beside the servers. Every change is written to the audit log as coming
 from the server host.`;
 
 /** Audit events of these commands: no address, no browser, marked as made on the host. */
@@ -134,23 +138,42 @@ async function confirm(user: UserRecord, what: string, yes: boolean): Promise<vo
   }
 }
 
-run(async () => {
-  const { values, positionals } = parseCommandWithOperands(USAGE, {
-    yes: { type: 'boolean', short: 'y', default: false },
-    generate: { type: 'boolean', default: false },
-  });
-  const [name, username, ...extra] = positionals;
-  if (values.help) {
-    process.stdout.write(`${USAGE}\n`);
-    return 0;
-  }
-  const command = name === undefined ? undefined : COMMANDS[name];
-  if (!command || !username || extra.length > 0) {
-    fail(`${name && !command ? `Unknown command "${name}".\n\n` : ''}${USAGE}`, 2);
-  }
+/** One account's line of list-users: what an operator recovering access needs to know about it. */
+function accountRow(user: UserRecord, now: number): string[] {
+  const { lockout, mustChangePassword } = adminView(user, now);
+  const mfa =
+    user.mfa.type === 'none'
+      ? 'none'
+      : user.mfa.enrolled
+        ? `${user.mfa.type} set up`
+        : `${user.mfa.type} not set up`;
+  const locked = lockout.needsAdminUnlock
+    ? 'until unlocked'
+    : lockout.lockedUntil
+      ? `until ${lockout.lockedUntil}`
+      : 'no';
+  return [user.username, user.role, mfa, locked, mustChangePassword ? 'yes' : 'no'];
+}
 
-  const config = loadConfig();
-  const password = name === 'set-password' ? await chosenPassword(username, values.generate) : null;
+/** The accounts as a table, sorted by username, columns padded to their widest cell. */
+export function accountTable(users: UserRecord[], now: number): string {
+  const rows = [
+    ['USERNAME', 'ROLE', 'MFA', 'LOCKED', 'MUST CHANGE PASSWORD'],
+    ...users.toSorted((a, b) => a.username.localeCompare(b.username)).map((user) => accountRow(user, now)),
+  ];
+  const widths = rows[0]?.map((_, column) => Math.max(...rows.map((row) => row[column]?.length ?? 0))) ?? [];
+  return rows
+    .map((row) =>
+      row
+        .map((cell, column) => cell.padEnd(widths[column] ?? 0))
+        .join('  ')
+        .trimEnd(),
+    )
+    .join('\n');
+}
+
+/** The store the server's configuration selects, opened; a lowdb one only if the server is stopped. */
+async function openStore(config: Config): Promise<Store> {
   if (!config.database) {
     const dataDir = resolve(config.dataDir);
     // Opening would create an empty store: a wrong DATA_DIR must not look like "no such user".
@@ -164,11 +187,48 @@ run(async () => {
   } catch (error) {
     if (error instanceof DirectoryInUseError) {
       throw new Error(
-        `${error.message} Stop the server first: with the lowdb store only one process may change the data.`,
+        `${error.message} Stop the server first: with the lowdb store only one process may open the data.`,
       );
     }
     throw error;
   }
+  return store;
+}
+
+async function listUsers(config: Config): Promise<void> {
+  const store = await openStore(config);
+  try {
+    process.stdout.write(`${accountTable(await store.listUsers(), Date.now())}\n`);
+  } finally {
+    await store.close();
+  }
+}
+
+run(async () => {
+  const { values, positionals } = parseCommandWithOperands(USAGE, {
+    yes: { type: 'boolean', short: 'y', default: false },
+    generate: { type: 'boolean', default: false },
+  });
+  const [name, username, ...extra] = positionals;
+  if (values.help) {
+    process.stdout.write(`${USAGE}\n`);
+    return 0;
+  }
+  if (name === 'list-users') {
+    if (username !== undefined || values.yes || values.generate) {
+      fail(`list-users takes no username or option.\n\n${USAGE}`, 2);
+    }
+    await listUsers(loadConfig());
+    return 0;
+  }
+  const command = name === undefined ? undefined : COMMANDS[name];
+  if (!command || !username || extra.length > 0) {
+    fail(`${name && !command ? `Unknown command "${name}".\n\n` : ''}${USAGE}`, 2);
+  }
+
+  const config = loadConfig();
+  const password = name === 'set-password' ? await chosenPassword(username, values.generate) : null;
+  const store = await openStore(config);
   try {
     const deps: Deps = {
       store,

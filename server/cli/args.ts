@@ -24,7 +24,8 @@ export function storeOptions(): LowdbStoreOptions {
  * fill a directory no server reads and report success: refuse in one line naming what to use instead.
  */
 export function refuseOnPostgres(command: string, instead: string): void {
-  if (loadConfig({ DATABASE_URL: process.env.DATABASE_URL }).database) {
+  const { DATABASE_URL, DATABASE_URL_FILE } = process.env;
+  if (loadConfig({ DATABASE_URL, DATABASE_URL_FILE }).database) {
     fail(
       `DATABASE_URL is set, so the server's store is PostgreSQL; ${command} works on a lowdb DATA_DIR only: ${instead}`,
     );

@@ -104,6 +104,7 @@ describe('npm pack, npm install ./sparekey-*.tgz, npx sparekey serve', () => {
     expect(help.status).toBe(0);
     for (const command of [
       'serve',
+      'config check',
       'admin',
       'store check',
       'store backup',
@@ -140,8 +141,27 @@ describe('npm pack, npm install ./sparekey-*.tgz, npx sparekey serve', () => {
     expect(existsSync(join(work, 'pack'))).toBe(false);
   });
 
+  it('`sparekey config check` runs from the installed package: settings masked, nothing written', () => {
+    const dataDir = join(work, 'config-check-data');
+    const check = spawnSync('npx', ['--offline', 'sparekey', 'config', 'check'], {
+      cwd: app,
+      encoding: 'utf8',
+      env: {
+        ...process.env,
+        DATA_DIR: dataDir,
+        DATABASE_URL: 'postgres://sk:installed-pw@127.0.0.1/sparekey',
+        BOOTSTRAP_ADMIN_PASSWORD: '',
+      },
+    });
+    expect(check.status, check.stderr).toBe(0);
+    expect(check.stdout).toContain('DATABASE_URL=postgres://sk:********@127.0.0.1/sparekey\n');
+    expect(check.stdout).not.toContain('installed-pw');
+    expect(existsSync(dataDir)).toBe(false);
+  });
+
   it('each command answers --help without opening a store', () => {
     for (const command of [
+      ['config', 'check'],
       ['admin'],
       ['store', 'check'],
       ['store', 'backup'],

@@ -136,4 +136,31 @@ describe('npm run admin on PostgreSQL', () => {
     expect(run.stderr).toContain('There is no user named "nobody"');
     expect(await newest()).toBe(before);
   });
+
+  it('list-users lists the accounts of the database the running server uses, and writes nothing', async () => {
+    const newest = async () =>
+      (await call(server.url, 'GET', '/api/admin/audit?limit=1', { token: admin })).body.events[0].id;
+    const created = await call(server.url, 'POST', '/api/admin/users', {
+      token: admin,
+      body: { username: 'frank', password: 'frank-password-123' },
+    });
+    expect(created.status).toBe(201);
+    const configured = await call(server.url, 'PATCH', `/api/admin/users/${created.body.user.id}`, {
+      token: admin,
+      body: { mfa: { type: 'totp' } },
+    });
+    expect(configured.status).toBe(200);
+    const before = await newest();
+    const run = await admin$(['list-users']);
+    expect(run.code, run.stderr).toBe(0);
+    const rows = run.stdout.trimEnd().split('\n');
+    expect(rows[0]).toMatch(/^USERNAME +ROLE +MFA +LOCKED +MUST CHANGE PASSWORD$/);
+    const row = (name: string) => rows.find((line) => line.startsWith(`${name} `))?.split(/ {2,}/);
+    expect(row('admin')?.slice(0, 2)).toEqual(['admin', 'admin']);
+    expect(row('bob')?.[0]).toBe('bob');
+    expect(row('frank')).toEqual(['frank', 'user', 'totp set up', 'no', 'no']);
+    const users = await call(server.url, 'GET', '/api/admin/users', { token: admin });
+    expect(rows).toHaveLength(users.body.users.length + 1);
+    expect(await newest()).toBe(before);
+  });
 });

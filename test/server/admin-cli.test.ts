@@ -4,7 +4,7 @@
  * and the accounts are used over HTTP.
  */
 import { existsSync } from 'node:fs';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -31,6 +31,19 @@ async function token(server: RunningServer, username: string, password: string):
   const res = await login(server, username, password);
   expect(res.body.status, JSON.stringify(res.body)).toBe('ok');
   return res.body.token;
+}
+
+/** Every file under the store's directory with its content, to show a command left it as it was. */
+async function storeFiles(dir: string): Promise<Record<string, string>> {
+  const names = (await readdir(dir, { recursive: true, withFileTypes: true })).filter((entry) =>
+    entry.isFile(),
+  );
+  const files: Record<string, string> = {};
+  for (const entry of names) {
+    const path = join(entry.parentPath, entry.name);
+    files[path] = await readFile(path, 'base64');
+  }
+  return files;
 }
 
 describe('npm run admin (break-glass on the server host)', () => {
@@ -108,9 +121,39 @@ describe('npm run admin (break-glass on the server host)', () => {
     expect(users.body.users.find((u: { username: string }) => u.username === 'dave').role).toBe('user');
   });
 
+  it('list-users refuses too while the server holds the data directory (lowdb: one process at a time)', async () => {
+    const run = await runAdmin(dataDir, ['list-users']);
+    expect(run.code).toBe(1);
+    expect(run.stdout).toBe('');
+    expect(run.stderr).toMatch(/in use by process \d+.*Stop the server first/);
+  });
+
   describe('with the server stopped', () => {
     beforeAll(async () => {
       expect(await server.stop({ keepData: true })).toBe(0);
+    });
+
+    it('list-users lists every account: role, MFA set up or not, locked or not, must change password', async () => {
+      const before = await storeFiles(dataDir);
+      const run = await runAdmin(dataDir, ['list-users']);
+      expect(run.code, run.stderr).toBe(0);
+      const rows = run.stdout.trimEnd().split('\n');
+      expect(rows[0]).toMatch(/^USERNAME +ROLE +MFA +LOCKED +MUST CHANGE PASSWORD$/);
+      const row = (name: string) => rows.find((line) => line.startsWith(`${name} `))?.split(/ {2,}/);
+      expect(row('admin')?.slice(0, 2)).toEqual(['admin', 'admin']);
+      expect(row('alice')).toEqual(['alice', 'user', 'totp set up', 'no', 'no']);
+      expect(row('bob')).toEqual(['bob', 'user', 'none', 'no', 'no']);
+      // erin locked her MFA step in beforeAll: locked for the hour MFA_LOCKOUT_MINUTES gives.
+      expect(row('erin')?.[3]).toMatch(/^until \d{4}-\d\d-\d\dT/);
+      expect(rows).toHaveLength(7);
+      // Read-only: not a byte of the store changed.
+      expect(await storeFiles(dataDir)).toEqual(before);
+    });
+
+    it('list-users takes no username', async () => {
+      const run = await runAdmin(dataDir, ['list-users', 'alice']);
+      expect(run.code).toBe(2);
+      expect(run.stderr.split('\n')[0]).toBe('list-users takes no username or option.');
     });
 
     it('refuses without --yes when there is no terminal to confirm on', async () => {

@@ -3,6 +3,8 @@
  * written (no store, no admin, no password file) before the checks pass. And the files holding a
  * secret it writes: the generated first admin password never goes through a planted symlink.
  */
+
+import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import {
   chmod,
@@ -21,7 +23,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { makeCertificate } from '../support/certificate';
-import { runServerToExit, startServer } from '../support/server';
+import { call, freePort, runServerToExit, startServer } from '../support/server';
 
 let dir: string;
 beforeAll(async () => {
@@ -142,5 +144,93 @@ describe('the generated first admin password file', () => {
     } finally {
       await server.stop({ keepData: true });
     }
+  });
+});
+
+describe('BOOTSTRAP_ADMIN_PASSWORD_FILE', () => {
+  it('a real start takes the first admin password from the file, never printing it; with the variable too it refuses in one line', async () => {
+    const secret = join(dir, 'admin-password');
+    await writeFile(secret, 'passphrase-from-a-file-77\n', { mode: 0o600 });
+    const server = await startServer({
+      dataDir: await mkdtemp(join(dir, 'from-file-')),
+      env: { BOOTSTRAP_ADMIN_PASSWORD: '', BOOTSTRAP_ADMIN_PASSWORD_FILE: secret },
+    });
+    try {
+      const login = await call(server.url, 'POST', '/api/auth/login', {
+        body: { username: 'admin', password: 'passphrase-from-a-file-77' },
+      });
+      expect(login.body.status, JSON.stringify(login.body)).toBe('ok');
+      expect(server.output()).not.toContain('passphrase-from-a-file-77');
+      expect(server.output()).not.toContain('Created the account "admin". Its password');
+    } finally {
+      await server.stop();
+    }
+    const both = join(dir, 'both');
+    refusedInOneLine(
+      await runServerToExit({ DATA_DIR: both, BOOTSTRAP_ADMIN_PASSWORD_FILE: secret }),
+      'Set BOOTSTRAP_ADMIN_PASSWORD or BOOTSTRAP_ADMIN_PASSWORD_FILE, not both.',
+    );
+    expect(existsSync(both)).toBe(false);
+  }, 60_000);
+});
+
+/** A real start at LOG_LEVEL on a known port (at warn the "listening" line is not written), then SIGTERM: everything it wrote. */
+async function outputAtLevel(level: string, env: Record<string, string> = {}): Promise<string> {
+  const port = await freePort();
+  const child = spawn(process.execPath, ['--import', 'tsx', 'server/main.ts'], {
+    cwd: join(import.meta.dirname, '../..'),
+    env: { ...process.env, HOST: '127.0.0.1', PORT: String(port), LOG_LEVEL: level, ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let output = '';
+  child.stdout.on('data', (chunk: Buffer) => {
+    output += chunk.toString();
+  });
+  child.stderr.on('data', (chunk: Buffer) => {
+    output += chunk.toString();
+  });
+  const exited = new Promise((done) => child.on('close', done));
+  const deadline = Date.now() + 30_000;
+  while (
+    !(await fetch(`http://127.0.0.1:${port}/healthz/ready`).then(
+      (r) => r.ok,
+      () => false,
+    ))
+  ) {
+    if (Date.now() > deadline || child.exitCode !== null) throw new Error(`no start:\n${output}`);
+    await new Promise((wait) => setTimeout(wait, 200));
+  }
+  child.kill('SIGTERM');
+  await exited;
+  return output;
+}
+
+describe('LOG_LEVEL', () => {
+  it('warn: a real start and stop write no info line; debug adds the settings, secrets masked', async () => {
+    const quiet = await outputAtLevel('warn', {
+      DATA_DIR: await mkdtemp(join(dir, 'warn-')),
+      BOOTSTRAP_ADMIN_PASSWORD: 'a-warn-level-passphrase-9',
+    });
+    expect(quiet).toBe('');
+    const chatty = await outputAtLevel('debug', {
+      DATA_DIR: await mkdtemp(join(dir, 'debug-')),
+      BOOTSTRAP_ADMIN_PASSWORD: 'a-debug-level-passphrase-9',
+    });
+    const lines = chatty
+      .trim()
+      .split('\n')
+      .map((line) => JSON.parse(line));
+    expect(lines[0]).toMatchObject({ level: 'debug', msg: 'settings', LOG_LEVEL: 'debug', store: 'lowdb' });
+    expect(lines.map((line) => line.msg)).toContain('listening');
+    expect(chatty).not.toContain('a-debug-level-passphrase-9');
+  }, 90_000);
+
+  it('a bad LOG_LEVEL: one line naming it, nothing written', async () => {
+    const dataDir = join(dir, 'bad-level');
+    refusedInOneLine(
+      await runServerToExit({ DATA_DIR: dataDir, LOG_LEVEL: 'verbose' }),
+      'LOG_LEVEL must be one of error, warn, info, debug, not \\"verbose\\".',
+    );
+    expect(existsSync(dataDir)).toBe(false);
   });
 });

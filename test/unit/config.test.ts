@@ -1,5 +1,9 @@
-import { describe, expect, it } from 'vitest';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
 import { ConfigError, loadConfig } from '../../server/config';
+import { jsonLogger, type LogLevel } from '../../server/log';
 
 describe('configuration from the environment', () => {
   it('has the documented defaults', () => {
@@ -129,5 +133,104 @@ describe('configuration from the environment', () => {
       expect(loadConfig({ DATABASE_URL: quiet }).warnings, quiet).toEqual([]);
     }
     expect(loadConfig({}).warnings).toEqual([]);
+  });
+});
+
+describe('secrets from files: DATABASE_URL_FILE, BOOTSTRAP_ADMIN_PASSWORD_FILE', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'sparekey-config-secrets-'));
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+  const secretFile = (name: string, content: string) => {
+    const path = join(dir, name);
+    writeFileSync(path, content, { mode: 0o600 });
+    return path;
+  };
+  const refusal = (env: NodeJS.ProcessEnv) => {
+    try {
+      loadConfig(env);
+    } catch (error) {
+      expect(error).toBeInstanceOf(ConfigError);
+      return (error as Error).message;
+    }
+    throw new Error('loadConfig accepted it');
+  };
+
+  it('reads each file once, its trailing newline removed, as if the variable held it', () => {
+    const url = secretFile('db-url', 'postgres://sk:pw-from-file@127.0.0.1/sparekey\n');
+    const password = secretFile('admin-pw', 'a-long-passphrase-from-a-file\r\n');
+    const config = loadConfig({ DATABASE_URL_FILE: url, BOOTSTRAP_ADMIN_PASSWORD_FILE: password });
+    expect(config.database?.url).toBe('postgres://sk:pw-from-file@127.0.0.1/sparekey');
+    expect(config.bootstrapAdminPassword).toBe('a-long-passphrase-from-a-file');
+    // Only the last newline goes: a password may end in spaces.
+    const spaced = secretFile('spaced', 'ends-with-two-spaces-ok  \n');
+    expect(loadConfig({ BOOTSTRAP_ADMIN_PASSWORD_FILE: spaced }).bootstrapAdminPassword).toBe(
+      'ends-with-two-spaces-ok  ',
+    );
+  });
+
+  it('a file is checked like the variable: a weak password, a URL that is not postgres://, a remote host warned', () => {
+    expect(refusal({ BOOTSTRAP_ADMIN_PASSWORD_FILE: secretFile('weak', 'short\n') })).toMatch(
+      /^BOOTSTRAP_ADMIN_PASSWORD is refused: /,
+    );
+    expect(refusal({ DATABASE_URL_FILE: secretFile('mysql', 'mysql://x@h/db\n') })).toBe(
+      'DATABASE_URL must be a postgres:// or postgresql:// URL.',
+    );
+    const remote = secretFile('remote', 'postgres://sk:pw@db.example/sparekey\n');
+    expect(loadConfig({ DATABASE_URL_FILE: remote }).warnings[0]).toMatch(
+      /^DATABASE_URL reaches db\.example/,
+    );
+  });
+
+  it('refuses the variable and its file both set, in one line naming both', () => {
+    const url = secretFile('db-url-2', 'postgres://127.0.0.1/sparekey\n');
+    expect(refusal({ DATABASE_URL: 'postgres://127.0.0.1/other', DATABASE_URL_FILE: url })).toBe(
+      'Set DATABASE_URL or DATABASE_URL_FILE, not both.',
+    );
+    expect(
+      refusal({ BOOTSTRAP_ADMIN_PASSWORD: 'a-long-passphrase-42', BOOTSTRAP_ADMIN_PASSWORD_FILE: url }),
+    ).toBe('Set BOOTSTRAP_ADMIN_PASSWORD or BOOTSTRAP_ADMIN_PASSWORD_FILE, not both.');
+  });
+
+  it('an unreadable, missing or empty file is one line naming the variable, never the content', () => {
+    const missing = join(dir, 'missing');
+    expect(refusal({ DATABASE_URL_FILE: missing })).toBe(
+      `DATABASE_URL_FILE ${missing} cannot be read (ENOENT).`,
+    );
+    expect(refusal({ BOOTSTRAP_ADMIN_PASSWORD_FILE: dir })).toBe(
+      `BOOTSTRAP_ADMIN_PASSWORD_FILE ${dir} cannot be read (EISDIR).`,
+    );
+    const empty = secretFile('empty', '\n');
+    expect(refusal({ BOOTSTRAP_ADMIN_PASSWORD_FILE: empty })).toBe(
+      `BOOTSTRAP_ADMIN_PASSWORD_FILE ${empty} is empty.`,
+    );
+  });
+});
+
+describe('LOG_LEVEL', () => {
+  it('is info by default, takes error, warn, info and debug, and refuses anything else naming it', () => {
+    expect(loadConfig({}).logLevel).toBe('info');
+    for (const level of ['error', 'warn', 'info', 'debug']) {
+      expect(loadConfig({ LOG_LEVEL: level }).logLevel).toBe(level);
+    }
+    for (const bad of ['verbose', 'INFO', 'warning']) {
+      expect(() => loadConfig({ LOG_LEVEL: bad })).toThrow(
+        new ConfigError(`LOG_LEVEL must be one of error, warn, info, debug, not "${bad}".`),
+      );
+    }
+  });
+
+  it('a logger writes the lines at its level and the more severe ones, never the ones below', () => {
+    const levelsWritten = (threshold: LogLevel) => {
+      const lines: string[] = [];
+      const log = jsonLogger((line) => lines.push(line), threshold);
+      log.debug('d');
+      log.info('i');
+      log.warn('w');
+      log.error('e');
+      return lines.map((line) => JSON.parse(line).level);
+    };
+    expect(levelsWritten('error')).toEqual(['error']);
+    expect(levelsWritten('warn')).toEqual(['warn', 'error']);
+    expect(levelsWritten('info')).toEqual(['info', 'warn', 'error']);
+    expect(levelsWritten('debug')).toEqual(['debug', 'info', 'warn', 'error']);
   });
 });

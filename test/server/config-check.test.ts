@@ -1,0 +1,123 @@
+/**
+ * `sparekey config check`, run as an operator runs it: the real command through server/sparekey.ts.
+ * A good configuration prints its effective settings with every secret masked; a bad one is one line
+ * naming the setting, exit 1; and nothing is ever written (no DATA_DIR created).
+ */
+import { existsSync } from 'node:fs';
+import { chmod, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { makeCertificate } from '../support/certificate';
+import { runScript } from '../support/cli';
+
+let dir: string;
+beforeAll(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'sparekey-config-check-'));
+});
+afterAll(async () => {
+  await rm(dir, { recursive: true, force: true });
+});
+
+/** Only the variables given: whatever the test runner's environment holds must not leak in. */
+const configCheck = (env: Record<string, string>, args: string[] = []) =>
+  runScript('server/sparekey.ts', ['config', 'check', ...args], {
+    env: {
+      DATABASE_URL: '',
+      DATABASE_URL_FILE: '',
+      BOOTSTRAP_ADMIN_PASSWORD: '',
+      BOOTSTRAP_ADMIN_PASSWORD_FILE: '',
+      PUBLIC_URL: '',
+      HOST: '',
+      LOG_LEVEL: '',
+      ...env,
+    },
+  });
+
+describe('sparekey config check', () => {
+  it('prints the effective settings with the database password and the admin password masked, and writes nothing', async () => {
+    const dataDir = join(dir, 'not-yet');
+    const result = await configCheck({
+      DATA_DIR: dataDir,
+      DATABASE_URL: 'postgres://sparekey:s3cret-db-pw@127.0.0.1:5432/sparekey',
+      BOOTSTRAP_ADMIN_PASSWORD: 'a-long-Bootstrap-passphrase-42',
+      SESSION_IDLE_MINUTES: '20',
+    });
+    expect(result.stderr).toBe('');
+    expect(result.code).toBe(0);
+    expect(result.stdout).toContain('DATABASE_URL=postgres://sparekey:********@127.0.0.1:5432/sparekey\n');
+    expect(result.stdout).toContain('store=postgresql\n');
+    expect(result.stdout).toContain('BOOTSTRAP_ADMIN_PASSWORD=******** (set)\n');
+    expect(result.stdout).toContain('SESSION_IDLE_MINUTES=20\n');
+    expect(result.stdout).toContain(`DATA_DIR=${dataDir}\n`);
+    expect(result.stdout).toContain('The configuration is valid.');
+    expect(result.stdout).not.toContain('s3cret-db-pw');
+    expect(result.stdout).not.toContain('a-long-Bootstrap-passphrase-42');
+    expect(existsSync(dataDir)).toBe(false);
+  });
+
+  it('a secret from a *_FILE is masked like the variable; its content is never printed', async () => {
+    const urlFile = join(dir, 'database-url');
+    await writeFile(urlFile, 'postgres://sparekey:pw-in-a-file@127.0.0.1/sparekey\n', { mode: 0o600 });
+    const result = await configCheck({ DATA_DIR: join(dir, 'from-file'), DATABASE_URL_FILE: urlFile });
+    expect(result.code, result.stderr).toBe(0);
+    expect(result.stdout).toContain('DATABASE_URL=postgres://sparekey:********@127.0.0.1/sparekey\n');
+    expect(result.stdout).not.toContain('pw-in-a-file');
+    const both = await configCheck({ DATABASE_URL_FILE: urlFile, DATABASE_URL: 'postgres://127.0.0.1/x' });
+    expect(both.code).toBe(1);
+    expect(both.stderr).toBe('Set DATABASE_URL or DATABASE_URL_FILE, not both.\n');
+  });
+
+  it('a bad setting: exit 1 and one line naming it, nothing written', async () => {
+    const dataDir = join(dir, 'bad');
+    const cases: [Record<string, string>, string][] = [
+      [{ PORT: 'eighty' }, 'PORT must be a whole number from 0 to 65535, not "eighty".'],
+      [
+        { EXTENSION_DIR: join(dir, 'no-such-folder') },
+        `EXTENSION_DIR ${join(dir, 'no-such-folder')} cannot be read (ENOENT)`,
+      ],
+      [
+        { TLS_CERT_FILE: join(dir, 'missing.pem'), TLS_KEY_FILE: join(dir, 'missing.key') },
+        `TLS_CERT_FILE ${join(dir, 'missing.pem')} cannot be read: ENOENT`,
+      ],
+    ];
+    for (const [env, expected] of cases) {
+      const result = await configCheck({ DATA_DIR: dataDir, ...env });
+      expect(result.code, result.stderr).toBe(1);
+      expect(result.stdout).toBe('');
+      expect(result.stderr.trim().split('\n'), result.stderr).toHaveLength(1);
+      expect(result.stderr).toContain(expected);
+      expect(existsSync(dataDir)).toBe(false);
+    }
+  });
+
+  it('runs the start-up checks serve runs: a shared DATA_DIR and a mismatched TLS pair are refused', async () => {
+    const shared = join(dir, 'shared');
+    await mkdir(shared);
+    await chmod(shared, 0o777);
+    const sharedResult = await configCheck({ DATA_DIR: shared });
+    expect(sharedResult.code).toBe(1);
+    expect(sharedResult.stderr).toMatch(/^DATA_DIR: .*other users can write to that directory \(mode 0777\)/);
+
+    const { cert } = makeCertificate(await mkdtemp(join(dir, 'tls-')));
+    const garbage = join(dir, 'garbage.pem');
+    await writeFile(garbage, 'not a key\n');
+    const tls = await configCheck({
+      DATA_DIR: join(dir, 'tls-data'),
+      TLS_CERT_FILE: cert,
+      TLS_KEY_FILE: garbage,
+    });
+    expect(tls.code).toBe(1);
+    expect(tls.stderr).toMatch(/^TLS_CERT_FILE and TLS_KEY_FILE do not hold a usable certificate/);
+    expect(tls.stderr.trim().split('\n')).toHaveLength(1);
+  });
+
+  it('--help describes it; an unknown option is refused with exit 2', async () => {
+    const help = await configCheck({}, ['--help']);
+    expect(help.code).toBe(0);
+    expect(help.stdout).toMatch(/^usage: sparekey config check\n/);
+    const unknown = await configCheck({}, ['--frobnicate']);
+    expect(unknown.code).toBe(2);
+    expect(unknown.stderr.split('\n')[0]).toContain("Unknown option '--frobnicate'");
+  });
+});

@@ -131,8 +131,6 @@ async function main() {
     log.info('metrics listening', { url: `${boundUrl({ tls: null }, address, port)}/metrics` });
   }
   handle = app.fetch;
-  log.info('listening', { url, publicUrl: deps.security.publicUrl, store: kind, dataDir });
-  lifecycle.phase = 'serving';
 
   let stopping = false;
   const shutdown = (signal: string) => {
@@ -151,8 +149,11 @@ async function main() {
     });
     if ('closeIdleConnections' in server) server.closeIdleConnections();
   };
+  // Before 'listening' is said: whoever waits for that line may stop the server at once.
   process.on('SIGTERM', () => shutdown('SIGTERM'));
   process.on('SIGINT', () => shutdown('SIGINT'));
+  lifecycle.phase = 'serving';
+  log.info('listening', { url, publicUrl: deps.security.publicUrl, store: kind, dataDir });
 }
 
 main().catch((error: unknown) => {

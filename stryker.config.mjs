@@ -1,7 +1,7 @@
 // @ts-check
 /**
  * Mutation testing of the security core (`npm run test:mutation`, the last step of `npm test`).
- * How it runs, what the incremental file is and how to read the report: README.md, "Mutation testing".
+ * How it runs, what the incremental file is and how to read the report: docs/TESTING.md, "Mutation testing of the security core".
  */
 
 /** The modules whose every behaviour a test must pin. The one list: add a module here and nowhere else. */

@@ -12,8 +12,9 @@ import { PostgresStore } from '../../server/store/postgres';
 import { type CliResult, runCli, runScript } from '../support/cli';
 import { HttpBrowser } from '../support/http-browser';
 import { kidOf, verifiesAgainst } from '../support/jws';
+import { adminToken, registerApp } from '../support/oidc-users';
 import { type RelyingParty, startRelyingParty } from '../support/relying-party';
-import { call, type RunningServer, startServer } from '../support/server';
+import { type RunningServer, startServer } from '../support/server';
 import { createDatabase } from './databases';
 import { FAST_ARGON2, postgresEnv } from './servers';
 
@@ -73,17 +74,7 @@ describe('keys:rotate and the store commands on PostgreSQL', () => {
     servers = await Promise.all([startServer({ env }), startServer({ env })]);
     const [first] = servers as [RunningServer];
     rp = await startRelyingParty({ issuer: first.url });
-    const admin = (
-      await call(first.url, 'POST', '/api/auth/login', {
-        body: { username: 'admin', password: first.adminPassword },
-      })
-    ).body.token as string;
-    const created = await call(first.url, 'POST', '/api/admin/applications', {
-      token: admin,
-      body: { name: 'Rotated', type: 'public', redirectUris: [rp.redirectUri] },
-    });
-    expect(created.status).toBe(201);
-    rp.setClient(created.body.application.clientId);
+    await registerApp(first, await adminToken(first), rp, 'public', 'Rotated');
     emptyDir = await mkdtemp(join(tmpdir(), 'sparekey-keys-pg-'));
     cliEnv = { DATABASE_URL: databaseUrl, DATA_DIR: emptyDir, ...FAST_ARGON2 };
   }, 60_000);

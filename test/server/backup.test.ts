@@ -15,6 +15,7 @@ import { makeUser } from '../store/store-fixtures';
 import { runCli } from '../support/cli';
 import { HttpBrowser } from '../support/http-browser';
 import { verifiesAgainst } from '../support/jws';
+import { adminToken, registerApp } from '../support/oidc-users';
 import { startRelyingParty } from '../support/relying-party';
 import { call, freePort, type RunningServer, startServer } from '../support/server';
 
@@ -197,18 +198,8 @@ it('restores the OpenID Connect applications and keys: the old secret still work
   const server = await start(dataDir, env);
   const rp = await startRelyingParty({ issuer: server.url });
   try {
-    const admin = (
-      await call(server.url, 'POST', '/api/auth/login', {
-        body: { username: 'admin', password: server.adminPassword },
-      })
-    ).body.token as string;
-    const registered = await call(server.url, 'POST', '/api/admin/applications', {
-      token: admin,
-      body: { name: 'Kept', type: 'confidential', redirectUris: [rp.redirectUri] },
-    });
-    expect(registered.status).toBe(201);
-    const { clientId } = registered.body.application as { clientId: string };
-    rp.setClient(clientId, registered.body.clientSecret as string);
+    const admin = await adminToken(server);
+    const { clientId } = (await registerApp(server, admin, rp, 'confidential', 'Kept')).application;
 
     // The admin signs in at the application (a confidential client: the code exchange needs the secret).
     const signIn = async () => {

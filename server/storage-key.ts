@@ -1,0 +1,78 @@
+/**
+ * Which storage key this process runs with (docs/SECURITY.md, "Secrets at rest"): the one set in
+ * STORAGE_ENCRYPTION_KEY(_FILE), required in production, off the loopback and with PostgreSQL; or,
+ * for a newcomer's lowdb store on the loopback, `DATA_DIR/storage.key`, generated at the first start
+ * (created exclusively, mode 0600) so that the README's two commands work with nothing set.
+ */
+import { readFile } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
+import { type Config, ConfigError, isLoopback, MAKE_A_KEY, storageKeyFrom } from './config';
+import { newStorageKey } from './crypto/sealing';
+import { writeSecretFile } from './store/secret-file';
+import type { StorageKeys } from './store/secrets';
+
+/** The generated key's file name in DATA_DIR. */
+export const GENERATED_KEY_FILE = 'storage.key';
+
+type KeySettings = Pick<Config, 'storageKey' | 'production' | 'database' | 'host'>;
+
+/** Why the key must be set rather than generated, or null when a generated one will do. */
+function whyRequired(config: KeySettings): string | null {
+  if (config.production) return 'NODE_ENV=production';
+  if (config.database) return 'DATABASE_URL (every instance must hold the same key)';
+  if (!isLoopback(config.host)) return `HOST ${config.host} (off the loopback)`;
+  return null;
+}
+
+/** Refuses, in one line naming the setting, a start that needs a key and has none; before anything is written. */
+export function checkStorageKeySetting(config: KeySettings): void {
+  const why = config.storageKey ? null : whyRequired(config);
+  if (why) {
+    throw new ConfigError(
+      `STORAGE_ENCRYPTION_KEY or STORAGE_ENCRYPTION_KEY_FILE is required with ${why}: make one with ${MAKE_A_KEY}, and keep it apart from backups.`,
+    );
+  }
+}
+
+/**
+ * The keys to open the store with. `generated` is the path of a key file made now (to print once,
+ * like the first admin's password); a key file already there is read, and one that is not a key is
+ * refused in one line naming it.
+ */
+export async function storageKeysFor(
+  config: KeySettings,
+  dataDir: string,
+): Promise<{ keys: StorageKeys; generated: string | null }> {
+  checkStorageKeySetting(config);
+  if (config.storageKey) return { keys: config.storageKey, generated: null };
+  const file = join(dataDir, GENERATED_KEY_FILE);
+  const text = await readFile(file, 'utf8').catch((error: NodeJS.ErrnoException) => {
+    if (error.code === 'ENOENT') return null;
+    throw new ConfigError(`The storage key file ${file} cannot be read (${error.code ?? error}).`);
+  });
+  if (text !== null)
+    return { keys: { current: storageKeyFrom(file, text), previous: null }, generated: null };
+  const key = newStorageKey();
+  // Exclusive: of two processes starting on a new DATA_DIR one key wins, and the other reads it.
+  const written = await writeSecretFile(file, `${key.text()}\n`, { exclusive: true }).then(
+    () => true,
+    (error: NodeJS.ErrnoException) => {
+      if (error.code === 'EEXIST') return false;
+      throw error;
+    },
+  );
+  if (!written) return storageKeysFor(config, dataDir);
+  return { keys: { current: key, previous: null }, generated: file };
+}
+
+/** The line printed once when the key was generated: where it is, and that backups need it apart. */
+export function generatedKeyNotice(file: string): string {
+  return `\nGenerated the storage key ${file} (mode 0600): TOTP secrets and the OpenID Connect keys are encrypted under it. Keep a copy apart from your backups: a restore needs it, and whoever has both reads the secrets.\n\n`;
+}
+
+/** For the commands that open the store beside the server: the keys, the notice printed if generated. */
+export async function openingKeys(config: KeySettings & Pick<Config, 'dataDir'>): Promise<StorageKeys> {
+  const { keys, generated } = await storageKeysFor(config, resolve(config.dataDir));
+  if (generated) process.stderr.write(generatedKeyNotice(generated));
+  return keys;
+}

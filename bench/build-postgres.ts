@@ -5,9 +5,15 @@
  */
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
+import { parseStorageKey } from '../server/crypto/sealing';
 import { PostgresStore } from '../server/store/postgres';
 import { type PgCluster, startCluster } from '../test/support/pg-cluster';
 import { BENCH_POLICY, type BuildOptions, type BuiltUser, benchRecords } from './build-store';
+
+/** The storage key the benchmark's databases are sealed under and its servers run with (required with DATABASE_URL). */
+export const BENCH_STORAGE_KEY = 'YmVuY2htYXJrIHN0b3JhZ2Uga2V5OyBuZXZlciBhIHJlYWwgb25lIQ==';
+
+export const BENCH_STORAGE_KEYS = { current: parseStorageKey(BENCH_STORAGE_KEY), previous: null };
 
 /** Users per bulk insert. */
 const BATCH = 2000;
@@ -27,7 +33,11 @@ export async function buildPostgres(
   await admin.query(`CREATE DATABASE ${name}`);
   await admin.end();
   const url = cluster.url(name);
-  const store = new PostgresStore({ url, poolSize: 2 });
+  const store = new PostgresStore({
+    url,
+    poolSize: 2,
+    storageKeys: BENCH_STORAGE_KEYS,
+  });
   await store.open();
   try {
     await store.setPolicy(BENCH_POLICY);

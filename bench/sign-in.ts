@@ -17,7 +17,7 @@ import { type Argon2Params, OWASP_ARGON2 } from '../server/crypto/hasher';
 import { currentTotp } from '../server/crypto/totp';
 import type { PgCluster } from '../test/support/pg-cluster';
 import { call, type RunningServer, startServer } from '../test/support/server';
-import { buildPostgres } from './build-postgres';
+import { BENCH_STORAGE_KEY, buildPostgres } from './build-postgres';
 import { type BuiltUser, buildStore } from './build-store';
 import { round, type Summary, summarize, timed } from './stats';
 
@@ -73,7 +73,7 @@ export async function measureSignIn(
   // A fresh database for each load: the accounts' TOTP steps start unused.
   const onPostgres = async (instances: number) => {
     const database = await buildPostgres(cluster, built);
-    const env = { ...SERVER_ENV, DATABASE_URL: database.url };
+    const env = { ...SERVER_ENV, DATABASE_URL: database.url, STORAGE_ENCRYPTION_KEY: BENCH_STORAGE_KEY };
     const servers = await Promise.all(Array.from({ length: instances }, () => startServer({ env })));
     try {
       return await signInLoad(servers, database.users, options.clients, options.durationMs);

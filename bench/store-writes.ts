@@ -13,7 +13,7 @@ import { LowdbStore } from '../server/store/lowdb';
 import { PostgresStore } from '../server/store/postgres';
 import type { Store } from '../server/store/types';
 import type { PgCluster } from '../test/support/pg-cluster';
-import { buildPostgres } from './build-postgres';
+import { BENCH_STORAGE_KEYS, buildPostgres } from './build-postgres';
 import { buildStore } from './build-store';
 import { round, type Summary, summarize, timed } from './stats';
 
@@ -64,7 +64,7 @@ export async function measureStoreWrites(
       const pgStarted = performance.now();
       const built = await buildPostgres(cluster, { users: size });
       const pgBuildS = round((performance.now() - pgStarted) / 1000, 1);
-      const pg = new PostgresStore({ url: built.url });
+      const pg = new PostgresStore({ url: built.url, storageKeys: BENCH_STORAGE_KEYS });
       await pg.open();
       stores.push({
         size,

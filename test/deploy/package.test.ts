@@ -110,6 +110,7 @@ describe('npm pack, npm install ./sparekey-*.tgz, npx sparekey serve', () => {
       'store backup',
       'store restore',
       'store migrate',
+      'store rekey',
       'keys rotate',
       'extension pack',
     ])

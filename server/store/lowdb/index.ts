@@ -17,15 +17,10 @@
 import { createHash, randomUUID } from 'node:crypto';
 import { join } from 'node:path';
 import { Low } from 'lowdb';
-import { type AuditEvent, DEFAULT_POLICY, type Policy, type SavedPolicy } from '../../shared/api';
-import { AuditLog, type AuditLogOptions } from './audit-log';
-import { type BackupCounts, type BackupItem, countItem, emptyCounts } from './backup';
-import { lockDirectory } from './dir-lock';
-import { CorruptFileError, DurableJsonFile, removeFileDurably, removeTempFiles } from './durable-json-file';
-import { nodeFs, recordNames, type StoreFs, syncDirectory } from './fs';
-import { KeyedMutex } from './keyed-mutex';
-import { LowdbOidcStore } from './lowdb-oidc';
-import { LruCache } from './lru-cache';
+import { type AuditEvent, DEFAULT_POLICY, type Policy, type SavedPolicy } from '../../../shared/api';
+import { type BackupCounts, type BackupItem, countItem, emptyCounts } from '../backup';
+import { nodeFs, recordNames, type StoreFs, syncDirectory } from '../fs';
+import { LruCache } from '../lru-cache';
 import {
   type IpFailures,
   IpFailuresSchema,
@@ -38,8 +33,8 @@ import {
   UserRecordSchema,
   unknownNameKey,
   usernameKey,
-} from './records';
-import type { ApplicationRecord, OidcKeys, OidcPayload } from './types';
+} from '../records';
+import type { ApplicationRecord, OidcKeys, OidcPayload } from '../types';
 import {
   type AuditPage,
   type AuditQuery,
@@ -53,7 +48,12 @@ import {
   type TokenRecord,
   UsernameTakenError,
   type UserRecord,
-} from './types';
+} from '../types';
+import { AuditLog, type AuditLogOptions } from './audit-log';
+import { lockDirectory } from './dir-lock';
+import { CorruptFileError, DurableJsonFile, removeFileDurably, removeTempFiles } from './durable-json-file';
+import { KeyedMutex } from './keyed-mutex';
+import { LowdbOidcStore } from './oidc';
 import { UserIndex } from './user-index';
 
 export { CorruptFileError } from './durable-json-file';

@@ -13,7 +13,7 @@ import { fail, parseCommand, run } from './cli/args';
 import { loadConfig } from './config';
 import { rotateSigningKey } from './oidc/keys';
 import { openingKeys } from './storage-key';
-import { DirectoryInUseError } from './store/dir-lock';
+import { DirectoryInUseError } from './store/lowdb/dir-lock';
 import { storeFor } from './store/select';
 
 const USAGE = `usage: sparekey keys rotate [--revoke-previous]   (npm run keys:rotate [-- --revoke-previous])

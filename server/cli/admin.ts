@@ -19,7 +19,7 @@ import { passwordProblem } from '../services/password-rules';
 import { resetPassword } from '../services/passwords';
 import { adminView, unlockUser, updateUser } from '../services/users';
 import { openingKeys } from '../storage-key';
-import { DirectoryInUseError } from '../store/dir-lock';
+import { DirectoryInUseError } from '../store/lowdb/dir-lock';
 import { storeFor } from '../store/select';
 import type { Store, UserRecord } from '../store/types';
 import { fail, parseCommandWithOperands, run } from './args';

@@ -4,6 +4,7 @@
  * for a newcomer's lowdb store on the loopback, `DATA_DIR/storage.key`, generated at the first start
  * (created exclusively, mode 0600) so that the README's two commands work with nothing set.
  */
+import { readFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { type Config, ConfigError, isLoopback, MAKE_A_KEY, storageKeyFrom } from './config';
@@ -75,4 +76,23 @@ export async function openingKeys(config: KeySettings & Pick<Config, 'dataDir'>)
   const { keys, generated } = await storageKeysFor(config, resolve(config.dataDir));
   if (generated) process.stderr.write(generatedKeyNotice(generated));
   return keys;
+}
+
+/**
+ * For the store commands (backup, restore): the keys set, or the DATA_DIR's generated key file if
+ * there is one, read without generating; null: neither (the store is opened as it is).
+ */
+export function storageKeysIn(config: Pick<Config, 'storageKey'>, dataDir: string): StorageKeys | null {
+  if (config.storageKey) return config.storageKey;
+  const file = join(dataDir, GENERATED_KEY_FILE);
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return null;
+    throw new ConfigError(
+      `The storage key file ${file} cannot be read (${(error as NodeJS.ErrnoException).code}).`,
+    );
+  }
+  return { current: storageKeyFrom(file, text), previous: null };
 }

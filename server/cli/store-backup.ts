@@ -56,7 +56,7 @@ run(async () => {
   if (owner !== null) {
     await writeArchive(await fromServer(dataDir), args.to);
   } else {
-    const store = new LowdbStore(dataDir, storeOptions());
+    const store = new LowdbStore(dataDir, storeOptions(dataDir));
     await store.open();
     try {
       await writeArchive(archive(store.exportBackup()), args.to);

@@ -51,7 +51,7 @@ run(async () => {
       if (item.kind === 'user' && usernameKey(item.user.username) === key) found = item.user;
     }
     if (!found) fail(`${from} holds no account named ${args.user}.`);
-    const store = new LowdbStore(dir, storeOptions());
+    const store = new LowdbStore(dir, storeOptions(dir));
     await store.open();
     try {
       const outcome = await store.restoreUser(found);
@@ -95,7 +95,7 @@ run(async () => {
 
 /** Imports the archive into the empty directory `dir`, then reopens it and compares it with the archive. */
 async function restoreInto(dir: string, from: string, counts: BackupCounts): Promise<{ mismatches: number }> {
-  const store = new LowdbStore(dir, storeOptions());
+  const store = new LowdbStore(dir, storeOptions(dir));
   await store.open();
   try {
     await store.importBackup(readArchive(from));
@@ -105,7 +105,7 @@ async function restoreInto(dir: string, from: string, counts: BackupCounts): Pro
 
   // Verify: open what was written as the server would, and compare every account, application and
   // the key set with the archive.
-  const check = new LowdbStore(dir, storeOptions());
+  const check = new LowdbStore(dir, storeOptions(dir));
   await check.open();
   let mismatches = 0;
   const differs = (what: string) => {

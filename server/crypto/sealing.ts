@@ -114,6 +114,11 @@ export class Keyring {
     for (const key of keys) this.#keys.set(key.id, key);
   }
 
+  /** A key learnt at open (the previous key, unwrapped from the store during an interrupted rekey). */
+  add(key: StorageKey): void {
+    this.#keys.set(key.id, key);
+  }
+
   has(keyId: string): boolean {
     return this.#keys.has(keyId);
   }

@@ -7,8 +7,8 @@
  * rekey the previous one's), not this process's setting: during a PostgreSQL rekey instances that
  * hold both keys keep sealing under whichever the store calls current.
  */
-import { isSealed, Keyring, type StorageKey } from '../crypto/sealing';
-import { DamagedAccountError, type OidcKeys, type UserRecord } from './types';
+import { isSealed, Keyring, parseStorageKey, type StorageKey } from '../crypto/sealing';
+import { DamagedAccountError, type OidcKeys, StoreDamagedError, type UserRecord } from './types';
 
 /** What a process was given: the key it runs with and, during a rekey, the one being replaced. */
 export interface StorageKeys {
@@ -84,6 +84,27 @@ export class StoreSecrets {
     }
   }
 
+  /**
+   * The previous key sealed under the current one: what a lowdb rekey records at its switch, so a
+   * store interrupted mid-rekey opens with the new key alone (only until the rekey completes).
+   */
+  wrapKey(keyId: string, key: StorageKey): string {
+    if (!this.#keyring) throw new StorageKeyMissingError();
+    return this.#keyring.seal(keyId, 'previous-key', 'storage-key', key.text());
+  }
+
+  /** Opens a wrapped previous key and adds it to the keys this process holds; a wrong key refuses. */
+  adoptWrapped(wrapped: string): void {
+    if (!this.#keyring) throw new StorageKeyMissingError();
+    let text: string;
+    try {
+      text = this.#keyring.open('previous-key', 'storage-key', wrapped);
+    } catch {
+      throw new StorageKeyMismatchError();
+    }
+    this.#keyring.add(parseStorageKey(text));
+  }
+
   /** A TOTP secret as it is stored: sealed under `keyId` for this user, or clear without keys. */
   sealTotp(keyId: string | null, userId: string, secret: string | null): string | null {
     if (secret === null || keyId === null || !this.#keyring) return secret;
@@ -96,16 +117,21 @@ export class StoreSecrets {
    * (its requests 503, every other account works, an admin can delete it).
    */
   openTotp(user: Pick<UserRecord, 'id' | 'username' | 'role'>, stored: string | null): string | null {
-    if (stored === null || !isSealed(stored)) return stored;
     try {
-      if (!this.#keyring) throw new StorageKeyMissingError();
-      return this.#keyring.open('totp-secret', user.id, stored);
+      return this.openTotpOf(user.id, stored);
     } catch (error) {
       throw new DamagedAccountError(
         { id: user.id, username: user.username, role: user.role, reason: (error as Error).message },
         { cause: error },
       );
     }
+  }
+
+  /** As openTotp, throwing the reason (SealedValueError, StorageKeyMissingError) for the caller to report. */
+  openTotpOf(userId: string, stored: string | null): string | null {
+    if (stored === null || !isSealed(stored)) return stored;
+    if (!this.#keyring) throw new StorageKeyMissingError();
+    return this.#keyring.open('totp-secret', userId, stored);
   }
 
   sealOidcKeys(keyId: string | null, keys: OidcKeys): OidcKeys | SealedOidcKeys {
@@ -121,7 +147,8 @@ export class StoreSecrets {
     try {
       text = this.#keyring.open('oidc-keys', OIDC_KEYS_RECORD, stored.sealed);
     } catch (error) {
-      throw new Error(`The OpenID Connect key set: ${(error as Error).message}`, { cause: error });
+      // Answered 503 and logged, as a damaged key file is: never replaced silently.
+      throw new StoreDamagedError('The OpenID Connect key set', (error as Error).message);
     }
     return JSON.parse(text);
   }

@@ -17,7 +17,11 @@ export function storeFor(
   return config.database
     ? { store: new PostgresStore({ ...config.database, storageKeys: keys }), kind: 'postgres' }
     : {
-        store: new LowdbStore(resolve(config.dataDir), { verifyUsersOnOpen: true, audit: config.audit }),
+        store: new LowdbStore(resolve(config.dataDir), {
+          verifyUsersOnOpen: true,
+          audit: config.audit,
+          storageKeys: keys,
+        }),
         kind: 'lowdb',
       };
 }

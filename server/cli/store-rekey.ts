@@ -8,12 +8,17 @@
  * Interrupted, it is run again and resumes.
  */
 import { readFileSync } from 'node:fs';
-import { ConfigError, loadConfig, storageKeyFrom } from '../config';
+import { join, resolve } from 'node:path';
+import { type Config, ConfigError, loadConfig, storageKeyFrom } from '../config';
 import type { StorageKey } from '../crypto/sealing';
+import { GENERATED_KEY_FILE, storageKeysIn } from '../storage-key';
+import { LowdbStore } from '../store/lowdb';
+import { DirectoryInUseError } from '../store/lowdb/dir-lock';
 import { Db } from '../store/postgres/db';
 import { readKeyCheck, rekeyPostgres } from '../store/postgres/storage-key';
+import { writeSecretFile } from '../store/secret-file';
 import { StorageKeyMismatchError, StoreSecrets } from '../store/secrets';
-import { fail, parseCommand, run } from './args';
+import { fail, parseCommand, run, storeOptions } from './args';
 
 const USAGE = `usage: sparekey store rekey --new-key-file FILE
 Re-encrypts the stored secrets (TOTP secrets, the OpenID Connect keys) under the key in FILE
@@ -22,7 +27,9 @@ The current key is the one the server is configured with (STORAGE_ENCRYPTION_KEY
 STORAGE_ENCRYPTION_PREVIOUS_KEY or _FILE).
   PostgreSQL: online. First give every instance the new key as STORAGE_ENCRYPTION_KEY and the
   old one as STORAGE_ENCRYPTION_PREVIOUS_KEY (restart them one by one), then run this; once it
-  reports done, drop STORAGE_ENCRYPTION_PREVIOUS_KEY. Interrupted, run it again: it resumes.`;
+  reports done, drop STORAGE_ENCRYPTION_PREVIOUS_KEY. Interrupted, run it again: it resumes.
+  lowdb: with the server stopped. Then start it with the new key (a generated DATA_DIR/storage.key
+  is replaced by it). Interrupted, the store opens with the new key, or run this again.`;
 
 /** The key the store names among those this command holds, or the one-line refusal. */
 function keyWithId(keys: StorageKey[], id: string | null): StorageKey {
@@ -47,8 +54,7 @@ run(async () => {
   }
   const config = loadConfig();
   const next = storageKeyFrom(`--new-key-file ${file}`, text);
-  if (!config.database)
-    fail('sparekey store rekey needs DATABASE_URL: the lowdb store is not supported yet.');
+  if (!config.database) return rekeyLowdb(config, next);
   if (!config.storageKey) {
     throw new ConfigError(
       'STORAGE_ENCRYPTION_KEY or STORAGE_ENCRYPTION_KEY_FILE is required: the key the store is under now.',
@@ -83,3 +89,42 @@ run(async () => {
     await db.end();
   }
 });
+
+/**
+ * lowdb, with the server stopped (the directory lock says so): LowdbStore.rekey commits the new key
+ * in one write of the key check, then re-seals every file. A store that used the generated
+ * DATA_DIR/storage.key gets the new key written there last; cut before that, a second run does it.
+ */
+async function rekeyLowdb(config: Config, next: StorageKey): Promise<number> {
+  const dataDir = resolve(config.dataDir);
+  const held = storageKeysIn(config, dataDir);
+  if (!held) fail(`There is no storage key for ${dataDir}: start the server once first.`);
+  const old = held.current.id === next.id && held.previous ? held.previous : held.current;
+  const store = new LowdbStore(dataDir, {
+    ...storeOptions(dataDir),
+    storageKeys: { current: next, previous: old },
+  });
+  try {
+    await store.open();
+  } catch (error) {
+    if (error instanceof DirectoryInUseError) {
+      fail(`${error.message} Stop the server first: the lowdb store is rekeyed with the server stopped.`);
+    }
+    throw error;
+  }
+  let rewritten: number;
+  try {
+    rewritten = await store.rekey(next, old);
+  } finally {
+    await store.close();
+  }
+  const generated = !config.storageKey;
+  if (generated) await writeSecretFile(join(dataDir, GENERATED_KEY_FILE), `${next.text()}\n`);
+  process.stdout.write(
+    `Re-encrypted ${rewritten} stored file(s) under the key ${next.id} (lowdb, ${dataDir}). ` +
+      (generated
+        ? `${join(dataDir, GENERATED_KEY_FILE)} now holds the new key.\n`
+        : 'Start the server with the new key as STORAGE_ENCRYPTION_KEY.\n'),
+  );
+  return 0;
+}

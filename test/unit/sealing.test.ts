@@ -3,7 +3,7 @@
  * can try — alter a sealed value, move it to another record or purpose, truncate it — must fail to
  * open, and the key an operator writes must decode as they meant it.
  */
-import { randomBytes } from 'node:crypto';
+import { createDecipheriv, hkdfSync, randomBytes } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import {
   isSealed,
@@ -158,5 +158,42 @@ describe('sealing and opening', () => {
     expect(both.open('oidc-keys', 'keys', old)).toBe('cookie-secret');
     expect(both.open('oidc-keys', 'keys', fresh)).toBe('cookie-secret');
     expect(sealedKeyId(fresh)).toBe(next.id);
+  });
+});
+
+describe('the format, against an independent computation', () => {
+  /** A fixed key: its id and subkeys computed here with node:crypto directly, as the docs state them. */
+  const fixed = Buffer.alloc(32, 7);
+  const hkdf = (label: string, bytes: number) =>
+    Buffer.from(hkdfSync('sha256', fixed, Buffer.alloc(0), `sparekey ${label}`, bytes));
+
+  it('the key id is HKDF-SHA256 of the key with the label "sparekey key-id", 16 bytes', () => {
+    expect(new StorageKey(fixed).id).toBe(hkdf('key-id', 16).toString('hex'));
+  });
+
+  it('a sealed value is AES-256-GCM under HKDF("sparekey <purpose>"), a 12-byte IV, the tag last, AAD sk1\\0purpose\\0id', () => {
+    const own = new StorageKey(fixed);
+    const sealed = new Keyring([own]).seal(own.id, 'oidc-keys', 'keys', 'clear text');
+    const [, , ivText = '', bodyText = ''] = sealed.split('.');
+    const iv = Buffer.from(ivText, 'base64url');
+    const body = Buffer.from(bodyText, 'base64url');
+    expect(iv).toHaveLength(12);
+    const decipher = createDecipheriv('aes-256-gcm', hkdf('oidc-keys', 32), iv);
+    decipher.setAAD(Buffer.from('sk1\0oidc-keys\0keys'));
+    decipher.setAuthTag(body.subarray(body.length - 16));
+    const clear = Buffer.concat([decipher.update(body.subarray(0, body.length - 16)), decipher.final()]);
+    expect(clear.toString('utf8')).toBe('clear text');
+    expect(own.subkey('oidc-keys')).toEqual(hkdf('oidc-keys', 32));
+    expect(own.subkey('totp-secret')).toEqual(hkdf('totp-secret', 32));
+  });
+
+  it('a key added to a ring (the previous key unwrapped at open) opens what it sealed', () => {
+    const previous = newStorageKey();
+    const sealed = new Keyring([previous]).seal(previous.id, 'totp-secret', 'u', SECRET);
+    const later = new Keyring([key]);
+    expect(later.has(previous.id)).toBe(false);
+    later.add(previous);
+    expect(later.has(previous.id)).toBe(true);
+    expect(later.open('totp-secret', 'u', sealed)).toBe(SECRET);
   });
 });

@@ -5,7 +5,6 @@
  * one, the restore refuses in one line and writes nothing; `--unencrypted` must be asked for; an
  * archive `age -r` encrypted restores too. Keys are made by `age-keygen`, as README tells operators.
  */
-import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
@@ -15,36 +14,10 @@ import { gunzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { archive, type BackupItem, checkedOnTheWay, writeArchive } from '../../server/store/backup';
 import { makeUser } from '../store/store-fixtures';
+import { age, type KeyPair, keyPair } from '../support/age';
 import { runCli } from '../support/cli';
 import { type Alice, adminToken, PASSWORD, setUpAlice } from '../support/oidc-users';
 import { call, type RunningServer, startServer } from '../support/server';
-
-/** Debian's age tool, or a failure saying how to get it (.ci/run installs it). */
-function age(args: string[], input?: Buffer): Buffer {
-  const result = spawnSync('age', args, { input, maxBuffer: 64 * 1024 * 1024 });
-  if ((result.error as NodeJS.ErrnoException | undefined)?.code === 'ENOENT') {
-    throw new Error("Debian's age tool is missing: apt-get install -y age (.ci/run installs it)");
-  }
-  if (result.status !== 0) throw new Error(`age ${args.join(' ')} failed: ${result.stderr}`);
-  return result.stdout;
-}
-
-interface KeyPair {
-  identityFile: string;
-  identity: string;
-  recipient: string;
-}
-
-function keyPair(path: string): KeyPair {
-  const made = spawnSync('age-keygen', ['-o', path], { encoding: 'utf8' });
-  if ((made.error as NodeJS.ErrnoException | undefined)?.code === 'ENOENT') {
-    throw new Error("Debian's age-keygen is missing: apt-get install -y age (.ci/run installs it)");
-  }
-  const recipient = /Public key: (age1\S+)/.exec(made.stderr)?.[1];
-  if (made.status !== 0 || !recipient) throw new Error(`age-keygen failed: ${made.stderr}`);
-  const identity = spawnSync('grep', ['^AGE-SECRET-KEY-1', path], { encoding: 'utf8' }).stdout.trim();
-  return { identityFile: path, identity, recipient };
-}
 
 const AGE_HEADER = 'age-encryption.org/v1\n';
 

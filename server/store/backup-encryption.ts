@@ -131,7 +131,9 @@ export async function* encrypted(plain: AsyncIterable<Buffer>, recipients: strin
 }
 
 async function firstBytes(path: string, length: number): Promise<Buffer> {
-  const handle = await open(path, 'r');
+  const handle = await open(path, 'r').catch((error: NodeJS.ErrnoException) => {
+    throw new Error(`Cannot read ${path} (${error.code}).`);
+  });
   try {
     const buffer = Buffer.alloc(length);
     const { bytesRead } = await handle.read(buffer, 0, length, 0);

@@ -13,6 +13,7 @@ import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { archive, type BackupItem, checkedOnTheWay, writeArchive } from '../../server/store/backup';
+import { encrypted } from '../../server/store/backup-encryption';
 import { makeUser } from '../store/store-fixtures';
 import { age, type KeyPair, keyPair } from '../support/age';
 import { runCli } from '../support/cli';
@@ -69,20 +70,20 @@ afterAll(async () => {
 });
 
 describe('store:backup --recipient, store:restore --identity-file', () => {
-  let encrypted: string;
+  let ageArchive: string;
 
   it('encrypts the archive from the running server: 0600, no secret or name in clear, and the age tool opens it', async () => {
-    encrypted = join(await fresh('archive'), 'sparekey.backup.age');
-    const result = await backup(['--to', encrypted, '--recipient', ours.recipient]);
+    ageArchive = join(await fresh('archive'), 'sparekey.backup.age');
+    const result = await backup(['--to', ageArchive, '--recipient', ours.recipient]);
     expect(result.stderr).toBe('');
     expect(result.code).toBe(0);
     expect(result.stdout).toMatch(
       /^Backed up 2 account\(s\) and \d+ audit event\(s\), with 0 OpenID Connect application\(s\) and the signing keys to .* \(encrypted to 1 age recipient\(s\)\) in [\d.]+ s, from the running server \(pid \d+\)\.\n$/,
     );
-    const file = await stat(encrypted);
+    const file = await stat(ageArchive);
     expect(file.mode & 0o777).toBe(0o600);
 
-    const bytes = await readFile(encrypted);
+    const bytes = await readFile(ageArchive);
     expect(bytes.subarray(0, AGE_HEADER.length).toString('latin1')).toBe(AGE_HEADER);
     // What the archive holds, as the age tool decrypts it with the identity.
     const records = recordsOf(age(['--decrypt', '--identity', ours.identityFile], bytes));
@@ -106,13 +107,13 @@ describe('store:backup --recipient, store:restore --identity-file', () => {
   it('refuses to restore without --identity-file, or with another identity, in one line, writing nothing', async () => {
     const parent = await fresh('refused');
     const target = join(parent, 'data');
-    const without = await restore(['--from', encrypted, '--to', target]);
+    const without = await restore(['--from', ageArchive, '--to', target]);
     expectOneLine(without, 1);
     expect(without.stderr).toMatch(/is encrypted with age: pass --identity-file FILE/);
 
     const other = await restore([
       '--from',
-      encrypted,
+      ageArchive,
       '--to',
       target,
       '--identity-file',
@@ -127,16 +128,16 @@ describe('store:backup --recipient, store:restore --identity-file', () => {
 
     // An existing empty DATA_DIR stays empty.
     await mkdir(target);
-    expectOneLine(await restore(['--from', encrypted, '--to', target]), 1);
+    expectOneLine(await restore(['--from', ageArchive, '--to', target]), 1);
     expectOneLine(
-      await restore(['--from', encrypted, '--to', target, '--identity-file', theirs.identityFile]),
+      await restore(['--from', ageArchive, '--to', target, '--identity-file', theirs.identityFile]),
       1,
     );
     expect(await readdir(target)).toEqual([]);
   });
 
   it('refuses an encrypted archive altered or cut short, writing nothing', async () => {
-    const bytes = await readFile(encrypted);
+    const bytes = await readFile(ageArchive);
     const altered = Buffer.from(bytes);
     altered[altered.length - 40] = (altered[altered.length - 40] ?? 0) ^ 1;
     const dir = await fresh('damaged');
@@ -164,7 +165,14 @@ describe('store:backup --recipient, store:restore --identity-file', () => {
     await server?.stop({ keepData: true });
     server = undefined;
     const target = join(await fresh('restored'), 'data');
-    const result = await restore(['--from', encrypted, '--to', target, '--identity-file', ours.identityFile]);
+    const result = await restore([
+      '--from',
+      ageArchive,
+      '--to',
+      target,
+      '--identity-file',
+      ours.identityFile,
+    ]);
     expect(result.stderr).toBe('');
     expect(result.code).toBe(0);
     expect(result.stdout).toMatch(/^Restored 2 account\(s\) .* into .*; verified against .*\n$/);
@@ -313,6 +321,14 @@ describe('what the commands refuse, in one line naming the option, writing nothi
     expect(existsSync(join(dir, 'data'))).toBe(false);
   });
 
+  it('a restore from an archive that is not there: one line naming it', async () => {
+    const dir = await fresh('absent-archive');
+    const result = await restore(['--from', join(dir, 'absent.age'), '--to', join(dir, 'data')]);
+    expectOneLine(result, 1);
+    expect(result.stderr).toMatch(/^Cannot read .*absent\.age \(ENOENT\)\.\n$/);
+    expect(await readdir(dir)).toEqual([]);
+  });
+
   it('--help of each command lists every option', async () => {
     const backupHelp = await runCli('store-backup', ['--help']);
     expect(backupHelp.code).toBe(0);
@@ -347,20 +363,24 @@ it('an archive damaged on its way to the file is never renamed into place, howev
   const whole = Buffer.concat(chunks);
   expect(whole.length).toBeGreaterThan(64 * 1024);
   const dir = await fresh('on-the-way');
-  // Early (the check stops reading while most bytes are still to come) and in the last bytes.
-  for (const at of [100, whole.length - 12]) {
-    const damaged = Buffer.from(whole);
-    damaged[at] = (damaged[at] ?? 0) ^ 0xff;
-    async function* slices() {
-      for (let start = 0; start < damaged.length; start += 4096) yield damaged.subarray(start, start + 4096);
+  // Early (the check stops reading while most bytes are still to come) and in the last bytes; written
+  // in clear and encrypted.
+  for (const recipients of [null, [ours.recipient]]) {
+    for (const at of [100, whole.length - 12]) {
+      const damaged = Buffer.from(whole);
+      damaged[at] = (damaged[at] ?? 0) ^ 0xff;
+      async function* slices() {
+        for (let start = 0; start < damaged.length; start += 4096)
+          yield damaged.subarray(start, start + 4096);
+      }
+      const { bytes, counts } = checkedOnTheWay(slices(), 'the test archive');
+      const target = join(dir, `at-${at}.backup`);
+      await expect(writeArchive(recipients ? encrypted(bytes, recipients) : bytes, target)).rejects.toThrow(
+        /the test archive is not a complete SpareKey backup/,
+      );
+      await expect(counts).rejects.toThrow();
+      expect(await readdir(dir)).toEqual([]);
     }
-    const { bytes, counts } = checkedOnTheWay(slices(), 'the test archive');
-    const target = join(dir, `at-${at}.backup`);
-    await expect(writeArchive(bytes, target)).rejects.toThrow(
-      /the test archive is not a complete SpareKey backup/,
-    );
-    await expect(counts).rejects.toThrow();
-    expect(await readdir(dir)).toEqual([]);
   }
   // The same bytes undamaged are written, with their counts.
   const { bytes, counts } = checkedOnTheWay(

@@ -36,6 +36,12 @@ function reason(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
 }
 
+/** OpenSSL's `Dec  8 03:39:24 2026 GMT` as the log's other times are written. */
+function isoTime(openssl: string): string {
+  const time = new Date(openssl);
+  return Number.isNaN(time.getTime()) ? openssl : time.toISOString();
+}
+
 function readSetting(name: string, file: string): Buffer {
   try {
     return readFileSync(file);
@@ -101,7 +107,9 @@ export function readTlsFiles(tls: TlsSettings): { credentials: TlsCredentials; f
       `TLS_CERT_FILE and TLS_KEY_FILE do not hold a usable certificate and its private key: ${reason(error)}.`,
     );
   }
-  const { subject, issuer, validFrom, validTo, fingerprint256 } = certificate;
+  const { subject, issuer, fingerprint256 } = certificate;
+  const validFrom = isoTime(certificate.validFrom);
+  const validTo = isoTime(certificate.validTo);
   return { credentials, facts: { subject, issuer, validFrom, validTo, fingerprint256 } };
 }
 

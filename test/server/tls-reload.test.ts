@@ -143,7 +143,10 @@ describe('SIGHUP with TLS_CERT_FILE and TLS_KEY_FILE', () => {
         subject: 'CN=second',
         fingerprint256: second.fingerprint256,
       });
+      // Renewed today for a day: the expiry an operator reads, in the log's own time format.
+      expect(reloaded.validTo).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.000Z$/);
       expect(Date.parse(reloaded.validTo ?? '')).toBeGreaterThan(Date.now());
+      expect(Date.parse(reloaded.validTo ?? '')).toBeLessThan(Date.now() + 2 * 86_400_000);
 
       // The same connection, still open, still on the certificate it was opened with.
       expect(await get(server.url, kept)).toEqual({

@@ -169,6 +169,42 @@ describe('SIGHUP with TLS_CERT_FILE and TLS_KEY_FILE', () => {
     }
   });
 
+  it('requests keep being answered while reloads happen among them', async () => {
+    // Starts from the second pair, served since the test above; ends on it too.
+    let reloading = true;
+    const fingerprints = new Set<string>();
+    const failures: string[] = [];
+    const client = async () => {
+      while (reloading) {
+        const fresh = agent();
+        try {
+          const reply = await get(server.url, fresh);
+          if (reply.status === 200) fingerprints.add(reply.fingerprint);
+          else failures.push(String(reply.status));
+        } catch (error) {
+          failures.push(String(error));
+        } finally {
+          fresh.destroy();
+        }
+      }
+    };
+    const clients = Array.from({ length: 4 }, client);
+    for (const files of [first, second, first, second]) {
+      await install(live, files);
+      await hangUp(server, 'TLS certificate reloaded');
+      // The clients reach the pair just loaded before the next reload replaces it.
+      fingerprints.clear();
+      const deadline = Date.now() + 10_000;
+      while (!fingerprints.has(files.fingerprint256) && Date.now() < deadline) {
+        await new Promise((wait) => setTimeout(wait, 10));
+      }
+      expect(fingerprints.has(files.fingerprint256)).toBe(true);
+    }
+    reloading = false;
+    await Promise.all(clients);
+    expect(failures).toEqual([]);
+  });
+
   it('new files missing, damaged or not a pair: the certificate in use stays, one line says which file and why', async () => {
     // Starts from the second pair, served since the test above.
     const third = await pair('third');

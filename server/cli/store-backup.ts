@@ -16,8 +16,8 @@ import type { Readable } from 'node:stream';
 import { controlSocketPath } from '../control';
 import { archive, type BackupCounts, checkedOnTheWay, oidcSummary, writeArchive } from '../store/backup';
 import { BackupKeyError, encrypted, recipientsFrom } from '../store/backup-encryption';
-import { lockOwner } from '../store/dir-lock';
 import { LowdbStore } from '../store/lowdb';
+import { lockOwner } from '../store/lowdb/dir-lock';
 import { dataDirOf, fail, parseCommand, refuseOnPostgres, run, storeOptions } from './args';
 
 const USAGE = `usage: npm run store:backup -- --to FILE (--recipient age1… | --recipient-file FILE | --unencrypted) [--data-dir DIR]

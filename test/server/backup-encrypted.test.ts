@@ -254,6 +254,21 @@ describe('recipient files, --unencrypted, and archives the age tool encrypted', 
     ]);
     expect(fromTool.stderr).toBe('');
     expect(fromTool.stdout).toMatch(/^Restored 2 account\(s\) .* verified against .*by-age\.age\.\n$/);
+
+    // The armored form (age -a) is named and refused, not misread as a damaged archive.
+    const armored = join(dir, 'armored.age');
+    age(['--encrypt', '--armor', '--recipient', ours.recipient, '--output', armored, plain]);
+    const refusedArmor = await restore([
+      '--from',
+      armored,
+      '--to',
+      join(dir, 'never'),
+      '--identity-file',
+      ours.identityFile,
+    ]);
+    expectOneLine(refusedArmor, 1);
+    expect(refusedArmor.stderr).toMatch(/is an ASCII-armored age file \(age -a\)/);
+    expect(existsSync(join(dir, 'never'))).toBe(false);
   });
 });
 

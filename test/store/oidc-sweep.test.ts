@@ -131,7 +131,8 @@ describe('sweeping expired provider records (lowdb)', () => {
     const dir = await tempDir();
     const { store } = await countingStore(dir);
     const now = Date.now();
-    for (let i = 0; i < 20; i++) await store.oidcPut('AccessToken', `at-${i}`, { grantId: 'g' }, now + MINUTE);
+    for (let i = 0; i < 20; i++)
+      await store.oidcPut('AccessToken', `at-${i}`, { grantId: 'g' }, now + MINUTE);
     await Promise.all([store.sweepExpired(now + MINUTE + EXPIRY_BUCKET_MS), store.oidcRevokeByGrantId('g')]);
     expect(await readdir(join(dir, 'oidc', 'grants'))).toHaveLength(0);
     expect(await readdir(join(dir, 'oidc', 'records'))).toHaveLength(0);

@@ -10,7 +10,7 @@ import type OidcProvider from 'oidc-provider';
 const RUNTIME_WARNING = 'oidc-provider WARNING: Unsupported runtime.';
 
 /** Runs `load` with console.warn passing everything but the library's runtime warning. */
-async function withoutRuntimeWarning<T>(load: () => Promise<T>): Promise<T> {
+export async function withoutRuntimeWarning<T>(load: () => Promise<T>): Promise<T> {
   const warn = console.warn;
   console.warn = (...args: unknown[]) => {
     // Under a terminal the line is wrapped in colour codes: look for the text, not its start.

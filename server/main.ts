@@ -77,7 +77,6 @@ async function main() {
   const url = boundUrl(config, bound.address, bound.port);
   // Without PUBLIC_URL the public address is the bound one, whose port PORT=0 only now reveals.
   if (!config.publicUrl) config.security.publicUrl = url;
-  await mkdir(dataDir, { recursive: true, mode: 0o700 });
   const selected = storeFor(config);
   const kind = selected.kind;
   let metrics: Metrics | null = null;
@@ -90,6 +89,20 @@ async function main() {
   // Without METRICS_PORT nothing is measured: the store is used as it is.
   if (config.metrics) metrics = createMetrics({ store: selected.store, hashQueue });
   const store = metrics ? measuredStore(selected.store, metrics) : selected.store;
+  // Bound before the store is opened or an admin created: a taken port must leave nothing behind.
+  // A scrape before the store is open gets 503, as the public port answers while starting.
+  let metricsServer: Server | null = null;
+  if (metrics && config.metrics) {
+    const listening = await serveMetrics(metrics.registry, config.metrics, log).catch((error: Error) => {
+      throw new ConfigError(
+        `The metrics port cannot be opened (METRICS_HOST, METRICS_PORT): ${error.message}`,
+      );
+    });
+    metricsServer = listening.server;
+    const { address, port } = listening.address;
+    log.info('metrics listening', { url: `${boundUrl({ tls: null }, address, port)}/metrics` });
+  }
+  await mkdir(dataDir, { recursive: true, mode: 0o700 });
   await store.open();
   const lifecycle: Lifecycle = { phase: 'starting' };
   const deps: Deps = {
@@ -123,17 +136,6 @@ async function main() {
   const closeControl =
     selected.store instanceof LowdbStore ? await serveControl(selected.store, dataDir, log) : undefined;
   const app = createApp(deps, log);
-  let metricsServer: Server | null = null;
-  if (metrics && config.metrics) {
-    const listening = await serveMetrics(metrics.registry, config.metrics, log).catch((error: Error) => {
-      throw new ConfigError(
-        `The metrics port cannot be opened (METRICS_HOST, METRICS_PORT): ${error.message}`,
-      );
-    });
-    metricsServer = listening.server;
-    const { address, port } = listening.address;
-    log.info('metrics listening', { url: `${boundUrl({ tls: null }, address, port)}/metrics` });
-  }
   handle = app.fetch;
 
   let stopping = false;

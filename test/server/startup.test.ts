@@ -63,6 +63,28 @@ describe('start-up failures', () => {
     }
   });
 
+  it('a taken METRICS_PORT: one line naming it, and no data directory, admin or password file', async () => {
+    const taken: Server = createServer();
+    await new Promise<void>((done) => taken.listen(0, '127.0.0.1', done));
+    const port = (taken.address() as { port: number }).port;
+    try {
+      const dataDir = join(dir, 'metrics-port-taken');
+      const result = await runServerToExit({
+        METRICS_PORT: String(port),
+        DATA_DIR: dataDir,
+        BOOTSTRAP_ADMIN_PASSWORD: '',
+      });
+      expect(result.code, result.output).toBe(1);
+      const lines = result.output.trim().split('\n');
+      expect(lines, result.output).toHaveLength(1);
+      expect(lines[0]).toContain('The metrics port cannot be opened (METRICS_HOST, METRICS_PORT)');
+      expect(result.output).not.toContain('Created the account');
+      expect(existsSync(dataDir)).toBe(false);
+    } finally {
+      await new Promise((done) => taken.close(done));
+    }
+  });
+
   it('TLS files missing, unreadable, not a certificate and key, or not a pair: one line naming the variable', async () => {
     const { cert, key } = makeCertificate(await mkdtemp(join(dir, 'tls-')));
     const { key: otherKey } = makeCertificate(await mkdtemp(join(dir, 'tls-other-')));

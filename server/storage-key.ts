@@ -36,34 +36,39 @@ export function checkStorageKeySetting(config: KeySettings): void {
 }
 
 /**
- * The keys to open the store with. `generated` is the path of a key file made now (to print once,
- * like the first admin's password); a key file already there is read, and one that is not a key is
- * refused in one line naming it.
+ * The keys to open the store with. Nothing is written here: a key generated for a newcomer comes
+ * with `writeGenerated`, which the caller runs once DATA_DIR exists (after the other start-up checks)
+ * and which resolves with the file's path, to print once like the first admin's password. A key file
+ * already there is read; one that is not a key is refused in one line naming it.
  */
 export async function storageKeysFor(
   config: KeySettings,
   dataDir: string,
-): Promise<{ keys: StorageKeys; generated: string | null }> {
+): Promise<{ keys: StorageKeys; writeGenerated: (() => Promise<string>) | null }> {
   checkStorageKeySetting(config);
-  if (config.storageKey) return { keys: config.storageKey, generated: null };
+  if (config.storageKey) return { keys: config.storageKey, writeGenerated: null };
   const file = join(dataDir, GENERATED_KEY_FILE);
   const text = await readFile(file, 'utf8').catch((error: NodeJS.ErrnoException) => {
     if (error.code === 'ENOENT') return null;
     throw new ConfigError(`The storage key file ${file} cannot be read (${error.code ?? error}).`);
   });
-  if (text !== null)
-    return { keys: { current: storageKeyFrom(file, text), previous: null }, generated: null };
+  if (text !== null) {
+    return { keys: { current: storageKeyFrom(file, text), previous: null }, writeGenerated: null };
+  }
   const key = newStorageKey();
-  // Exclusive: of two processes starting on a new DATA_DIR one key wins, and the other reads it.
-  const written = await writeSecretFile(file, `${key.text()}\n`, { exclusive: true }).then(
-    () => true,
-    (error: NodeJS.ErrnoException) => {
-      if (error.code === 'EEXIST') return false;
-      throw error;
-    },
-  );
-  if (!written) return storageKeysFor(config, dataDir);
-  return { keys: { current: key, previous: null }, generated: file };
+  const writeGenerated = async () => {
+    // Exclusive: a key must never replace another (values sealed under it would be lost).
+    await writeSecretFile(file, `${key.text()}\n`, { exclusive: true }).catch(
+      (error: NodeJS.ErrnoException) => {
+        if (error.code !== 'EEXIST') throw error;
+        throw new ConfigError(
+          `${file} appeared while starting: another process is starting on this DATA_DIR.`,
+        );
+      },
+    );
+    return file;
+  };
+  return { keys: { current: key, previous: null }, writeGenerated };
 }
 
 /** The line printed once when the key was generated: where it is, and that backups need it apart. */
@@ -73,8 +78,8 @@ export function generatedKeyNotice(file: string): string {
 
 /** For the commands that open the store beside the server: the keys, the notice printed if generated. */
 export async function openingKeys(config: KeySettings & Pick<Config, 'dataDir'>): Promise<StorageKeys> {
-  const { keys, generated } = await storageKeysFor(config, resolve(config.dataDir));
-  if (generated) process.stderr.write(generatedKeyNotice(generated));
+  const { keys, writeGenerated } = await storageKeysFor(config, resolve(config.dataDir));
+  if (writeGenerated) process.stderr.write(generatedKeyNotice(await writeGenerated()));
   return keys;
 }
 

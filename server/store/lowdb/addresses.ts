@@ -47,7 +47,7 @@ export class LowdbAddresses {
       const index = failures.lastIndexOf(at);
       if (index === -1) return;
       failures.splice(index, 1);
-      if (failures.length === 0) await removeFileDurably(this.#ipPath(name));
+      if (failures.length === 0) await removeFileDurably(this.#ipPath(name), this.#fs);
       else await this.#ipFile(name).write({ failures });
     });
   }

@@ -5,15 +5,17 @@
  */
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
-import { parseStorageKey } from '../server/crypto/sealing';
 import { PostgresStore } from '../server/store/postgres';
 import { type PgCluster, startCluster } from '../test/support/pg-cluster';
-import { BENCH_POLICY, type BuildOptions, type BuiltUser, benchRecords } from './build-store';
+import {
+  BENCH_POLICY,
+  BENCH_STORAGE_KEYS,
+  type BuildOptions,
+  type BuiltUser,
+  benchRecords,
+} from './build-store';
 
-/** The storage key the benchmark's databases are sealed under and its servers run with (required with DATABASE_URL). */
-export const BENCH_STORAGE_KEY = 'YmVuY2htYXJrIHN0b3JhZ2Uga2V5OyBuZXZlciBhIHJlYWwgb25lIQ==';
-
-export const BENCH_STORAGE_KEYS = { current: parseStorageKey(BENCH_STORAGE_KEY), previous: null };
+export { BENCH_STORAGE_KEY, BENCH_STORAGE_KEYS } from './build-store';
 
 /** Users per bulk insert. */
 const BATCH = 2000;

@@ -50,7 +50,7 @@ export interface SignInComparison {
 }
 
 // Wrong passwords in the enumeration check must not trip the per-address brake meant for sprays.
-const SERVER_ENV = { IP_FAILURE_LIMIT: '1000000' };
+const SERVER_ENV = { IP_FAILURE_LIMIT: '1000000', STORAGE_ENCRYPTION_KEY: BENCH_STORAGE_KEY };
 
 export async function measureSignIn(
   options: { clients: number; durationMs: number; accounts: number; enumerationSamples: number },
@@ -73,7 +73,7 @@ export async function measureSignIn(
   // A fresh database for each load: the accounts' TOTP steps start unused.
   const onPostgres = async (instances: number) => {
     const database = await buildPostgres(cluster, built);
-    const env = { ...SERVER_ENV, DATABASE_URL: database.url, STORAGE_ENCRYPTION_KEY: BENCH_STORAGE_KEY };
+    const env = { ...SERVER_ENV, DATABASE_URL: database.url };
     const servers = await Promise.all(Array.from({ length: instances }, () => startServer({ env })));
     try {
       return await signInLoad(servers, database.users, options.clients, options.durationMs);

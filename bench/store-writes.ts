@@ -57,7 +57,7 @@ export async function measureStoreWrites(
       const started = performance.now();
       const { dataDir, users } = await buildStore({ users: size });
       const buildS = round((performance.now() - started) / 1000, 1);
-      const store = new LowdbStore(dataDir);
+      const store = new LowdbStore(dataDir, { storageKeys: BENCH_STORAGE_KEYS });
       const openMs = round(await timed(() => store.open()), 1);
       if ((await store.countUsers()) !== size)
         throw new Error(`the store holds ${await store.countUsers()} users`);

@@ -15,6 +15,7 @@ import { adminToken, type BenchUser, createTotpUser, signInWithTotp } from '../.
 import { newTotpSecret } from '../../server/crypto/totp';
 import { LowdbStore } from '../../server/store/lowdb';
 import { seal, unseal } from '../../server/store/records';
+import { runCli } from '../support/cli';
 import { call, type RunningServer, runServerToExit, startServer } from '../support/server';
 
 const FAST = { ARGON2_MEMORY_KIB: '1024', ARGON2_TIME_COST: '1' };
@@ -154,6 +155,31 @@ describe('lowdb: the key check at start', () => {
     });
     expect(output).not.toContain(wrong);
     expect(filesOf(dataDir)).toEqual(before);
+  });
+
+  it('a restore into a store under another key refuses in one line and writes nothing', async () => {
+    const dataDir = await mkdtemp(join(dir, 'restore-'));
+    const server = await startServer({ dataDir, env: FAST });
+    const alice = await createTotpUser(server, await adminToken(server), 'alice');
+    await server.stop({ keepData: true });
+    const archive = join(dir, 'restore.backup');
+    const env = { DATA_DIR: dataDir, DATABASE_URL: '', STORAGE_ENCRYPTION_KEY: '' };
+    const backup = await runCli('store-backup', ['--to', archive, '--unencrypted'], { env });
+    expect(backup.code, backup.stderr).toBe(0);
+    const before = filesOf(dataDir);
+
+    const wrong = randomBytes(32).toString('base64');
+    const restore = await runCli('store-restore', ['--from', archive, '--to', dataDir, '--user', 'alice'], {
+      env: { ...env, STORAGE_ENCRYPTION_KEY: wrong },
+    });
+    expect(restore.code).toBe(1);
+    expect(restore.stderr).toBe('the storage key does not match the store\n');
+    expect(filesOf(dataDir)).toEqual(before);
+    // With the store's own key (the generated file) the same restore is judged on its merits.
+    const right = await runCli('store-restore', ['--from', archive, '--to', dataDir, '--user', 'alice'], {
+      env,
+    });
+    expect(right.stderr).toBe(`Account ${alice.username} is not damaged: it is left as it is.\n`);
   });
 
   it('a store from before the key has its clear secrets sealed at the first start', async () => {

@@ -2,6 +2,8 @@
  * The embedded store: lowdb files under DATA_DIR, laid out so that the cost of a write does not grow
  * with the number of users.
  *
+ *   key-check.json           the storage key's id (and, during a rekey, the previous key): ./key-check.ts
+ *   storage.key              the generated storage key of a newcomer's install (server/storage-key.ts)
  *   policy.json              the admin policy (cached in memory)
  *   index.json, index.jsonl  the user index: snapshot + journal of changes (./user-index.ts, ./users.ts)
  *   users/<id>.json          one small file per user, read on demand

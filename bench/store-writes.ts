@@ -8,8 +8,8 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { writeFileDurably } from '../server/store/durable-json-file';
 import { LowdbStore } from '../server/store/lowdb';
+import { writeFileDurably } from '../server/store/lowdb/durable-json-file';
 import { PostgresStore } from '../server/store/postgres';
 import type { Store } from '../server/store/types';
 import type { PgCluster } from '../test/support/pg-cluster';

@@ -12,7 +12,7 @@ import { resolve } from 'node:path';
 import { fail, parseCommand, run } from './cli/args';
 import { loadConfig } from './config';
 import { rotateSigningKey } from './oidc/keys';
-import { DirectoryInUseError } from './store/dir-lock';
+import { DirectoryInUseError } from './store/lowdb/dir-lock';
 import { storeFor } from './store/select';
 
 const USAGE = `usage: sparekey keys rotate [--revoke-previous]   (npm run keys:rotate [-- --revoke-previous])

@@ -18,7 +18,7 @@ import { type Deps, type RequestMeta, systemClock } from '../deps';
 import { passwordProblem } from '../services/password-rules';
 import { resetPassword } from '../services/passwords';
 import { adminView, unlockUser, updateUser } from '../services/users';
-import { DirectoryInUseError } from '../store/dir-lock';
+import { DirectoryInUseError } from '../store/lowdb/dir-lock';
 import { storeFor } from '../store/select';
 import type { Store, UserRecord } from '../store/types';
 import { fail, parseCommandWithOperands, run } from './args';

@@ -12,8 +12,8 @@ import { request } from 'node:http';
 import type { Readable } from 'node:stream';
 import { controlSocketPath } from '../control';
 import { archive, oidcSummary, verifyArchive, writeArchive } from '../store/backup';
-import { lockOwner } from '../store/dir-lock';
 import { LowdbStore } from '../store/lowdb';
+import { lockOwner } from '../store/lowdb/dir-lock';
 import { dataDirOf, fail, parseCommand, refuseOnPostgres, run, storeOptions } from './args';
 
 const USAGE = 'usage: npm run store:backup -- --to FILE [--data-dir DIR]';

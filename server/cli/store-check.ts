@@ -3,7 +3,7 @@
  * DATA_DIR; exits 1 when there is one. `--repair` (refused while a server holds the directory)
  * rebuilds the index from the user files and moves damaged files to DATA_DIR/quarantine/.
  */
-import { checkStore, formatReport, repairStore } from '../store/check';
+import { checkStore, formatReport, repairStore } from '../store/lowdb/check';
 import { dataDirOf, parseCommand, refuseOnPostgres, run } from './args';
 
 const USAGE = 'usage: npm run store:check -- [--repair] [--json] [--data-dir DIR]';

@@ -1,5 +1,5 @@
 /**
- * The one storage interface of the server. Adapters: lowdb (embedded default, ./lowdb.ts, one
+ * The one storage interface of the server. Adapters: lowdb (embedded default, ./lowdb/, one
  * process) and PostgreSQL (./postgres/, any number of instances on one database).
  *
  * Every write is durable before its promise resolves: a success the server answers is on disk.

@@ -1,8 +1,8 @@
 import { type FileHandle, open, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it, vi } from 'vitest';
-import { AppendLog, type LineSpan } from '../../server/store/append-log';
-import { KeyedMutex } from '../../server/store/keyed-mutex';
+import { AppendLog, type LineSpan } from '../../server/store/lowdb/append-log';
+import { KeyedMutex } from '../../server/store/lowdb/keyed-mutex';
 import { tempDir } from './store-fixtures';
 
 type WriteAt = (this: FileHandle, buffer: Buffer, offset: number, length: number) => Promise<unknown>;

@@ -2,8 +2,8 @@ import { readFile, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { AuditIndex } from '../../server/store/audit-index';
-import { AuditLog } from '../../server/store/audit-log';
+import { AuditIndex } from '../../server/store/lowdb/audit-index';
+import { AuditLog } from '../../server/store/lowdb/audit-log';
 import type { AuditEvent, AuditEventType } from '../../shared/api';
 import { tempDir } from './store-fixtures';
 

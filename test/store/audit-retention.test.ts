@@ -2,7 +2,7 @@
 import { readdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { AuditLog, InvalidCursorError } from '../../server/store/audit-log';
+import { AuditLog, InvalidCursorError } from '../../server/store/lowdb/audit-log';
 import { seal } from '../../server/store/records';
 import type { AuditEvent } from '../../shared/api';
 import { makeEvent, tempDir } from './store-fixtures';

@@ -1,7 +1,7 @@
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { expect, it } from 'vitest';
-import { DirectoryInUseError, lockDirectory, lockOwner } from '../../server/store/dir-lock';
+import { DirectoryInUseError, lockDirectory, lockOwner } from '../../server/store/lowdb/dir-lock';
 import { tempDir } from './store-fixtures';
 
 // The test runner's parent process: alive for as long as this test runs, and not this process.

@@ -7,8 +7,8 @@ import { readdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { nodeFs, type StoreFs } from '../../server/store/fs';
-import { LowdbOidcStore } from '../../server/store/lowdb-oidc';
-import { EXPIRY_BUCKET_MS } from '../../server/store/oidc-expiry';
+import { LowdbOidcStore } from '../../server/store/lowdb/oidc';
+import { EXPIRY_BUCKET_MS } from '../../server/store/lowdb/oidc-expiry';
 import { tempDir } from './store-fixtures';
 
 const MINUTE = 60_000;

@@ -5,10 +5,7 @@
  */
 import { mkdir, readdir, readFile, rename } from 'node:fs/promises';
 import { dirname, join, relative } from 'node:path';
-import { lockDirectory } from './dir-lock';
-import { CorruptFileError, DurableJsonFile, writeFileDurably } from './durable-json-file';
-import { isMissing, nodeFs, syncDirectory } from './fs';
-import { ApplicationsSchema, OIDC_LAYOUT } from './lowdb-oidc';
+import { isMissing, nodeFs, syncDirectory } from '../fs';
 import {
   type IndexEntry,
   IndexFileSchema,
@@ -21,8 +18,11 @@ import {
   UserRecordSchema,
   unseal,
   usernameKey,
-} from './records';
-import type { UserRecord } from './types';
+} from '../records';
+import type { UserRecord } from '../types';
+import { lockDirectory } from './dir-lock';
+import { CorruptFileError, DurableJsonFile, writeFileDurably } from './durable-json-file';
+import { ApplicationsSchema, OIDC_LAYOUT } from './oidc';
 import { parseChange } from './user-index';
 
 export type ProblemKind =

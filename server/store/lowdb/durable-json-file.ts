@@ -6,10 +6,10 @@
 import { randomBytes } from 'node:crypto';
 import { basename, dirname, join } from 'node:path';
 import type { Adapter } from 'lowdb';
-import { isMissing, nodeFs, type StoreFs, syncDirectory } from './fs';
-import { ChecksumError, seal, unseal } from './records';
+import { isMissing, nodeFs, type StoreFs, syncDirectory } from '../fs';
+import { ChecksumError, seal, unseal } from '../records';
 
-export { isMissing } from './fs';
+export { isMissing } from '../fs';
 
 /** A file that exists but does not hold what it should (bad JSON or the wrong shape). */
 export class CorruptFileError extends Error {

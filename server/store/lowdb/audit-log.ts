@@ -12,14 +12,14 @@
  */
 import { basename, dirname, join } from 'node:path';
 import { z } from 'zod';
-import type { AuditEvent } from '../../shared/api';
+import type { AuditEvent } from '../../../shared/api';
+import { nodeFs, type StoreFs, syncDirectory } from '../fs';
+import { AuditEventSchema, lineJson, seal, unseal } from '../records';
+import { type AuditPage, type AuditQuery, InvalidCursorError } from '../types';
 import { AppendLog, type LineSpan } from './append-log';
 import { AuditIndex } from './audit-index';
-import { nodeFs, type StoreFs, syncDirectory } from './fs';
-import { AuditEventSchema, lineJson, seal, unseal } from './records';
-import { type AuditPage, type AuditQuery, InvalidCursorError } from './types';
 
-export { InvalidCursorError } from './types';
+export { InvalidCursorError } from '../types';
 
 /** Indexed lines read at once: enough to fill a page in one round, few enough to bound buffers. */
 const READ_BATCH = 64;

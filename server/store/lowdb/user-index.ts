@@ -7,9 +7,7 @@
  * of the index (amortised O(1) per change).
  */
 import { Low } from 'lowdb';
-import { AppendLog } from './append-log';
-import { CorruptFileError, DurableJsonFile } from './durable-json-file';
-import type { StoreFs } from './fs';
+import type { StoreFs } from '../fs';
 import {
   type IndexChange,
   IndexChangeSchema,
@@ -19,7 +17,9 @@ import {
   parserFor,
   seal,
   unseal,
-} from './records';
+} from '../records';
+import { AppendLog } from './append-log';
+import { CorruptFileError, DurableJsonFile } from './durable-json-file';
 
 /** The index could not be loaded: the store must not start with an unknown set of accounts. */
 export class IndexUnreadableError extends Error {

@@ -3,7 +3,7 @@
  * events are read by position instead of by scanning a log that may hold millions of lines.
  * Memory is bounded: at most `depth` lines per user and per type are remembered.
  */
-import { AuditEventType } from '../../shared/api';
+import { AuditEventType } from '../../../shared/api';
 import type { LineSpan } from './append-log';
 
 const TYPES: readonly AuditEventType[] = AuditEventType.options;

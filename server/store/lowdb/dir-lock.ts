@@ -5,7 +5,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { isMissing, nodeFs, type StoreFs } from './fs';
+import { isMissing, nodeFs, type StoreFs } from '../fs';
 
 export class DirectoryInUseError extends Error {
   constructor(dir: string, pid: number) {

@@ -10,7 +10,7 @@
  * one write and one fsync.
  */
 import { join } from 'node:path';
-import { isMissing, type StoreFs, syncDirectory } from './fs';
+import { isMissing, type StoreFs, syncDirectory } from '../fs';
 import type { KeyedMutex } from './keyed-mutex';
 
 /** The span of expiry times one bucket file covers. */

@@ -4,7 +4,7 @@
  * but many concurrent appends cost one fsync.
  */
 import { dirname } from 'node:path';
-import { nodeFs, type StoreFileHandle, type StoreFs, syncDirectory } from './fs';
+import { nodeFs, type StoreFileHandle, type StoreFs, syncDirectory } from '../fs';
 
 interface Pending {
   line: string;

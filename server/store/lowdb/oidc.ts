@@ -18,18 +18,18 @@
 import { createHash } from 'node:crypto';
 import { join } from 'node:path';
 import { z } from 'zod';
-import { CorruptFileError, DurableJsonFile, removeFileDurably, removeTempFiles } from './durable-json-file';
-import { isMissing, nodeFs, recordNames, type StoreFs, syncDirectory } from './fs';
-import { KeyedMutex } from './keyed-mutex';
-import { ExpiryIndex } from './oidc-expiry';
-import { ApplicationSchema, KeysSchema, parserFor } from './records';
+import { isMissing, nodeFs, recordNames, type StoreFs, syncDirectory } from '../fs';
+import { ApplicationSchema, KeysSchema, parserFor } from '../records';
 import {
   type ApplicationRecord,
   type OidcKeys,
   type OidcPayload,
   type OidcStore,
   StoreDamagedError,
-} from './types';
+} from '../types';
+import { CorruptFileError, DurableJsonFile, removeFileDurably, removeTempFiles } from './durable-json-file';
+import { KeyedMutex } from './keyed-mutex';
+import { ExpiryIndex } from './oidc-expiry';
 
 export const ApplicationsSchema = z.object({ applications: z.array(ApplicationSchema) });
 

@@ -1,0 +1,138 @@
+/**
+ * Sessions and MFA challenges in lowdb: tokens/<hash>.json, one file per token, named by its hash
+ * (hashed again when the hash is not a safe file name). A deleted token stays refused for a while,
+ * so a request that read it before logout cannot write it back.
+ */
+import { join } from 'node:path';
+import { recordNames, type StoreFs } from '../fs';
+import { parserFor, TokenRecordSchema } from '../records';
+import type { TokenKind, TokenRecord } from '../types';
+import { CorruptFileError, DurableJsonFile, removeFileDurably } from './durable-json-file';
+import { KeyedMutex } from './keyed-mutex';
+import { isStale, logError, mapLimit, READ_CONCURRENCY, SAFE_NAME, sha256Hex } from './record-files';
+
+/** How long a deleted token stays refused: longer than any request that read it before it died. */
+const TOMBSTONE_MS = 10 * 60_000;
+
+const parseToken = parserFor(TokenRecordSchema);
+
+export class LowdbTokens {
+  readonly dir: string;
+  readonly #fs: StoreFs;
+  readonly #tokenLocks = new KeyedMutex();
+  /** Recently deleted token files: a request that read the token before logout must not write it back. */
+  readonly #deadTokens = new Map<string, number>();
+
+  constructor(dataDir: string, fs: StoreFs) {
+    this.dir = join(dataDir, 'tokens');
+    this.#fs = fs;
+  }
+
+  idle(): Promise<void> {
+    return this.#tokenLocks.idle();
+  }
+
+  async putToken(token: TokenRecord): Promise<void> {
+    const record = parseToken(structuredClone(token));
+    const name = tokenFileName(record.hash);
+    await this.#tokenLocks.run(name, async () => {
+      if (this.#isDeadToken(name)) return;
+      await this.#tokenFile(name).write(record);
+    });
+  }
+
+  /**
+   * The token as stored, expired or not: the services judge expiry with their own clock (tests run
+   * on a fake one) and delete what they find expired, which is the lazy pruning on read. Tokens no
+   * one reads again are removed by sweep().
+   */
+  async getToken(hash: string): Promise<TokenRecord | null> {
+    return this.#readToken(tokenFileName(hash), hash);
+  }
+
+  async takeToken(hash: string): Promise<TokenRecord | null> {
+    const name = tokenFileName(hash);
+    return this.#tokenLocks.run(name, async () => {
+      const record = await this.#readToken(name, hash);
+      if (!record) return null;
+      // unlink succeeds for exactly one caller, even if the lock were bypassed.
+      return (await removeFileDurably(this.#tokenPath(name), this.#fs)) ? record : null;
+    });
+  }
+
+  async deleteToken(hash: string): Promise<void> {
+    const name = tokenFileName(hash);
+    await this.#tokenLocks.run(name, async () => {
+      this.#markTokenDead(name);
+      await removeFileDurably(this.#tokenPath(name), this.#fs);
+    });
+  }
+
+  /** Scans every token file: fine for what calls it (a user deletion or an MFA reset). */
+  async deleteTokensOfUser(userId: string, kind?: TokenKind): Promise<void> {
+    await mapLimit(await recordNames(this.#fs, this.dir), READ_CONCURRENCY, async (name) => {
+      const record = await this.#readToken(name, null);
+      if (record?.userId !== userId || (kind && record.kind !== kind)) return;
+      await this.#tokenLocks.run(name, async () => {
+        this.#markTokenDead(name);
+        await removeFileDurably(this.#tokenPath(name), this.#fs);
+      });
+    });
+  }
+
+  /** Removes the token files untouched since `cutoff` whose token expired before it; resolves with their number. */
+  async sweep(cutoff: number): Promise<number> {
+    let removed = 0;
+    await mapLimit(await recordNames(this.#fs, this.dir), READ_CONCURRENCY, async (name) => {
+      if (!(await isStale(this.#fs, this.#tokenPath(name), cutoff))) return;
+      await this.#tokenLocks.run(name, async () => {
+        const record = await this.#readToken(name, null);
+        if (record && !(Date.parse(record.expiresAt) < cutoff)) return;
+        if (await removeFileDurably(this.#tokenPath(name), this.#fs)) removed++;
+      });
+    });
+    return removed;
+  }
+
+  /** A damaged token file counts as no token (and is removed): a token that cannot be read grants nothing. */
+  async #readToken(name: string, hash: string | null): Promise<TokenRecord | null> {
+    try {
+      const record = await this.#tokenFile(name).read();
+      return record && (hash === null || record.hash === hash) ? record : null;
+    } catch (error) {
+      if (!(error instanceof CorruptFileError)) throw error;
+      logError('token file unreadable, removed', error);
+      await removeFileDurably(this.#tokenPath(name), this.#fs).catch(() => {});
+      return null;
+    }
+  }
+
+  #markTokenDead(name: string): void {
+    const now = Date.now();
+    this.#deadTokens.delete(name);
+    this.#deadTokens.set(name, now);
+    // Insertion order is time order: drop the expired ones from the front.
+    for (const [oldName, at] of this.#deadTokens) {
+      if (now - at < TOMBSTONE_MS) break;
+      this.#deadTokens.delete(oldName);
+    }
+  }
+
+  #isDeadToken(name: string): boolean {
+    const at = this.#deadTokens.get(name);
+    return at !== undefined && Date.now() - at < TOMBSTONE_MS;
+  }
+
+  #tokenPath(name: string): string {
+    return join(this.dir, `${name}.json`);
+  }
+
+  #tokenFile(name: string): DurableJsonFile<TokenRecord> {
+    return new DurableJsonFile(this.#tokenPath(name), parseToken, this.#fs);
+  }
+}
+
+/** A token hash that is not already a safe file name (say, base64 with "/") is hashed into one. */
+function tokenFileName(hash: string): string {
+  return SAFE_NAME.test(hash) ? hash : sha256Hex(hash);
+}

@@ -3,8 +3,9 @@
  * by side in this one run, on loopback only and in bounded loops; rows 4 and 5 for both stores
  * (lowdb and PostgreSQL on a throwaway cluster) and for two instances on one database; row 7, opening a
  * store with 10 million audit events, and rows 8 and 8r, a password-spraying flood of 500 clients
- * against one server (issue 11; bench/flood.ts runs it alone). Prints one table and writes
- * bench/results.json with the machine's CPU count and Node version.
+ * against one server (issue 11; bench/flood.ts runs it alone); rows 9 and 10, the compiled server's
+ * start-up time and memory against tsx's (issue 19; bench/start-up.ts runs them alone). Prints one
+ * table and writes bench/results.json with the machine's CPU count and Node version.
  *
  * BENCH_QUICK=1 shortens every loop (for trying the script, not for numbers worth quoting).
  */
@@ -17,6 +18,7 @@ import { startBenchCluster } from './build-postgres';
 import { FLOOD_OPTIONS, type FloodResult, measureFlood } from './flood';
 import { measureRow3, type Row3, row3Rows } from './row3';
 import { measureSignIn } from './sign-in';
+import { measureStartUp, START_UP_ROUNDS, startUpGoals, startUpRows } from './start-up';
 import { round } from './stats';
 import { measureStoreWrites } from './store-writes';
 import { measureVerifyCost } from './verify-cost';
@@ -77,6 +79,10 @@ async function main() {
   );
   const flood = await measureFlood(FLOOD_OPTIONS);
   const politeFlood = await measureFlood({ ...FLOOD_OPTIONS, honourRetryAfter: true });
+  log(
+    `9-10: start-up to the first ready 200, and memory, compiled vs tsx (${START_UP_ROUNDS} alternating starts each)`,
+  );
+  const startUp = await measureStartUp(START_UP_ROUNDS);
   load.after = loadavg().map((v) => round(v, 2));
 
   const ours1 = verify.ours[1];
@@ -113,6 +119,7 @@ async function main() {
     floodMe: flood.me.p99 < 100,
     politeFloodHealthz: politeFlood.healthz.p99 < 50,
     politeFloodMe: politeFlood.me.p99 < 100,
+    ...startUpGoals(startUp),
   };
   const yes = (ok: boolean) => (ok ? 'yes' : 'NO');
   const ms = (s: { median: number; p99: number }) => `${s.median} / ${s.p99} ms`;
@@ -195,6 +202,7 @@ async function main() {
     ],
     floodRow('8', flood, goals.floodHealthz, goals.floodMe),
     floodRow('8r', politeFlood, goals.politeFloodHealthz, goals.politeFloodMe),
+    ...startUpRows(startUp),
   ];
   printTable(rows);
   printCpuLine(row3);
@@ -218,6 +226,7 @@ async function main() {
     signIn,
     auditOpen,
     flood: { ignoringRetryAfter: flood, honouringRetryAfter: politeFlood },
+    startUp,
   };
   const file = join(import.meta.dirname, 'results.json');
   await writeFile(file, `${JSON.stringify(results, null, 2)}\n`);

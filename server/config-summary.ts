@@ -1,7 +1,7 @@
 /**
  * The effective settings for an operator to read (`sparekey config check`, the server's debug log):
  * every value as the server uses it, secrets masked (the DATABASE_URL password, the bootstrap
- * password; a *_FILE's content is the secret itself, so it never appears either).
+ * password, the TLS key's passphrase; a *_FILE's content is the secret itself, so it never appears either).
  */
 import { resolve } from 'node:path';
 import type { Config } from './config';
@@ -31,6 +31,10 @@ export function effectiveSettings(config: Config): [string, string][] {
     ['PUBLIC_URL', config.publicUrl ?? `${security.publicUrl} (from HOST and PORT)`],
     ['TLS_CERT_FILE', config.tls?.certFile ?? null],
     ['TLS_KEY_FILE', config.tls?.keyFile ?? null],
+    [
+      'TLS_KEY_PASSPHRASE',
+      config.tls?.passphrase ? `${MASK} (set, from ${config.tls.passphrase.setting})` : null,
+    ],
     ['ALLOW_INSECURE_HTTP', config.allowInsecureHttp ? '1' : '0'],
     ['DATA_DIR', resolve(config.dataDir)],
     ['store', config.database ? 'postgresql' : 'lowdb'],

@@ -70,7 +70,16 @@ export interface Config {
   argon2: Argon2Params;
   /** ARGON2_QUEUE_MAX_WAIT_MS: sign-in attempts whose hash would wait longer are shed (503). */
   hashQueueMaxWaitMs: number;
-  tls: { certFile: string; keyFile: string } | null;
+  /**
+   * TLS_CERT_FILE and TLS_KEY_FILE set: the server speaks HTTPS itself (server/tls.ts reads the files at
+   * start and again on SIGHUP). The key's passphrase, if any, is read once at start, with the name of
+   * the setting it came from for the messages.
+   */
+  tls: {
+    certFile: string;
+    keyFile: string;
+    passphrase: { value: string; setting: 'TLS_KEY_PASSPHRASE' | 'TLS_KEY_PASSPHRASE_FILE' } | null;
+  } | null;
   allowInsecureHttp: boolean;
   /** PUBLIC_URL as set; null means http(s)://HOST:PORT, known once the socket is bound (PORT=0). */
   publicUrl: string | null;
@@ -152,7 +161,7 @@ export function boundUrl(config: Pick<Config, 'tls'>, host: string, port: number
 }
 
 /** The settings that hold a secret, which may come from a file instead (NAME_FILE, e.g. a Docker or systemd credential). */
-export const SECRET_SETTINGS = ['DATABASE_URL', 'BOOTSTRAP_ADMIN_PASSWORD'] as const;
+export const SECRET_SETTINGS = ['DATABASE_URL', 'BOOTSTRAP_ADMIN_PASSWORD', 'TLS_KEY_PASSPHRASE'] as const;
 
 /**
  * A secret setting's value: NAME, or the content of the file NAME_FILE names, read once now, one
@@ -282,15 +291,26 @@ function extensionDirFrom(env: NodeJS.ProcessEnv): string | null {
   return dir;
 }
 
-export function loadConfig(given: NodeJS.ProcessEnv = process.env): Config {
-  const env = withSecrets(given);
-  const host = env.HOST || '127.0.0.1';
+/** The TLS files and the key's passphrase; the files themselves are read by server/tls.ts. */
+function tlsFrom(env: NodeJS.ProcessEnv, given: NodeJS.ProcessEnv): Config['tls'] {
   const certFile = env.TLS_CERT_FILE || '';
   const keyFile = env.TLS_KEY_FILE || '';
   if (Boolean(certFile) !== Boolean(keyFile)) {
     throw new ConfigError('Set both TLS_CERT_FILE and TLS_KEY_FILE, or neither.');
   }
-  const tls = certFile ? { certFile, keyFile } : null;
+  const passphrase = env.TLS_KEY_PASSPHRASE || null;
+  const setting = given.TLS_KEY_PASSPHRASE_FILE ? 'TLS_KEY_PASSPHRASE_FILE' : 'TLS_KEY_PASSPHRASE';
+  if (!certFile) {
+    if (passphrase) throw new ConfigError(`${setting} is set but TLS_KEY_FILE is not: set both, or neither.`);
+    return null;
+  }
+  return { certFile, keyFile, passphrase: passphrase ? { value: passphrase, setting } : null };
+}
+
+export function loadConfig(given: NodeJS.ProcessEnv = process.env): Config {
+  const env = withSecrets(given);
+  const host = env.HOST || '127.0.0.1';
+  const tls = tlsFrom(env, given);
   const allowInsecureHttp = env.ALLOW_INSECURE_HTTP === '1';
   const publicUrl = publicUrlFrom(env.PUBLIC_URL);
   const port = integer(env, 'PORT', 8787, 0, 65_535);

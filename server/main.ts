@@ -1,12 +1,12 @@
 /**
  * `npm start`: configuration from the environment, the store (lowdb, or PostgreSQL with DATABASE_URL),
- * argon2id, and a graceful SIGTERM.
+ * argon2id, a graceful SIGTERM, and SIGHUP reloading the TLS certificate and key.
  */
 
 import { existsSync } from 'node:fs';
 import { mkdir, unlink } from 'node:fs/promises';
 import type { Server } from 'node:http';
-import { createServer as createHttpsServer } from 'node:https';
+import { createServer as createHttpsServer, type Server as HttpsServer } from 'node:https';
 import { join, resolve } from 'node:path';
 import { createAdaptorServer, type Http2Bindings, type HttpBindings } from '@hono/node-server';
 import { createApp } from './app';
@@ -26,11 +26,12 @@ import { createMetrics, type Metrics } from './metrics/metrics';
 import { prepareSignIn } from './services/auth';
 import { preparePasswordRules } from './services/password-rules';
 import { bootstrapAdmin } from './services/users';
-import { checkDataDir, listenOn, readTlsFiles } from './startup';
+import { checkDataDir, listenOn } from './startup';
 import { LowdbStore } from './store/lowdb';
 import { writeSecretFile } from './store/secret-file';
 import { storeFor } from './store/select';
 import type { Store } from './store/types';
+import { readTlsFiles, tlsReloader } from './tls';
 
 /** At LOG_LEVEL once the configuration is read; before that (a bad setting) its default. */
 let log: ProcessLogger = jsonLogger();
@@ -55,7 +56,7 @@ async function main() {
   const dataDir = resolve(config.dataDir);
   // Every check before anything is written: a bad setting must not leave a created admin behind.
   await checkDataDir(dataDir);
-  const tlsFiles = config.tls ? readTlsFiles(config.tls) : null;
+  const tlsFiles = config.tls ? readTlsFiles(config.tls).credentials : null;
   // The port is bound first; until the app is ready a request is told to come back.
   // The Node bindings (env) go through too: the OpenID Connect bridge hands the request to oidc-provider.
   let handle: (request: Request, env: HttpBindings | Http2Bindings) => Response | Promise<Response> = () =>
@@ -70,11 +71,13 @@ async function main() {
       ? { createServer: createHttpsServer, serverOptions: { ...SERVER_TIMEOUTS, ...tlsFiles } }
       : { serverOptions: SERVER_TIMEOUTS }),
   });
+  // SIGHUP (`systemctl reload`, a certbot deploy hook): the renewed certificate and key for new
+  // handshakes; open connections keep theirs. Without a handler the signal would end the process.
+  process.on('SIGHUP', tlsReloader(tlsFiles ? (server as HttpsServer) : null, config.tls, log));
   const bound = await listenOn(server, config.host, config.port);
   const url = boundUrl(config, bound.address, bound.port);
   // Without PUBLIC_URL the public address is the bound one, whose port PORT=0 only now reveals.
   if (!config.publicUrl) config.security.publicUrl = url;
-  await mkdir(dataDir, { recursive: true, mode: 0o700 });
   const selected = storeFor(config);
   const kind = selected.kind;
   let metrics: Metrics | null = null;
@@ -87,6 +90,20 @@ async function main() {
   // Without METRICS_PORT nothing is measured: the store is used as it is.
   if (config.metrics) metrics = createMetrics({ store: selected.store, hashQueue });
   const store = metrics ? measuredStore(selected.store, metrics) : selected.store;
+  // Bound before the store is opened or an admin created: a taken port must leave nothing behind.
+  // A scrape before the store is open gets 503, as the public port answers while starting.
+  let metricsServer: Server | null = null;
+  if (metrics && config.metrics) {
+    const listening = await serveMetrics(metrics.registry, config.metrics, log).catch((error: Error) => {
+      throw new ConfigError(
+        `The metrics port cannot be opened (METRICS_HOST, METRICS_PORT): ${error.message}`,
+      );
+    });
+    metricsServer = listening.server;
+    const { address, port } = listening.address;
+    log.info('metrics listening', { url: `${boundUrl({ tls: null }, address, port)}/metrics` });
+  }
+  await mkdir(dataDir, { recursive: true, mode: 0o700 });
   await store.open();
   const lifecycle: Lifecycle = { phase: 'starting' };
   const deps: Deps = {
@@ -121,17 +138,6 @@ async function main() {
   const closeControl =
     selected.store instanceof LowdbStore ? await serveControl(selected.store, dataDir, log) : undefined;
   const app = createApp(deps, log);
-  let metricsServer: Server | null = null;
-  if (metrics && config.metrics) {
-    const listening = await serveMetrics(metrics.registry, config.metrics, log).catch((error: Error) => {
-      throw new ConfigError(
-        `The metrics port cannot be opened (METRICS_HOST, METRICS_PORT): ${error.message}`,
-      );
-    });
-    metricsServer = listening.server;
-    const { address, port } = listening.address;
-    log.info('metrics listening', { url: `${boundUrl({ tls: null }, address, port)}/metrics` });
-  }
   handle = app.fetch;
 
   let stopping = false;

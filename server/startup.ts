@@ -3,13 +3,10 @@
  * password file): each failure is a ConfigError of one line naming the setting to fix, never a stack
  * trace after half a start.
  */
-import { readFileSync } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
-import { createSecureContext } from 'node:tls';
 import type { ServerType } from '@hono/node-server';
-import type { Config } from './config';
 import { ConfigError } from './config';
 import { checkSecretTarget, UnsafeSecretTargetError } from './store/secret-file';
 
@@ -32,28 +29,6 @@ export async function checkDataDir(dataDir: string): Promise<void> {
     if (error instanceof UnsafeSecretTargetError) throw new ConfigError(`DATA_DIR: ${error.message}`);
     throw error;
   }
-}
-
-function readSetting(name: string, file: string): Buffer {
-  try {
-    return readFileSync(file);
-  } catch (error) {
-    throw new ConfigError(`${name} ${file} cannot be read: ${reason(error)}.`);
-  }
-}
-
-/** The certificate and key, read and paired now: a bad file must not surface at the first handshake. */
-export function readTlsFiles(tls: NonNullable<Config['tls']>): { cert: Buffer; key: Buffer } {
-  const cert = readSetting('TLS_CERT_FILE', tls.certFile);
-  const key = readSetting('TLS_KEY_FILE', tls.keyFile);
-  try {
-    createSecureContext({ cert, key });
-  } catch (error) {
-    throw new ConfigError(
-      `TLS_CERT_FILE and TLS_KEY_FILE do not hold a usable certificate and its private key: ${error instanceof Error ? error.message : String(error)}.`,
-    );
-  }
-  return { cert, key };
 }
 
 /** Binds the public port; refuses in one line naming HOST or PORT. */

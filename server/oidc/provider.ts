@@ -5,7 +5,11 @@
  * everything the provider keeps in the store, and the claims (docs/OIDC.md).
  */
 import { createHash, timingSafeEqual } from 'node:crypto';
-import Provider, {
+import type { Deps } from '../deps';
+import { hashClientSecret } from '../services/applications';
+import type { ApplicationRecord, OidcKeys } from '../store/types';
+import { ensureKeys, publishedKeys } from './keys';
+import {
   type Account,
   type Adapter,
   type AdapterPayload,
@@ -13,11 +17,8 @@ import Provider, {
   errors,
   interactionPolicy,
   type KoaContextWithOIDC,
-} from 'oidc-provider';
-import type { Deps } from '../deps';
-import { hashClientSecret } from '../services/applications';
-import type { ApplicationRecord, OidcKeys } from '../store/types';
-import { ensureKeys, publishedKeys } from './keys';
+  Provider,
+} from './library';
 import { claimsFor, signInOfGrant } from './sign-ins';
 import { contentSecurityPolicy, errorPage, loggedOutPage, logoutPage } from './views';
 
@@ -200,11 +201,14 @@ export function cookieNames(https: boolean) {
   };
 }
 
+/** What an application registered to receive its answers at (oidc-provider's Client has both, read-only). */
+interface RegisteredUris {
+  readonly redirectUris?: readonly string[];
+  readonly postLogoutRedirectUris?: readonly string[];
+}
+
 /** The origin of each URI an application registered to receive its answers (and to go back to after a logout). */
-function registeredOrigins(client: {
-  redirectUris?: string[];
-  postLogoutRedirectUris?: string[];
-}): Set<string> {
+function registeredOrigins(client: RegisteredUris): Set<string> {
   const origins = new Set<string>();
   for (const uri of [...(client.redirectUris ?? []), ...(client.postLogoutRedirectUris ?? [])]) {
     try {
@@ -222,10 +226,7 @@ function registeredOrigins(client: {
  * (oidc-provider answers them to any origin); the authorization and logout endpoints are navigations
  * and get no CORS header at all.
  */
-export function corsAllowedFor(
-  origin: string,
-  client: { redirectUris?: string[]; postLogoutRedirectUris?: string[] },
-) {
+export function corsAllowedFor(origin: string, client: RegisteredUris) {
   return registeredOrigins(client).has(origin);
 }
 
@@ -254,6 +255,9 @@ export function providerConfiguration(deps: Deps, keys: OidcKeys): Configuration
     scopes: ['openid', 'profile', 'offline_access'],
     acrValues: ['urn:sparekey:acr:pwd', 'urn:sparekey:acr:mfa'],
     responseTypes: ['code'],
+    // PKCE from every application, confidential ones too (RFC 9700 §2.1.1): oidc-provider 8 asked it
+    // of all, 9 only of public clients by default. Every application guide in docs/OIDC.md sends it.
+    pkce: { required: () => true },
     clientAuthMethods: ['client_secret_basic', 'client_secret_post', 'none'],
     clientBasedCORS: (_ctx, origin, client) => corsAllowedFor(origin, client),
     // RS256 only: the stored client secret is a hash, so no HMAC algorithm may use it as a key.
@@ -272,6 +276,10 @@ export function providerConfiguration(deps: Deps, keys: OidcKeys): Configuration
       // Pushed authorization requests (RFC 9126) add an endpoint that stores a record for any
       // authenticated client and that no SpareKey application needs: off.
       pushedAuthorizationRequests: { enabled: false },
+      // DPoP (RFC 9449, on by default since oidc-provider 9) stores a record per proof in the store
+      // and changes what userinfo answers; no SpareKey application needs sender-constrained tokens:
+      // off, as it was with 8.
+      dPoP: { enabled: false },
       rpInitiatedLogout: {
         enabled: true,
         logoutSource: async (ctx, form) => {

@@ -15,7 +15,6 @@ import type { IncomingMessage } from 'node:http';
 import type { HttpBindings } from '@hono/node-server';
 import { RESPONSE_ALREADY_SENT } from '@hono/node-server/utils/response';
 import { type Context, Hono } from 'hono';
-import { errors, type default as Provider } from 'oidc-provider';
 import type { Deps } from '../deps';
 import type { AppEnv } from '../http/context';
 import { STORE_RETRY_AFTER_S, tooManyRequests } from '../http/errors';
@@ -26,6 +25,7 @@ import { signOut } from '../services/auth';
 import { resolveSession } from '../services/sessions';
 import { StoreUnavailableError, type UserRecord } from '../store/types';
 import { clearCookie, readCookie, SESSION_COOKIE, writeCookie } from '../web/cookies';
+import { errors, type Provider } from './library';
 import { corsAllowedFor, INTERACTION_PATH, OIDC_ROUTES, ProviderHost } from './provider';
 import {
   acrOf,
@@ -41,6 +41,7 @@ import {
   contentSecurityPolicy,
   continuePage,
   errorPage,
+  getOnlyPage,
   logoutForm,
   logoutPage,
   unavailablePage,
@@ -163,6 +164,41 @@ function corsOnlyForRegisteredOrigins(provider: Provider): void {
 }
 
 /**
+ * The authorization and logout endpoints take GET only since oidc-provider 9: a POST there would
+ * need the provider's session cookie to be SameSite=None, which lets any site send it along.
+ */
+const GET_ONLY_PATHS = new Set<string>([OIDC_ROUTES.authorization, OIDC_ROUTES.end_session]);
+
+/**
+ * A request no route of the provider takes (an unknown path, or a method its path does not take)
+ * falls through oidc-provider 9 to Koa's bare text "Not Found". It is answered in OAuth's error shape,
+ * as oidc-provider 8 did, for an application's library to read. A form posted to the authorization or
+ * logout endpoint is told that it must be a GET: 405 with Allow, and a page for a browser.
+ */
+function answerUnknownRoutes(provider: Provider): void {
+  provider.use(async (ctx, next) => {
+    await next();
+    // A route of the provider always writes a body, its errors too.
+    if (ctx.status !== 404 || ctx.body != null) return;
+    const getOnly = GET_ONLY_PATHS.has(ctx.path);
+    if (getOnly && ctx.accepts('json', 'html') === 'html') {
+      ctx.type = 'html';
+      ctx.body = String(getOnlyPage());
+    } else {
+      ctx.body = {
+        error: 'invalid_request',
+        error_description: getOnly
+          ? `${ctx.path} takes GET requests only, not ${ctx.method}`
+          : `unrecognized route or not allowed method (${ctx.method} on ${ctx.path})`,
+      };
+    }
+    // After the body, which Koa would otherwise answer with 200.
+    ctx.status = getOnly ? 405 : 404;
+    if (getOnly) ctx.set('Allow', 'GET, HEAD');
+  });
+}
+
+/**
  * The store out of reach is the server's state, not a fault of the request: like the rest of the
  * app, 503 with Retry-After instead of oidc-provider's 500 server_error. A browser gets SpareKey's
  * page; anything else the OAuth error shape with `temporarily_unavailable` (RFC 6749 §4.1.2.1), so
@@ -271,6 +307,7 @@ async function grantFor(
 /** What SpareKey adds to every provider it builds (the first added is the outermost). */
 function setUpProvider(provider: Provider, log: Logger): void {
   answerUnavailableAs503(provider, log);
+  answerUnknownRoutes(provider);
   corsOnlyForRegisteredOrigins(provider);
   endSparekeySessionOnLogout(provider);
   confirmAnonymousLogout(provider);
@@ -365,7 +402,9 @@ export function oidcRoutes(
     try {
       const details = await provider.interactionDetails(node.incoming, node.outgoing);
       return details.uid === c.req.param('uid') ? details : null;
-    } catch {
+    } catch (error) {
+      // A store out of reach is not an expired sign-in: the error handler answers 503, try again.
+      if (error instanceof StoreUnavailableError) throw error;
       return null;
     }
   }

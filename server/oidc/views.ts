@@ -75,6 +75,15 @@ export function logoutForm(action: string, xsrf: string) {
   return html`<form id="op.logoutForm" method="post" action="${action}"><input type="hidden" name="xsrf" value="${xsrf}"/></form>`;
 }
 
+/** An authorization or logout request posted as a form: the provider takes them by GET only (./routes.ts). */
+export function getOnlyPage() {
+  return messagePage(
+    'This request was refused',
+    'SpareKey takes sign-in and sign-out requests from an application as a link or a redirect (GET), not as a form post. The application must be set to send them by GET.',
+    { href: '/', label: 'Go to SpareKey' },
+  );
+}
+
 /** Any provider page while the store is out of reach (503, Retry-After). */
 export function unavailablePage() {
   return messagePage(

@@ -71,7 +71,7 @@ describe('deploy/sparekey.service', () => {
     expect(Number(exposure?.[1])).toBeLessThan(2);
   });
 
-  it('runs the installed package’s `sparekey serve` with its own user, state directory and hardening', () => {
+  it('runs the installed package’s `sparekey serve` with its own user, state directory, reload by SIGHUP and hardening', () => {
     const unit = settings(UNIT);
     const bin = (
       JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { bin: { sparekey: string } }
@@ -82,6 +82,8 @@ describe('deploy/sparekey.service', () => {
     expect(unit.get('StateDirectory')).toEqual(['sparekey']);
     expect(unit.get('Environment')?.join(' ')).toContain('DATA_DIR=%S/sparekey');
     expect(unit.get('EnvironmentFile')).toEqual(['/etc/sparekey/sparekey.env']);
+    // `systemctl reload` sends SIGHUP, which reloads the TLS certificate (test/server/tls-reload.test.ts).
+    expect(unit.get('ExecReload')).toEqual(['/bin/kill -HUP $MAINPID']);
     for (const [key, value] of [
       ['NoNewPrivileges', 'yes'],
       ['ProtectSystem', 'strict'],

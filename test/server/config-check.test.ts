@@ -27,6 +27,8 @@ const configCheck = (env: Record<string, string>, args: string[] = []) =>
       DATABASE_URL_FILE: '',
       BOOTSTRAP_ADMIN_PASSWORD: '',
       BOOTSTRAP_ADMIN_PASSWORD_FILE: '',
+      TLS_KEY_PASSPHRASE: '',
+      TLS_KEY_PASSPHRASE_FILE: '',
       PUBLIC_URL: '',
       HOST: '',
       LOG_LEVEL: '',
@@ -66,6 +68,28 @@ describe('sparekey config check', () => {
     const both = await configCheck({ DATABASE_URL_FILE: urlFile, DATABASE_URL: 'postgres://127.0.0.1/x' });
     expect(both.code).toBe(1);
     expect(both.stderr).toBe('Set DATABASE_URL or DATABASE_URL_FILE, not both.\n');
+  });
+
+  it('an encrypted TLS key: the passphrase opens it and is masked; a wrong one is one line naming the setting', async () => {
+    const folder = await mkdtemp(join(dir, 'tls-encrypted-'));
+    const passphraseFile = join(folder, 'passphrase');
+    await writeFile(passphraseFile, 'tls-key-passphrase-in-a-file\n', { mode: 0o600 });
+    const { cert, key } = makeCertificate(folder, { passphraseFile });
+    const files = { DATA_DIR: join(dir, 'tls-encrypted-data'), TLS_CERT_FILE: cert, TLS_KEY_FILE: key };
+    const fromFile = await configCheck({ ...files, TLS_KEY_PASSPHRASE_FILE: passphraseFile });
+    expect(fromFile.code, fromFile.stderr).toBe(0);
+    expect(fromFile.stdout).toContain('TLS_KEY_PASSPHRASE=******** (set, from TLS_KEY_PASSPHRASE_FILE)\n');
+    expect(fromFile.stdout).not.toContain('tls-key-passphrase-in-a-file');
+    const fromVariable = await configCheck({ ...files, TLS_KEY_PASSPHRASE: 'tls-key-passphrase-in-a-file' });
+    expect(fromVariable.code, fromVariable.stderr).toBe(0);
+    expect(fromVariable.stdout).toContain('TLS_KEY_PASSPHRASE=******** (set, from TLS_KEY_PASSPHRASE)\n');
+    expect(fromVariable.stdout).not.toContain('tls-key-passphrase-in-a-file');
+    const wrong = await configCheck({ ...files, TLS_KEY_PASSPHRASE: 'not-the-passphrase' });
+    expect(wrong.code).toBe(1);
+    expect(wrong.stdout).toBe('');
+    expect(wrong.stderr).toMatch(new RegExp(`^TLS_KEY_PASSPHRASE does not decrypt TLS_KEY_FILE ${key} \\(`));
+    expect(wrong.stderr).not.toContain('not-the-passphrase');
+    expect(wrong.stderr.trim().split('\n')).toHaveLength(1);
   });
 
   it('a bad setting: exit 1 and one line naming it, nothing written', async () => {
@@ -108,7 +132,7 @@ describe('sparekey config check', () => {
       TLS_KEY_FILE: garbage,
     });
     expect(tls.code).toBe(1);
-    expect(tls.stderr).toMatch(/^TLS_CERT_FILE and TLS_KEY_FILE do not hold a usable certificate/);
+    expect(tls.stderr).toMatch(/^TLS_KEY_FILE .*garbage\.pem does not hold a PEM private key/);
     expect(tls.stderr.trim().split('\n')).toHaveLength(1);
   });
 

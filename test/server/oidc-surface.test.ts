@@ -171,6 +171,66 @@ describe('what the provider offers, and to whom', () => {
     await pushed.text();
   });
 
+  it('answers what it does not take in OAuth’s error shape; a form posted to authorization or logout is told to use GET', async () => {
+    for (const [method, path] of [
+      ['GET', '/oidc/no-such-endpoint'],
+      ['GET', '/oidc'],
+      ['PUT', '/oidc/token'],
+      ['DELETE', '/oidc/jwks'],
+    ] as const) {
+      const answer = await fetch(`${server.url}${path}`, { method });
+      expect(answer.status, path).toBe(404);
+      expect(answer.headers.get('content-type'), path).toMatch(/^application\/json/);
+      expect(await answer.json(), path).toEqual({
+        error: 'invalid_request',
+        error_description: `unrecognized route or not allowed method (${method} on ${path})`,
+      });
+    }
+
+    // An application set to post its requests as a form (oidc-provider 9 takes them by GET only).
+    const form = new URLSearchParams({
+      client_id: app.clientId,
+      redirect_uri: `${APP_ORIGIN}/callback`,
+      response_type: 'code',
+      scope: 'openid',
+      post_logout_redirect_uri: `${APP_ORIGIN}/bye`,
+    });
+    for (const path of ['/oidc/auth', '/oidc/session/end']) {
+      const post = (accept: string) =>
+        fetch(`${server.url}${path}`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/x-www-form-urlencoded', accept },
+          body: form,
+          redirect: 'manual',
+        });
+      const client = await post('application/json');
+      expect(client.status, path).toBe(405);
+      expect(client.headers.get('allow'), path).toBe('GET, HEAD');
+      expect(await client.json(), path).toEqual({
+        error: 'invalid_request',
+        error_description: `${path} takes GET requests only, not POST`,
+      });
+      const browser = await post('text/html');
+      expect(browser.status, path).toBe(405);
+      expect(browser.headers.get('location'), path).toBeNull();
+      expect(browser.headers.get('content-security-policy'), path).toContain("default-src 'none'");
+      const page = await browser.text();
+      expect(page, path).toContain('This request was refused');
+      expect(page, path).toContain('not as a form post');
+    }
+  });
+
+  it('offers no DPoP: not in discovery, and userinfo without a token answers 401 with a Bearer challenge only', async () => {
+    const discovery = await (await fetch(`${server.url}/.well-known/openid-configuration`)).json();
+    expect(discovery).not.toHaveProperty('dpop_signing_alg_values_supported');
+    const userinfo = await fetch(`${server.url}/oidc/me`);
+    expect(userinfo.status).toBe(401);
+    expect((await userinfo.json()).error).toBe('invalid_token');
+    const challenge = userinfo.headers.get('www-authenticate') ?? '';
+    expect(challenge).toMatch(/^Bearer realm=/);
+    expect(challenge).not.toContain('DPoP');
+  });
+
   it('logs the status the client got from the provider, not hono’s placeholder 200', async () => {
     const refused = await fetch(`${server.url}/oidc/auth?client_id=nobody`, {
       headers: { accept: 'text/html' },

@@ -255,6 +255,21 @@ describe('OpenID Connect provider', () => {
       }
     });
 
+    it('refuses a confidential client that sends no PKCE challenge too: its secret does not stand in for it', async () => {
+      const app = await startRelyingParty({ issuer: server.url, name: 'No PKCE', withoutPkce: true });
+      try {
+        await registerApp(server, admin, app, 'confidential', 'Confidential without PKCE');
+        const browser = new HttpBrowser();
+        const page = await browser.navigate(`${app.url}/login`);
+        expect(browser.hops.some((hop) => hop.url.startsWith(`${server.url}/login`))).toBe(false);
+        expect(page.status).toBe(400);
+        expect(app.last).toBeNull();
+        expect(app.lastError).toMatch(/code_challenge|PKCE/i);
+      } finally {
+        await app.close();
+      }
+    });
+
     it('refuses a code used twice and revokes the tokens its first use gave', async () => {
       await withOwnApp('Replay', async ({ app, application, clientSecret, browser }) => {
         const code = await codeFor(browser, app);

@@ -63,8 +63,31 @@ describe('start-up failures', () => {
     }
   });
 
-  it('TLS files missing, unreadable or not a certificate and key: one line naming the variable', async () => {
+  it('a taken METRICS_PORT: one line naming it, and no data directory, admin or password file', async () => {
+    const taken: Server = createServer();
+    await new Promise<void>((done) => taken.listen(0, '127.0.0.1', done));
+    const port = (taken.address() as { port: number }).port;
+    try {
+      const dataDir = join(dir, 'metrics-port-taken');
+      const result = await runServerToExit({
+        METRICS_PORT: String(port),
+        DATA_DIR: dataDir,
+        BOOTSTRAP_ADMIN_PASSWORD: '',
+      });
+      expect(result.code, result.output).toBe(1);
+      const lines = result.output.trim().split('\n');
+      expect(lines, result.output).toHaveLength(1);
+      expect(lines[0]).toContain('The metrics port cannot be opened (METRICS_HOST, METRICS_PORT)');
+      expect(result.output).not.toContain('Created the account');
+      expect(existsSync(dataDir)).toBe(false);
+    } finally {
+      await new Promise((done) => taken.close(done));
+    }
+  });
+
+  it('TLS files missing, unreadable, not a certificate and key, or not a pair: one line naming the variable', async () => {
     const { cert, key } = makeCertificate(await mkdtemp(join(dir, 'tls-')));
+    const { key: otherKey } = makeCertificate(await mkdtemp(join(dir, 'tls-other-')));
     const garbage = join(dir, 'garbage.pem');
     await writeFile(garbage, 'not a key\n');
     const cases: [Record<string, string>, string][] = [
@@ -75,7 +98,15 @@ describe('start-up failures', () => {
       [{ TLS_CERT_FILE: cert, TLS_KEY_FILE: dir }, `TLS_KEY_FILE ${dir} cannot be read: EISDIR`],
       [
         { TLS_CERT_FILE: cert, TLS_KEY_FILE: garbage },
-        'TLS_CERT_FILE and TLS_KEY_FILE do not hold a usable certificate',
+        `TLS_KEY_FILE ${garbage} does not hold a PEM private key`,
+      ],
+      [
+        { TLS_CERT_FILE: garbage, TLS_KEY_FILE: key },
+        `TLS_CERT_FILE ${garbage} does not hold a PEM certificate`,
+      ],
+      [
+        { TLS_CERT_FILE: cert, TLS_KEY_FILE: otherKey },
+        `TLS_CERT_FILE ${cert} and TLS_KEY_FILE ${otherKey} do not match: the certificate is for another key.`,
       ],
     ];
     for (const [tls, expected] of cases) {
@@ -84,6 +115,35 @@ describe('start-up failures', () => {
         await runServerToExit({ ...tls, DATA_DIR: dataDir, BOOTSTRAP_ADMIN_PASSWORD: '' }),
         expected,
       );
+      expect(existsSync(dataDir)).toBe(false);
+    }
+  });
+
+  it('an encrypted TLS key with a wrong passphrase, or none: one line naming the setting, never the passphrase', async () => {
+    const folder = await mkdtemp(join(dir, 'tls-encrypted-'));
+    const right = join(folder, 'right-passphrase');
+    await writeFile(right, 'the-right-key-passphrase\n', { mode: 0o600 });
+    const wrong = join(folder, 'wrong-passphrase');
+    await writeFile(wrong, 'a-wrong-key-passphrase\n', { mode: 0o600 });
+    const { cert, key } = makeCertificate(folder, { passphraseFile: right });
+    const files = { TLS_CERT_FILE: cert, TLS_KEY_FILE: key };
+    const cases: [Record<string, string>, string][] = [
+      [
+        { ...files, TLS_KEY_PASSPHRASE_FILE: wrong },
+        `TLS_KEY_PASSPHRASE_FILE does not decrypt TLS_KEY_FILE ${key}`,
+      ],
+      [
+        { ...files, TLS_KEY_PASSPHRASE: 'a-wrong-key-passphrase' },
+        `TLS_KEY_PASSPHRASE does not decrypt TLS_KEY_FILE ${key}`,
+      ],
+      [files, `TLS_KEY_FILE ${key} is encrypted: give its passphrase in TLS_KEY_PASSPHRASE_FILE`],
+      [{ TLS_KEY_PASSPHRASE_FILE: right }, 'TLS_KEY_PASSPHRASE_FILE is set but TLS_KEY_FILE is not'],
+    ];
+    for (const [env, expected] of cases) {
+      const dataDir = join(dir, 'tls-encrypted-data');
+      const result = await runServerToExit({ ...env, DATA_DIR: dataDir, BOOTSTRAP_ADMIN_PASSWORD: '' });
+      refusedInOneLine(result, expected);
+      expect(result.output).not.toContain('key-passphrase');
       expect(existsSync(dataDir)).toBe(false);
     }
   });

@@ -101,4 +101,41 @@ describe('sweeping expired provider records (lowdb)', () => {
     expect(await readdir(join(dir, 'oidc', 'records'))).toHaveLength(0);
     await again.store.close();
   });
+
+  it('a grant whose records all expired or were destroyed leaves no member list behind', async () => {
+    const dir = await tempDir();
+    const { store } = await countingStore(dir);
+    const now = Date.now();
+    const grants = () => readdir(join(dir, 'oidc', 'grants'));
+    await store.oidcPut('AccessToken', 'at-1', { grantId: 'g1' }, now + MINUTE);
+    await store.oidcPut('RefreshToken', 'rt-1', { grantId: 'g1' }, now + 12 * 60 * MINUTE);
+    await store.oidcPut('AccessToken', 'at-2', { grantId: 'g2' }, now + MINUTE);
+    expect(await grants()).toHaveLength(2);
+
+    // g1 keeps its refresh token; g2 had only the access token that expired.
+    expect(await store.sweepExpired(now + MINUTE + EXPIRY_BUCKET_MS)).toBe(2);
+    expect(await grants()).toHaveLength(1);
+    // What is left of g1 is still revoked as a whole.
+    await store.oidcDestroy('RefreshToken', 'rt-1');
+    expect(await grants()).toHaveLength(0);
+
+    await store.oidcPut('AccessToken', 'at-3', { grantId: 'g3' }, now + MINUTE);
+    await store.oidcPut('RefreshToken', 'rt-3', { grantId: 'g3' }, now + 12 * 60 * MINUTE);
+    await store.oidcRevokeByGrantId('g3');
+    expect(await grants()).toHaveLength(0);
+    expect(await store.oidcGet('RefreshToken', 'rt-3')).toBeNull();
+    await store.close();
+  });
+
+  it('a grant revoked while its records are swept: both finish, nothing is left', async () => {
+    const dir = await tempDir();
+    const { store } = await countingStore(dir);
+    const now = Date.now();
+    for (let i = 0; i < 20; i++)
+      await store.oidcPut('AccessToken', `at-${i}`, { grantId: 'g' }, now + MINUTE);
+    await Promise.all([store.sweepExpired(now + MINUTE + EXPIRY_BUCKET_MS), store.oidcRevokeByGrantId('g')]);
+    expect(await readdir(join(dir, 'oidc', 'grants'))).toHaveLength(0);
+    expect(await readdir(join(dir, 'oidc', 'records'))).toHaveLength(0);
+    await store.close();
+  });
 });

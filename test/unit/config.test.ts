@@ -205,6 +205,40 @@ describe('secrets from files: DATABASE_URL_FILE, BOOTSTRAP_ADMIN_PASSWORD_FILE',
   });
 });
 
+describe('TLS_KEY_PASSPHRASE, TLS_KEY_PASSPHRASE_FILE', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'sparekey-config-passphrase-'));
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+  const files = { TLS_CERT_FILE: 'c.pem', TLS_KEY_FILE: 'k.pem' };
+
+  it('keeps the passphrase with the name of the setting it came from; none when unset', () => {
+    expect(loadConfig(files).tls?.passphrase).toBeNull();
+    expect(loadConfig({ ...files, TLS_KEY_PASSPHRASE: 'from-the-variable' }).tls?.passphrase).toEqual({
+      value: 'from-the-variable',
+      setting: 'TLS_KEY_PASSPHRASE',
+    });
+    const file = join(dir, 'passphrase');
+    writeFileSync(file, 'from-a-file\n', { mode: 0o600 });
+    expect(loadConfig({ ...files, TLS_KEY_PASSPHRASE_FILE: file }).tls?.passphrase).toEqual({
+      value: 'from-a-file',
+      setting: 'TLS_KEY_PASSPHRASE_FILE',
+    });
+    expect(() => loadConfig({ ...files, TLS_KEY_PASSPHRASE: 'x', TLS_KEY_PASSPHRASE_FILE: file })).toThrow(
+      'Set TLS_KEY_PASSPHRASE or TLS_KEY_PASSPHRASE_FILE, not both.',
+    );
+  });
+
+  it('a passphrase without TLS files is refused in one line naming the setting', () => {
+    expect(() => loadConfig({ TLS_KEY_PASSPHRASE: 'for-no-key' })).toThrow(
+      'TLS_KEY_PASSPHRASE is set but TLS_KEY_FILE is not: set both, or neither.',
+    );
+    const file = join(dir, 'stray');
+    writeFileSync(file, 'for-no-key\n', { mode: 0o600 });
+    expect(() => loadConfig({ TLS_KEY_PASSPHRASE_FILE: file })).toThrow(
+      /^TLS_KEY_PASSPHRASE_FILE is set but TLS_KEY_FILE is not/,
+    );
+  });
+});
+
 describe('LOG_LEVEL', () => {
   it('is info by default, takes error, warn, info and debug, and refuses anything else naming it', () => {
     expect(loadConfig({}).logLevel).toBe('info');

@@ -285,7 +285,7 @@ export class LowdbOidcStore implements OidcStore {
     const grantName = sha256(grantId);
     await this.#locks.run(`grant:${grantName}`, async () => {
       const members = await this.#readMembers(grantName);
-      for (const name of members) await this.#removeRecord(name);
+      for (const name of members) await this.#removeRecord(name, undefined, { leaveGrant: false });
       await removeFileDurably(this.#grantPath(grantName), this.#fs);
     });
   }
@@ -334,11 +334,15 @@ export class LowdbOidcStore implements OidcStore {
    * Removes a record and the uid and user-code pointers that lead to it; with `expiredBy`, only if it
    * has expired by then (or is damaged). Resolves with whether a record file went.
    */
-  #removeRecord(name: string, expiredBy?: number): Promise<boolean> {
-    return this.#locks.run(name, async () => {
+  async #removeRecord(
+    name: string,
+    expiredBy?: number,
+    { leaveGrant = true }: { leaveGrant?: boolean } = {},
+  ): Promise<boolean> {
+    const removed = await this.#locks.run(name, async () => {
       const record = await this.#readRecord(name);
       const expired = !record || (record.expiresAt !== null && record.expiresAt <= (expiredBy ?? 0));
-      if (expiredBy !== undefined && !expired) return false;
+      if (expiredBy !== undefined && !expired) return null;
       const gone = await removeFileDurably(this.#recordPath(name), this.#fs);
       for (const [dir, value] of [
         [this.#uidDir, record?.payload.uid],
@@ -346,7 +350,23 @@ export class LowdbOidcStore implements OidcStore {
       ] as const) {
         if (record && typeof value === 'string') await this.#unpoint(dir, record.model, value, name);
       }
-      return gone;
+      return { gone, grantId: record?.payload.grantId };
+    });
+    if (!removed) return false;
+    // Outside the record's lock: revoking a grant takes the grant's lock, then its records' locks.
+    if (leaveGrant && typeof removed.grantId === 'string') await this.#leaveGrant(removed.grantId, name);
+    return removed.gone;
+  }
+
+  /** A grant's member list loses a removed record; the last one takes the list's file with it. */
+  async #leaveGrant(grantId: string, name: string): Promise<void> {
+    const grantName = sha256(grantId);
+    await this.#locks.run(`grant:${grantName}`, async () => {
+      const names = await this.#readMembers(grantName);
+      if (!names.includes(name)) return;
+      const left = names.filter((member) => member !== name);
+      if (left.length === 0) await removeFileDurably(this.#grantPath(grantName), this.#fs);
+      else await this.#membersFile(grantName).write({ names: left });
     });
   }
 

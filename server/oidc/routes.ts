@@ -402,7 +402,9 @@ export function oidcRoutes(
     try {
       const details = await provider.interactionDetails(node.incoming, node.outgoing);
       return details.uid === c.req.param('uid') ? details : null;
-    } catch {
+    } catch (error) {
+      // A store out of reach is not an expired sign-in: the error handler answers 503, try again.
+      if (error instanceof StoreUnavailableError) throw error;
       return null;
     }
   }

@@ -166,4 +166,39 @@ describe('the provider on PostgreSQL', () => {
     }
     expect(again).toBe(200);
   });
+
+  it('with the database stopped, a sign-in page of an application says to try again (503), not that it expired', async () => {
+    const auth = new URLSearchParams({
+      client_id: clientId,
+      redirect_uri: `${APP_ORIGIN}/callback`,
+      response_type: 'code',
+      scope: 'openid',
+      code_challenge: 'E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM',
+      code_challenge_method: 'S256',
+    });
+    const started = await fetch(`${server.url}/oidc/auth?${auth}`, { redirect: 'manual' });
+    await started.text();
+    const location = started.headers.get('location') ?? '';
+    expect(location).toMatch(/\/interaction\/[^/]+$/);
+    const cookie = started.headers
+      .getSetCookie()
+      .map((line) => line.split(';')[0])
+      .join('; ');
+    const page = new URL(location, server.url).toString();
+    const up = await fetch(page, { headers: { cookie, accept: 'text/html' }, redirect: 'manual' });
+    await up.text();
+    expect(up.status).toBe(200);
+
+    await cluster.stop('fast');
+    try {
+      const down = await fetch(page, { headers: { cookie, accept: 'text/html' }, redirect: 'manual' });
+      const body = await down.text();
+      expect(down.status).toBe(503);
+      expect(down.headers.get('retry-after')).toBeTruthy();
+      expect(body).toContain('Please try again in a moment');
+      expect(body).not.toContain('expired');
+    } finally {
+      await cluster.start();
+    }
+  });
 });

@@ -53,12 +53,12 @@ const COMMANDS: Record<string, Command> = {
     source: 'cli/store-check.ts',
   },
   'store backup': {
-    summary: 'write a backup archive',
+    summary: 'write a backup archive, encrypted with age (--recipient) or --unencrypted',
     bundle: 'store-backup',
     source: 'cli/store-backup.ts',
   },
   'store restore': {
-    summary: 'restore a backup archive into an empty store',
+    summary: 'restore a backup archive into an empty store (--identity-file decrypts it)',
     bundle: 'store-restore',
     source: 'cli/store-restore.ts',
   },

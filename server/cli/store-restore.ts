@@ -1,6 +1,7 @@
 /**
- * `npm run store:restore -- --from FILE --to DIR`: restores a backup into an empty DATA_DIR, then
- * opens it again and checks every account against the archive.
+ * `npm run store:restore -- --from FILE --to DIR [--identity-file FILE]`: restores a backup into an
+ * empty DATA_DIR, then opens it again and checks every account against the archive. An age-encrypted
+ * archive is decrypted (as it is read, each time) with the identity file's keys.
  * `npm run store:restore -- --from FILE --to DIR --user NAME`: puts back one damaged (or deleted)
  * account into an existing DATA_DIR, while no server runs there.
  */
@@ -8,13 +9,20 @@ import { mkdir, mkdtemp, readdir, rename, rm } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { isDeepStrictEqual } from 'node:util';
 import { type BackupCounts, oidcSummary, readArchive, verifyArchive } from '../store/backup';
+import { type BackupIdentities, identitiesFrom } from '../store/backup-encryption';
 import { nodeFs, syncDirectory } from '../store/fs';
 import { LowdbStore } from '../store/lowdb';
 import { usernameKey } from '../store/records';
 import type { UserRecord } from '../store/types';
 import { dataDirOf, fail, parseCommand, refuseOnPostgres, run, storeOptions } from './args';
 
-const USAGE = 'usage: npm run store:restore -- --from FILE --to DIR [--user NAME]';
+const USAGE = `usage: npm run store:restore -- --from FILE --to DIR [--identity-file FILE] [--user NAME]
+       (installed: sparekey store restore …)
+  --from FILE           the archive store backup wrote (age-encrypted or not)
+  --to DIR              the DATA_DIR to restore into: empty or absent (or, with --user, the existing one)
+  --identity-file FILE  the age identity file (AGE-SECRET-KEY-1…, from age-keygen) that decrypts an
+                        encrypted archive
+  --user NAME           put back this one account into an existing DATA_DIR while no server runs there`;
 
 async function isEmpty(dir: string): Promise<boolean> {
   try {
@@ -29,6 +37,7 @@ run(async () => {
     from: { type: 'string' },
     to: { type: 'string' },
     user: { type: 'string' },
+    'identity-file': { type: 'string' },
   });
   if (args.help) {
     process.stdout.write(`${USAGE}\n`);
@@ -41,14 +50,15 @@ run(async () => {
   );
   const from = args.from;
   const dir = dataDirOf(args.to);
-  // Nothing is written before the whole archive has been read and found intact.
-  const counts = await verifyArchive(from);
+  const key = args['identity-file'] ? await identitiesFrom(args['identity-file']) : null;
+  // Nothing is written before the whole archive has been read (and decrypted) and found intact.
+  const counts = await verifyArchive(from, key);
 
   if (args.user) {
-    const key = usernameKey(args.user);
+    const name = usernameKey(args.user);
     let found: UserRecord | null = null;
-    for await (const item of readArchive(from)) {
-      if (item.kind === 'user' && usernameKey(item.user.username) === key) found = item.user;
+    for await (const item of readArchive(from, key)) {
+      if (item.kind === 'user' && usernameKey(item.user.username) === name) found = item.user;
     }
     if (!found) fail(`${from} holds no account named ${args.user}.`);
     const store = new LowdbStore(dir, storeOptions());
@@ -71,7 +81,7 @@ run(async () => {
   await mkdir(dirname(dir), { recursive: true, mode: 0o700 });
   const staging = await mkdtemp(join(dirname(dir), `.${basename(dir)}.restoring-`));
   try {
-    const { mismatches } = await restoreInto(staging, from, counts).catch((error: unknown) => {
+    const { mismatches } = await restoreInto(staging, from, key, counts).catch((error: unknown) => {
       const reason = error instanceof Error ? error.message : String(error);
       throw new Error(`The restore failed: ${reason} (${dir} is left as it was).`);
     });
@@ -94,11 +104,16 @@ run(async () => {
 });
 
 /** Imports the archive into the empty directory `dir`, then reopens it and compares it with the archive. */
-async function restoreInto(dir: string, from: string, counts: BackupCounts): Promise<{ mismatches: number }> {
+async function restoreInto(
+  dir: string,
+  from: string,
+  key: BackupIdentities | null,
+  counts: BackupCounts,
+): Promise<{ mismatches: number }> {
   const store = new LowdbStore(dir, storeOptions());
   await store.open();
   try {
-    await store.importBackup(readArchive(from));
+    await store.importBackup(readArchive(from, key));
   } finally {
     await store.close();
   }
@@ -113,7 +128,7 @@ async function restoreInto(dir: string, from: string, counts: BackupCounts): Pro
     process.stderr.write(`${what} differs from the archive after the restore\n`);
   };
   try {
-    for await (const item of readArchive(from)) {
+    for await (const item of readArchive(from, key)) {
       if (item.kind === 'user' && !isDeepStrictEqual(await check.getUser(item.user.id), item.user)) {
         differs(`account ${item.user.username}`);
       }

@@ -19,12 +19,13 @@
  * applications and keys were kept) are still read.
  */
 import { createHash } from 'node:crypto';
-import { createReadStream } from 'node:fs';
-import type { Readable } from 'node:stream';
+import { once } from 'node:events';
+import { PassThrough, pipeline, Readable } from 'node:stream';
 import { isDeepStrictEqual } from 'node:util';
 import { createGunzip, createGzip } from 'node:zlib';
 import { z } from 'zod';
 import { type AuditEvent, DamagedAccount, type Policy } from '../../shared/api';
+import { archiveBytes, type BackupIdentities } from './backup-encryption';
 import {
   ApplicationSchema,
   AuditEventSchema,
@@ -151,13 +152,62 @@ export async function writeArchive(chunks: AsyncIterable<Buffer> | Readable, pat
 }
 
 /**
- * The records of an archive, checked line by line; the trailer's checksum and counts are checked at
- * the end, so a caller that must not act on a damaged archive reads it once with verifyArchive first.
+ * The archive's bytes passed on unchanged while a second reader checks them as a restore would
+ * (header, every record, the trailer's checksum and counts); `counts` settles once they are all read.
+ * When the check fails, `bytes` throws instead of ending, so writeSecretFile removes its temp file and
+ * never renames a damaged archive into place. The check reads the plain bytes on their way because an
+ * encrypted archive cannot be read back without its identity, which the host taking backups should
+ * not hold.
  */
-export async function* readArchive(path: string): AsyncGenerator<BackupItem> {
+export function checkedOnTheWay(
+  chunks: AsyncIterable<Buffer>,
+  label: string,
+): { bytes: AsyncGenerator<Buffer>; counts: Promise<BackupCounts> } {
+  const copy = new PassThrough();
+  const counts = countItems(readArchiveBytes(copy, label));
+  // Awaited below; this keeps a failure the reader meets before then from counting as unhandled.
+  counts.catch(() => undefined);
+  async function* bytes(): AsyncGenerator<Buffer> {
+    try {
+      for await (const chunk of chunks) {
+        // The reader stops at a failure: its rejection ends a wait for room that would never come.
+        if (!copy.write(chunk)) await Promise.race([once(copy, 'drain'), counts]);
+        yield chunk;
+      }
+      copy.end();
+      await counts;
+    } finally {
+      if (!copy.writableFinished) copy.destroy();
+    }
+  }
+  return { bytes: bytes(), counts };
+}
+
+/**
+ * The records of the archive at `path` (decrypted with `key` when it is age-encrypted), checked line by
+ * line; the trailer's checksum and counts are checked at the end, so a caller that must not act on a
+ * damaged archive reads it once with verifyArchive first.
+ */
+export async function* readArchive(
+  path: string,
+  key: BackupIdentities | null = null,
+): AsyncGenerator<BackupItem> {
+  // Outside readArchiveBytes: a missing or wrong identity is said as such, not as a damaged archive.
+  yield* readArchiveBytes(await archiveBytes(path, key), path);
+}
+
+/** The archive's (gzip) bytes unpacked; an error of the source ends the unpacked stream with it. */
+function gunzipped(bytes: AsyncIterable<Buffer>): Readable {
+  const gunzip = createGunzip();
+  pipeline(Readable.from(bytes), gunzip, () => undefined);
+  return gunzip;
+}
+
+/** As readArchive, from the archive's plain bytes; `path` names the archive in errors. */
+async function* readArchiveBytes(bytes: AsyncIterable<Buffer>, path: string): AsyncGenerator<BackupItem> {
   const hash = createHash('sha256');
   const counts = emptyCounts();
-  const lines = linesOf(createReadStream(path).pipe(createGunzip()), path);
+  const lines = linesOf(gunzipped(bytes), path);
   let header = false;
   let trailer: z.infer<typeof Trailer> | null = null;
   try {
@@ -236,8 +286,12 @@ function parseLine(path: string, text: string): unknown {
 }
 
 /** Reads the whole archive once: its counts if it is complete and intact, else BackupUnreadableError. */
-export async function verifyArchive(path: string): Promise<BackupCounts> {
+export function verifyArchive(path: string, key: BackupIdentities | null = null): Promise<BackupCounts> {
+  return countItems(readArchive(path, key));
+}
+
+async function countItems(items: AsyncIterable<BackupItem>): Promise<BackupCounts> {
   const counts = emptyCounts();
-  for await (const item of readArchive(path)) countItem(counts, item);
+  for await (const item of items) countItem(counts, item);
   return counts;
 }

@@ -10,6 +10,7 @@ import { cp, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { keyPair } from '../support/age';
 import { call, type RunningServer, startServer } from '../support/server';
 
 const ROOT = resolve(import.meta.dirname, '../..');
@@ -159,6 +160,39 @@ describe('npm pack, npm install ./sparekey-*.tgz, npx sparekey serve', () => {
     expect(existsSync(dataDir)).toBe(false);
   });
 
+  it('`sparekey store backup --recipient` and `store restore --identity-file` run from the installed package', () => {
+    // age-encryption is an ES module in node_modules, imported by the compiled bundles at run time.
+    const keys = keyPair(join(work, 'installed-backup-identity.txt'));
+    const dataDir = join(work, 'installed-backup-data');
+    const sparekey = (args: string[]) =>
+      spawnSync('npx', ['--offline', 'sparekey', ...args], {
+        cwd: app,
+        encoding: 'utf8',
+        env: { ...process.env, DATA_DIR: dataDir, DATABASE_URL: '' },
+      });
+    const to = join(work, 'installed.backup.age');
+    const backup = sparekey(['store', 'backup', '--to', to, '--recipient', keys.recipient]);
+    expect(backup.stderr).toBe('');
+    expect(backup.stdout).toMatch(/\(encrypted to 1 age recipient\(s\)\)/);
+    const restored = join(work, 'installed-restored');
+    const refused = sparekey(['store', 'restore', '--from', to, '--to', restored]);
+    expect(refused.status).toBe(1);
+    expect(refused.stderr).toMatch(/is encrypted with age: pass --identity-file/);
+    const restore = sparekey([
+      'store',
+      'restore',
+      '--from',
+      to,
+      '--to',
+      restored,
+      '--identity-file',
+      keys.identityFile,
+    ]);
+    expect(restore.stderr).toBe('');
+    expect(restore.status).toBe(0);
+    expect(restore.stdout).toMatch(/^Restored 0 account\(s\) .* verified against/);
+  });
+
   it('each command answers --help without opening a store', () => {
     for (const command of [
       ['config', 'check'],
@@ -208,5 +242,32 @@ describe('a checkout: npm ci --omit=dev, then npm run serve:prod', () => {
       processGroup: true,
     });
     expect((await call(server.url, 'GET', '/healthz/ready')).status).toBe(200);
+  });
+
+  it('backs the running server up encrypted (the compiled bundle imports age-encryption) and restores it', () => {
+    if (!server) throw new Error('the server of the previous test is not running');
+    const keys = keyPair(join(work, 'identity.txt'));
+    const node = (script: string, args: string[]) =>
+      spawnSync(process.execPath, [`dist/server/${script}.js`, ...args], {
+        cwd: work,
+        encoding: 'utf8',
+        env: { ...process.env, DATA_DIR: server?.dataDir, DATABASE_URL: '' },
+      });
+    const to = join(work, 'sparekey.backup.age');
+    const backup = node('store-backup', ['--to', to, '--recipient', keys.recipient]);
+    expect(backup.stderr).toBe('');
+    expect(backup.stdout).toMatch(
+      /^Backed up 1 account\(s\) .*\(encrypted to 1 age recipient\(s\)\).* from the running server/,
+    );
+    const restore = node('store-restore', [
+      '--from',
+      to,
+      '--to',
+      join(work, 'restored'),
+      '--identity-file',
+      keys.identityFile,
+    ]);
+    expect(restore.stderr).toBe('');
+    expect(restore.stdout).toMatch(/^Restored 1 account\(s\)/);
   });
 });

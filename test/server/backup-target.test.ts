@@ -36,7 +36,7 @@ afterAll(async () => {
 
 /** A backup of a stopped (empty) store, so the command opens the store itself. */
 const backup = (to: string) =>
-  runCli('store-backup', ['--to', to], { env: { DATA_DIR: dataDir, DATABASE_URL: '' } });
+  runCli('store-backup', ['--to', to, '--unencrypted'], { env: { DATA_DIR: dataDir, DATABASE_URL: '' } });
 
 async function expectPrivateArchive(path: string) {
   const archive = await lstat(path);

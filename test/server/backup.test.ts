@@ -121,7 +121,9 @@ it('backs up during a sign-in load; the restore has the same accounts and exactl
   await new Promise((resolve) => setTimeout(resolve, 300));
   const archive = join(await tempDir('sparekey-backup-file-'), 'sparekey.backup');
   const backupStartedAt = performance.now();
-  const backup = await runCli('store-backup', ['--to', archive], { env: { DATA_DIR: dataDir } });
+  const backup = await runCli('store-backup', ['--to', archive, '--unencrypted'], {
+    env: { DATA_DIR: dataDir },
+  });
   const backupEndedAt = performance.now();
   backupDone = true;
   await Promise.all(load);
@@ -213,7 +215,9 @@ it('restores the OpenID Connect applications and keys: the old secret still work
     const jwksBefore = await (await fetch(`${server.url}/oidc/jwks`)).json();
 
     const archive = join(await tempDir('sparekey-backup-oidc-file-'), 'sparekey.backup');
-    const backup = await runCli('store-backup', ['--to', archive], { env: { DATA_DIR: dataDir } });
+    const backup = await runCli('store-backup', ['--to', archive, '--unencrypted'], {
+      env: { DATA_DIR: dataDir },
+    });
     expect(backup.stderr).toBe('');
     expect(backup.stdout).toMatch(
       /with 1 OpenID Connect application\(s\) and the signing keys .* from the running server/,

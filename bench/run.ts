@@ -15,14 +15,13 @@ import { join } from 'node:path';
 import { OWASP_ARGON2 } from '../server/crypto/hasher';
 import { measureAuditOpen } from './audit-open';
 import { startBenchCluster } from './build-postgres';
-import type { CpuWindow } from './cpu';
 import { FLOOD_OPTIONS, type FloodResult, measureFlood } from './flood';
+import { measureRow3, type Row3, row3Rows } from './row3';
 import { measureSignIn } from './sign-in';
 import { measureStartUp, START_UP_ROUNDS, startUpGoals, startUpRows } from './start-up';
 import { round } from './stats';
 import { measureStoreWrites } from './store-writes';
-import { measureThroughput } from './throughput';
-import { measureHashTime, measureParallelHashRate, measureVerifyCost } from './verify-cost';
+import { measureVerifyCost } from './verify-cost';
 
 const quick = process.env.BENCH_QUICK === '1';
 const cores = availableParallelism();
@@ -41,21 +40,8 @@ async function main() {
   const verify = await measureVerifyCost(OWASP_ARGON2, { ours: scale(40, 8), baseline: scale(10, 2) });
 
   log('3: the limit (one hash, then all cores hashing), then MFA verifications over HTTP');
-  const hashBefore = await measureHashTime(OWASP_ARGON2, scale(20, 5));
-  const ceilingBefore = await measureParallelHashRate(OWASP_ARGON2, cores, scale(20, 4));
-  const throughput = await measureThroughput({
-    clients: 4 * cores,
-    warmupMs: scale(3000, 1000),
-    durationMs: scale(20_000, 4000),
-    accounts: 12,
-    probeEveryMs: 20,
-  });
-  const hashAfter = await measureHashTime(OWASP_ARGON2, scale(20, 5));
-  const ceilingAfter = await measureParallelHashRate(OWASP_ARGON2, cores, scale(20, 4));
-  // The machine may be shared: the limit is taken before and after the run, and averaged.
-  const hashMs = (hashBefore.median + hashAfter.median) / 2;
-  const limit = (cores * 1000) / hashMs;
-  const ceiling = (ceilingBefore + ceilingAfter) / 2;
+  const row3 = await measureRow3(cores, quick);
+  const throughput = row3.throughput;
 
   log('PostgreSQL: a throwaway cluster (fsync on) for rows 4 and 5');
   const cluster = await startBenchCluster();
@@ -106,8 +92,6 @@ async function main() {
   if (!ours1 || !ours10 || !ours20 || !base10) throw new Error('missing verification samples');
   const setSizeRatio = round(ours20.median / ours1.median, 3);
   const baselineRatio = round(base10.median / ours10.median, 1);
-  const ofLimit = round(throughput.perSecond / limit, 3);
-  const ofCeiling = round(throughput.perSecond / ceiling, 3);
   const small = store[0];
   const large = store.at(-1);
   if (!small || !large) throw new Error('missing store samples');
@@ -117,8 +101,11 @@ async function main() {
 
   const goals = {
     setSize: setSizeRatio <= 1.2,
-    throughput: ofLimit >= 0.85,
-    eventLoop: throughput.healthz.p99 < 50,
+    throughput: row3.goals.ofLimit,
+    throughputOfCeiling: row3.goals.ofCeiling,
+    eventLoop: row3.goals.healthz,
+    eventLoopCpu: row3.goals.eventLoop,
+    signInLittlesLaw: littlesLaw(signIn.load).within15,
     storeP99: large.spend.p99 < 20,
     storeFlat: storeFlat <= 1.5,
     signInErrors: signIn.load.errors === 0,
@@ -154,15 +141,7 @@ async function main() {
       'shown',
       '-',
     ],
-    [
-      '3',
-      `MFA verifications/s, HTTP, ${throughput.clients} clients`,
-      `${throughput.perSecond}/s; /healthz ${ms(throughput.healthz)}`,
-      `limit ${round(limit, 1)}/s (${cores} cores / ${round(hashMs, 1)} ms): ${round(ofLimit * 100, 1)}%; ` +
-        `${cores} hashes at once in-process: ${round(ceiling, 1)}/s (${round(ofCeiling * 100, 1)}%)`,
-      '>= 85% of limit; /healthz p99 < 50 ms',
-      `${yes(goals.throughput)}; ${yes(goals.eventLoop)}`,
-    ],
+    ...row3Rows(row3, cores),
     [
       '4',
       'Spend acknowledged by the store',
@@ -185,15 +164,15 @@ async function main() {
       '5',
       `Sign-in, ${signIn.load.clients} clients, ${signIn.load.durationS} s`,
       `${ms(signIn.load.latency)} (${signIn.load.signIns} sign-ins, ${signIn.load.perSecond}/s)`,
-      `errors: ${signIn.load.errors}`,
-      '0 errors',
-      yes(goals.signInErrors),
+      `errors: ${signIn.load.errors}; ${littlesLaw(signIn.load).text}`,
+      '0 errors; median within 15% of clients / rate',
+      `${yes(goals.signInErrors)}; ${yes(goals.signInLittlesLaw)}`,
     ],
     [
       '5p',
       'Same, one server on PostgreSQL',
       `${ms(signIn.postgres.latency)} (${signIn.postgres.signIns} sign-ins, ${signIn.postgres.perSecond}/s)`,
-      `errors: ${signIn.postgres.errors}; lowdb: ${signIn.load.perSecond}/s`,
+      `errors: ${signIn.postgres.errors}; lowdb: ${signIn.load.perSecond}/s; ${littlesLaw(signIn.postgres).text}`,
       '0 errors',
       yes(goals.pgSignInErrors),
     ],
@@ -201,7 +180,7 @@ async function main() {
       '5pp',
       'Same, two servers on one PostgreSQL, round-robin',
       `${ms(signIn.twoInstances.latency)} (${signIn.twoInstances.signIns} sign-ins, ${signIn.twoInstances.perSecond}/s)`,
-      `errors: ${signIn.twoInstances.errors}; one server: ${signIn.postgres.perSecond}/s`,
+      `errors: ${signIn.twoInstances.errors}; one server: ${signIn.postgres.perSecond}/s; ${littlesLaw(signIn.twoInstances).text}`,
       '0 errors',
       yes(goals.twoInstancesErrors),
     ],
@@ -225,23 +204,8 @@ async function main() {
     floodRow('8r', politeFlood, goals.politeFloodHealthz, goals.politeFloodMe),
     ...startUpRows(startUp),
   ];
-  const widths = rows[0]?.map((_, col) => Math.max(...rows.map((r) => (r[col] ?? '').length))) ?? [];
-  const line = (r: string[]) => `| ${r.map((cell, col) => cell.padEnd(widths[col] ?? 0)).join(' | ')} |`;
-  const table = [
-    line(rows[0] ?? []),
-    `|${widths.map((w) => '-'.repeat(w + 2)).join('|')}|`,
-    ...rows.slice(1).map(line),
-  ];
-  process.stdout.write(`\n${table.join('\n')}\n\n`);
-  const breakdown = cpuBreakdown(throughput.cpu, throughput.verifications);
-  if (breakdown) {
-    process.stdout.write(
-      `Item 3, CPU per verification: server ${breakdown.serverMs} ms (event loop ${breakdown.eventLoopMs} ms, ` +
-        `argon2id and file threads ${breakdown.threadsMs} ms), load clients ${breakdown.clientMs} ms; ` +
-        `one argon2id alone ${round(hashMs, 1)} ms; other programs used ${breakdown.othersCores} cores, ` +
-        `the hypervisor took ${breakdown.stolenCores}.\n\n`,
-    );
-  }
+  printTable(rows);
+  printCpuLine(row3);
 
   const results = {
     date: startedAt.toISOString(),
@@ -257,15 +221,7 @@ async function main() {
     goals,
     table: rows,
     verifyCost: verify,
-    throughput: {
-      ...throughput,
-      hashMs: { before: hashBefore, after: hashAfter, used: round(hashMs, 2) },
-      limitPerSecond: round(limit, 1),
-      parallelCeilingPerSecond: { before: round(ceilingBefore, 1), after: round(ceilingAfter, 1) },
-      ofLimit,
-      ofCeiling,
-      cpuPerVerification: breakdown,
-    },
+    throughput: { ...throughput, ...row3Summary(row3) },
     store: storeWrites,
     signIn,
     auditOpen,
@@ -292,21 +248,72 @@ function floodRow(id: string, f: FloodResult, healthzOk: boolean, meOk: boolean)
   ];
 }
 
-/** Milliseconds of CPU per verification, by who spent them. */
-function cpuBreakdown(cpu: CpuWindow | null, verifications: number) {
-  if (!cpu || cpu.serverMs === null || cpu.serverEventLoopMs === null || verifications === 0) return null;
-  const per = (ms: number) => round(ms / verifications, 1);
+/** Row 3's figures beside its measured load, as results.json has them. */
+function row3Summary({ throughput: _measured, ...summary }: Row3) {
+  return summary;
+}
+
+/** Row 3's CPU per verification, in a sentence under the table. */
+function printCpuLine(row3: Row3): void {
+  const cpu = row3.cpuPerVerification;
+  if (!cpu) return;
+  process.stdout.write(
+    `Item 3, CPU per verification: server ${cpu.serverMs} ms (event loop ${cpu.eventLoopMs} ms, ` +
+      `argon2id and file threads ${cpu.threadsMs} ms), load clients ${cpu.clientMs} ms; ` +
+      `one argon2id alone ${cpu.argon2idMs} ms of CPU; other programs used ${cpu.othersCores} cores, ` +
+      `the hypervisor took ${cpu.stolenCores}.\n\n`,
+  );
+}
+
+/**
+ * Little's law for a closed load: with `clients` always waiting, the median sign-in should take
+ * clients / rate. Much longer means time spent somewhere other than the queue for the cores.
+ */
+function littlesLaw(load: { clients: number; perSecond: number; latency: { median: number } }) {
+  const expectedMs = load.perSecond > 0 ? (load.clients / load.perSecond) * 1000 : Number.POSITIVE_INFINITY;
+  const ratio = round(load.latency.median / expectedMs, 2);
   return {
-    serverMs: per(cpu.serverMs),
-    eventLoopMs: per(cpu.serverEventLoopMs),
-    threadsMs: per(cpu.serverMs - cpu.serverEventLoopMs),
-    clientMs: per(cpu.clientMs),
-    othersCores: cpu.othersMs === null ? null : round(cpu.othersMs / cpu.wallMs, 2),
-    stolenCores: cpu.stealMs === null ? null : round(cpu.stealMs / cpu.wallMs, 2),
+    ratio,
+    within15: Math.abs(ratio - 1) <= 0.15,
+    text: `clients / rate = ${Math.round(expectedMs)} ms, median ${ratio}x`,
   };
 }
 
-main().catch((error: unknown) => {
+/** BENCH_ROWS=3: row 3 and its CPU row alone, printed; results.json (the whole run's) is left as it is. */
+async function row3Alone(): Promise<void> {
+  log(
+    `row 3 alone: ${cores} cores, Node ${process.version}, load average ${loadavg()
+      .map((v) => round(v, 2))
+      .join(' ')}`,
+  );
+  const row3 = await measureRow3(cores, quick);
+  printTable([
+    ['#', 'Comparison', 'Measured (median / p99)', 'Side by side', 'Goal', 'Met'],
+    ...row3Rows(row3, cores),
+  ]);
+  printCpuLine(row3);
+  process.stdout.write(`${JSON.stringify({ ...row3.throughput, ...row3Summary(row3) })}\n`);
+}
+
+function printTable(rows: string[][]): void {
+  const widths = rows[0]?.map((_, col) => Math.max(...rows.map((r) => (r[col] ?? '').length))) ?? [];
+  const line = (r: string[]) => `| ${r.map((cell, col) => cell.padEnd(widths[col] ?? 0)).join(' | ')} |`;
+  const table = [
+    line(rows[0] ?? []),
+    `|${widths.map((w) => '-'.repeat(w + 2)).join('|')}|`,
+    ...rows.slice(1).map(line),
+  ];
+  process.stdout.write(`\n${table.join('\n')}\n\n`);
+}
+
+const rowsWanted = process.env.BENCH_ROWS;
+if (rowsWanted !== undefined && rowsWanted !== '3') {
+  process.stderr.write(
+    `BENCH_ROWS: only 3 (row 3 and its CPU row alone) can be run by itself, not "${rowsWanted}".\n`,
+  );
+  process.exit(2);
+}
+(rowsWanted === '3' ? row3Alone() : main()).catch((error: unknown) => {
   process.stderr.write(`${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
   process.exit(1);
 });

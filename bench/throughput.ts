@@ -50,9 +50,18 @@ const ATTEMPTS_PER_ACCOUNT = 95;
 /** Stays under the default IP_FAILURE_LIMIT (100). */
 const ATTEMPTS_PER_ADDRESS = 90;
 
-export async function measureThroughput(options: ThroughputOptions, env: Record<string, string> = {}) {
+/**
+ * `nodeArgs` go to the server's node before the tsx loader: `--cpu-prof --cpu-prof-dir=/tmp/…` profiles
+ * the server under this load (BENCH_SERVER_CPU_PROF, bench/row3.ts); node refuses them in NODE_OPTIONS.
+ */
+export async function measureThroughput(
+  options: ThroughputOptions,
+  env: Record<string, string> = {},
+  nodeArgs: string[] = [],
+) {
   const server = await startServer({
     env: { MFA_LOCKOUT_ATTEMPTS: '100', TRUST_PROXY: '1', ...env },
+    command: [process.execPath, ...nodeArgs, '--import', 'tsx', 'server/main.ts'],
   });
   try {
     return await runThroughput(server, options);

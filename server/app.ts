@@ -6,10 +6,10 @@ import { randomUUID } from 'node:crypto';
 import type { HttpBindings } from '@hono/node-server';
 import { OpenAPIHono } from '@hono/zod-openapi';
 import type { Context } from 'hono';
-import { bodyLimit } from 'hono/body-limit';
 import { HTTPException } from 'hono/http-exception';
 import { secureHeaders } from 'hono/secure-headers';
 import type { Deps } from './deps';
+import { limitBody as limitBodySize } from './http/body-limit';
 import { type AppEnv, requestMeta } from './http/context';
 import { ApiError, accountDamaged, storeDamaged, storeUnavailable } from './http/errors';
 import { healthRoutes } from './http/health';
@@ -38,6 +38,21 @@ function statusSent(c: Context): number {
   return outgoing?.headersSent ? outgoing.statusCode : c.res.status;
 }
 
+/**
+ * Sets a header on the response a handler already returned, in place, as hono's secureHeaders does.
+ * `c.header()` at that point rebuilds the response around its body as a stream (on the Node server,
+ * a full Request/Response of the fetch API per call, then written out by reading that stream), which
+ * cost more event-loop time per sign-in than validating it. A response whose headers cannot change
+ * (one passed through from a fetch) falls back to the rebuild.
+ */
+function setFinalHeader(c: Context, name: string, value: string): void {
+  try {
+    c.res.headers.set(name, value);
+  } catch {
+    c.header(name, value);
+  }
+}
+
 export function createApp(deps: Deps, log: Logger = silentLogger) {
   const app = new OpenAPIHono<AppEnv>();
 
@@ -46,7 +61,7 @@ export function createApp(deps: Deps, log: Logger = silentLogger) {
     const started = performance.now();
     c.set('requestId', requestId);
     await next();
-    c.header('X-Request-Id', requestId);
+    setFinalHeader(c, 'X-Request-Id', requestId);
     log.info('request', {
       requestId,
       method: c.req.method,
@@ -77,17 +92,10 @@ export function createApp(deps: Deps, log: Logger = silentLogger) {
     // API answers carry tokens, codes and account state: no cache may keep them. The extension's
     // packages hold no secret and say themselves how long they may be kept.
     if (isExtensionPath(c.req.path) && c.res.headers.has('Cache-Control')) return;
-    c.header('Cache-Control', 'no-store');
+    setFinalHeader(c, 'Cache-Control', 'no-store');
   });
-  const limitBody = bodyLimit({
-    maxSize: MAX_BODY_BYTES,
-    onError: () => {
-      throw new ApiError(
-        413,
-        'payload_too_large',
-        `The request body is larger than ${MAX_BODY_BYTES} bytes.`,
-      );
-    },
+  const limitBody = limitBodySize(MAX_BODY_BYTES, () => {
+    throw new ApiError(413, 'payload_too_large', `The request body is larger than ${MAX_BODY_BYTES} bytes.`);
   });
   // The OpenID Connect provider reads its own request bodies (with its own limit) from the Node stream.
   // A sign-in's body is read, under this limit and its own short clock, by admitSignIn below.

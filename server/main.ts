@@ -17,6 +17,7 @@ import { defaultHashConcurrency, HashQueue } from './crypto/hash-queue';
 import { argon2Hasher } from './crypto/hasher';
 import { type Deps, systemClock } from './deps';
 import type { Lifecycle } from './http/health';
+import { forSignIn } from './http/overload';
 import { SERVER_TIMEOUTS } from './http/timeouts';
 import { jsonLogger, type ProcessLogger } from './log';
 import { serveMetrics } from './metrics/endpoint';
@@ -137,7 +138,8 @@ async function main() {
     deps.initialPassword = await pendingInitialPassword(store, initialPasswordFile);
   }
 
-  await prepareSignIn(deps);
+  // The dummy hash is kept per hasher: the one sign-ins use (http/overload.ts forSignIn).
+  await prepareSignIn(forSignIn(deps));
   preparePasswordRules();
   // For `npm run store:backup` while this server runs (lowdb: a separate process cannot copy it consistently).
   const closeControl =

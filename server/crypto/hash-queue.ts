@@ -17,10 +17,11 @@
  * get a bounded share: they wait behind every sign-in hash, never hold more than all slots but one
  * (a single-slot queue lends its slot), and do not count as work ahead of a sign-in beyond the hashes
  * they are running. So a signed-in user asking for work in a loop slows only their own requests, and
- * never pushes anyone's sign-in into a 503. Which hash is a sign-in's is known from the async context:
- * an admitted attempt runs its handler through `Admission.run`.
+ * never pushes anyone's sign-in into a 503. Which hash is a sign-in's is said by the hasher it goes
+ * through: `signInHasher` (the sign-in routes run their services with it, http/overload.ts `forSignIn`)
+ * or `hasher` (everything else). It used to be read from an AsyncLocalStorage context, which on Node 20
+ * turns on async hooks for every promise of the process: about 4% of the event loop under sign-in load.
  */
-import { AsyncLocalStorage } from 'node:async_hooks';
 import { availableParallelism } from 'node:os';
 import type { Hasher } from './hasher';
 
@@ -70,17 +71,14 @@ const SMOOTHING = 0.2;
  * client back before its time, what to wait for before answering.
  */
 export type Admission =
-  | {
-      admitted: true;
-      release: () => void;
-      /** Runs the attempt: the hashes it asks for are a sign-in's, served before any other work. */
-      run: <T>(attempt: () => Promise<T>) => Promise<T>;
-    }
+  | { admitted: true; release: () => void }
   | { admitted: false; retryAfterS: number; held?: Promise<void> };
 
 /** What the app asks before it starts a sign-in attempt (deps.signInGate), with the client's address. */
 export interface SignInGate {
   admit(client?: string | null): Admission;
+  /** The hasher of a sign-in's work: its hashes are served before any other work. */
+  readonly signInHasher: Hasher;
   /**
    * While sign-ins are being shed: the Retry-After (seconds) for starting work that is not a sign-in
    * but needs argon2id (it would only wait behind the sign-ins); null while there is room.
@@ -125,7 +123,9 @@ class ToldToWait {
 }
 
 export class HashQueue implements SignInGate {
+  /** For work that is not a sign-in: waits behind every sign-in hash, within its share of the slots. */
   readonly hasher: Hasher;
+  readonly signInHasher: Hasher;
   readonly concurrency: number;
   #running = 0;
   /** Of those running, the calls that are not a sign-in's. */
@@ -134,8 +134,6 @@ export class HashQueue implements SignInGate {
   readonly #signInWaiting: Waiting[] = [];
   /** Every other call waiting for a turn, in arrival order. */
   readonly #otherWaiting: Waiting[] = [];
-  /** Marks the async context of an admitted sign-in attempt. */
-  readonly #signIn = new AsyncLocalStorage<true>();
   readonly #onHashed: HashQueueOptions['onHashed'];
   readonly #onShed: HashQueueOptions['onShed'];
   readonly #maxWaitMs: number;
@@ -156,11 +154,16 @@ export class HashQueue implements SignInGate {
     this.#onShed = options.onShed;
     this.#freeCoreAfterShedMs = options.freeCoreAfterShedMs ?? FREE_CORE_AFTER_SHED_MS;
     this.#maxHeld = options.maxHeld ?? MAX_HELD;
-    this.hasher = {
-      hashPassword: (password) => this.#run('hash_password', () => inner.hashPassword(password)),
+    this.hasher = this.#queued(inner, false);
+    this.signInHasher = this.#queued(inner, true);
+  }
+
+  #queued(inner: Hasher, signIn: boolean): Hasher {
+    return {
+      hashPassword: (password) => this.#run('hash_password', signIn, () => inner.hashPassword(password)),
       verifyPassword: (hash, password) =>
-        this.#run('verify_password', () => inner.verifyPassword(hash, password)),
-      codeDigest: (code, salt) => this.#run('code_digest', () => inner.codeDigest(code, salt)),
+        this.#run('verify_password', signIn, () => inner.verifyPassword(hash, password)),
+      codeDigest: (code, salt) => this.#run('code_digest', signIn, () => inner.codeDigest(code, salt)),
     };
   }
 
@@ -248,11 +251,7 @@ export class HashQueue implements SignInGate {
     }
     const id = this.#admissions++;
     this.#admitted.set(id, performance.now());
-    return {
-      admitted: true,
-      release: () => this.#admitted.delete(id),
-      run: (attempt) => this.#signIn.run(true, attempt),
-    };
+    return { admitted: true, release: () => this.#admitted.delete(id) };
   }
 
   /** Shedding, as the free core shows it: the last shed was less than freeCoreAfterShedMs ago. */
@@ -279,8 +278,7 @@ export class HashQueue implements SignInGate {
     }
   }
 
-  async #run<T>(operation: HashOperation, work: () => Promise<T>): Promise<T> {
-    const signIn = this.#signIn.getStore() === true;
+  async #run<T>(operation: HashOperation, signIn: boolean, work: () => Promise<T>): Promise<T> {
     await new Promise<void>((turn) => {
       (signIn ? this.#signInWaiting : this.#otherWaiting).push({ turn, since: performance.now() });
       this.#pump();

@@ -63,10 +63,28 @@ async function readBodyWithin(
   throw bodyTimedOut(timeoutMs);
 }
 
+const signInDeps = new WeakMap<Deps, Deps>();
+
+/**
+ * The deps a sign-in route runs its services with: the same, but argon2id through the gate's
+ * sign-in hasher, so its hashes go before any other work. Without a gate (tests), `deps` itself.
+ */
+export function forSignIn(deps: Deps): Deps {
+  const gate = deps.signInGate;
+  if (!gate) return deps;
+  let found = signInDeps.get(deps);
+  if (!found) {
+    // Inherits every other field live from `deps` (main.ts sets some after building it).
+    found = Object.create(deps, { hasher: { value: gate.signInHasher, enumerable: true } }) as Deps;
+    signInDeps.set(deps, found);
+  }
+  return found;
+}
+
 /**
  * For each sign-in POST: the body within SIGN_IN_BODY_TIMEOUT_MS and `limit`, then the gate (when
- * there is one): admitted, the attempt runs as a sign-in (its hashes go first) and counts until it
- * is answered.
+ * there is one): admitted, the attempt counts until it is answered (its route hashes through
+ * `forSignIn`).
  */
 export function admitSignIn(
   deps: Pick<Deps, 'signInGate' | 'security'>,
@@ -84,7 +102,7 @@ export function admitSignIn(
       throw overloaded(admission.retryAfterS);
     }
     try {
-      await admission.run(next);
+      await next();
     } finally {
       admission.release();
     }

@@ -10,6 +10,7 @@ import { otpauthUri } from '../crypto/totp';
 import type { Deps } from '../deps';
 import type { AppEnv } from '../http/context';
 import { ApiError, accountDamaged } from '../http/errors';
+import { forSignIn } from '../http/overload';
 import { afterWebSignIn, pendingApplicationSignIn } from '../oidc/routes';
 import { carryWebSignIn, type SignInMethod } from '../oidc/sign-ins';
 import { limitedChange } from '../services/account-limits';
@@ -166,7 +167,10 @@ export function webRoutes(deps: Deps) {
     }
     let result: Awaited<ReturnType<typeof login>>;
     try {
-      result = await login(deps, c.get('meta'), { username: username.value, password: password.value });
+      result = await login(forSignIn(deps), c.get('meta'), {
+        username: username.value,
+        password: password.value,
+      });
     } catch (error) {
       const refused = refusal(c, error);
       return c.html(loginPage({ csrf, username: username.value, error: refused.message }), refused.status);
@@ -226,7 +230,7 @@ export function webRoutes(deps: Deps) {
       );
     if (code.error) return show(code.error, 400);
     try {
-      const session = await verifyMfa(deps, c.get('meta'), {
+      const session = await verifyMfa(forSignIn(deps), c.get('meta'), {
         mfaToken: pending.token,
         method,
         code: code.value,
@@ -269,7 +273,10 @@ export function webRoutes(deps: Deps) {
       showEnroll(c, pending.user.username, secret, error, status);
     if (code.error) return show(code.error, 400);
     try {
-      const session = await enroll(deps, c.get('meta'), { mfaToken: pending.token, code: code.value });
+      const session = await enroll(forSignIn(deps), c.get('meta'), {
+        mfaToken: pending.token,
+        code: code.value,
+      });
       return signedIn(c, session.token, 'enrolment');
     } catch (error) {
       const refused = refusal(c, error);

@@ -40,8 +40,59 @@ export const nodeFs: StoreFs = {
   mkdir: (path, options) => fsp.mkdir(path, options),
 };
 
-/** fsync of a directory: what makes a create, rename or unlink in it survive a power cut. */
-export async function syncDirectory(fs: StoreFs, directory: string): Promise<void> {
+/** A directory's fsync running now, and the one queued behind it that later callers join. */
+interface DirectorySyncs {
+  running: Promise<void> | null;
+  queued: Promise<void> | null;
+}
+
+const directorySyncs = new WeakMap<StoreFs, Map<string, DirectorySyncs>>();
+
+/**
+ * fsync of a directory: what makes a create, rename or unlink in it survive a power cut. Resolves
+ * once an fsync that started after this call has finished. Concurrent callers share one (group
+ * commit, as the audit log's appends do): while an fsync runs, the callers that arrive wait for one
+ * more, started when it ends, which covers them all. Under sign-in load most durable writes land in
+ * the same few directories at once, and each fsync costs three calls on the thread pool.
+ */
+export function syncDirectory(fs: StoreFs, directory: string): Promise<void> {
+  let byDirectory = directorySyncs.get(fs);
+  if (!byDirectory) {
+    byDirectory = new Map();
+    directorySyncs.set(fs, byDirectory);
+  }
+  let syncs = byDirectory.get(directory);
+  if (!syncs) {
+    syncs = { running: null, queued: null };
+    byDirectory.set(directory, syncs);
+  }
+  // Queued, not started: it starts after this caller's rename, so it covers it.
+  if (syncs.queued) return syncs.queued;
+  const state = syncs;
+  const start = (): Promise<void> => {
+    const run = fsyncDirectory(fs, directory);
+    state.running = run;
+    const done = () => {
+      if (state.running === run) state.running = null;
+    };
+    run.then(done, done);
+    return run;
+  };
+  if (!state.running) return start();
+  const queued = state.running
+    .then(
+      () => {},
+      () => {},
+    )
+    .then(() => {
+      state.queued = null;
+      return start();
+    });
+  state.queued = queued;
+  return queued;
+}
+
+async function fsyncDirectory(fs: StoreFs, directory: string): Promise<void> {
   const handle = await fs.open(directory, 'r');
   try {
     await handle.sync();

@@ -190,6 +190,31 @@ describe('the real server', () => {
     const res = await fetch(new URL('/api/me', server.url), { headers: { origin: 'https://evil.example' } });
     expect(res.headers.get('access-control-allow-origin')).toBeNull();
   });
+
+  it('every answer over HTTP (a sign-in, its refusal, a read, a body too large) carries the request id, no-store and the security headers', async () => {
+    const wrong = await call(server.url, 'POST', '/api/auth/mfa', {
+      body: { mfaToken: await mfaToken(server, alice), method: 'backup_code', code: 'AAAAA-AAAAA' },
+    });
+    const signedIn = await spend(server, alice, codes[9] as string);
+    const me = await call(server.url, 'GET', '/api/me', { token: session });
+    const huge = await call(server.url, 'POST', '/api/auth/login', {
+      body: { username: 'alice', password: 'x'.repeat(20_000) },
+    });
+    expect([wrong.status, signedIn.status, me.status, huge.status]).toEqual([401, 200, 200, 413]);
+    expect(signedIn.body.backupCodes).toMatchObject({ remaining: expect.any(Number) });
+    const ids = new Set<string | null>();
+    for (const res of [wrong, signedIn, me, huge]) {
+      ids.add(res.headers.get('x-request-id'));
+      expect(res.headers.get('cache-control')).toBe('no-store');
+      expect(res.headers.get('content-security-policy')).toContain("default-src 'none'");
+      expect(res.headers.get('x-frame-options')).toBe('DENY');
+      expect(res.headers.get('x-content-type-options')).toBe('nosniff');
+      expect(res.headers.get('content-type')).toMatch(/^application\/json/);
+      expect(Number(res.headers.get('content-length'))).toBeGreaterThan(0);
+    }
+    expect([...ids].every((id) => /^[0-9a-f-]{36}$/.test(id ?? ''))).toBe(true);
+    expect(ids.size).toBe(4);
+  });
 });
 
 describe('restarts and first start', () => {

@@ -277,3 +277,45 @@ describe('a sign-in attempt whose body is still coming', () => {
     expect(await t.deps.store.countIpFailures(ADDRESS, EPOCH)).toBe(0);
   });
 });
+
+describe('a sign-in among other work that needs argon2id', () => {
+  it('has its hash run before the other work waiting in line (the route hashes as a sign-in)', async () => {
+    const started: string[] = [];
+    let releaseFirst: () => void = () => {};
+    const firstHeld = new Promise<void>((resolve) => {
+      releaseFirst = resolve;
+    });
+    const fake = t.deps.hasher;
+    // Records the order in which hashes start; the first one holds the only slot until released.
+    const recording = new HashQueue(
+      {
+        hashPassword: (password) => fake.hashPassword(password),
+        verifyPassword: async (hash, password) => {
+          started.push(password);
+          if (started.length === 1) await firstHeld;
+          return fake.verifyPassword(hash, password);
+        },
+        codeDigest: (code, salt) => fake.codeDigest(code, salt),
+      },
+      { concurrency: 1, maxWaitMs: 60_000 },
+    );
+    const gated = createApp({ ...t.deps, hasher: recording.hasher, signInGate: recording });
+    const alice = await t.deps.store.findUserByUsername('alice');
+    const hash = alice?.passwordHash ?? '';
+    // Work that is not a sign-in (a password change, a code generation) hashes through deps.hasher.
+    const otherFirst = recording.hasher.verifyPassword(hash, 'other work 1');
+    const otherSecond = recording.hasher.verifyPassword(hash, 'other work 2');
+    const signIn = call((req) => gated.fetch(req), 'POST', '/api/auth/login', {
+      body: { username: 'alice', password: 'alice-password' },
+      headers: { 'x-forwarded-for': ADDRESS },
+    });
+    while (recording.waiting < 2) await new Promise((resolve) => setTimeout(resolve, 5));
+    expect(started).toEqual(['other work 1']);
+    releaseFirst();
+    const answer = await signIn;
+    await Promise.all([otherFirst, otherSecond]);
+    expect(started).toEqual(['other work 1', 'alice-password', 'other work 2']);
+    expect(answer.status).toBe(200);
+    expect(answer.body.status).toBe('mfa_required');
+  });
+});

@@ -1,6 +1,7 @@
 import { readdir, readFile, stat, utimes, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { nodeFs, type StoreFs } from '../../server/store/fs';
 import { IndexUnreadableError, LowdbStore } from '../../server/store/lowdb';
 import { OPEN_LOCKOUT, unknownNameKey } from '../../server/store/records';
 import { DamagedAccountError, type Lockout, type Store } from '../../server/store/types';
@@ -267,6 +268,103 @@ describe('failures per client address', () => {
 
     expect(await store.countIpFailures('203.0.113.7', '2026-11-27T10:30:00.000Z')).toBe(0);
     expect(await readdir(join(dir, 'ip-failures'))).toEqual([]);
+  });
+});
+
+describe('what a sign-in attempt reads', () => {
+  /** node's fs, counting the files read whole, by directory. */
+  function countingFs() {
+    const reads: string[] = [];
+    const fs: StoreFs = {
+      ...nodeFs,
+      readFile: (path, encoding) => {
+        reads.push(basename(dirname(path)));
+        return nodeFs.readFile(path, encoding);
+      },
+    };
+    return { fs, reads };
+  }
+
+  it('a reservation reads its address file once, then keeps the list it wrote; a restart reads it again', async () => {
+    const dir = await tempDir();
+    const { fs, reads } = countingFs();
+    const store = await openStore(dir, { fs });
+    const reserve = (at: string) => store.reserveIpAttempt('203.0.113.7', EVER, 3, at);
+    reads.length = 0;
+    expect(await reserve('2026-11-27T10:00:00.000Z')).toBe(true);
+    expect(await reserve('2026-11-27T10:01:00.000Z')).toBe(true);
+    await store.releaseIpAttempt('203.0.113.7', '2026-11-27T10:01:00.000Z');
+    expect(await reserve('2026-11-27T10:02:00.000Z')).toBe(true);
+    expect(await reserve('2026-11-27T10:03:00.000Z')).toBe(true);
+    expect(await reserve('2026-11-27T10:04:00.000Z')).toBe(false);
+    expect(reads.filter((d) => d === 'ip-failures')).toHaveLength(1);
+    expect(await store.countIpFailures('203.0.113.7', EVER)).toBe(3);
+    await store.close();
+
+    const again = await openStore(dir);
+    // The file held what memory did: the limit holds across the restart.
+    expect(await again.reserveIpAttempt('203.0.113.7', EVER, 3, '2026-11-27T10:05:00.000Z')).toBe(false);
+    expect(await again.countIpFailures('203.0.113.7', '2026-11-27T10:01:30.000Z')).toBe(2);
+  });
+
+  it('a challenge is read from its file once; a write, take or delete is seen by the next read', async () => {
+    const dir = await tempDir();
+    const { fs, reads } = countingFs();
+    const store = await openStore(dir, { fs });
+    const token = makeToken('user-1');
+    await store.putToken(token);
+    reads.length = 0;
+    for (let i = 0; i < 5; i++) expect(await store.getToken(token.hash)).toEqual(token);
+    expect(reads.filter((d) => d === 'tokens')).toHaveLength(1);
+
+    const touched = { ...token, lastSeenAt: new Date(Date.parse(token.lastSeenAt) + 60_000).toISOString() };
+    await store.putToken(touched);
+    expect(await store.getToken(token.hash)).toEqual(touched);
+    expect(await store.takeToken(token.hash)).toEqual(touched);
+    expect(await store.getToken(token.hash)).toBeNull();
+
+    const session = makeToken('user-1');
+    await store.putToken(session);
+    expect(await store.getToken(session.hash)).toEqual(session);
+    await store.deleteToken(session.hash);
+    expect(await store.getToken(session.hash)).toBeNull();
+    // A copy: changing what a read returned changes nothing stored.
+    const other = makeToken('user-2');
+    await store.putToken(other);
+    const read = await store.getToken(other.hash);
+    if (read) read.userId = 'someone-else';
+    expect(await store.getToken(other.hash)).toEqual(other);
+  });
+
+  it('a read that ran while the token was deleted does not bring it back', async () => {
+    const dir = await tempDir();
+    let releaseRead: () => void = () => {};
+    const readHeld = new Promise<void>((resolve) => {
+      releaseRead = resolve;
+    });
+    let holdNext = false;
+    const fs: StoreFs = {
+      ...nodeFs,
+      readFile: async (path, encoding) => {
+        const text = await nodeFs.readFile(path, encoding);
+        if (holdNext && path.includes('/tokens/')) {
+          holdNext = false;
+          await readHeld;
+        }
+        return text;
+      },
+    };
+    const store = await openStore(dir, { fs });
+    const session = makeToken('user-1');
+    await store.putToken(session);
+    holdNext = true;
+    // Reads the file before the logout, answers after it.
+    const early = store.getToken(session.hash);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    await store.deleteToken(session.hash);
+    releaseRead();
+    expect(await early).toEqual(session);
+    expect(await store.getToken(session.hash)).toBeNull();
   });
 });
 

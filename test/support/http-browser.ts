@@ -1,9 +1,13 @@
 /**
- * A minimal browser over fetch for the HTTP tests: a cookie jar per host (as browsers scope cookies:
- * by host and path, not by port), redirects followed one by one so each hop can be checked, and the
- * web sign-in's forms filled (the CSRF field read from the page, never made up).
+ * A minimal browser for the HTTP tests: a cookie jar per host (as browsers scope cookies: by host and
+ * path, not by port), redirects followed one by one so each hop can be checked, and the web sign-in's
+ * forms filled (the CSRF field read from the page, never made up). Its requests say they are
+ * top-level navigations (`Sec-Fetch-Mode: navigate`, `Sec-Fetch-Dest: document`), as a browser's are:
+ * a relying party such as mod_auth_openidc starts a sign-in only for those. (fetch cannot send them:
+ * it always says `Sec-Fetch-Mode: cors`.)
  */
 import { expect } from 'vitest';
+import { rawRequest } from './raw-request';
 
 interface Cookie {
   name: string;
@@ -57,7 +61,11 @@ export class HttpBrowser {
   /** One request, no redirect followed. */
   async request(url: string, init: { method?: string; form?: Record<string, string> } = {}): Promise<Hop> {
     const target = new URL(url);
-    const headers: Record<string, string> = { accept: 'text/html' };
+    const headers: Record<string, string> = {
+      accept: 'text/html',
+      'sec-fetch-mode': 'navigate',
+      'sec-fetch-dest': 'document',
+    };
     const cookie = this.cookieHeader(target);
     if (cookie) headers.cookie = cookie;
     let body: string | undefined;
@@ -66,18 +74,17 @@ export class HttpBrowser {
       headers.origin = target.origin;
       body = new URLSearchParams(init.form).toString();
     }
-    const response = await fetch(target, {
+    const response = await rawRequest(target.href, {
       method: init.method ?? (init.form ? 'POST' : 'GET'),
       headers,
       body,
-      redirect: 'manual',
     });
     this.#store(target, response.headers);
     const hop = {
       url: target.href,
       status: response.status,
       location: response.headers.get('location'),
-      body: await response.text(),
+      body: response.text,
       csp: response.headers.get('content-security-policy'),
     };
     this.hops.push(hop);

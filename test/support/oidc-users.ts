@@ -77,10 +77,13 @@ export async function setUpAlice(server: RunningServer, admin: string, username 
   return { id, secret, lastStep, codes: (generated.body.codes as { code: string }[]).map((c) => c.code) };
 }
 
+/** What registration needs of an application: its URIs, and where to put the client it gets. */
+export type Registrable = Pick<RelyingParty, 'redirectUri' | 'postLogoutRedirectUri' | 'setClient'>;
+
 export async function registerApp(
   server: RunningServer,
   admin: string,
-  rp: RelyingParty,
+  rp: Registrable,
   type: 'confidential' | 'public',
   name = 'Test app',
 ) {
@@ -93,10 +96,25 @@ export async function registerApp(
   return res.body as { application: { id: string; clientId: string }; clientSecret?: string };
 }
 
-/** From the app's sign-in link to SpareKey's password page. */
-export async function startAtApp(browser: HttpBrowser, rp: RelyingParty): Promise<Hop> {
-  const page = await browser.navigate(`${rp.url}/login`);
+/** From the app's sign-in link (or a page of it that needs a sign-in) to SpareKey's password page. */
+export async function startAtApp(
+  browser: HttpBrowser,
+  rp: Pick<RelyingParty, 'url'>,
+  path = '/login',
+): Promise<Hop> {
+  const page = await browser.navigate(`${rp.url}${path}`);
   expect(new URL(page.url).pathname).toBe('/login');
   expect(page.body).toContain('name="password"');
   return page;
+}
+
+/** Clicks **Sign out** on SpareKey's "Sign out of SpareKey?" page (its form has an xsrf field, no csrf). */
+export async function confirmSignOut(browser: HttpBrowser, page: Hop): Promise<Hop> {
+  expect(page.body).toContain('Sign out of SpareKey?');
+  const xsrf = page.body.match(/name="xsrf" value="([^"]+)"/)?.[1];
+  const action = page.body.match(/<form id="op.logoutForm" method="post" action="([^"]+)"/)?.[1];
+  expect(xsrf && action, `the sign-out form on ${page.url}`).toBeTruthy();
+  return browser.navigate(new URL(action ?? '', page.url).href, {
+    form: { xsrf: xsrf ?? '', logout: 'yes' },
+  });
 }

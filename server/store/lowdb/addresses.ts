@@ -4,6 +4,7 @@
  */
 import { join } from 'node:path';
 import { recordNames, type StoreFs } from '../fs';
+import { LruCache } from '../lru-cache';
 import { type IpFailures, IpFailuresSchema, parserFor } from '../records';
 import { CorruptFileError, DurableJsonFile, removeFileDurably } from './durable-json-file';
 import { KeyedMutex } from './keyed-mutex';
@@ -11,6 +12,8 @@ import { isStale, logError, mapLimit, READ_CONCURRENCY, sha256Hex } from './reco
 
 /** Bounds one address's file, so a flood of failures cannot make each write bigger without limit. */
 const MAX_IP_FAILURES = 10_000;
+/** Addresses whose failure list is kept in memory after a read or write under their lock. */
+const CACHED_ADDRESSES = 1000;
 
 const parseIpFailures = parserFor(IpFailuresSchema);
 
@@ -18,6 +21,12 @@ export class LowdbAddresses {
   readonly dir: string;
   readonly #fs: StoreFs;
   readonly #ipLocks = new KeyedMutex();
+  /**
+   * Each address's list as its file holds it, set only under the address's lock by what read or wrote
+   * the file, so a reservation (every sign-in attempt) reads no file and parses nothing. This process
+   * is the only writer of DATA_DIR (dir-lock.ts).
+   */
+  readonly #failures = new LruCache<string, readonly string[]>(CACHED_ADDRESSES);
 
   constructor(dataDir: string, fs: StoreFs) {
     this.dir = join(dataDir, 'ip-failures');
@@ -35,7 +44,7 @@ export class LowdbAddresses {
       // Counted and recorded under one lock: concurrent attempts cannot all see room for one more.
       const recent = (await this.#readIpFailures(name)).filter((t) => !(Date.parse(t) < sinceMs));
       if (recent.length >= limit) return false;
-      await this.#ipFile(name).write({ failures: [...recent, at].slice(-MAX_IP_FAILURES) });
+      await this.#write(name, [...recent, at].slice(-MAX_IP_FAILURES));
       return true;
     });
   }
@@ -43,12 +52,11 @@ export class LowdbAddresses {
   async releaseIpAttempt(ip: string, at: string): Promise<void> {
     const name = ipFileName(ip);
     await this.#ipLocks.run(name, async () => {
-      const failures = await this.#readIpFailures(name);
+      const failures = [...(await this.#readIpFailures(name))];
       const index = failures.lastIndexOf(at);
       if (index === -1) return;
       failures.splice(index, 1);
-      if (failures.length === 0) await removeFileDurably(this.#ipPath(name), this.#fs);
-      else await this.#ipFile(name).write({ failures });
+      await this.#write(name, failures);
     });
   }
 
@@ -57,13 +65,11 @@ export class LowdbAddresses {
     const name = ipFileName(ip);
     const sinceMs = Date.parse(since);
     const isRecent = (at: string) => !(Date.parse(at) < sinceMs);
-    const failures = await this.#readIpFailures(name);
+    const failures = this.#failures.get(name) ?? (await this.#readFile(name));
     const recent = failures.filter(isRecent).length;
     if (recent < failures.length) {
       await this.#ipLocks.run(name, async () => {
-        const latest = (await this.#readIpFailures(name)).filter(isRecent);
-        if (latest.length === 0) await removeFileDurably(this.#ipPath(name), this.#fs);
-        else await this.#ipFile(name).write({ failures: latest });
+        await this.#write(name, (await this.#readIpFailures(name)).filter(isRecent));
       });
     }
     return recent;
@@ -76,18 +82,38 @@ export class LowdbAddresses {
       // Failures that old are outside any lockout window a server would use.
       if (!(await isStale(this.#fs, this.#ipPath(name), cutoff))) return;
       await this.#ipLocks.run(name, async () => {
-        if (
-          (await isStale(this.#fs, this.#ipPath(name), cutoff)) &&
-          (await removeFileDurably(this.#ipPath(name), this.#fs))
-        )
-          removed++;
+        if (!(await isStale(this.#fs, this.#ipPath(name), cutoff))) return;
+        this.#failures.delete(name);
+        if (await removeFileDurably(this.#ipPath(name), this.#fs)) removed++;
       });
     });
     return removed;
   }
 
+  /** The address's list, from memory or its file; call under the address's lock. Do not change it. */
+  async #readIpFailures(name: string): Promise<readonly string[]> {
+    const cached = this.#failures.get(name);
+    if (cached) return cached;
+    const failures = await this.#readFile(name);
+    this.#failures.set(name, failures);
+    return failures;
+  }
+
+  /** The new list durably on disk (no file for none), then in memory; call under the address's lock. */
+  async #write(name: string, failures: string[]): Promise<void> {
+    try {
+      if (failures.length === 0) await removeFileDurably(this.#ipPath(name), this.#fs);
+      else await this.#ipFile(name).write({ failures });
+    } catch (error) {
+      // The file may or may not have been replaced: the next call reads it.
+      this.#failures.delete(name);
+      throw error;
+    }
+    this.#failures.set(name, failures);
+  }
+
   /** A damaged failure file starts again from nothing rather than blocking sign-in for that address. */
-  async #readIpFailures(name: string): Promise<string[]> {
+  async #readFile(name: string): Promise<string[]> {
     try {
       return (await this.#ipFile(name).read())?.failures ?? [];
     } catch (error) {

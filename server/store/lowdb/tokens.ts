@@ -5,6 +5,7 @@
  */
 import { join } from 'node:path';
 import { recordNames, type StoreFs } from '../fs';
+import { LruCache } from '../lru-cache';
 import { parserFor, TokenRecordSchema } from '../records';
 import type { TokenKind, TokenRecord } from '../types';
 import { CorruptFileError, DurableJsonFile, removeFileDurably } from './durable-json-file';
@@ -13,6 +14,8 @@ import { isStale, logError, mapLimit, READ_CONCURRENCY, SAFE_NAME, sha256Hex } f
 
 /** How long a deleted token stays refused: longer than any request that read it before it died. */
 const TOMBSTONE_MS = 10 * 60_000;
+/** Tokens kept in memory after a read (an MFA challenge is read at every attempt, a session at every call). */
+const CACHED_TOKENS = 1000;
 
 const parseToken = parserFor(TokenRecordSchema);
 
@@ -22,6 +25,15 @@ export class LowdbTokens {
   readonly #tokenLocks = new KeyedMutex();
   /** Recently deleted token files: a request that read the token before logout must not write it back. */
   readonly #deadTokens = new Map<string, number>();
+  /**
+   * Tokens as their files hold them, by file name, filled by reads. Every change of a token file
+   * (write, take, delete, sweep) drops its entry and counts in #changes; a read that ran while any
+   * change happened does not fill it, so it never holds a record older than its file. This process is
+   * the only writer of DATA_DIR (dir-lock.ts). A file damaged on disk after it was read is seen at its
+   * next change or restart.
+   */
+  readonly #cache = new LruCache<string, TokenRecord>(CACHED_TOKENS);
+  #changes = 0;
 
   constructor(dataDir: string, fs: StoreFs) {
     this.dir = join(dataDir, 'tokens');
@@ -37,7 +49,7 @@ export class LowdbTokens {
     const name = tokenFileName(record.hash);
     await this.#tokenLocks.run(name, async () => {
       if (this.#isDeadToken(name)) return;
-      await this.#tokenFile(name).write(record);
+      await this.#changing(name, () => this.#tokenFile(name).write(record));
     });
   }
 
@@ -47,7 +59,13 @@ export class LowdbTokens {
    * one reads again are removed by sweep().
    */
   async getToken(hash: string): Promise<TokenRecord | null> {
-    return this.#readToken(tokenFileName(hash), hash);
+    const name = tokenFileName(hash);
+    const cached = this.#cache.get(name);
+    if (cached) return cached.hash === hash ? { ...cached } : null;
+    const changes = this.#changes;
+    const record = await this.#readToken(name, hash);
+    if (record && changes === this.#changes) this.#cache.set(name, { ...record });
+    return record;
   }
 
   async takeToken(hash: string): Promise<TokenRecord | null> {
@@ -56,7 +74,9 @@ export class LowdbTokens {
       const record = await this.#readToken(name, hash);
       if (!record) return null;
       // unlink succeeds for exactly one caller, even if the lock were bypassed.
-      return (await removeFileDurably(this.#tokenPath(name), this.#fs)) ? record : null;
+      return (await this.#changing(name, () => removeFileDurably(this.#tokenPath(name), this.#fs)))
+        ? record
+        : null;
     });
   }
 
@@ -64,7 +84,7 @@ export class LowdbTokens {
     const name = tokenFileName(hash);
     await this.#tokenLocks.run(name, async () => {
       this.#markTokenDead(name);
-      await removeFileDurably(this.#tokenPath(name), this.#fs);
+      await this.#changing(name, () => removeFileDurably(this.#tokenPath(name), this.#fs));
     });
   }
 
@@ -75,7 +95,7 @@ export class LowdbTokens {
       if (record?.userId !== userId || (kind && record.kind !== kind)) return;
       await this.#tokenLocks.run(name, async () => {
         this.#markTokenDead(name);
-        await removeFileDurably(this.#tokenPath(name), this.#fs);
+        await this.#changing(name, () => removeFileDurably(this.#tokenPath(name), this.#fs));
       });
     });
   }
@@ -88,10 +108,22 @@ export class LowdbTokens {
       await this.#tokenLocks.run(name, async () => {
         const record = await this.#readToken(name, null);
         if (record && !(Date.parse(record.expiresAt) < cutoff)) return;
-        if (await removeFileDurably(this.#tokenPath(name), this.#fs)) removed++;
+        if (await this.#changing(name, () => removeFileDurably(this.#tokenPath(name), this.#fs))) removed++;
       });
     });
     return removed;
+  }
+
+  /** Runs a change of the token's file with its cached record dropped before and after (see #cache). */
+  async #changing<T>(name: string, change: () => Promise<T>): Promise<T> {
+    this.#changes++;
+    this.#cache.delete(name);
+    try {
+      return await change();
+    } finally {
+      this.#changes++;
+      this.#cache.delete(name);
+    }
   }
 
   /** A damaged token file counts as no token (and is removed): a token that cannot be read grants nothing. */
@@ -102,7 +134,7 @@ export class LowdbTokens {
     } catch (error) {
       if (!(error instanceof CorruptFileError)) throw error;
       logError('token file unreadable, removed', error);
-      await removeFileDurably(this.#tokenPath(name), this.#fs).catch(() => {});
+      await this.#changing(name, () => removeFileDurably(this.#tokenPath(name), this.#fs)).catch(() => {});
       return null;
     }
   }

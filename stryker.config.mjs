@@ -8,6 +8,7 @@
 export const SECURITY_CORE = [
   'shared/codes.ts',
   'server/crypto/totp.ts',
+  'server/crypto/sealing.ts',
   'server/services/auth.ts',
   'server/services/backup-codes.ts',
   'server/services/mfa-policy.ts',

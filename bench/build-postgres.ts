@@ -7,7 +7,15 @@ import { randomBytes } from 'node:crypto';
 import pg from 'pg';
 import { PostgresStore } from '../server/store/postgres';
 import { type PgCluster, startCluster } from '../test/support/pg-cluster';
-import { BENCH_POLICY, type BuildOptions, type BuiltUser, benchRecords } from './build-store';
+import {
+  BENCH_POLICY,
+  BENCH_STORAGE_KEYS,
+  type BuildOptions,
+  type BuiltUser,
+  benchRecords,
+} from './build-store';
+
+export { BENCH_STORAGE_KEY, BENCH_STORAGE_KEYS } from './build-store';
 
 /** Users per bulk insert. */
 const BATCH = 2000;
@@ -27,7 +35,11 @@ export async function buildPostgres(
   await admin.query(`CREATE DATABASE ${name}`);
   await admin.end();
   const url = cluster.url(name);
-  const store = new PostgresStore({ url, poolSize: 2 });
+  const store = new PostgresStore({
+    url,
+    poolSize: 2,
+    storageKeys: BENCH_STORAGE_KEYS,
+  });
   await store.open();
   try {
     await store.setPolicy(BENCH_POLICY);

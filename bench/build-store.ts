@@ -5,11 +5,14 @@
  * directory as it would any other, which checks the files. ./build-postgres.ts fills a PostgreSQL
  * database with the same records.
  */
+
 import { randomBytes, randomUUID } from 'node:crypto';
 import { mkdir, mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { Keyring, parseStorageKey } from '../server/crypto/sealing';
 import { newTotpSecret } from '../server/crypto/totp';
+import { KEY_CHECK_FILE } from '../server/store/lowdb/key-check';
 import { type IndexFile, OPEN_LOCKOUT } from '../server/store/records';
 import type { UserRecord } from '../server/store/types';
 import type { Policy } from '../shared/api';
@@ -19,6 +22,13 @@ export const BENCH_POLICY: Policy = {
   mfaUsage: 'optional_per_user',
   backupCodes: { enabled: true, count: 10, warnWhenRemaining: 3 },
 };
+
+/**
+ * The storage key the benchmark's stores are sealed under and its servers run with: stores built
+ * already sealed, so a server's first start has no clear value to seal (and PostgreSQL requires a key).
+ */
+export const BENCH_STORAGE_KEY = 'YmVuY2htYXJrIHN0b3JhZ2Uga2V5OyBuZXZlciBhIHJlYWwgb25lIQ==';
+export const BENCH_STORAGE_KEYS = { current: parseStorageKey(BENCH_STORAGE_KEY), previous: null };
 
 export interface BuiltUser {
   id: string;
@@ -73,9 +83,15 @@ export async function buildStore(options: BuildOptions): Promise<{ dataDir: stri
   for (const dir of ['users', 'tokens', 'ip-failures']) await mkdir(join(dataDir, dir), { mode: 0o700 });
   await writeFile(join(dataDir, 'policy.json'), JSON.stringify(BENCH_POLICY), { mode: 0o600 });
   const { users, records } = benchRecords(options);
+  const keyring = new Keyring([BENCH_STORAGE_KEYS.current]);
+  const keyId = BENCH_STORAGE_KEYS.current.id;
   await eachLimit(records, 64, async (record) => {
-    await writeFile(join(dataDir, 'users', `${record.id}.json`), JSON.stringify(record), { mode: 0o600 });
+    const secret = record.mfa.secret && keyring.seal(keyId, 'totp-secret', record.id, record.mfa.secret);
+    const stored = { ...record, mfa: { ...record.mfa, secret } };
+    await writeFile(join(dataDir, 'users', `${record.id}.json`), JSON.stringify(stored), { mode: 0o600 });
   });
+  const check = { keyId, previousKeyId: null, previousKey: null, complete: true };
+  await writeFile(join(dataDir, KEY_CHECK_FILE), JSON.stringify(check), { mode: 0o600 });
   const index: IndexFile = {
     version: 1,
     users: users.map((u) => ({

@@ -17,7 +17,7 @@ import { type Argon2Params, OWASP_ARGON2 } from '../server/crypto/hasher';
 import { currentTotp } from '../server/crypto/totp';
 import type { PgCluster } from '../test/support/pg-cluster';
 import { call, type RunningServer, startServer } from '../test/support/server';
-import { buildPostgres } from './build-postgres';
+import { BENCH_STORAGE_KEY, buildPostgres } from './build-postgres';
 import { type BuiltUser, buildStore } from './build-store';
 import { round, type Summary, summarize, timed } from './stats';
 
@@ -50,7 +50,7 @@ export interface SignInComparison {
 }
 
 // Wrong passwords in the enumeration check must not trip the per-address brake meant for sprays.
-const SERVER_ENV = { IP_FAILURE_LIMIT: '1000000' };
+const SERVER_ENV = { IP_FAILURE_LIMIT: '1000000', STORAGE_ENCRYPTION_KEY: BENCH_STORAGE_KEY };
 
 export async function measureSignIn(
   options: { clients: number; durationMs: number; accounts: number; enumerationSamples: number },

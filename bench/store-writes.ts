@@ -13,7 +13,7 @@ import { writeFileDurably } from '../server/store/lowdb/durable-json-file';
 import { PostgresStore } from '../server/store/postgres';
 import type { Store } from '../server/store/types';
 import type { PgCluster } from '../test/support/pg-cluster';
-import { buildPostgres } from './build-postgres';
+import { BENCH_STORAGE_KEYS, buildPostgres } from './build-postgres';
 import { buildStore } from './build-store';
 import { round, type Summary, summarize, timed } from './stats';
 
@@ -57,14 +57,14 @@ export async function measureStoreWrites(
       const started = performance.now();
       const { dataDir, users } = await buildStore({ users: size });
       const buildS = round((performance.now() - started) / 1000, 1);
-      const store = new LowdbStore(dataDir);
+      const store = new LowdbStore(dataDir, { storageKeys: BENCH_STORAGE_KEYS });
       const openMs = round(await timed(() => store.open()), 1);
       if ((await store.countUsers()) !== size)
         throw new Error(`the store holds ${await store.countUsers()} users`);
       const pgStarted = performance.now();
       const built = await buildPostgres(cluster, { users: size });
       const pgBuildS = round((performance.now() - pgStarted) / 1000, 1);
-      const pg = new PostgresStore({ url: built.url });
+      const pg = new PostgresStore({ url: built.url, storageKeys: BENCH_STORAGE_KEYS });
       await pg.open();
       stores.push({
         size,

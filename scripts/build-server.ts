@@ -23,6 +23,7 @@ export const ENTRY_POINTS: Record<string, string> = {
   'store-backup': 'server/cli/store-backup.ts',
   'store-restore': 'server/cli/store-restore.ts',
   'store-migrate': 'server/store-migrate.ts',
+  'store-rekey': 'server/cli/store-rekey.ts',
   'keys-rotate': 'server/keys-rotate.ts',
 };
 

@@ -45,6 +45,16 @@ export function effectiveSettings(config: Config): [string, string][] {
       'BOOTSTRAP_ADMIN_PASSWORD',
       config.bootstrapAdminPassword === null ? '(not set: generated at the first start)' : `${MASK} (set)`,
     ],
+    [
+      'STORAGE_ENCRYPTION_KEY',
+      config.storageKey
+        ? `${MASK} (set; key id ${config.storageKey.current.id})`
+        : '(not set: DATA_DIR/storage.key, generated at the first start)',
+    ],
+    [
+      'STORAGE_ENCRYPTION_PREVIOUS_KEY',
+      config.storageKey?.previous ? `${MASK} (set; key id ${config.storageKey.previous.id})` : null,
+    ],
     ['LOG_LEVEL', config.logLevel],
     ['ARGON2_MEMORY_KIB', argon2.memoryCost],
     ['ARGON2_TIME_COST', argon2.timeCost],

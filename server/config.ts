@@ -6,6 +6,7 @@ import { describeCrx } from '../shared/crx';
 import { CRX_FILE } from '../shared/update-manifest';
 import { DEFAULT_MAX_WAIT_MS } from './crypto/hash-queue';
 import { type Argon2Params, OWASP_ARGON2 } from './crypto/hasher';
+import { parseStorageKey, type StorageKey, StorageKeyFormatError } from './crypto/sealing';
 import { LOG_LEVELS, type LogLevel } from './log';
 import { passwordProblem } from './services/password-rules';
 import { DEFAULT_STATEMENT_TIMEOUT_MS, defaultPoolSize, type PostgresOptions } from './store/postgres/db';
@@ -67,6 +68,15 @@ export interface Config {
   database: Required<PostgresOptions> | null;
   audit: { rotateBytes: number; retentionDays: number; retentionFiles: number | null };
   bootstrapAdminPassword: string | null;
+  /**
+   * STORAGE_ENCRYPTION_KEY (or _FILE): the key TOTP secrets and the OIDC keys are sealed under, and
+   * STORAGE_ENCRYPTION_PREVIOUS_KEY (or _FILE), the one a rekey is moving away from. null: not set,
+   * allowed only for lowdb on the loopback outside production, where `DATA_DIR/storage.key` is used
+   * (generated at the first start).
+   */
+  storageKey: { current: StorageKey; previous: StorageKey | null } | null;
+  /** NODE_ENV=production: nothing secret is generated into DATA_DIR (the storage key must be set). */
+  production: boolean;
   argon2: Argon2Params;
   /** ARGON2_QUEUE_MAX_WAIT_MS: sign-in attempts whose hash would wait longer are shed (503). */
   hashQueueMaxWaitMs: number;
@@ -161,7 +171,13 @@ export function boundUrl(config: Pick<Config, 'tls'>, host: string, port: number
 }
 
 /** The settings that hold a secret, which may come from a file instead (NAME_FILE, e.g. a Docker or systemd credential). */
-export const SECRET_SETTINGS = ['DATABASE_URL', 'BOOTSTRAP_ADMIN_PASSWORD', 'TLS_KEY_PASSPHRASE'] as const;
+export const SECRET_SETTINGS = [
+  'DATABASE_URL',
+  'BOOTSTRAP_ADMIN_PASSWORD',
+  'TLS_KEY_PASSPHRASE',
+  'STORAGE_ENCRYPTION_KEY',
+  'STORAGE_ENCRYPTION_PREVIOUS_KEY',
+] as const;
 
 /**
  * A secret setting's value: NAME, or the content of the file NAME_FILE names, read once now, one
@@ -239,6 +255,39 @@ function databaseWarning(url: string | undefined): string | null {
     'the connection is not encrypted and the database is not authenticated. ' +
     'Add ?sslmode=verify-full&sslrootcert=/path/ca.pem unless the link is private and trusted.'
   );
+}
+
+/** How to make a key, said wherever one is missing or refused. */
+export const MAKE_A_KEY = 'openssl rand -base64 32 > storage.key; chmod 600 storage.key';
+
+/** One storage key setting, decoded; the message names the setting, never the value. */
+export function storageKeyFrom(name: string, text: string): StorageKey {
+  try {
+    return parseStorageKey(text);
+  } catch (error) {
+    if (!(error instanceof StorageKeyFormatError)) throw error;
+    throw new ConfigError(
+      `${name} must be at least 32 random bytes in base64 or hex (${MAKE_A_KEY}): ${error.message}.`,
+    );
+  }
+}
+
+/** The storage keys as set; whether one is required is judged at start (server/storage-key.ts). */
+function storageKeyFromEnv(env: NodeJS.ProcessEnv): Config['storageKey'] {
+  const current = env.STORAGE_ENCRYPTION_KEY;
+  const previous = env.STORAGE_ENCRYPTION_PREVIOUS_KEY;
+  if (!current) {
+    if (previous) {
+      throw new ConfigError(
+        'STORAGE_ENCRYPTION_PREVIOUS_KEY is set without STORAGE_ENCRYPTION_KEY: set the current key too.',
+      );
+    }
+    return null;
+  }
+  return {
+    current: storageKeyFrom('STORAGE_ENCRYPTION_KEY', current),
+    previous: previous ? storageKeyFrom('STORAGE_ENCRYPTION_PREVIOUS_KEY', previous) : null,
+  };
 }
 
 function logLevelFrom(raw: string | undefined): LogLevel {
@@ -353,6 +402,8 @@ export function loadConfig(given: NodeJS.ProcessEnv = process.env): Config {
         : null,
     },
     bootstrapAdminPassword,
+    storageKey: storageKeyFromEnv(env),
+    production: env.NODE_ENV === 'production',
     argon2: {
       memoryCost: integer(env, 'ARGON2_MEMORY_KIB', OWASP_ARGON2.memoryCost, 1024, 4_194_304),
       timeCost: integer(env, 'ARGON2_TIME_COST', OWASP_ARGON2.timeCost, 1, 100),

@@ -12,6 +12,7 @@ import { resolve } from 'node:path';
 import { fail, parseCommand, run } from './cli/args';
 import { loadConfig } from './config';
 import { rotateSigningKey } from './oidc/keys';
+import { openingKeys } from './storage-key';
 import { DirectoryInUseError } from './store/lowdb/dir-lock';
 import { storeFor } from './store/select';
 
@@ -34,7 +35,7 @@ run(async () => {
       fail(`There is no store at ${dataDir}: set DATA_DIR to the server's data directory (or DATABASE_URL).`);
     }
   }
-  const { store, kind } = storeFor(config);
+  const { store, kind } = storeFor(config, await openingKeys(config));
   try {
     await store.open();
   } catch (error) {

@@ -27,8 +27,10 @@ import { prepareSignIn } from './services/auth';
 import { preparePasswordRules } from './services/password-rules';
 import { bootstrapAdmin } from './services/users';
 import { checkDataDir, listenOn } from './startup';
+import { checkStorageKeySetting, generatedKeyNotice, storageKeysFor } from './storage-key';
 import { LowdbStore } from './store/lowdb';
 import { writeSecretFile } from './store/secret-file';
+import { StorageKeyError } from './store/secrets';
 import { storeFor } from './store/select';
 import type { Store } from './store/types';
 import { readTlsFiles, tlsReloader } from './tls';
@@ -56,6 +58,7 @@ async function main() {
   const dataDir = resolve(config.dataDir);
   // Every check before anything is written: a bad setting must not leave a created admin behind.
   await checkDataDir(dataDir);
+  checkStorageKeySetting(config);
   const tlsFiles = config.tls ? readTlsFiles(config.tls).credentials : null;
   // The port is bound first; until the app is ready a request is told to come back.
   // The Node bindings (env) go through too: the OpenID Connect bridge hands the request to oidc-provider.
@@ -78,7 +81,8 @@ async function main() {
   const url = boundUrl(config, bound.address, bound.port);
   // Without PUBLIC_URL the public address is the bound one, whose port PORT=0 only now reveals.
   if (!config.publicUrl) config.security.publicUrl = url;
-  const selected = storeFor(config);
+  const storageKeys = await storageKeysFor(config, dataDir);
+  const selected = storeFor(config, storageKeys.keys);
   const kind = selected.kind;
   let metrics: Metrics | null = null;
   const hashQueue = new HashQueue(argon2Hasher(config.argon2), {
@@ -104,6 +108,9 @@ async function main() {
     log.info('metrics listening', { url: `${boundUrl({ tls: null }, address, port)}/metrics` });
   }
   await mkdir(dataDir, { recursive: true, mode: 0o700 });
+  // Printed once to the operator's terminal, like the generated admin password; never the key itself.
+  if (storageKeys.writeGenerated)
+    process.stderr.write(generatedKeyNotice(await storageKeys.writeGenerated()));
   await store.open();
   const lifecycle: Lifecycle = { phase: 'starting' };
   const deps: Deps = {
@@ -166,7 +173,8 @@ async function main() {
 
 main().catch((error: unknown) => {
   // Errors the operator can act on are one line: a bad setting, an unreachable or too new database.
-  const message = error instanceof ConfigError ? error.message : String(error);
+  const message =
+    error instanceof ConfigError || error instanceof StorageKeyError ? error.message : String(error);
   log.error('cannot start', { error: message });
   process.exit(1);
 });

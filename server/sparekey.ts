@@ -70,6 +70,11 @@ const COMMANDS: Record<string, Command> = {
       'usage: sparekey store migrate --from <DATA_DIR> [--to <postgres://…>]\n' +
       'Copies a lowdb store into an empty PostgreSQL database (--to defaults to DATABASE_URL).',
   },
+  'store rekey': {
+    summary: 're-encrypt the stored secrets under a new storage key (--new-key-file FILE)',
+    bundle: 'store-rekey',
+    source: 'cli/store-rekey.ts',
+  },
   'keys rotate': {
     summary: 'a new OpenID Connect signing key and cookie secret take over (--revoke-previous: at once)',
     bundle: 'keys-rotate',

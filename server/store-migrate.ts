@@ -6,7 +6,8 @@
 import { statSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { secretSetting } from './config';
+import { loadConfig, secretSetting } from './config';
+import { storageKeysIn } from './storage-key';
 import { LowdbStore } from './store/lowdb';
 import { PostgresStore } from './store/postgres';
 import { describeTarget } from './store/postgres/db';
@@ -28,8 +29,18 @@ async function main(): Promise<number> {
     process.stderr.write(`${dataDir} is not a directory: --from names the lowdb DATA_DIR.\n`);
     return 2;
   }
-  const source = new LowdbStore(dataDir);
-  const target = new PostgresStore({ url: to, poolSize: 2 });
+  // Secrets are opened with the lowdb store's key and sealed with the server's (required with PostgreSQL).
+  const { storageKey } = loadConfig();
+  if (!storageKey) {
+    process.stderr.write(
+      'STORAGE_ENCRYPTION_KEY or STORAGE_ENCRYPTION_KEY_FILE is required: the key the PostgreSQL store is sealed under.\n',
+    );
+    return 2;
+  }
+  const source = new LowdbStore(dataDir, {
+    storageKeys: storageKeysIn({ storageKey: null }, dataDir) ?? storageKey,
+  });
+  const target = new PostgresStore({ url: to, poolSize: 2, storageKeys: storageKey });
   await source.open();
   try {
     await target.open();

@@ -18,6 +18,7 @@ import { type Deps, type RequestMeta, systemClock } from '../deps';
 import { passwordProblem } from '../services/password-rules';
 import { resetPassword } from '../services/passwords';
 import { adminView, unlockUser, updateUser } from '../services/users';
+import { openingKeys } from '../storage-key';
 import { DirectoryInUseError } from '../store/lowdb/dir-lock';
 import { storeFor } from '../store/select';
 import type { Store, UserRecord } from '../store/types';
@@ -181,7 +182,7 @@ async function openStore(config: Config): Promise<Store> {
       throw new Error(`There is no store at ${dataDir}: set DATA_DIR to the server's data directory.`);
     }
   }
-  const { store } = storeFor(config);
+  const { store } = storeFor(config, await openingKeys(config));
   try {
     await store.open();
   } catch (error) {

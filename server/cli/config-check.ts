@@ -8,6 +8,7 @@ import { resolve } from 'node:path';
 import { loadConfig } from '../config';
 import { effectiveSettings } from '../config-summary';
 import { checkDataDir } from '../startup';
+import { checkStorageKeySetting } from '../storage-key';
 import { readTlsFiles } from '../tls';
 import { parseCommand, run } from './args';
 
@@ -27,6 +28,7 @@ run(async () => {
   // The same checks, in the same order, as `sparekey serve` before it binds its port (server/main.ts).
   const config = loadConfig();
   await checkDataDir(resolve(config.dataDir));
+  checkStorageKeySetting(config);
   if (config.tls) readTlsFiles(config.tls);
   const warnings = config.warnings.map((warning) => `warning: ${warning}\n`).join('');
   const lines = effectiveSettings(config).map(([name, value]) => `${name}=${value}\n`);

@@ -107,7 +107,7 @@ run(async () => {
   if (owner !== null) {
     counts = await write(await fromServer(dataDir));
   } else {
-    const store = new LowdbStore(dataDir, storeOptions());
+    const store = new LowdbStore(dataDir, storeOptions(dataDir));
     await store.open();
     try {
       counts = await write(archive(store.exportBackup()));

@@ -61,7 +61,7 @@ run(async () => {
       if (item.kind === 'user' && usernameKey(item.user.username) === name) found = item.user;
     }
     if (!found) fail(`${from} holds no account named ${args.user}.`);
-    const store = new LowdbStore(dir, storeOptions());
+    const store = new LowdbStore(dir, storeOptions(dir));
     await store.open();
     try {
       const outcome = await store.restoreUser(found);
@@ -110,7 +110,7 @@ async function restoreInto(
   key: BackupIdentities | null,
   counts: BackupCounts,
 ): Promise<{ mismatches: number }> {
-  const store = new LowdbStore(dir, storeOptions());
+  const store = new LowdbStore(dir, storeOptions(dir));
   await store.open();
   try {
     await store.importBackup(readArchive(from, key));
@@ -120,7 +120,7 @@ async function restoreInto(
 
   // Verify: open what was written as the server would, and compare every account, application and
   // the key set with the archive.
-  const check = new LowdbStore(dir, storeOptions());
+  const check = new LowdbStore(dir, storeOptions(dir));
   await check.open();
   let mismatches = 0;
   const differs = (what: string) => {

@@ -123,6 +123,9 @@ export const KeysSchema = z.object({
   cookieSecrets: z.array(z.string()),
 }) satisfies z.ZodType<OidcKeys>;
 
+/** The key set as a store keeps it: sealed under the storage key, or clear from before the store had one. */
+export const StoredKeysSchema = z.union([z.object({ sealed: z.string() }).strict(), KeysSchema]);
+
 /** One row of the user index: what listing, counting and sign-in by name need without opening a file. */
 export const IndexEntrySchema = z.object({
   id: z.string(),

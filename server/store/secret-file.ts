@@ -8,7 +8,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { constants } from 'node:fs';
-import { type FileHandle, lstat, open, rename, stat, unlink } from 'node:fs/promises';
+import { type FileHandle, link, lstat, open, rename, stat, unlink } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { nodeFs, syncDirectory } from './fs';
@@ -41,10 +41,15 @@ export async function checkSecretTarget(path: string): Promise<void> {
   }
 }
 
-/** Writes `content` to `path` as described above; on failure the temp file is removed. */
+/**
+ * Writes `content` to `path` as described above; on failure the temp file is removed. `exclusive`:
+ * the file must not exist yet (a generated key must never replace one): it is linked into place
+ * instead of renamed, and an existing target fails with EEXIST.
+ */
 export async function writeSecretFile(
   path: string,
   content: string | AsyncIterable<Buffer> | Readable,
+  options: { exclusive?: boolean } = {},
 ): Promise<void> {
   await checkSecretTarget(path);
   const dir = dirname(path);
@@ -64,11 +69,16 @@ export async function writeSecretFile(
     await handle.sync();
     await handle.close();
     handle = null;
-    await rename(temp, path);
+    if (options.exclusive) {
+      await link(temp, path).finally(() => unlink(temp));
+    } else {
+      await rename(temp, path);
+    }
     await syncDirectory(nodeFs, dir);
   } catch (error) {
     await handle?.close().catch(() => undefined);
-    // Only a file this call created: on EEXIST the name belongs to someone else.
+    // Only a file this call created: on EEXIST from open the name belongs to someone else (on EEXIST
+    // from link the temp file is already gone).
     if ((error as NodeJS.ErrnoException).code !== 'EEXIST') await unlink(temp).catch(() => undefined);
     throw error;
   }

@@ -22,6 +22,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { expect, it } from 'vitest';
 import { argon2Hasher } from '../../server/crypto/hasher';
 import { currentTotp } from '../../server/crypto/totp';
+import { storageKeysIn } from '../../server/storage-key';
 import { LowdbStore } from '../../server/store/lowdb';
 import { generateCode, normalizeCode } from '../../shared/codes';
 import { call, type RunningServer, startServer } from '../support/server';
@@ -209,7 +210,8 @@ async function loadThenKill(server: RunningServer, users: UserModel[], killAfter
 
 /** With the server dead: open the files with the store itself and compare them with what clients know. */
 async function checkFiles(dataDir: string, users: UserModel[], cycle: number): Promise<CodeModel[]> {
-  const store = new LowdbStore(dataDir);
+  // With the key the server generated into DATA_DIR, as a store command opens it.
+  const store = new LowdbStore(dataDir, { storageKeys: storageKeysIn({ storageKey: null }, dataDir) });
   try {
     await store.open();
   } catch (error) {

@@ -111,6 +111,7 @@ describe('npm pack, npm install ./sparekey-*.tgz, npx sparekey serve', () => {
       'store backup',
       'store restore',
       'store migrate',
+      'store rekey',
       'keys rotate',
       'extension pack',
     ])
@@ -152,11 +153,14 @@ describe('npm pack, npm install ./sparekey-*.tgz, npx sparekey serve', () => {
         DATA_DIR: dataDir,
         DATABASE_URL: 'postgres://sk:installed-pw@127.0.0.1/sparekey',
         BOOTSTRAP_ADMIN_PASSWORD: '',
+        // Required with DATABASE_URL.
+        STORAGE_ENCRYPTION_KEY: 'aW5zdGFsbGVkIHBhY2thZ2UgdGVzdCBrZXksIG5vdCByZWFs',
       },
     });
     expect(check.status, check.stderr).toBe(0);
     expect(check.stdout).toContain('DATABASE_URL=postgres://sk:********@127.0.0.1/sparekey\n');
     expect(check.stdout).not.toContain('installed-pw');
+    expect(check.stdout).not.toContain('aW5zdGFsbGVkIHBhY2thZ2UgdGVzdCBrZXksIG5vdCByZWFs');
     expect(existsSync(dataDir)).toBe(false);
   });
 

@@ -11,7 +11,7 @@ import { currentTotp } from '../../server/crypto/totp';
 import { runAdmin } from '../support/cli';
 import { call, type RunningServer, startServer } from '../support/server';
 import { createDatabase } from './databases';
-import { FAST_ARGON2, postgresEnv } from './servers';
+import { FAST_ARGON2, postgresEnv, STORAGE_KEY_ENV } from './servers';
 
 describe('npm run admin on PostgreSQL', () => {
   let server: RunningServer;
@@ -47,7 +47,10 @@ describe('npm run admin on PostgreSQL', () => {
   });
 
   const admin$ = (args: string[], input = '') =>
-    runAdmin(emptyDir, args, { input, env: { DATABASE_URL: env.DATABASE_URL ?? '', ...FAST_ARGON2 } });
+    runAdmin(emptyDir, args, {
+      input,
+      env: { DATABASE_URL: env.DATABASE_URL ?? '', ...FAST_ARGON2, ...STORAGE_KEY_ENV },
+    });
 
   it('promote and set-password change the database the running server uses', async () => {
     const bob = await token('bob', 'bob-password-123');

@@ -16,7 +16,7 @@ import { adminToken, registerApp } from '../support/oidc-users';
 import { type RelyingParty, startRelyingParty } from '../support/relying-party';
 import { type RunningServer, startServer } from '../support/server';
 import { createDatabase } from './databases';
-import { FAST_ARGON2, postgresEnv } from './servers';
+import { FAST_ARGON2, postgresEnv, STORAGE_KEY_ENV, TEST_STORAGE_KEYS } from './servers';
 
 /** The instances re-read the key set this often (seconds): short, so the test waits little. */
 const REFRESH_SECONDS = 2;
@@ -49,7 +49,7 @@ describe('keys:rotate and the store commands on PostgreSQL', () => {
 
   const rotate = (args: string[] = []) => runScript('server/keys-rotate.ts', args, { env: cliEnv });
   const keysInDatabase = async () => {
-    const store = new PostgresStore({ url: databaseUrl });
+    const store = new PostgresStore({ url: databaseUrl, storageKeys: TEST_STORAGE_KEYS });
     await store.open();
     try {
       return await store.getOidcKeys();
@@ -76,7 +76,7 @@ describe('keys:rotate and the store commands on PostgreSQL', () => {
     rp = await startRelyingParty({ issuer: first.url });
     await registerApp(first, await adminToken(first), rp, 'public', 'Rotated');
     emptyDir = await mkdtemp(join(tmpdir(), 'sparekey-keys-pg-'));
-    cliEnv = { DATABASE_URL: databaseUrl, DATA_DIR: emptyDir, ...FAST_ARGON2 };
+    cliEnv = { DATABASE_URL: databaseUrl, DATA_DIR: emptyDir, ...FAST_ARGON2, ...STORAGE_KEY_ENV };
   }, 60_000);
   afterAll(async () => {
     await rp?.close();

@@ -21,13 +21,17 @@ import {
 import { currentTotp } from '../../server/crypto/totp';
 import { call, type RunningServer, startServer } from '../support/server';
 import { createDatabase } from './databases';
-import { FAST_ARGON2, postgresEnv } from './servers';
+import { FAST_ARGON2, postgresEnv, STORAGE_KEY_ENV } from './servers';
 
 const ROOT = resolve(import.meta.dirname, '../..');
 
 function migrateCli(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((done) => {
-    const child = spawn('npm', ['run', '--silent', 'store:migrate', '--', ...args], { cwd: ROOT });
+    const child = spawn('npm', ['run', '--silent', 'store:migrate', '--', ...args], {
+      cwd: ROOT,
+      // The key the PostgreSQL store is sealed under, as its servers (postgresEnv) hold it.
+      env: { ...process.env, ...STORAGE_KEY_ENV },
+    });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (chunk: Buffer) => {

@@ -11,6 +11,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { makeCertificate } from '../support/certificate';
 import { runScript } from '../support/cli';
 
+/** A storage key for the configurations that need one (with DATABASE_URL). */
+const STORAGE_KEY = 'Y29uZmlnIGNoZWNrIHRlc3Qga2V5OyBub3QgYSByZWFsIG9uZQ==';
+
 let dir: string;
 beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), 'sparekey-config-check-'));
@@ -27,6 +30,8 @@ const configCheck = (env: Record<string, string>, args: string[] = []) =>
       DATABASE_URL_FILE: '',
       BOOTSTRAP_ADMIN_PASSWORD: '',
       BOOTSTRAP_ADMIN_PASSWORD_FILE: '',
+      STORAGE_ENCRYPTION_KEY: '',
+      STORAGE_ENCRYPTION_KEY_FILE: '',
       TLS_KEY_PASSPHRASE: '',
       TLS_KEY_PASSPHRASE_FILE: '',
       PUBLIC_URL: '',
@@ -43,6 +48,7 @@ describe('sparekey config check', () => {
       DATA_DIR: dataDir,
       DATABASE_URL: 'postgres://sparekey:s3cret-db-pw@127.0.0.1:5432/sparekey',
       BOOTSTRAP_ADMIN_PASSWORD: 'a-long-Bootstrap-passphrase-42',
+      STORAGE_ENCRYPTION_KEY: STORAGE_KEY,
       SESSION_IDLE_MINUTES: '20',
     });
     expect(result.stderr).toBe('');
@@ -55,13 +61,58 @@ describe('sparekey config check', () => {
     expect(result.stdout).toContain('The configuration is valid.');
     expect(result.stdout).not.toContain('s3cret-db-pw');
     expect(result.stdout).not.toContain('a-long-Bootstrap-passphrase-42');
+    expect(result.stdout).toMatch(/\nSTORAGE_ENCRYPTION_KEY=\*{8} \(set; key id [0-9a-f]{32}\)\n/);
+    expect(result.stdout).not.toContain(STORAGE_KEY);
+    expect(existsSync(dataDir)).toBe(false);
+  });
+
+  it('the storage key: required with DATABASE_URL, off the loopback or in production; refused unless 32 bytes', async () => {
+    const dataDir = join(dir, 'no-key');
+    const cases: [Record<string, string>, string][] = [
+      [
+        { DATABASE_URL: 'postgres://127.0.0.1/sparekey' },
+        'DATABASE_URL (every instance must hold the same key)',
+      ],
+      [{ NODE_ENV: 'production' }, 'NODE_ENV=production'],
+      [{ HOST: '0.0.0.0', ALLOW_INSECURE_HTTP: '1' }, 'HOST 0.0.0.0 (off the loopback)'],
+    ];
+    for (const [env, why] of cases) {
+      const result = await configCheck({ DATA_DIR: dataDir, ...env });
+      expect(result.code, why).toBe(1);
+      expect(result.stderr).toBe(
+        `STORAGE_ENCRYPTION_KEY or STORAGE_ENCRYPTION_KEY_FILE is required with ${why}: make one with openssl rand -base64 32 > storage.key; chmod 600 storage.key, and keep it apart from backups.\n`,
+      );
+    }
+    const short = await configCheck({ DATA_DIR: dataDir, STORAGE_ENCRYPTION_KEY: 'dG9vIHNob3J0' });
+    expect(short.code).toBe(1);
+    expect(short.stderr).toBe(
+      'STORAGE_ENCRYPTION_KEY must be at least 32 random bytes in base64 or hex (openssl rand -base64 32 > storage.key; chmod 600 storage.key): it decodes to 9 bytes, fewer than 32.\n',
+    );
+    const keyFile = join(dir, 'storage-key-file');
+    await writeFile(keyFile, `${STORAGE_KEY}\n`, { mode: 0o600 });
+    const fromFile = await configCheck({
+      DATA_DIR: dataDir,
+      NODE_ENV: 'production',
+      STORAGE_ENCRYPTION_KEY_FILE: keyFile,
+    });
+    expect(fromFile.code, fromFile.stderr).toBe(0);
+    expect(fromFile.stdout).not.toContain(STORAGE_KEY);
+    // Without any: the lowdb store on the loopback generates one at the first start.
+    const newcomer = await configCheck({ DATA_DIR: dataDir });
+    expect(newcomer.stdout).toContain(
+      'STORAGE_ENCRYPTION_KEY=(not set: DATA_DIR/storage.key, generated at the first start)\n',
+    );
     expect(existsSync(dataDir)).toBe(false);
   });
 
   it('a secret from a *_FILE is masked like the variable; its content is never printed', async () => {
     const urlFile = join(dir, 'database-url');
     await writeFile(urlFile, 'postgres://sparekey:pw-in-a-file@127.0.0.1/sparekey\n', { mode: 0o600 });
-    const result = await configCheck({ DATA_DIR: join(dir, 'from-file'), DATABASE_URL_FILE: urlFile });
+    const result = await configCheck({
+      DATA_DIR: join(dir, 'from-file'),
+      DATABASE_URL_FILE: urlFile,
+      STORAGE_ENCRYPTION_KEY: STORAGE_KEY,
+    });
     expect(result.code, result.stderr).toBe(0);
     expect(result.stdout).toContain('DATABASE_URL=postgres://sparekey:********@127.0.0.1/sparekey\n');
     expect(result.stdout).not.toContain('pw-in-a-file');

@@ -5,6 +5,7 @@
  */
 
 import { spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import {
   chmod,
@@ -267,14 +268,18 @@ async function outputAtLevel(level: string, env: Record<string, string> = {}): P
 
 describe('LOG_LEVEL', () => {
   it('warn: a real start and stop write no info line; debug adds the settings, secrets masked', async () => {
+    // A set storage key: a generated one is announced once on the terminal, like a generated password.
     const quiet = await outputAtLevel('warn', {
       DATA_DIR: await mkdtemp(join(dir, 'warn-')),
       BOOTSTRAP_ADMIN_PASSWORD: 'a-warn-level-passphrase-9',
+      STORAGE_ENCRYPTION_KEY: randomBytes(32).toString('base64'),
     });
     expect(quiet).toBe('');
+    const storageKey = randomBytes(32).toString('base64');
     const chatty = await outputAtLevel('debug', {
       DATA_DIR: await mkdtemp(join(dir, 'debug-')),
       BOOTSTRAP_ADMIN_PASSWORD: 'a-debug-level-passphrase-9',
+      STORAGE_ENCRYPTION_KEY: storageKey,
     });
     const lines = chatty
       .trim()
@@ -283,6 +288,8 @@ describe('LOG_LEVEL', () => {
     expect(lines[0]).toMatchObject({ level: 'debug', msg: 'settings', LOG_LEVEL: 'debug', store: 'lowdb' });
     expect(lines.map((line) => line.msg)).toContain('listening');
     expect(chatty).not.toContain('a-debug-level-passphrase-9');
+    expect(chatty).not.toContain(storageKey);
+    expect(lines[0].STORAGE_ENCRYPTION_KEY).toMatch(/^\*{8} \(set; key id [0-9a-f]{32}\)$/);
   }, 90_000);
 
   it('a bad LOG_LEVEL: one line naming it, nothing written', async () => {

@@ -4,6 +4,7 @@
  * it refuses to listen off the loopback. The HTTPS run is a full web sign-in, whose logs are then
  * checked: one JSON line per request, and not one password, code, token or cookie in them.
  */
+import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -47,8 +48,13 @@ describe('HTTPS with TLS_CERT_FILE and TLS_KEY_FILE', () => {
     dir = await mkdtemp(join(tmpdir(), 'sparekey-tls-'));
     const { cert, key } = makeCertificate(dir);
     ca = await readFile(cert, 'utf8');
-    server = await startServer({ env: { TLS_CERT_FILE: cert, TLS_KEY_FILE: key } });
+    // A storage key set: a generated one is announced on the terminal in words, not as a log line.
+    const storageKey = randomBytes(32).toString('base64');
+    server = await startServer({
+      env: { TLS_CERT_FILE: cert, TLS_KEY_FILE: key, STORAGE_ENCRYPTION_KEY: storageKey },
+    });
     secrets.add(server.adminPassword);
+    secrets.add(storageKey);
   });
   afterAll(async () => {
     await server?.stop();

@@ -10,9 +10,9 @@ import {
   type IndexEntry,
   IndexFileSchema,
   IpFailuresSchema,
-  KeysSchema,
   PolicySchema,
   parserFor,
+  StoredKeysSchema,
   TokenRecordSchema,
   UnknownNameSchema,
   UserRecordSchema,
@@ -326,7 +326,7 @@ async function scanOidc(
     },
     {
       path: join(oidcDir, OIDC_LAYOUT.keys),
-      parse: parserFor(KeysSchema),
+      parse: parserFor(StoredKeysSchema),
       kind: 'oidc_keys_damaged',
       repair: restoreFile(
         `${OIDC_LAYOUT.dir}/${OIDC_LAYOUT.keys}`,

@@ -2,6 +2,8 @@
  * The embedded store: lowdb files under DATA_DIR, laid out so that the cost of a write does not grow
  * with the number of users.
  *
+ *   key-check.json           the storage key's id (and, during a rekey, the previous key): ./key-check.ts
+ *   storage.key              the generated storage key of a newcomer's install (server/storage-key.ts)
  *   policy.json              the admin policy (cached in memory)
  *   index.json, index.jsonl  the user index: snapshot + journal of changes (./user-index.ts, ./users.ts)
  *   users/<id>.json          one small file per user, read on demand
@@ -17,8 +19,10 @@
 import { randomUUID } from 'node:crypto';
 import { join } from 'node:path';
 import type { AuditEvent, Policy } from '../../../shared/api';
+import type { StorageKey } from '../../crypto/sealing';
 import type { BackupCounts, BackupItem } from '../backup';
 import { nodeFs, type StoreFs, syncDirectory } from '../fs';
+import { type StorageKeys, StoreSecrets } from '../secrets';
 import type {
   ApplicationRecord,
   AuditPage,
@@ -38,6 +42,7 @@ import { AuditLog, type AuditLogOptions } from './audit-log';
 import { type BackupParts, exportBackup, importBackup } from './backup-records';
 import { lockDirectory } from './dir-lock';
 import { removeTempFiles } from './durable-json-file';
+import { LowdbKeyCheck } from './key-check';
 import { LowdbOidcStore } from './oidc';
 import { LowdbPolicy } from './policy';
 import { logError, SWEEP_AGE_MS } from './record-files';
@@ -58,6 +63,12 @@ export interface LowdbStoreOptions extends LowdbUsersOptions {
   verifyUsersOnOpen?: boolean;
   /** The file system (node's by default; the power-loss test passes a recorder). */
   fs?: StoreFs;
+  /**
+   * The storage key (docs/SECURITY.md, "Secrets at rest"): TOTP secrets and the OIDC key set are
+   * sealed under it. null (tests and tools that never meet a secret): values stay clear, and a
+   * store that records a key refuses to open.
+   */
+  storageKeys?: StorageKeys | null;
   /** Audit retention: rotation size, and how long / how many rotated files are kept (./audit-log.ts). */
   audit?: Pick<AuditLogOptions, 'rotateBytes' | 'retentionDays' | 'retentionFiles' | 'now'>;
 }
@@ -80,6 +91,8 @@ export class LowdbStore implements Store {
   /** The OpenID Connect provider's data, in DATA_DIR/oidc (./oidc.ts). */
   readonly #oidc: LowdbOidcStore;
   readonly #verifyOnOpen: boolean;
+  readonly #secrets: StoreSecrets;
+  readonly #keyCheck: LowdbKeyCheck;
   #verifying: Promise<unknown> | null = null;
   #isOpen = false;
   #writesSinceSweep = 0;
@@ -88,9 +101,18 @@ export class LowdbStore implements Store {
   constructor(dataDir: string, options: LowdbStoreOptions = {}) {
     this.#dir = dataDir;
     this.#fs = options.fs ?? nodeFs;
+    this.#secrets = new StoreSecrets(options.storageKeys ?? null);
+    this.#keyCheck = new LowdbKeyCheck(dataDir, this.#fs, this.#secrets);
+    const sealing = { secrets: this.#secrets, keyId: () => this.#keyCheck.keyId };
     this.#policy = new LowdbPolicy(dataDir, this.#fs);
     this.#tokens = new LowdbTokens(dataDir, this.#fs);
-    this.#users = new LowdbUsers(dataDir, this.#fs, options, (userId) => this.deleteTokensOfUser(userId));
+    this.#users = new LowdbUsers(
+      dataDir,
+      this.#fs,
+      options,
+      (userId) => this.deleteTokensOfUser(userId),
+      sealing,
+    );
     this.#addresses = new LowdbAddresses(dataDir, this.#fs);
     this.#unknownNames = new LowdbUnknownNames(dataDir, this.#fs);
     this.#audit = new AuditLog(join(dataDir, 'audit.jsonl'), {
@@ -98,7 +120,7 @@ export class LowdbStore implements Store {
       indexDepth: options.auditIndexDepth,
       fs: this.#fs,
     });
-    this.#oidc = new LowdbOidcStore(dataDir, this.#fs);
+    this.#oidc = new LowdbOidcStore(dataDir, this.#fs, sealing);
     this.#verifyOnOpen = options.verifyUsersOnOpen ?? false;
   }
 
@@ -120,11 +142,15 @@ export class LowdbStore implements Store {
     // the record directories are never read (their names are not <id>.json) and the sweep removes them.
     await removeTempFiles(this.#dir, undefined, this.#fs);
     try {
+      // First: a key the store does not know refuses here, before anything is written.
+      const resealing = await this.#keyCheck.open();
       await this.#policy.read();
       await this.#users.load();
       try {
         await this.#audit.open();
         await this.#oidc.open();
+        // Clear values (the first start with a key) or an interrupted rekey: sealed now, durably.
+        if (resealing) await this.#resealAll();
       } catch (error) {
         await this.#users.close();
         throw error;
@@ -137,6 +163,24 @@ export class LowdbStore implements Store {
     if (this.#verifyOnOpen) {
       this.#verifying = this.verifyUsers().catch((error) => logError('verifying user files failed', error));
     }
+  }
+
+  /** Every sealed value under the current key, then the key check says so (forgetting a previous key). */
+  async #resealAll(): Promise<number> {
+    const rewritten = (await this.#users.resealAll()) + Number(await this.#oidc.resealKeys());
+    await this.#keyCheck.complete();
+    return rewritten;
+  }
+
+  /**
+   * `sparekey store rekey` (server stopped; this process holds the directory lock): commits the new
+   * key in one write of the key check, then re-seals every value. Interrupted, the store opens with
+   * the new key and its open finishes the re-sealing. Resolves with how many files were rewritten.
+   */
+  async rekey(next: StorageKey, old: StorageKey): Promise<number> {
+    this.#assertOpen();
+    if (this.#keyCheck.keyId !== next.id) await this.#keyCheck.switchTo(next, old);
+    return this.#resealAll();
   }
 
   async close(): Promise<void> {

@@ -18,8 +18,10 @@
 import { createHash } from 'node:crypto';
 import { join } from 'node:path';
 import { z } from 'zod';
+import { sealedKeyId } from '../../crypto/sealing';
 import { isMissing, nodeFs, recordNames, type StoreFs, syncDirectory } from '../fs';
-import { ApplicationSchema, KeysSchema, parserFor } from '../records';
+import { ApplicationSchema, KeysSchema, parserFor, StoredKeysSchema } from '../records';
+import type { SealedOidcKeys } from '../secrets';
 import {
   type ApplicationRecord,
   type OidcKeys,
@@ -30,6 +32,7 @@ import {
 import { CorruptFileError, DurableJsonFile, removeFileDurably, removeTempFiles } from './durable-json-file';
 import { KeyedMutex } from './keyed-mutex';
 import { ExpiryIndex } from './oidc-expiry';
+import { CLEAR, type UserSealing } from './users';
 
 export const ApplicationsSchema = z.object({ applications: z.array(ApplicationSchema) });
 
@@ -77,7 +80,8 @@ export class LowdbOidcStore implements OidcStore {
   readonly #expiry: ExpiryIndex;
   #unindexed = false;
   readonly #applicationsFile: DurableJsonFile<z.infer<typeof ApplicationsSchema>>;
-  readonly #keysFile: DurableJsonFile<OidcKeys>;
+  readonly #keysFile: DurableJsonFile<OidcKeys | SealedOidcKeys>;
+  readonly #sealing: UserSealing;
   readonly #dataDir: string;
   readonly #fs: StoreFs;
   readonly #locks = new KeyedMutex();
@@ -85,7 +89,8 @@ export class LowdbOidcStore implements OidcStore {
   #writes = 0;
   #sweeping: Promise<void> | null = null;
 
-  constructor(dataDir: string, fs: StoreFs = nodeFs) {
+  constructor(dataDir: string, fs: StoreFs = nodeFs, sealing: UserSealing = CLEAR) {
+    this.#sealing = sealing;
     this.#dataDir = dataDir;
     this.#fs = fs;
     this.#dir = join(dataDir, OIDC_LAYOUT.dir);
@@ -100,7 +105,7 @@ export class LowdbOidcStore implements OidcStore {
       parserFor(ApplicationsSchema),
       fs,
     );
-    this.#keysFile = new DurableJsonFile(join(this.#dir, OIDC_LAYOUT.keys), parserFor(KeysSchema), fs);
+    this.#keysFile = new DurableJsonFile(join(this.#dir, OIDC_LAYOUT.keys), parserFor(StoredKeysSchema), fs);
   }
 
   /** Throws CorruptFileError when applications.json is damaged: starting without the applications would be wrong. */
@@ -219,15 +224,30 @@ export class LowdbOidcStore implements OidcStore {
       const next = change(structuredClone(current));
       if (!next) return current;
       const checked = KeysSchema.parse(next);
-      await this.#keysFile.write(checked);
+      await this.#keysFile.write(this.#sealing.secrets.sealOidcKeys(this.#sealing.keyId(), checked));
       return checked;
+    });
+  }
+
+  /** The key set under the store's current key (the pass at open, a rekey); true when it was rewritten. */
+  resealKeys(): Promise<boolean> {
+    return this.#locks.run('keys', async () => {
+      const keyId = this.#sealing.keyId();
+      const stored = await this.#keysFile.read().catch(() => null);
+      if (keyId === null || stored === null) return false;
+      if ('sealed' in stored && sealedKeyId(stored.sealed) === keyId) return false;
+      const clear = await this.#readKeys();
+      if (!clear) return false;
+      await this.#keysFile.write(this.#sealing.secrets.sealOidcKeys(keyId, clear));
+      return true;
     });
   }
 
   /** A damaged key set is never replaced silently (tokens signed before would stop verifying): 503 until restored. */
   async #readKeys(): Promise<OidcKeys | null> {
     try {
-      return await this.#keysFile.read();
+      const stored = await this.#keysFile.read();
+      return stored === null ? null : KeysSchema.parse(this.#sealing.secrets.openOidcKeys(stored));
     } catch (error) {
       if (error instanceof CorruptFileError)
         throw new StoreDamagedError('The OpenID Connect key set', error.message);

@@ -5,10 +5,12 @@
  * lock; a change that may remove an admin takes the admins lock first.
  */
 import { join } from 'node:path';
+import { sealedKeyId } from '../../crypto/sealing';
 import type { BackupItem } from '../backup';
 import type { StoreFs } from '../fs';
 import { LruCache } from '../lru-cache';
 import { parserFor, UserRecordSchema, usernameKey } from '../records';
+import { StoreSecrets } from '../secrets';
 import {
   type DamagedAccount,
   DamagedAccountError,
@@ -20,6 +22,14 @@ import { CorruptFileError, DurableJsonFile, removeFileDurably } from './durable-
 import { KeyedMutex } from './keyed-mutex';
 import { mapLimit, READ_CONCURRENCY, SAFE_NAME } from './record-files';
 import { UserIndex } from './user-index';
+
+/** How the store's files seal their secrets: the store's secrets, and the key it seals under now. */
+export interface UserSealing {
+  secrets: StoreSecrets;
+  keyId: () => string | null;
+}
+
+export const CLEAR: UserSealing = { secrets: new StoreSecrets(null), keyId: () => null };
 
 export interface LowdbUsersOptions {
   /** Users kept in memory after a read or write under their lock (default 1000). */
@@ -46,13 +56,16 @@ export class LowdbUsers {
   readonly #damaged = new Map<string, DamagedAccount>();
   /** A deleted user's sessions and challenges go with them (./tokens.ts). */
   readonly #deleteTokensOfUser: (userId: string) => Promise<void>;
+  readonly #sealing: UserSealing;
 
   constructor(
     dataDir: string,
     fs: StoreFs,
     options: LowdbUsersOptions,
     deleteTokensOfUser: (userId: string) => Promise<void>,
+    sealing: UserSealing = CLEAR,
   ) {
+    this.#sealing = sealing;
     this.dir = join(dataDir, 'users');
     this.#fs = fs;
     this.#index = new UserIndex(join(dataDir, 'index.json'), join(dataDir, 'index.jsonl'), {
@@ -146,7 +159,7 @@ export class LowdbUsers {
       await this.#userLocks.run(record.id, async () => {
         // The user's file is durable before the index points to it: after a crash the index never
         // names a user without a file (at worst an unindexed file is left, which nothing reads).
-        await this.#userFile(record.id).write(record);
+        await this.#writeFile(record);
         try {
           await this.#index.put({ id: record.id, username: record.username, key, role: record.role });
         } catch (error) {
@@ -214,7 +227,7 @@ export class LowdbUsers {
           role: record.role,
         });
       }
-      await this.#userFile(record.id).write(record);
+      await this.#writeFile(record);
       this.#users.set(record.id, record);
       this.#damaged.delete(record.id);
     });
@@ -280,7 +293,7 @@ export class LowdbUsers {
         const indexChanged = record.username !== entry.username || record.role !== entry.role;
         if (indexChanged) await this.#index.put({ id, username: record.username, key, role: record.role });
         try {
-          await this.#userFile(id).write(record);
+          await this.#writeFile(record);
         } catch (error) {
           // The rename may have happened before the failure: the next call must read the file, not trust memory.
           this.#users.delete(id);
@@ -311,6 +324,38 @@ export class LowdbUsers {
     return deleted;
   }
 
+  /**
+   * Every user's file with its TOTP secret under the current key (the pass at open after a first
+   * start with a key, or a rekey), each under its user's lock; a file already under it is not
+   * written. A damaged file is left for store:check; resolves with how many were rewritten.
+   */
+  async resealAll(): Promise<number> {
+    const keyId = this.#sealing.keyId();
+    if (keyId === null) return 0;
+    let rewritten = 0;
+    for (const { id } of this.#index.entries()) {
+      await this.#userLocks.run(id, async () => {
+        const stored = await this.#userFile(id)
+          .read()
+          .catch(() => null);
+        const secret = stored?.mfa.secret ?? null;
+        if (secret === null || sealedKeyId(secret) === keyId) return;
+        const record = await this.#readUser(id).catch(() => null);
+        if (!record) return;
+        await this.#writeFile(record);
+        rewritten++;
+      });
+    }
+    return rewritten;
+  }
+
+  /** The record as stored: its TOTP secret sealed under the store's current key. */
+  async #writeFile(record: UserRecord): Promise<void> {
+    const { secrets, keyId } = this.#sealing;
+    const secret = secrets.sealTotp(keyId(), record.id, record.mfa.secret);
+    await this.#userFile(record.id).write({ ...record, mfa: { ...record.mfa, secret } });
+  }
+
   async #readUser(id: string): Promise<UserRecord | null> {
     let record: UserRecord | null;
     try {
@@ -324,6 +369,12 @@ export class LowdbUsers {
     // The index names it, so its file must exist (a create writes the file first, a delete unlinks it last).
     if (!record) throw this.#damage(id, 'the file is missing');
     if (record.id !== id) throw this.#damage(id, 'the file holds another user');
+    try {
+      record.mfa.secret = this.#sealing.secrets.openTotpOf(id, record.mfa.secret);
+    } catch (error) {
+      // Moved from another user's file, altered, or under a key this process lacks.
+      throw this.#damage(id, (error as Error).message, error);
+    }
     this.#damaged.delete(id);
     // A name or role change cut short by a crash left the new ones in the index only (see updateUser).
     if (record.username !== entry.username || record.role !== entry.role) {

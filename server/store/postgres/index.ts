@@ -7,6 +7,7 @@
  * One file per concern (users, tokens, addresses, audit, policy, oidc); this class only wires them.
  */
 import type { AuditEvent, Policy } from '../../../shared/api';
+import { type StorageKeys, StoreSecrets } from '../secrets';
 import {
   type ApplicationRecord,
   type AuditPage,
@@ -28,6 +29,7 @@ import { Db, describeTarget, type PostgresOptions } from './db';
 import { migrate } from './migrations';
 import * as oidc from './oidc';
 import { getPolicy, setPolicy } from './policy';
+import { establishKeyCheck, resealAll } from './storage-key';
 import { deleteToken, deleteTokensOfUser, getToken, putToken, sweepTokens, takeToken } from './tokens';
 import { sweepUnknownNames, updateUnknownNameLockout } from './unknown-names';
 import * as users from './users';
@@ -47,24 +49,40 @@ export class DatabaseUnreachableError extends Error {
   }
 }
 
+export interface PostgresStoreOptions extends PostgresOptions {
+  /**
+   * The storage key (and, during a rekey, the previous one): TOTP secrets and the OIDC key set are
+   * sealed under it. null (tests and tools that never meet a secret): values stay clear, and a store
+   * that records a key refuses to open.
+   */
+  storageKeys?: StorageKeys | null;
+}
+
 export class PostgresStore implements Store {
   readonly #options: PostgresOptions;
+  readonly #secrets: StoreSecrets;
   readonly #log: (msg: string, error: unknown) => void;
   #db: Db | null = null;
   #writesSinceSweep = 0;
   #sweeping: Promise<void> | null = null;
 
-  constructor(options: PostgresOptions, log: (msg: string, error: unknown) => void = logError) {
+  constructor(options: PostgresStoreOptions, log: (msg: string, error: unknown) => void = logError) {
     this.#options = options;
+    this.#secrets = new StoreSecrets(options.storageKeys ?? null);
     this.#log = log;
   }
 
-  /** Connects and brings the schema up to date (under an advisory lock); refuses a newer schema. */
+  /**
+   * Connects, brings the schema up to date (under an advisory lock; refuses a newer schema), checks
+   * the storage key against the store's (refuses another), then seals what is not yet under it.
+   */
   async open(): Promise<void> {
     if (this.#db) return;
     const db = new Db(this.#options, (error) => this.#log('idle database connection lost', error));
     try {
       await migrate(db);
+      await establishKeyCheck(db, this.#secrets);
+      if (this.#secrets.enabled) await resealAll(db, this.#secrets);
     } catch (error) {
       await db.end().catch(() => {});
       if (error instanceof StoreUnavailableError) {
@@ -104,31 +122,31 @@ export class PostgresStore implements Store {
   }
 
   async listUsers(): Promise<UserRecord[]> {
-    return users.listUsers(this.#open());
+    return users.listUsers(this.#open(), this.#secrets);
   }
 
   async getUser(id: string): Promise<UserRecord | null> {
-    return users.getUser(this.#open(), id);
+    return users.getUser(this.#open(), this.#secrets, id);
   }
 
   async findUserByUsername(username: string): Promise<UserRecord | null> {
-    return users.findUserByUsername(this.#open(), username);
+    return users.findUserByUsername(this.#open(), this.#secrets, username);
   }
 
   async createUser(user: UserRecord): Promise<void> {
-    return users.createUser(this.#open(), user);
+    return users.createUser(this.#open(), this.#secrets, user);
   }
 
   /** Many users in one transaction, in order: for the migration from lowdb and the benchmark. */
   async createUsers(records: UserRecord[]): Promise<void> {
-    return users.createUsers(this.#open(), records);
+    return users.createUsers(this.#open(), this.#secrets, records);
   }
 
   async updateUser<T>(
     id: string,
     change: (user: UserRecord) => { user: UserRecord | null; result: T },
   ): Promise<T | null> {
-    return users.updateUser(this.#open(), id, change);
+    return users.updateUser(this.#open(), this.#secrets, id, change);
   }
 
   async deleteUser(id: string): Promise<boolean> {
@@ -139,7 +157,7 @@ export class PostgresStore implements Store {
     id: string,
     change: (user: UserRecord) => { user: UserRecord | null; result: T },
   ): Promise<T | null> {
-    return users.updateUserKeepingAnAdmin(this.#open(), id, change);
+    return users.updateUserKeepingAnAdmin(this.#open(), this.#secrets, id, change);
   }
 
   async deleteUserKeepingAnAdmin(id: string): Promise<boolean> {
@@ -245,11 +263,11 @@ export class PostgresStore implements Store {
   }
 
   async getOidcKeys(): Promise<OidcKeys | null> {
-    return oidc.getOidcKeys(this.#open());
+    return oidc.getOidcKeys(this.#open(), this.#secrets);
   }
 
   async updateOidcKeys(change: (current: OidcKeys | null) => OidcKeys | null): Promise<OidcKeys | null> {
-    return oidc.updateOidcKeys(this.#open(), change);
+    return oidc.updateOidcKeys(this.#open(), this.#secrets, change);
   }
 
   async oidcPut(model: string, id: string, payload: OidcPayload, expiresAt: number | null): Promise<void> {
@@ -294,6 +312,11 @@ export class PostgresStore implements Store {
       (await sweepUnknownNames(db)) +
       (await oidc.sweepOidcRecords(db))
     );
+  }
+
+  /** What seals and opens this store's secrets: for `sparekey store rekey`. */
+  get secrets(): StoreSecrets {
+    return this.#secrets;
   }
 
   /** The connection pool, for tools that work beside the store (the migration from lowdb). */

@@ -6,8 +6,10 @@
  */
 import { createHash } from 'node:crypto';
 import { ApplicationSchema, KeysSchema } from '../records';
+import type { SealedOidcKeys, StoreSecrets } from '../secrets';
 import type { ApplicationRecord, OidcKeys, OidcPayload } from '../types';
 import { type Db, type Queryable, sqlState } from './db';
+import { sealingKeyId } from './storage-key';
 import { ABANDONED_INTERVAL } from './tokens';
 
 // ---- applications ----
@@ -129,9 +131,16 @@ export async function deleteApplication(db: Queryable, id: string): Promise<Appl
 
 // ---- keys ----
 
-export async function getOidcKeys(db: Queryable): Promise<OidcKeys | null> {
-  const [row] = await db.query<{ keys: OidcKeys | null }>('SELECT keys FROM oidc_keys');
-  return row?.keys ?? null;
+type StoredKeys = OidcKeys | SealedOidcKeys | null;
+
+/** The key set as services see it: opened (the row holds it sealed under the storage key). */
+function openedKeys(secrets: StoreSecrets, stored: StoredKeys): OidcKeys | null {
+  return stored === null ? null : KeysSchema.parse(secrets.openOidcKeys(stored));
+}
+
+export async function getOidcKeys(db: Queryable, secrets: StoreSecrets): Promise<OidcKeys | null> {
+  const [row] = await db.query<{ keys: StoredKeys }>('SELECT keys FROM oidc_keys');
+  return openedKeys(secrets, row?.keys ?? null);
 }
 
 /**
@@ -141,18 +150,20 @@ export async function getOidcKeys(db: Queryable): Promise<OidcKeys | null> {
  */
 export async function updateOidcKeys(
   db: Db,
+  secrets: StoreSecrets,
   change: (current: OidcKeys | null) => OidcKeys | null,
 ): Promise<OidcKeys | null> {
   return db.transaction(async (tx) => {
     await tx.query(
       'INSERT INTO oidc_keys (singleton, keys) VALUES (true, NULL) ON CONFLICT (singleton) DO NOTHING',
     );
-    const [row] = await tx.query<{ keys: OidcKeys | null }>('SELECT keys FROM oidc_keys FOR UPDATE');
-    const current = row?.keys ?? null;
+    const [row] = await tx.query<{ keys: StoredKeys }>('SELECT keys FROM oidc_keys FOR UPDATE');
+    const current = openedKeys(secrets, row?.keys ?? null);
     const next = change(structuredClone(current));
     if (!next) return current;
     const checked = KeysSchema.parse(next);
-    await tx.query('UPDATE oidc_keys SET keys = $1', [JSON.stringify(checked)]);
+    const stored = secrets.sealOidcKeys(await sealingKeyId(tx), checked);
+    await tx.query('UPDATE oidc_keys SET keys = $1', [JSON.stringify(stored)]);
     return checked;
   });
 }

@@ -4,6 +4,7 @@
  */
 import type { MfaType, Role } from '../../../shared/api';
 import { UserRecordSchema } from '../records';
+import type { StoreSecrets } from '../secrets';
 import {
   type BackupCodeSet,
   LastAdminError,
@@ -13,6 +14,7 @@ import {
   type UserRecord,
 } from '../types';
 import { type Db, type Queryable, sqlState, violatedConstraint } from './db';
+import { sealingKeyId } from './storage-key';
 import { deleteTokensOfUser } from './tokens';
 
 /** One user with their set and its codes, read by one statement (one snapshot). */
@@ -74,7 +76,7 @@ function lockoutFromRow(row: UserRow, prefix: 'mfa' | 'password'): Lockout {
   };
 }
 
-function userFromRow(row: UserRow): UserRecord {
+function userFromRow(row: UserRow, secrets: StoreSecrets): UserRecord {
   const backupCodes: BackupCodeSet | null =
     row.set_id === null || row.salt === null || row.generated_at === null
       ? null
@@ -96,7 +98,7 @@ function userFromRow(row: UserRow): UserRecord {
     createdAt: iso(row.created_at),
     mfa: {
       type: row.mfa_type,
-      secret: row.totp_secret,
+      secret: secrets.openTotp(row, row.totp_secret),
       enrolled: row.mfa_enrolled,
       configureLater: row.mfa_configure_later,
       lastStep: row.totp_last_step === null ? null : Number(row.totp_last_step),
@@ -144,8 +146,25 @@ const USER_COLUMNS: UserColumn[] = [
 
 const COLUMN_NAMES = USER_COLUMNS.map((column) => column.name).join(', ');
 
+/** The record's values, clear: what writeChange compares (a sealed value differs at every seal). */
 function userValues(user: UserRecord): unknown[] {
   return USER_COLUMNS.map((column) => column.value(user));
+}
+
+const TOTP_COLUMN = USER_COLUMNS.findIndex((column) => column.name === 'totp_secret');
+
+/** The values as stored: the TOTP secret sealed under the key the store names (read in this transaction). */
+async function storedValues(
+  tx: Queryable,
+  secrets: StoreSecrets,
+  user: UserRecord,
+  values: unknown[],
+): Promise<unknown[]> {
+  const secret = values[TOTP_COLUMN] as string | null;
+  if (secret === null || !secrets.enabled) return values;
+  const stored = [...values];
+  stored[TOTP_COLUMN] = secrets.sealTotp(await sealingKeyId(tx), user.id, secret);
+  return stored;
 }
 
 /** Refuses a record that is not a UserRecord, as the lowdb store does before writing. */
@@ -182,12 +201,12 @@ async function insertSet(tx: Queryable, userId: string, set: BackupCodeSet): Pro
 }
 
 /** Inserts a whole record (row, set, codes) inside the caller's transaction. */
-async function insertUser(tx: Queryable, user: UserRecord): Promise<void> {
+async function insertUser(tx: Queryable, secrets: StoreSecrets, user: UserRecord): Promise<void> {
   const placeholders = USER_COLUMNS.map((column, i) => `$${i + 2}::${column.type}`).join(', ');
   try {
     await tx.query(`INSERT INTO users (id, ${COLUMN_NAMES}) VALUES ($1, ${placeholders})`, [
       user.id,
-      ...userValues(user),
+      ...(await storedValues(tx, secrets, user, userValues(user))),
     ]);
   } catch (error) {
     takenOrThrow(error, user);
@@ -196,13 +215,20 @@ async function insertUser(tx: Queryable, user: UserRecord): Promise<void> {
 }
 
 /** Writes only what changed between `before` and `after`: spending a code changes one backup_codes row. */
-async function writeChange(tx: Queryable, before: UserRecord, after: UserRecord): Promise<void> {
+async function writeChange(
+  tx: Queryable,
+  secrets: StoreSecrets,
+  before: UserRecord,
+  after: UserRecord,
+): Promise<void> {
   const old = userValues(before);
-  const next = userValues(after);
+  const clear = userValues(after);
   const changed = USER_COLUMNS.flatMap((_, i) =>
-    JSON.stringify(old[i]) === JSON.stringify(next[i]) ? [] : [i],
+    JSON.stringify(old[i]) === JSON.stringify(clear[i]) ? [] : [i],
   );
   if (changed.length > 0) {
+    // Sealed only when the secret itself changes: a sign-in's write never touches it.
+    const next = changed.includes(TOTP_COLUMN) ? await storedValues(tx, secrets, after, clear) : clear;
     const sets = changed
       .map((i, n) => `${USER_COLUMNS[i]?.name} = $${n + 2}::${USER_COLUMNS[i]?.type}`)
       .join(', ');
@@ -254,18 +280,24 @@ async function writeChange(tx: Queryable, before: UserRecord, after: UserRecord)
   }
 }
 
-export async function getUser(db: Queryable, id: string): Promise<UserRecord | null> {
+export async function getUser(db: Queryable, secrets: StoreSecrets, id: string): Promise<UserRecord | null> {
   const [row] = await db.query<UserRow>(`${SELECT_USERS} WHERE u.id = $1`, [id]);
-  return row ? userFromRow(row) : null;
+  return row ? userFromRow(row, secrets) : null;
 }
 
-export async function findUserByUsername(db: Queryable, username: string): Promise<UserRecord | null> {
+export async function findUserByUsername(
+  db: Queryable,
+  secrets: StoreSecrets,
+  username: string,
+): Promise<UserRecord | null> {
   const [row] = await db.query<UserRow>(`${SELECT_USERS} WHERE lower(u.username) = lower($1)`, [username]);
-  return row ? userFromRow(row) : null;
+  return row ? userFromRow(row, secrets) : null;
 }
 
-export async function listUsers(db: Queryable): Promise<UserRecord[]> {
-  return (await db.query<UserRow>(`${SELECT_USERS} ORDER BY u.created_seq`)).map(userFromRow);
+export async function listUsers(db: Queryable, secrets: StoreSecrets): Promise<UserRecord[]> {
+  return (await db.query<UserRow>(`${SELECT_USERS} ORDER BY u.created_seq`)).map((row) =>
+    userFromRow(row, secrets),
+  );
 }
 
 export async function countUsers(db: Queryable): Promise<number> {
@@ -280,9 +312,9 @@ export async function listAdminIds(db: Queryable): Promise<string[]> {
   return rows.map((row) => row.id);
 }
 
-export async function createUser(db: Db, user: UserRecord): Promise<void> {
+export async function createUser(db: Db, secrets: StoreSecrets, user: UserRecord): Promise<void> {
   const record = checked(structuredClone(user));
-  await db.transaction((tx) => insertUser(tx, record));
+  await db.transaction((tx) => insertUser(tx, secrets, record));
 }
 
 /** A timestamptz[] as one array literal, so a batch of users can pass their arrays as one text[]. */
@@ -292,10 +324,11 @@ const timesLiteral = (times: string[]) => `{${times.map((time) => `"${time}"`).j
  * Inserts many records in one transaction, in order, with one statement per table (the migration
  * from lowdb, the benchmark's setup): 100,000 users take seconds, not minutes.
  */
-export async function createUsers(db: Db, users: UserRecord[]): Promise<void> {
+export async function createUsers(db: Db, secrets: StoreSecrets, users: UserRecord[]): Promise<void> {
   const records = users.map((user) => checked(structuredClone(user)));
   if (records.length === 0) return;
-  const values = records.map(userValues);
+  const clear = records.map(userValues);
+  const values: unknown[][] = [];
   // unnest cannot take an array of arrays of unequal length: an array column travels as one literal each.
   const column = (i: number) =>
     values.map((row) =>
@@ -307,6 +340,9 @@ export async function createUsers(db: Db, users: UserRecord[]): Promise<void> {
   );
   const codes = sets.flatMap(({ userId, set }) => set.codes.map((code) => ({ userId, ...code })));
   await db.transaction(async (tx) => {
+    for (const [i, record] of records.entries()) {
+      values.push(await storedValues(tx, secrets, record, clear[i] as unknown[]));
+    }
     try {
       await tx.query(
         `INSERT INTO users (id, ${COLUMN_NAMES})
@@ -354,22 +390,24 @@ export async function createUsers(db: Db, users: UserRecord[]): Promise<void> {
  */
 export async function updateUser<T>(
   db: Db,
+  secrets: StoreSecrets,
   id: string,
   change: (user: UserRecord) => { user: UserRecord | null; result: T },
 ): Promise<T | null> {
-  return db.transaction((tx) => changeLockedUser(tx, id, change, false));
+  return db.transaction((tx) => changeLockedUser(tx, secrets, id, change, false));
 }
 
 /** Locks the user's row, reads it, runs `change`, writes what changed; inside the caller's transaction. */
 async function changeLockedUser<T>(
   tx: Queryable,
+  secrets: StoreSecrets,
   id: string,
   change: (user: UserRecord) => { user: UserRecord | null; result: T },
   keepAnAdmin: boolean,
 ): Promise<T | null> {
   const locked = await tx.query('SELECT 1 FROM users WHERE id = $1 FOR UPDATE', [id]);
   if (locked.length === 0) return null;
-  const current = await getUser(tx, id);
+  const current = await getUser(tx, secrets, id);
   if (!current) return null;
   const { user: next, result } = change(structuredClone(current));
   if (next === null) return result;
@@ -378,7 +416,7 @@ async function changeLockedUser<T>(
   if (keepAnAdmin && current.role === 'admin' && record.role !== 'admin' && !(await hasOtherAdmin(tx, id))) {
     throw new LastAdminError();
   }
-  await writeChange(tx, current, record);
+  await writeChange(tx, secrets, current, record);
   return result;
 }
 
@@ -419,13 +457,14 @@ async function withRetry<T>(work: () => Promise<T>): Promise<T> {
 /** The Store's updateUserKeepingAnAdmin: the admin rows locked, then the user's, then the check and the write. */
 export async function updateUserKeepingAnAdmin<T>(
   db: Db,
+  secrets: StoreSecrets,
   id: string,
   change: (user: UserRecord) => { user: UserRecord | null; result: T },
 ): Promise<T | null> {
   return withRetry(() =>
     db.transaction(async (tx) => {
       await lockAdmins(tx);
-      return changeLockedUser(tx, id, change, true);
+      return changeLockedUser(tx, secrets, id, change, true);
     }),
   );
 }

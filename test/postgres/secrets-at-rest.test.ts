@@ -127,11 +127,16 @@ describe("PostgreSQL: an enrolment challenge's pending secret", () => {
   let server: RunningServer;
   let erin: Credentials;
   let fay: Credentials;
+  let gus: Credentials;
 
   beforeAll(async () => {
     url = await createDatabase('pending');
     server = await startServer({ env: postgresEnv(url) });
-    [erin, fay] = (await enrolmentUsers(server, 'erin', 'fay')) as [Credentials, Credentials];
+    [erin, fay, gus] = (await enrolmentUsers(server, 'erin', 'fay', 'gus')) as [
+      Credentials,
+      Credentials,
+      Credentials,
+    ];
   });
   afterAll(async () => {
     await server?.stop();
@@ -165,6 +170,15 @@ describe("PostgreSQL: an enrolment challenge's pending secret", () => {
     expect(refused.body.token).toBeUndefined();
     // The challenge the value belongs to still completes.
     expect((await confirmEnrolment(server, first.mfaToken, first.secret)).status).toBe(200);
+  });
+
+  it('a clear one left from before the key is still read: that enrolment completes', async () => {
+    const challenge = await startEnrolment(server, gus);
+    await sql(url, 'UPDATE tokens SET pending_secret = $1 WHERE hash = $2', [
+      challenge.secret,
+      hashToken(challenge.mfaToken),
+    ]);
+    expect((await confirmEnrolment(server, challenge.mfaToken, challenge.secret)).status).toBe(200);
   });
 });
 

@@ -247,11 +247,16 @@ describe("lowdb: an enrolment challenge's pending secret", () => {
   let server: RunningServer;
   let erin: { username: string; password: string };
   let fay: { username: string; password: string };
+  let gus: { username: string; password: string };
 
   beforeAll(async () => {
     dataDir = await mkdtemp(join(dir, 'pending-'));
     server = await startServer({ dataDir, env: FAST });
-    [erin, fay] = (await enrolmentUsers(server, 'erin', 'fay')) as [typeof erin, typeof fay];
+    [erin, fay, gus] = (await enrolmentUsers(server, 'erin', 'fay', 'gus')) as [
+      typeof erin,
+      typeof fay,
+      typeof gus,
+    ];
   });
   afterAll(async () => {
     await server.stop({ keepData: true });
@@ -285,5 +290,15 @@ describe("lowdb: an enrolment challenge's pending secret", () => {
     expect(existsSync(tokenPath(dataDir, second.mfaToken))).toBe(false);
     // The challenge the value belongs to still completes.
     expect((await confirmEnrolment(server, first.mfaToken, first.secret)).status).toBe(200);
+  });
+
+  it('a clear one left from before the key is still read: that enrolment completes', async () => {
+    const challenge = await startEnrolment(server, gus);
+    await server.stop({ keepData: true });
+    const old = readToken(dataDir, challenge.mfaToken);
+    old.pendingSecret = challenge.secret;
+    await writeFile(tokenPath(dataDir, challenge.mfaToken), seal(JSON.stringify(old)));
+    server = await startServer({ dataDir, env: FAST });
+    expect((await confirmEnrolment(server, challenge.mfaToken, challenge.secret)).status).toBe(200);
   });
 });

@@ -8,11 +8,19 @@
 import { mkdir, mkdtemp, readdir, rename, rm } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { isDeepStrictEqual } from 'node:util';
-import { type BackupCounts, oidcSummary, readArchive, verifyArchive } from '../store/backup';
-import { type BackupIdentities, identitiesFrom } from '../store/backup-encryption';
+import {
+  type BackupCounts,
+  type BackupItem,
+  oidcSummary,
+  openSealedItems,
+  readArchive,
+  verifyArchive,
+} from '../store/backup';
+import { identitiesFrom } from '../store/backup-encryption';
 import { nodeFs, syncDirectory } from '../store/fs';
 import { LowdbStore } from '../store/lowdb';
 import { usernameKey } from '../store/records';
+import { StoreSecrets } from '../store/secrets';
 import type { UserRecord } from '../store/types';
 import { dataDirOf, fail, parseCommand, refuseOnPostgres, run, storeOptions } from './args';
 
@@ -51,13 +59,16 @@ run(async () => {
   const from = args.from;
   const dir = dataDirOf(args.to);
   const key = args['identity-file'] ? await identitiesFrom(args['identity-file']) : null;
-  // Nothing is written before the whole archive has been read (and decrypted) and found intact.
-  const counts = await verifyArchive(from, key);
+  // The archive's secrets are sealed under the storage key of the store it came from: this one's must match.
+  const secrets = new StoreSecrets(storeOptions(dir).storageKeys ?? null);
+  const items = (): AsyncGenerator<BackupItem> => openSealedItems(readArchive(from, key), secrets);
+  // Nothing is written before the whole archive has been read (decrypted, its secrets opened) and found intact.
+  const counts = await verifyArchive(from, key, secrets);
 
   if (args.user) {
     const name = usernameKey(args.user);
     let found: UserRecord | null = null;
-    for await (const item of readArchive(from, key)) {
+    for await (const item of items()) {
       if (item.kind === 'user' && usernameKey(item.user.username) === name) found = item.user;
     }
     if (!found) fail(`${from} holds no account named ${args.user}.`);
@@ -81,7 +92,7 @@ run(async () => {
   await mkdir(dirname(dir), { recursive: true, mode: 0o700 });
   const staging = await mkdtemp(join(dirname(dir), `.${basename(dir)}.restoring-`));
   try {
-    const { mismatches } = await restoreInto(staging, from, key, counts).catch((error: unknown) => {
+    const { mismatches } = await restoreInto(staging, items, counts).catch((error: unknown) => {
       const reason = error instanceof Error ? error.message : String(error);
       throw new Error(`The restore failed: ${reason} (${dir} is left as it was).`);
     });
@@ -106,14 +117,13 @@ run(async () => {
 /** Imports the archive into the empty directory `dir`, then reopens it and compares it with the archive. */
 async function restoreInto(
   dir: string,
-  from: string,
-  key: BackupIdentities | null,
+  items: () => AsyncGenerator<BackupItem>,
   counts: BackupCounts,
 ): Promise<{ mismatches: number }> {
   const store = new LowdbStore(dir, storeOptions(dir));
   await store.open();
   try {
-    await store.importBackup(readArchive(from, key));
+    await store.importBackup(items());
   } finally {
     await store.close();
   }
@@ -128,7 +138,7 @@ async function restoreInto(
     process.stderr.write(`${what} differs from the archive after the restore\n`);
   };
   try {
-    for await (const item of readArchive(from, key)) {
+    for await (const item of items()) {
       if (item.kind === 'user' && !isDeepStrictEqual(await check.getUser(item.user.id), item.user)) {
         differs(`account ${item.user.username}`);
       }

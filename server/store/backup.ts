@@ -1,10 +1,12 @@
 /**
  * The backup archive: gzip of JSON lines, one record each, in an order a restore can replay.
  *
- *   {"format":"sparekey-backup","version":2,"createdAt":"..."}
+ *   {"format":"sparekey-backup","version":3,"createdAt":"..."}
+ *   {"kind":"sealed_under","keyId":"..."}    the storage key the secrets below are sealed under (if any)
  *   {"kind":"policy","policy":{...}}
  *   {"kind":"application","application":{...}}  one per OpenID Connect application (secret as its hash)
- *   {"kind":"oidc_keys","keys":{...}}       the provider's signing keys and cookie secrets
+ *   {"kind":"oidc_keys_sealed","sealed":"..."}  the provider's signing keys and cookie secrets, sealed
+ *   {"kind":"oidc_keys","keys":{...}}       the same in clear, from a store that has no storage key
  *   {"kind":"user","user":{...}}            one per account, as it stood when the backup read it
  *   {"kind":"damaged","account":{...}}      an account whose record could not be read (not restorable)
  *   {"kind":"audit","event":{...}}          oldest first
@@ -16,7 +18,12 @@
  * provider's records (its sessions, grants, codes and tokens): they live minutes to hours, and a
  * restore is the moment to end them; applications sign their users in again, with the same client
  * ids, secrets and keys, so tokens signed before the backup still verify. Version 1 archives (before
- * applications and keys were kept) are still read.
+ * applications and keys were kept) and version 2 (before secrets were sealed) are still read.
+ *
+ * Secrets stay sealed under the store's storage key (docs/SECURITY.md, "Secrets at rest"): a TOTP
+ * secret in a user line and the key set are the sealed texts the store holds, so an archive kept
+ * without age encryption holds no secret in clear either, and a restore opens them with its own
+ * storage key, which must be the one the archive names (openSealedItems).
  */
 import { createHash } from 'node:crypto';
 import { once } from 'node:events';
@@ -35,6 +42,7 @@ import {
   UserRecordSchema,
 } from './records';
 import { writeSecretFile } from './secret-file';
+import { StorageKeyMismatchError, StorageKeyMissingError, type StoreSecrets } from './secrets';
 import type {
   ApplicationRecord,
   DamagedAccount as DamagedAccountRecord,
@@ -43,9 +51,11 @@ import type {
 } from './types';
 
 export type BackupItem =
+  | { kind: 'sealed_under'; keyId: string }
   | { kind: 'policy'; policy: Policy }
   | { kind: 'application'; application: ApplicationRecord }
   | { kind: 'oidc_keys'; keys: OidcKeys }
+  | { kind: 'oidc_keys_sealed'; sealed: string }
   | { kind: 'user'; user: UserRecord }
   | { kind: 'damaged'; account: DamagedAccountRecord }
   | { kind: 'audit'; event: AuditEvent };
@@ -73,7 +83,7 @@ export function countItem(counts: BackupCounts, item: BackupItem): void {
   if (item.kind === 'damaged') counts.damaged++;
   if (item.kind === 'audit') counts.audit++;
   if (item.kind === 'application') counts.applications++;
-  if (item.kind === 'oidc_keys') counts.oidcKeys++;
+  if (item.kind === 'oidc_keys' || item.kind === 'oidc_keys_sealed') counts.oidcKeys++;
 }
 
 /** ", with 2 OpenID Connect application(s) and the signing keys" for the commands' one-line summaries. */
@@ -83,16 +93,18 @@ export function oidcSummary(counts: BackupCounts): string {
 }
 
 const FORMAT = 'sparekey-backup';
-const VERSION = 2;
+const VERSION = 3;
 const Header = z.object({
   format: z.literal(FORMAT),
-  version: z.union([z.literal(1), z.literal(2)]),
+  version: z.union([z.literal(1), z.literal(2), z.literal(3)]),
   createdAt: z.string(),
 });
 const Item = z.discriminatedUnion('kind', [
+  z.object({ kind: z.literal('sealed_under'), keyId: z.string().min(1) }),
   z.object({ kind: z.literal('policy'), policy: PolicySchema }),
   z.object({ kind: z.literal('application'), application: ApplicationSchema }),
   z.object({ kind: z.literal('oidc_keys'), keys: KeysSchema }),
+  z.object({ kind: z.literal('oidc_keys_sealed'), sealed: z.string().min(1) }),
   z.object({ kind: z.literal('user'), user: UserRecordSchema }),
   z.object({ kind: z.literal('damaged'), account: DamagedAccount }),
   z.object({ kind: z.literal('audit'), event: AuditEventSchema }),
@@ -285,13 +297,81 @@ function parseLine(path: string, text: string): unknown {
   }
 }
 
-/** Reads the whole archive once: its counts if it is complete and intact, else BackupUnreadableError. */
-export function verifyArchive(path: string, key: BackupIdentities | null = null): Promise<BackupCounts> {
-  return countItems(readArchive(path, key));
+/**
+ * Reads the whole archive once: its counts if it is complete and intact, else BackupUnreadableError.
+ * With `secrets`, every sealed value is opened too: a storage key that does not match refuses here,
+ * before a restore writes anything.
+ */
+export function verifyArchive(
+  path: string,
+  key: BackupIdentities | null = null,
+  secrets: StoreSecrets | null = null,
+): Promise<BackupCounts> {
+  const items = readArchive(path, key);
+  return countItems(secrets ? openSealedItems(items, secrets) : items);
 }
 
 async function countItems(items: AsyncIterable<BackupItem>): Promise<BackupCounts> {
   const counts = emptyCounts();
   for await (const item of items) countItem(counts, item);
   return counts;
+}
+
+/** A restore whose storage key is not the one the archive's secrets are sealed under: one line. */
+export class BackupKeyError extends Error {}
+
+/**
+ * The archive's items with their sealed secrets opened under the restoring process's storage key, as
+ * the store then seals them again under its own. The archive names its key first: a process without
+ * it refuses before any record is given out; a value that does not open (altered, or moved to
+ * another account, since each is bound to its record's id) refuses too.
+ */
+export async function* openSealedItems(
+  items: AsyncIterable<BackupItem>,
+  secrets: StoreSecrets,
+): AsyncGenerator<BackupItem> {
+  let sealed = false;
+  for await (const item of items) {
+    if (item.kind === 'sealed_under') {
+      try {
+        secrets.verify({ keyId: item.keyId, previousKeyId: null });
+      } catch (error) {
+        if (error instanceof StorageKeyMismatchError) {
+          throw new BackupKeyError(
+            'the storage key does not match the backup: set STORAGE_ENCRYPTION_KEY(_FILE) to the key of the store it was taken from',
+          );
+        }
+        if (error instanceof StorageKeyMissingError) {
+          throw new BackupKeyError(
+            "the backup's secrets are sealed under a storage key and none is set: set STORAGE_ENCRYPTION_KEY_FILE to the key of the store it was taken from (a generated one is that DATA_DIR's storage.key)",
+          );
+        }
+        throw error;
+      }
+      sealed = true;
+      continue;
+    }
+    if (!sealed) {
+      if (item.kind === 'oidc_keys_sealed') {
+        throw new BackupKeyError('the backup holds a sealed key set but names no storage key');
+      }
+      yield item;
+      continue;
+    }
+    try {
+      if (item.kind === 'oidc_keys_sealed') {
+        yield { kind: 'oidc_keys', keys: KeysSchema.parse(secrets.openOidcKeys({ sealed: item.sealed })) };
+      } else if (item.kind === 'user') {
+        const secret = secrets.openTotpOf(item.user.id, item.user.mfa.secret);
+        yield { kind: 'user', user: { ...item.user, mfa: { ...item.user.mfa, secret } } };
+      } else {
+        yield item;
+      }
+    } catch (error) {
+      const what = item.kind === 'user' ? `the account ${item.user.username}` : 'the OpenID Connect key set';
+      throw new BackupKeyError(
+        `a sealed secret of ${what} in the backup does not open (${(error as Error).message})`,
+      );
+    }
+  }
 }

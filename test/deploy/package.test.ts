@@ -255,7 +255,13 @@ describe('a checkout: npm ci --omit=dev, then npm run serve:prod', () => {
       spawnSync(process.execPath, [`dist/server/${script}.js`, ...args], {
         cwd: work,
         encoding: 'utf8',
-        env: { ...process.env, DATA_DIR: server?.dataDir, DATABASE_URL: '' },
+        env: {
+          ...process.env,
+          DATA_DIR: server?.dataDir,
+          DATABASE_URL: '',
+          // The archive's secrets stay sealed under the server's (generated) storage key.
+          STORAGE_ENCRYPTION_KEY_FILE: join(server?.dataDir ?? '', 'storage.key'),
+        },
       });
     const to = join(work, 'sparekey.backup.age');
     const backup = node('store-backup', ['--to', to, '--recipient', keys.recipient]);

@@ -6,14 +6,16 @@
  * archive `age -r` encrypted restores too. Keys are made by `age-keygen`, as README tells operators.
  */
 import { randomBytes } from 'node:crypto';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { parseStorageKey } from '../../server/crypto/sealing';
 import { archive, type BackupItem, checkedOnTheWay, writeArchive } from '../../server/store/backup';
 import { encrypted } from '../../server/store/backup-encryption';
+import { StoreSecrets } from '../../server/store/secrets';
 import { makeUser } from '../store/store-fixtures';
 import { age, type KeyPair, keyPair } from '../support/age';
 import { runCli } from '../support/cli';
@@ -31,8 +33,14 @@ let ours: KeyPair;
 let theirs: KeyPair;
 
 const env = () => ({ DATA_DIR: dataDir, DATABASE_URL: '' });
+/** The source store's generated storage key: the restored stores are sealed under it too. */
+const keyFile = () => join(dataDir, 'storage.key');
 const backup = (args: string[]) => runCli('store-backup', args, { env: env() });
-const restore = (args: string[]) => runCli('store-restore', args, { env: { DATABASE_URL: '' } });
+const restore = (args: string[], storageKeyFile = keyFile()) =>
+  runCli('store-restore', args, { env: { DATABASE_URL: '', STORAGE_ENCRYPTION_KEY_FILE: storageKeyFile } });
+/** Opens what the archive holds sealed, with the source store's key. */
+const opener = () =>
+  new StoreSecrets({ current: parseStorageKey(readFileSync(keyFile(), 'utf8').trim()), previous: null });
 /** A new directory under the test's own, for one archive or one restore. */
 const fresh = (name: string) => mkdtemp(join(work, `${name}-`));
 
@@ -87,11 +95,16 @@ describe('store:backup --recipient, store:restore --identity-file', () => {
     expect(bytes.subarray(0, AGE_HEADER.length).toString('latin1')).toBe(AGE_HEADER);
     // What the archive holds, as the age tool decrypts it with the identity.
     const records = recordsOf(age(['--decrypt', '--identity', ours.identityFile], bytes));
+    // Inside, the secrets are still sealed under the store's storage key, named first.
+    expect(records[1]).toMatchObject({ kind: 'sealed_under', keyId: expect.any(String) });
     const user = records.find(
       (r) => r.kind === 'user' && (r.user as { username: string }).username === 'alice',
     );
-    expect((user?.user as { mfa: { secret: string } } | undefined)?.mfa.secret).toBe(alice.secret);
-    const keys = records.find((r) => r.kind === 'oidc_keys')?.keys as {
+    const sealedSecret = (user?.user as { mfa: { secret: string } } | undefined)?.mfa.secret ?? '';
+    expect(sealedSecret).toMatch(/^sk1\./);
+    expect(opener().openTotpOf(alice.id, sealedSecret)).toBe(alice.secret);
+    const sealedKeys = records.find((r) => r.kind === 'oidc_keys_sealed')?.sealed as string;
+    const keys = opener().openOidcKeys({ sealed: sealedKeys }) as {
       signing: Array<{ jwk: { d?: string } }>;
       cookieSecrets: string[];
     };
@@ -177,7 +190,7 @@ describe('store:backup --recipient, store:restore --identity-file', () => {
     expect(result.code).toBe(0);
     expect(result.stdout).toMatch(/^Restored 2 account\(s\) .* into .*; verified against .*\n$/);
 
-    const restored = await startServer({ dataDir: target });
+    const restored = await startServer({ dataDir: target, env: { STORAGE_ENCRYPTION_KEY_FILE: keyFile() } });
     try {
       const step = await call(restored.url, 'POST', '/api/auth/login', {
         body: { username: 'alice', password: PASSWORD },
@@ -224,6 +237,37 @@ describe('recipient files, --unencrypted, and archives the age tool encrypted', 
       expect(restored.stderr).toBe('');
       expect(restored.stdout).toMatch(/^Restored 2 account\(s\)/);
     }
+  });
+
+  it('an --unencrypted archive holds no secret in clear either; a restore without the storage key, or with another, refuses in one line and writes nothing', async () => {
+    const dir = await fresh('sealed');
+    const plain = join(dir, 'sparekey.backup');
+    expect((await backup(['--to', plain, '--unencrypted'])).code).toBe(0);
+    const bytes = await readFile(plain);
+    const records = recordsOf(bytes);
+    const sealedKeys = records.find((r) => r.kind === 'oidc_keys_sealed')?.sealed as string;
+    const keys = opener().openOidcKeys({ sealed: sealedKeys }) as {
+      signing: Array<{ jwk: { d: string } }>;
+      cookieSecrets: string[];
+    };
+    const unpacked = gunzipSync(bytes);
+    for (const secret of [alice.secret, ...keys.signing.map((key) => key.jwk.d), ...keys.cookieSecrets]) {
+      expect(unpacked.includes(Buffer.from(secret))).toBe(false);
+    }
+    expect(records.some((r) => r.kind === 'oidc_keys')).toBe(false);
+
+    const another = join(dir, 'another.key');
+    await writeFile(another, `${randomBytes(32).toString('base64')}\n`, { mode: 0o600 });
+    const wrong = await restore(['--from', plain, '--to', join(dir, 'wrong')], another);
+    expectOneLine(wrong, 1);
+    expect(wrong.stderr).toMatch(/^the storage key does not match the backup: set STORAGE_ENCRYPTION_KEY/);
+    expect(existsSync(join(dir, 'wrong'))).toBe(false);
+    const none = await runCli('store-restore', ['--from', plain, '--to', join(dir, 'none')], {
+      env: { DATABASE_URL: '', STORAGE_ENCRYPTION_KEY: '', STORAGE_ENCRYPTION_KEY_FILE: '' },
+    });
+    expectOneLine(none, 1);
+    expect(none.stderr).toMatch(/sealed under a storage key and none is set/);
+    expect(existsSync(join(dir, 'none'))).toBe(false);
   });
 
   it('--unencrypted writes the gzip archive and restores without an identity; `age -r` of it restores with one', async () => {

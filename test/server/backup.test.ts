@@ -32,6 +32,9 @@ async function tempDir(prefix: string) {
   return dir;
 }
 
+/** The source store's generated storage key: a restore opens the archive's sealed secrets with it. */
+const keyOf = (dataDir: string) => ({ STORAGE_ENCRYPTION_KEY_FILE: join(dataDir, 'storage.key') });
+
 async function start(dataDir: string, env: Record<string, string> = {}) {
   const server = await startServer({ dataDir, env });
   running.push(server);
@@ -148,17 +151,25 @@ it('backs up during a sign-in load; the restore has the same accounts and exactl
   const cut = join(await tempDir('sparekey-backup-cut-'), 'cut.backup');
   const bytes = await readFile(archive);
   await writeFile(cut, bytes.subarray(0, Math.floor(bytes.length * 0.8)));
-  const cutRestore = await runCli('store-restore', ['--from', cut, '--to', await tempDir('sparekey-never-')]);
+  const cutRestore = await runCli(
+    'store-restore',
+    ['--from', cut, '--to', await tempDir('sparekey-never-')],
+    {
+      env: keyOf(dataDir),
+    },
+  );
   expect(cutRestore.code).toBe(1);
   expect(cutRestore.stderr).toMatch(/not a complete SpareKey backup/);
 
   const restoredDir = join(await tempDir('sparekey-backup-dst-'), 'data');
-  const restore = await runCli('store-restore', ['--from', archive, '--to', restoredDir]);
+  const restore = await runCli('store-restore', ['--from', archive, '--to', restoredDir], {
+    env: keyOf(dataDir),
+  });
   expect(restore.stderr).toBe('');
   expect(restore.code).toBe(0);
   expect(restore.stdout).toMatch(new RegExp(`Restored ${USERS + 1} account\\(s\\) .* verified`));
 
-  const restored = await start(restoredDir);
+  const restored = await start(restoredDir, keyOf(dataDir));
   const adminAgain = await call(restored.url, 'POST', '/api/auth/login', {
     body: { username: 'admin', password: server.adminPassword },
   });
@@ -226,14 +237,16 @@ it('restores the OpenID Connect applications and keys: the old secret still work
     running.splice(0);
 
     const restoredDir = join(await tempDir('sparekey-backup-oidc-dst-'), 'data');
-    const restore = await runCli('store-restore', ['--from', archive, '--to', restoredDir]);
+    const restore = await runCli('store-restore', ['--from', archive, '--to', restoredDir], {
+      env: keyOf(dataDir),
+    });
     expect(restore.stderr).toBe('');
     expect(restore.code).toBe(0);
     expect(restore.stdout).toMatch(
       /with 1 OpenID Connect application\(s\) and the signing keys into .* verified/,
     );
 
-    const restored = await start(restoredDir, env);
+    const restored = await start(restoredDir, { ...env, ...keyOf(dataDir) });
     expect(restored.url).toBe(server.url);
     // The same keys are published, so the ID token signed before the backup verifies against them.
     const jwks = await (await fetch(`${restored.url}/oidc/jwks`)).json();

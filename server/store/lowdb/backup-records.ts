@@ -4,6 +4,7 @@
  */
 import type { AuditEvent } from '../../../shared/api';
 import { type BackupCounts, type BackupItem, countItem, emptyCounts } from '../backup';
+import type { StoreSecrets } from '../secrets';
 import type { UserRecord } from '../types';
 import type { AuditLog } from './audit-log';
 import type { LowdbOidcStore } from './oidc';
@@ -18,6 +19,8 @@ export interface BackupParts {
   users: LowdbUsers;
   audit: AuditLog;
   oidc: LowdbOidcStore;
+  /** The storage key's sealing, and the id of the key the store's secrets are under (null: none). */
+  sealing: { secrets: StoreSecrets; keyId: () => string | null };
 }
 
 /**
@@ -28,12 +31,33 @@ export interface BackupParts {
  * applications and key set come next to the policy (each file is replaced whole, so a read sees one
  * version); the provider's short-lived records are left out (../backup.ts).
  */
-export async function* exportBackup({ policy, users, audit, oidc }: BackupParts): AsyncGenerator<BackupItem> {
+export async function* exportBackup({
+  policy,
+  users,
+  audit,
+  oidc,
+  sealing,
+}: BackupParts): AsyncGenerator<BackupItem> {
+  // Secrets leave sealed, as they are stored: a backup is no way around the storage key (../backup.ts).
+  const keyId = sealing.keyId();
+  if (keyId !== null) yield { kind: 'sealed_under', keyId };
   yield { kind: 'policy', policy: policy.getPolicy() };
   for (const application of await oidc.listApplications()) yield { kind: 'application', application };
   const keys = await oidc.getOidcKeys();
-  if (keys) yield { kind: 'oidc_keys', keys };
-  yield* users.backupItems();
+  if (keys) {
+    const stored = sealing.secrets.sealOidcKeys(keyId, keys);
+    yield 'sealed' in stored
+      ? { kind: 'oidc_keys_sealed', sealed: stored.sealed }
+      : { kind: 'oidc_keys', keys };
+  }
+  for await (const item of users.backupItems()) {
+    if (item.kind !== 'user') {
+      yield item;
+      continue;
+    }
+    const secret = sealing.secrets.sealTotp(keyId, item.user.id, item.user.mfa.secret);
+    yield { kind: 'user', user: { ...item.user, mfa: { ...item.user.mfa, secret } } };
+  }
   const damaged = { lines: 0 };
   for await (const event of audit.events(damaged)) yield { kind: 'audit', event };
   if (damaged.lines > 0) logError('damaged audit lines left out of the backup', String(damaged.lines));

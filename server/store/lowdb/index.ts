@@ -531,7 +531,14 @@ export class LowdbStore implements Store {
   }
 
   #parts(): BackupParts {
-    return { dir: this.#dir, policy: this.#policy, users: this.#users, audit: this.#audit, oidc: this.#oidc };
+    return {
+      dir: this.#dir,
+      policy: this.#policy,
+      users: this.#users,
+      audit: this.#audit,
+      oidc: this.#oidc,
+      sealing: { secrets: this.#secrets, keyId: () => this.#keyCheck.keyId },
+    };
   }
 
   #assertOpen(): void {

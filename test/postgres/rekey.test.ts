@@ -250,3 +250,63 @@ describe('PostgreSQL: store rekey and an enrolment waiting under the old key', (
     }
   });
 });
+
+describe('PostgreSQL: enrolments started while the rekey runs', () => {
+  it('leave no pending secret under the old key; each last challenge completes or counts as none, never a 500', async () => {
+    const url = await createDatabase('rekeyenrolling');
+    const newKey = newStorageKey();
+    const setup = await startServer({ env: postgresEnv(url) });
+    const people = await enrolmentUsers(setup, 'ann', 'ben', 'cat', 'dan');
+    await setup.stop();
+    const both = {
+      STORAGE_ENCRYPTION_KEY: newKey.text(),
+      STORAGE_ENCRYPTION_PREVIOUS_KEY: TEST_STORAGE_KEYS.current.text(),
+    };
+    const instances = [
+      await startServer({ env: postgresEnv(url, both) }),
+      await startServer({ env: postgresEnv(url, both) }),
+    ];
+    const dir = await mkdtemp(join(tmpdir(), 'sparekey-rekey-enrolling-'));
+    const keyFile = join(dir, 'new.key');
+    await writeFile(keyFile, `${newKey.text()}\n`, { mode: 0o600 });
+    try {
+      let running = true;
+      const last = new Map<string, { mfaToken: string; secret: string }>();
+      const failures: string[] = [];
+      const enrolling = async (worker: number) => {
+        for (let i = 0; running && i < 200; i++) {
+          const person = people[(worker + i) % people.length] as Credentials;
+          await startEnrolment(instances[i % 2] as RunningServer, person).then(
+            (challenge) => last.set(person.username, challenge),
+            (error: Error) => failures.push(error.message),
+          );
+        }
+      };
+      const workers = [enrolling(0), enrolling(1)];
+      const rekey = await runScript('server/cli/store-rekey.ts', ['--new-key-file', keyFile], {
+        env: postgresEnv(url, both),
+      });
+      running = false;
+      await Promise.all(workers);
+      expect(rekey.stderr).toBe('');
+      expect(rekey.code).toBe(0);
+      expect(failures).toEqual([]);
+      const left = await sql(
+        url,
+        'SELECT count(*)::int AS n FROM tokens WHERE dead_at IS NULL AND pending_secret IS NOT NULL AND pending_secret NOT LIKE $1',
+        [`sk1.${newKey.id}.%`],
+      );
+      expect(left).toEqual([{ n: 0 }]);
+      for (const challenge of last.values()) {
+        const res = await confirmEnrolment(
+          instances[0] as RunningServer,
+          challenge.mfaToken,
+          challenge.secret,
+        );
+        if (res.status !== 200) expect(res.body.error.code).toBe('invalid_mfa_token');
+      }
+    } finally {
+      await Promise.all(instances.map((server) => server.stop()));
+    }
+  });
+});

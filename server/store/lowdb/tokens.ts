@@ -30,9 +30,10 @@ export class LowdbTokens {
   /** Recently deleted token files: a request that read the token before logout must not write it back. */
   readonly #deadTokens = new Map<string, number>();
   /**
-   * Tokens as read from their files (pending secret opened), by file name, filled by reads. Every change of a token file
-   * (write, take, delete, sweep) drops its entry and counts in #changes; a read that ran while any
-   * change happened does not fill it, so it never holds a record older than its file. This process is
+   * Tokens as read from their files (a pending secret opened), by file name, filled by reads. Every
+   * change of a token file (write, take, delete, sweep) drops its entry and counts in #changes; a read
+   * that ran while any change happened does not fill it, so it never holds a record older than its
+   * file. This process is
    * the only writer of DATA_DIR (dir-lock.ts). A file damaged on disk after it was read is seen at its
    * next change or restart.
    */

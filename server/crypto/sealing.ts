@@ -1,6 +1,6 @@
 /**
  * Secrets at rest (issue #20): the values a reader of the store must not get in clear (TOTP secrets,
- * the OpenID Connect private keys and cookie secrets) are sealed under the operator's storage key.
+ * an enrolment challenge's pending TOTP secret, the OpenID Connect private keys and cookie secrets) are sealed under the operator's storage key.
  *
  * - One storage key (at least 32 random bytes) gives one AES-256-GCM key per purpose by HKDF-SHA256
  *   with the purpose as its label, so a value sealed for one purpose never opens as another's.
@@ -18,7 +18,7 @@ const IV_BYTES = 12;
 const TAG_BYTES = 16;
 
 /** What a sealed value is for: the HKDF label of its key, and part of its associated data. */
-export type SealPurpose = 'totp-secret' | 'oidc-keys' | 'previous-key';
+export type SealPurpose = 'totp-secret' | 'pending-totp-secret' | 'oidc-keys' | 'previous-key';
 
 /** A value that does not open: not ours, sealed under a key we lack, altered, or moved to another record. */
 export class SealedValueError extends Error {

@@ -1,6 +1,6 @@
 /**
  * Sealing at the store adapter's boundary (docs/SECURITY.md, "Secrets at rest"): both stores seal a
- * TOTP secret and the OIDC key set as they write them and open them as they read them, so the
+ * TOTP secret, an enrolment challenge's pending one and the OIDC key set as they write them and open them as they read them, so the
  * services above always see clear values in memory and the files and rows never hold them.
  *
  * Which key seals is the store's record (the key check: the id of the current key, and during a
@@ -132,6 +132,28 @@ export class StoreSecrets {
     if (stored === null || !isSealed(stored)) return stored;
     if (!this.#keyring) throw new StorageKeyMissingError();
     return this.#keyring.open('totp-secret', userId, stored);
+  }
+
+  /**
+   * The TOTP secret an enrolment challenge holds until it is confirmed, as stored: sealed under
+   * `keyId` with the token's hash as associated data (so it opens for that challenge only), or clear
+   * without keys.
+   */
+  sealPending(keyId: string | null, tokenHash: string, secret: string | null | undefined): string | null {
+    if (secret === undefined || secret === null || keyId === null || !this.#keyring) return secret ?? null;
+    return this.#keyring.seal(keyId, 'pending-totp-secret', tokenHash, secret);
+  }
+
+  /**
+   * The clear pending secret of a stored challenge; throws (SealedValueError, StorageKeyMissingError)
+   * when it does not open, and the store then counts the challenge as none. A clear value was written
+   * before the store had a key: still read, with no sealing pass, since a challenge expires within
+   * minutes and is gone long before anyone could need its secret sealed.
+   */
+  openPending(tokenHash: string, stored: string | null): string | null {
+    if (stored === null || !isSealed(stored)) return stored;
+    if (!this.#keyring) throw new StorageKeyMissingError();
+    return this.#keyring.open('pending-totp-secret', tokenHash, stored);
   }
 
   sealOidcKeys(keyId: string | null, keys: OidcKeys): OidcKeys | SealedOidcKeys {

@@ -2,7 +2,8 @@
  * `sparekey store rekey` on PostgreSQL, online (issue #20, item 3): two instances holding both keys
  * keep signing users in (password step, which opens the sealed secret, and the TOTP step) and enrol
  * new ones while the command re-seals in batches; none fails. Afterwards nothing is under the old
- * key, instances holding only the new key serve, and one holding only the old key is refused.
+ * key, instances holding only the new key serve, and one holding only the old key is refused. An
+ * enrolment challenge still under the old key is ended by the rekey (the user signs in again).
  */
 import { mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -11,11 +12,13 @@ import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { adminToken, type BenchUser, createTotpUser, signInWithTotp, startMfa } from '../../bench/accounts';
 import { newStorageKey } from '../../server/crypto/sealing';
+import { hashToken } from '../../server/crypto/tokens';
 import { newTotpSecret } from '../../server/crypto/totp';
 import { PostgresStore } from '../../server/store/postgres';
 import { RESEAL_BATCH } from '../../server/store/postgres/storage-key';
 import type { UserRecord } from '../../server/store/types';
 import { runScript } from '../support/cli';
+import { type Credentials, confirmEnrolment, enrolmentUsers, startEnrolment } from '../support/enrolment';
 import { call, type RunningServer, runServerToExit, startServer } from '../support/server';
 import { createDatabase } from './databases';
 import { postgresEnv, STORAGE_KEY_ENV, TEST_STORAGE_KEYS } from './servers';
@@ -205,5 +208,105 @@ describe('PostgreSQL: store rekey, online', () => {
     expect(stranger.stderr).toBe('the storage key does not match the store\n');
     const [check] = await sql(url, 'SELECT key_id FROM storage_key');
     expect(check?.key_id).toBe(newKey.id);
+  });
+});
+
+describe('PostgreSQL: store rekey and an enrolment waiting under the old key', () => {
+  it('ends the challenge (no value left under the old key); it counts as none, a new sign-in enrols', async () => {
+    const url = await createDatabase('rekeypending');
+    const newKey = newStorageKey();
+    let server = await startServer({ env: postgresEnv(url) });
+    const [erin] = (await enrolmentUsers(server, 'erin')) as [Credentials];
+    const pending = await startEnrolment(server, erin);
+    await server.stop();
+    const dir = await mkdtemp(join(tmpdir(), 'sparekey-rekey-pending-'));
+    const keyFile = join(dir, 'new.key');
+    await writeFile(keyFile, `${newKey.text()}\n`, { mode: 0o600 });
+    const both = {
+      STORAGE_ENCRYPTION_KEY: newKey.text(),
+      STORAGE_ENCRYPTION_PREVIOUS_KEY: TEST_STORAGE_KEYS.current.text(),
+    };
+    const rekey = await runScript('server/cli/store-rekey.ts', ['--new-key-file', keyFile], {
+      env: postgresEnv(url, both),
+    });
+    expect(rekey.stderr).toBe('');
+    expect(rekey.code).toBe(0);
+    const rows = await sql(
+      url,
+      'SELECT pending_secret, dead_at IS NOT NULL AS ended FROM tokens WHERE hash = $1',
+      [hashToken(pending.mfaToken)],
+    );
+    expect(rows).toEqual([{ pending_secret: null, ended: true }]);
+
+    server = await startServer({ env: postgresEnv(url, { STORAGE_ENCRYPTION_KEY: newKey.text() }) });
+    try {
+      const refused = await confirmEnrolment(server, pending.mfaToken, pending.secret);
+      expect(refused.status).toBe(401);
+      expect(refused.body.error.code).toBe('invalid_mfa_token');
+      const again = await startEnrolment(server, erin);
+      expect((await confirmEnrolment(server, again.mfaToken, again.secret)).status).toBe(200);
+    } finally {
+      await server.stop();
+    }
+  });
+});
+
+describe('PostgreSQL: enrolments started while the rekey runs', () => {
+  it('leave no pending secret under the old key; each last challenge completes or counts as none, never a 500', async () => {
+    const url = await createDatabase('rekeyenrolling');
+    const newKey = newStorageKey();
+    const setup = await startServer({ env: postgresEnv(url) });
+    const people = await enrolmentUsers(setup, 'ann', 'ben', 'cat', 'dan');
+    await setup.stop();
+    const both = {
+      STORAGE_ENCRYPTION_KEY: newKey.text(),
+      STORAGE_ENCRYPTION_PREVIOUS_KEY: TEST_STORAGE_KEYS.current.text(),
+    };
+    const instances = [
+      await startServer({ env: postgresEnv(url, both) }),
+      await startServer({ env: postgresEnv(url, both) }),
+    ];
+    const dir = await mkdtemp(join(tmpdir(), 'sparekey-rekey-enrolling-'));
+    const keyFile = join(dir, 'new.key');
+    await writeFile(keyFile, `${newKey.text()}\n`, { mode: 0o600 });
+    try {
+      let running = true;
+      const last = new Map<string, { mfaToken: string; secret: string }>();
+      const failures: string[] = [];
+      const enrolling = async (worker: number) => {
+        for (let i = 0; running && i < 200; i++) {
+          const person = people[(worker + i) % people.length] as Credentials;
+          await startEnrolment(instances[i % 2] as RunningServer, person).then(
+            (challenge) => last.set(person.username, challenge),
+            (error: Error) => failures.push(error.message),
+          );
+        }
+      };
+      const workers = [enrolling(0), enrolling(1)];
+      const rekey = await runScript('server/cli/store-rekey.ts', ['--new-key-file', keyFile], {
+        env: postgresEnv(url, both),
+      });
+      running = false;
+      await Promise.all(workers);
+      expect(rekey.stderr).toBe('');
+      expect(rekey.code).toBe(0);
+      expect(failures).toEqual([]);
+      const left = await sql(
+        url,
+        'SELECT count(*)::int AS n FROM tokens WHERE dead_at IS NULL AND pending_secret IS NOT NULL AND pending_secret NOT LIKE $1',
+        [`sk1.${newKey.id}.%`],
+      );
+      expect(left).toEqual([{ n: 0 }]);
+      for (const challenge of last.values()) {
+        const res = await confirmEnrolment(
+          instances[0] as RunningServer,
+          challenge.mfaToken,
+          challenge.secret,
+        );
+        if (res.status !== 200) expect(res.body.error.code).toBe('invalid_mfa_token');
+      }
+    } finally {
+      await Promise.all(instances.map((server) => server.stop()));
+    }
   });
 });

@@ -1,7 +1,8 @@
 /**
  * Secrets at rest on PostgreSQL (issue #20), through the real server: whoever reads the database
  * (a dump, a replica, a stolen disk) finds no TOTP secret, private signing key or cookie secret in
- * clear; a sealed value moved to another user's row does not open; a server given another key
+ * clear, nor an enrolment challenge's pending secret; a sealed value moved to another user's row or
+ * another challenge does not open; a server given another key
  * refuses to start in one line and changes nothing; a database from before the key gets its clear
  * values sealed at the first start with one.
  */
@@ -9,7 +10,9 @@ import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { adminToken, type BenchUser, createTotpUser, signInWithTotp, startMfa } from '../../bench/accounts';
 import { newStorageKey } from '../../server/crypto/sealing';
+import { hashToken } from '../../server/crypto/tokens';
 import { PostgresStore } from '../../server/store/postgres';
+import { type Credentials, confirmEnrolment, enrolmentUsers, startEnrolment } from '../support/enrolment';
 import { call, type RunningServer, runServerToExit, startServer } from '../support/server';
 import { createDatabase } from './databases';
 import { postgresEnv, TEST_STORAGE_KEYS } from './servers';
@@ -116,6 +119,66 @@ describe('PostgreSQL: secrets sealed under the storage key', () => {
     expect(await startMfa(server, bob)).toEqual(expect.any(String));
     expect(await signInWithTotp(server, bob)).toEqual(expect.any(String));
     await sql(url, "DELETE FROM users WHERE username = 'carol'");
+  });
+});
+
+describe("PostgreSQL: an enrolment challenge's pending secret", () => {
+  let url: string;
+  let server: RunningServer;
+  let erin: Credentials;
+  let fay: Credentials;
+  let gus: Credentials;
+
+  beforeAll(async () => {
+    url = await createDatabase('pending');
+    server = await startServer({ env: postgresEnv(url) });
+    [erin, fay, gus] = (await enrolmentUsers(server, 'erin', 'fay', 'gus')) as [
+      Credentials,
+      Credentials,
+      Credentials,
+    ];
+  });
+  afterAll(async () => {
+    await server?.stop();
+  });
+
+  it('appears in no row while the enrolment waits, and the enrolment completes with it', async () => {
+    const challenge = await startEnrolment(server, erin);
+    expect(challenge.secret).toMatch(/^[A-Z2-7]{16,}$/);
+    expect(await dumpRows(url)).not.toContain(challenge.secret);
+    const [row] = await sql(url, 'SELECT pending_secret FROM tokens WHERE hash = $1', [
+      hashToken(challenge.mfaToken),
+    ]);
+    expect(row?.pending_secret).toMatch(new RegExp(`^sk1\\.${TEST_STORAGE_KEYS.current.id}\\.`));
+
+    const enrolled = await confirmEnrolment(server, challenge.mfaToken, challenge.secret);
+    expect(enrolled.status).toBe(200);
+    expect(enrolled.body.token).toEqual(expect.any(String));
+  });
+
+  it('copied into another challenge, it does not open: that challenge counts as none', async () => {
+    const first = await startEnrolment(server, fay);
+    const second = await startEnrolment(server, fay);
+    await sql(
+      url,
+      'UPDATE tokens SET pending_secret = (SELECT pending_secret FROM tokens WHERE hash = $1) WHERE hash = $2',
+      [hashToken(first.mfaToken), hashToken(second.mfaToken)],
+    );
+    const refused = await confirmEnrolment(server, second.mfaToken, first.secret);
+    expect(refused.status).toBe(401);
+    expect(refused.body.error.code).toBe('invalid_mfa_token');
+    expect(refused.body.token).toBeUndefined();
+    // The challenge the value belongs to still completes.
+    expect((await confirmEnrolment(server, first.mfaToken, first.secret)).status).toBe(200);
+  });
+
+  it('a clear one left from before the key is still read: that enrolment completes', async () => {
+    const challenge = await startEnrolment(server, gus);
+    await sql(url, 'UPDATE tokens SET pending_secret = $1 WHERE hash = $2', [
+      challenge.secret,
+      hashToken(challenge.mfaToken),
+    ]);
+    expect((await confirmEnrolment(server, challenge.mfaToken, challenge.secret)).status).toBe(200);
   });
 });
 

@@ -2,20 +2,23 @@
  * Secrets at rest in the lowdb store (issue #20), through the real server: a newcomer's first start
  * generates the storage key into DATA_DIR (0600, announced once); no file of DATA_DIR holds a TOTP
  * secret, private signing key or cookie secret in clear; a sealed secret moved into another user's
- * file does not open; a wrong key refuses at start in one line and changes nothing; a store from
+ * file does not open; an enrolment challenge's pending secret is sealed too and does not open in
+ * another challenge; a wrong key refuses at start in one line and changes nothing; a store from
  * before the key is sealed at the first start with one.
  */
 import { randomBytes } from 'node:crypto';
-import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { adminToken, type BenchUser, createTotpUser, signInWithTotp } from '../../bench/accounts';
+import { hashToken } from '../../server/crypto/tokens';
 import { newTotpSecret } from '../../server/crypto/totp';
 import { LowdbStore } from '../../server/store/lowdb';
 import { seal, unseal } from '../../server/store/records';
 import { runCli } from '../support/cli';
+import { confirmEnrolment, enrolmentUsers, startEnrolment } from '../support/enrolment';
 import { call, type RunningServer, runServerToExit, startServer } from '../support/server';
 
 const FAST = { ARGON2_MEMORY_KIB: '1024', ARGON2_TIME_COST: '1' };
@@ -234,3 +237,69 @@ async function clearKeysAndUser(dataDir: string, id: string): Promise<string | n
     await store.close();
   }
 }
+
+const tokenPath = (dataDir: string, mfaToken: string) =>
+  join(dataDir, 'tokens', `${hashToken(mfaToken)}.json`);
+const readToken = (dataDir: string, mfaToken: string) =>
+  JSON.parse(unseal(readFileSync(tokenPath(dataDir, mfaToken), 'utf8')).json);
+
+describe("lowdb: an enrolment challenge's pending secret", () => {
+  let dataDir: string;
+  let server: RunningServer;
+  let erin: { username: string; password: string };
+  let fay: { username: string; password: string };
+  let gus: { username: string; password: string };
+
+  beforeAll(async () => {
+    dataDir = await mkdtemp(join(dir, 'pending-'));
+    server = await startServer({ dataDir, env: FAST });
+    [erin, fay, gus] = (await enrolmentUsers(server, 'erin', 'fay', 'gus')) as [
+      typeof erin,
+      typeof fay,
+      typeof gus,
+    ];
+  });
+  afterAll(async () => {
+    await server.stop({ keepData: true });
+  });
+
+  it('appears in no file of DATA_DIR while the enrolment waits, and the enrolment completes with it', async () => {
+    const challenge = await startEnrolment(server, erin);
+    expect(challenge.secret).toMatch(/^[A-Z2-7]{16,}$/);
+    expect(everything(dataDir)).not.toContain(challenge.secret);
+    expect(readToken(dataDir, challenge.mfaToken).pendingSecret).toMatch(/^sk1\.[0-9a-f]{32}\./);
+
+    const enrolled = await confirmEnrolment(server, challenge.mfaToken, challenge.secret);
+    expect(enrolled.status).toBe(200);
+    expect(enrolled.body.token).toEqual(expect.any(String));
+  });
+
+  it('copied into another challenge, it does not open: that challenge counts as none and is removed', async () => {
+    const first = await startEnrolment(server, fay);
+    const second = await startEnrolment(server, fay);
+    await server.stop({ keepData: true });
+    const copied = readToken(dataDir, second.mfaToken);
+    copied.pendingSecret = readToken(dataDir, first.mfaToken).pendingSecret;
+    // A well-formed file (its checksum right): only the sealed value's record binding can tell.
+    await writeFile(tokenPath(dataDir, second.mfaToken), seal(JSON.stringify(copied)));
+    server = await startServer({ dataDir, env: FAST });
+
+    const refused = await confirmEnrolment(server, second.mfaToken, first.secret);
+    expect(refused.status).toBe(401);
+    expect(refused.body.error.code).toBe('invalid_mfa_token');
+    expect(refused.body.token).toBeUndefined();
+    expect(existsSync(tokenPath(dataDir, second.mfaToken))).toBe(false);
+    // The challenge the value belongs to still completes.
+    expect((await confirmEnrolment(server, first.mfaToken, first.secret)).status).toBe(200);
+  });
+
+  it('a clear one left from before the key is still read: that enrolment completes', async () => {
+    const challenge = await startEnrolment(server, gus);
+    await server.stop({ keepData: true });
+    const old = readToken(dataDir, challenge.mfaToken);
+    old.pendingSecret = challenge.secret;
+    await writeFile(tokenPath(dataDir, challenge.mfaToken), seal(JSON.stringify(old)));
+    server = await startServer({ dataDir, env: FAST });
+    expect((await confirmEnrolment(server, challenge.mfaToken, challenge.secret)).status).toBe(200);
+  });
+});

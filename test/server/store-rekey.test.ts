@@ -2,16 +2,18 @@
  * `sparekey store rekey` on lowdb, as an operator runs it: refused while the server runs (one
  * process per DATA_DIR); with it stopped, every secret re-sealed under the new key, the generated
  * DATA_DIR/storage.key replaced by it, and the restarted server signs users in; the old key is
- * refused. (A power cut at every write: test/store/power-loss/rekey.test.ts.)
+ * refused; an enrolment challenge sealed under the old key is dropped. (A power cut at every write: test/store/power-loss/rekey.test.ts.)
  */
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { adminToken, createTotpUser, signInWithTotp } from '../../bench/accounts';
 import { newStorageKey } from '../../server/crypto/sealing';
+import { hashToken } from '../../server/crypto/tokens';
 import { runScript } from '../support/cli';
+import { type Credentials, confirmEnrolment, enrolmentUsers, startEnrolment } from '../support/enrolment';
 import { runServerToExit, startServer } from '../support/server';
 
 const FAST = { ARGON2_MEMORY_KIB: '1024', ARGON2_TIME_COST: '1' };
@@ -62,6 +64,35 @@ it('rekeys a stopped lowdb store, replaces the generated key file, and the serve
   server = await startServer({ dataDir, env: FAST });
   try {
     expect(await signInWithTotp(server, alice)).toEqual(expect.any(String));
+  } finally {
+    await server.stop({ keepData: true });
+  }
+});
+
+it('drops an enrolment challenge sealed under the old key: it counts as none, a new sign-in enrols', async () => {
+  const dataDir = join(dir, 'pending');
+  let server = await startServer({ dataDir, env: FAST });
+  const [erin] = (await enrolmentUsers(server, 'erin')) as [Credentials];
+  const pending = await startEnrolment(server, erin);
+  await server.stop({ keepData: true });
+  const next = newStorageKey();
+  const keyFile = join(dir, 'pending.key');
+  await writeFile(keyFile, `${next.text()}\n`, { mode: 0o600 });
+  const rekey = await runScript('server/cli/store-rekey.ts', ['--new-key-file', keyFile], {
+    env: { DATA_DIR: dataDir, DATABASE_URL: '', STORAGE_ENCRYPTION_KEY: '' },
+  });
+  expect(rekey.stderr).toBe('');
+  expect(rekey.code).toBe(0);
+  // Nothing left under the old key: the challenge's file is gone.
+  expect(existsSync(join(dataDir, 'tokens', `${hashToken(pending.mfaToken)}.json`))).toBe(false);
+
+  server = await startServer({ dataDir, env: FAST });
+  try {
+    const refused = await confirmEnrolment(server, pending.mfaToken, pending.secret);
+    expect(refused.status).toBe(401);
+    expect(refused.body.error.code).toBe('invalid_mfa_token');
+    const again = await startEnrolment(server, erin);
+    expect((await confirmEnrolment(server, again.mfaToken, again.secret)).status).toBe(200);
   } finally {
     await server.stop({ keepData: true });
   }

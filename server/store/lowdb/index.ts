@@ -105,7 +105,7 @@ export class LowdbStore implements Store {
     this.#keyCheck = new LowdbKeyCheck(dataDir, this.#fs, this.#secrets);
     const sealing = { secrets: this.#secrets, keyId: () => this.#keyCheck.keyId };
     this.#policy = new LowdbPolicy(dataDir, this.#fs);
-    this.#tokens = new LowdbTokens(dataDir, this.#fs);
+    this.#tokens = new LowdbTokens(dataDir, this.#fs, sealing);
     this.#users = new LowdbUsers(
       dataDir,
       this.#fs,
@@ -168,6 +168,10 @@ export class LowdbStore implements Store {
   /** Every sealed value under the current key, then the key check says so (forgetting a previous key). */
   async #resealAll(): Promise<number> {
     const rewritten = (await this.#users.resealAll()) + Number(await this.#oidc.resealKeys());
+    // Enrolment challenges are dropped rather than re-sealed (./tokens.ts says why); before the
+    // check completes, so a rekey cut short drops them at the next open.
+    const keyId = this.#keyCheck.keyId;
+    if (keyId !== null) await this.#tokens.dropPendingNotUnder(keyId);
     await this.#keyCheck.complete();
     return rewritten;
   }

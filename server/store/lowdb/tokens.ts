@@ -1,16 +1,20 @@
 /**
  * Sessions and MFA challenges in lowdb: tokens/<hash>.json, one file per token, named by its hash
  * (hashed again when the hash is not a safe file name). A deleted token stays refused for a while,
- * so a request that read it before logout cannot write it back.
+ * so a request that read it before logout cannot write it back. An enrolment challenge's pending TOTP
+ * secret is sealed in its file (../secrets.ts sealPending) and opened as it is read.
  */
 import { join } from 'node:path';
+import { SealedValueError, sealedKeyId } from '../../crypto/sealing';
 import { recordNames, type StoreFs } from '../fs';
 import { LruCache } from '../lru-cache';
 import { parserFor, TokenRecordSchema } from '../records';
+import { StorageKeyMissingError } from '../secrets';
 import type { TokenKind, TokenRecord } from '../types';
 import { CorruptFileError, DurableJsonFile, removeFileDurably } from './durable-json-file';
 import { KeyedMutex } from './keyed-mutex';
 import { isStale, logError, mapLimit, READ_CONCURRENCY, SAFE_NAME, sha256Hex } from './record-files';
+import { CLEAR, type UserSealing } from './users';
 
 /** How long a deleted token stays refused: longer than any request that read it before it died. */
 const TOMBSTONE_MS = 10 * 60_000;
@@ -26,18 +30,21 @@ export class LowdbTokens {
   /** Recently deleted token files: a request that read the token before logout must not write it back. */
   readonly #deadTokens = new Map<string, number>();
   /**
-   * Tokens as their files hold them, by file name, filled by reads. Every change of a token file
-   * (write, take, delete, sweep) drops its entry and counts in #changes; a read that ran while any
-   * change happened does not fill it, so it never holds a record older than its file. This process is
+   * Tokens as read from their files (a pending secret opened), by file name, filled by reads. Every
+   * change of a token file (write, take, delete, sweep) drops its entry and counts in #changes; a read
+   * that ran while any change happened does not fill it, so it never holds a record older than its
+   * file. This process is
    * the only writer of DATA_DIR (dir-lock.ts). A file damaged on disk after it was read is seen at its
    * next change or restart.
    */
   readonly #cache = new LruCache<string, TokenRecord>(CACHED_TOKENS);
   #changes = 0;
+  readonly #sealing: UserSealing;
 
-  constructor(dataDir: string, fs: StoreFs) {
+  constructor(dataDir: string, fs: StoreFs, sealing: UserSealing = CLEAR) {
     this.dir = join(dataDir, 'tokens');
     this.#fs = fs;
+    this.#sealing = sealing;
   }
 
   idle(): Promise<void> {
@@ -49,8 +56,15 @@ export class LowdbTokens {
     const name = tokenFileName(record.hash);
     await this.#tokenLocks.run(name, async () => {
       if (this.#isDeadToken(name)) return;
-      await this.#changing(name, () => this.#tokenFile(name).write(record));
+      await this.#changing(name, () => this.#tokenFile(name).write(this.#stored(record)));
     });
+  }
+
+  /** The record as its file holds it: a pending secret sealed under the store's current key. */
+  #stored(record: TokenRecord): TokenRecord {
+    if (record.pendingSecret === undefined || record.pendingSecret === null) return record;
+    const { secrets, keyId } = this.#sealing;
+    return { ...record, pendingSecret: secrets.sealPending(keyId(), record.hash, record.pendingSecret) };
   }
 
   /**
@@ -100,6 +114,26 @@ export class LowdbTokens {
     });
   }
 
+  /**
+   * At a rekey, before the previous key is forgotten: removes the enrolment challenges whose pending
+   * secret is sealed under another key than `keyId` (the user starts the enrolment again; a challenge
+   * lives minutes, so re-sealing them is not worth it). Resolves with how many were removed.
+   */
+  async dropPendingNotUnder(keyId: string): Promise<number> {
+    let removed = 0;
+    await mapLimit(await recordNames(this.#fs, this.dir), READ_CONCURRENCY, async (name) => {
+      await this.#tokenLocks.run(name, async () => {
+        const stored = await this.#tokenFile(name)
+          .read()
+          .catch(() => null);
+        const pending = stored?.pendingSecret ?? null;
+        if (pending === null || [null, keyId].includes(sealedKeyId(pending))) return;
+        if (await this.#changing(name, () => removeFileDurably(this.#tokenPath(name), this.#fs))) removed++;
+      });
+    });
+    return removed;
+  }
+
   /** Removes the token files untouched since `cutoff` whose token expired before it; resolves with their number. */
   async sweep(cutoff: number): Promise<number> {
     let removed = 0;
@@ -126,13 +160,30 @@ export class LowdbTokens {
     }
   }
 
-  /** A damaged token file counts as no token (and is removed): a token that cannot be read grants nothing. */
+  /**
+   * A damaged token file, or a pending secret that does not open (moved from another challenge,
+   * altered, or under a key this process lacks), counts as no token and is removed: a token that
+   * cannot be read grants nothing.
+   */
   async #readToken(name: string, hash: string | null): Promise<TokenRecord | null> {
     try {
       const record = await this.#tokenFile(name).read();
-      return record && (hash === null || record.hash === hash) ? record : null;
+      if (!record || (hash !== null && record.hash !== hash)) return null;
+      if (record.pendingSecret === undefined) return record;
+      return {
+        ...record,
+        pendingSecret: this.#sealing.secrets.openPending(record.hash, record.pendingSecret),
+      };
     } catch (error) {
-      if (!(error instanceof CorruptFileError)) throw error;
+      if (
+        !(
+          error instanceof CorruptFileError ||
+          error instanceof SealedValueError ||
+          error instanceof StorageKeyMissingError
+        )
+      ) {
+        throw error;
+      }
       logError('token file unreadable, removed', error);
       await this.#changing(name, () => removeFileDurably(this.#tokenPath(name), this.#fs)).catch(() => {});
       return null;

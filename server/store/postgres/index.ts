@@ -165,16 +165,16 @@ export class PostgresStore implements Store {
   }
 
   async putToken(token: TokenRecord): Promise<void> {
-    await putToken(this.#open(), token);
+    await putToken(this.#open(), this.#secrets, token);
     this.#countWrite();
   }
 
   async getToken(hash: string): Promise<TokenRecord | null> {
-    return getToken(this.#open(), hash);
+    return getToken(this.#open(), this.#secrets, hash);
   }
 
   async takeToken(hash: string): Promise<TokenRecord | null> {
-    return takeToken(this.#open(), hash);
+    return takeToken(this.#open(), this.#secrets, hash);
   }
 
   async deleteToken(hash: string): Promise<void> {

@@ -8,6 +8,7 @@ import { sealedKeyId } from '../../crypto/sealing';
 import type { KeyCheck, StoreSecrets } from '../secrets';
 import type { OidcKeys } from '../types';
 import type { Db, Queryable } from './db';
+import { dropPendingNotUnder } from './tokens';
 
 /** Rows re-sealed per transaction: short enough that a sign-in waiting on one of them hardly notices. */
 export const RESEAL_BATCH = 200;
@@ -140,6 +141,9 @@ export async function rekeyPostgres(db: Db, secrets: StoreSecrets, nextKeyId: st
         [`sk1.${nextKeyId}.%`],
       );
       if ((left?.n ?? 0) > 0) return false;
+      // A challenge sealed under the old key committed before the switch (its write held the row FOR
+      // SHARE); ended here, under the row lock, before the old key is forgotten.
+      await dropPendingNotUnder(tx, nextKeyId);
       await tx.query('UPDATE storage_key SET previous_key_id = NULL, changed_at = now()');
       return true;
     });

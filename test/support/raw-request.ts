@@ -32,6 +32,9 @@ export function rawRequest(
       {
         method: options.method ?? 'GET',
         headers: options.headers,
+        // A connection of its own: a kept-alive socket from an earlier request may be one the server
+        // is closing at that moment (its keep-alive timeout), which fails the request with a hang-up.
+        agent: false,
         ...(options.ca ? { ca: options.ca } : {}),
         ...(options.localAddress ? { localAddress: options.localAddress } : {}),
       },

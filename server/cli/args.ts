@@ -5,31 +5,25 @@ import { loadConfig } from '../config';
 import { storageKeysIn } from '../storage-key';
 import type { LowdbStoreOptions } from '../store/lowdb';
 
+/** The settings a store command reads; the rest of the environment is the server's alone. */
+const STORE_SETTINGS = [
+  'AUDIT_ROTATE_MB',
+  'AUDIT_RETENTION_DAYS',
+  'AUDIT_RETENTION_FILES',
+  'STORAGE_ENCRYPTION_KEY',
+  'STORAGE_ENCRYPTION_KEY_FILE',
+  'STORAGE_ENCRYPTION_PREVIOUS_KEY',
+  'STORAGE_ENCRYPTION_PREVIOUS_KEY_FILE',
+] as const;
+
 /**
  * The store options the server would use for `dataDir`: its audit retention from the same AUDIT_*
  * variables, so a command that opens the store never prunes audit files the server would keep, and
  * its storage key (STORAGE_ENCRYPTION_KEY(_FILE), or the DATA_DIR's generated storage.key).
  */
 export function storeOptions(dataDir: string): LowdbStoreOptions {
-  const {
-    AUDIT_ROTATE_MB,
-    AUDIT_RETENTION_DAYS,
-    AUDIT_RETENTION_FILES,
-    STORAGE_ENCRYPTION_KEY,
-    STORAGE_ENCRYPTION_KEY_FILE,
-    STORAGE_ENCRYPTION_PREVIOUS_KEY,
-    STORAGE_ENCRYPTION_PREVIOUS_KEY_FILE,
-  } = process.env;
   const env = Object.fromEntries(
-    Object.entries({
-      AUDIT_ROTATE_MB,
-      AUDIT_RETENTION_DAYS,
-      AUDIT_RETENTION_FILES,
-      STORAGE_ENCRYPTION_KEY,
-      STORAGE_ENCRYPTION_KEY_FILE,
-      STORAGE_ENCRYPTION_PREVIOUS_KEY,
-      STORAGE_ENCRYPTION_PREVIOUS_KEY_FILE,
-    }).filter(([, v]) => v !== undefined),
+    STORE_SETTINGS.flatMap((name) => (process.env[name] === undefined ? [] : [[name, process.env[name]]])),
   );
   const config = loadConfig(env);
   return { audit: config.audit, storageKeys: storageKeysIn(config, dataDir) };

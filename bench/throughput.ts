@@ -7,7 +7,7 @@
  * TRUST_PROXY=1) before the per-address limit would stop it, like a guesser spread over many machines.
  */
 import { generateCode } from '../shared/codes';
-import { call, type RunningServer, startServer } from '../test/support/server';
+import { type RunningServer, startServer } from '../test/support/server';
 import {
   adminToken,
   type BenchUser,
@@ -19,6 +19,7 @@ import {
   startMfa,
 } from './accounts';
 import { type CpuWindow, cpuWindow } from './cpu';
+import { LoadClient } from './load-client';
 import { round, type Summary, summarize, timed } from './stats';
 
 export interface ThroughputOptions {
@@ -141,18 +142,21 @@ export async function runThroughput(
         addressUses = 1;
       }
       const began = performance.now();
-      const res = await call(server.url, 'POST', '/api/auth/mfa', {
-        body: { mfaToken: target.mfaToken, method: 'backup_code', code: generateCode() },
-        headers: { 'x-forwarded-for': address },
-      });
+      const res = await load
+        .post(
+          '/api/auth/mfa',
+          { mfaToken: target.mfaToken, method: 'backup_code', code: generateCode() },
+          { 'x-forwarded-for': address },
+        )
+        .catch((error: Error) => ({ status: 0, json: { error: { code: error.message } } }));
       const finished = performance.now();
       // Completions inside the window, whenever they began: the rate of a pipeline that is always full.
       if (finished < measureFrom || finished > end) continue;
-      if (res.status === 401 && res.body?.error?.code === 'invalid_code') {
+      if (res.status === 401 && res.json?.error?.code === 'invalid_code') {
         verifications++;
         attemptTimes.push(finished - began);
       } else {
-        const key = `${res.status} ${res.body?.error?.code ?? ''}`.trim();
+        const key = `${res.status} ${res.json?.error?.code ?? ''}`.trim();
         errors[key] = (errors[key] ?? 0) + 1;
       }
     }
@@ -161,7 +165,7 @@ export async function runThroughput(
   const probe = async () => {
     while (performance.now() < end) {
       const began = performance.now();
-      const took = await timed(() => fetch(new URL('/healthz', server.url)).then((r) => r.arrayBuffer()));
+      const took = await timed(() => prober.get('/healthz'));
       if (began >= measureFrom && began + took <= end) probeTimes.push(took);
       await new Promise((resolve) => setTimeout(resolve, options.probeEveryMs));
     }
@@ -175,7 +179,14 @@ export async function runThroughput(
     cpu = close();
   })();
 
-  await Promise.all([account, probe(), ...Array.from({ length: options.clients }, client)]);
+  const load = new LoadClient(server.url, options.clients);
+  const prober = new LoadClient(server.url, 1);
+  try {
+    await Promise.all([account, probe(), ...Array.from({ length: options.clients }, client)]);
+  } finally {
+    load.close();
+    prober.close();
+  }
   const durationS = options.durationMs / 1000;
   return {
     clients: options.clients,

@@ -4,7 +4,10 @@
  * which then rebuilds every disk state a power cut could leave. A call the store makes outside this
  * interface would escape that proof, so every store file goes through it.
  */
+import { randomBytes } from 'node:crypto';
 import * as fsp from 'node:fs/promises';
+import { basename, dirname, join } from 'node:path';
+import { fileWriterThread } from './file-writer';
 
 /** An open file: only what the store uses of node's FileHandle (which satisfies it). */
 export interface StoreFileHandle {
@@ -28,6 +31,12 @@ export interface StoreFs {
   readdir(path: string): Promise<string[]>;
   stat(path: string): Promise<{ mtimeMs: number; size: number; isDirectory(): boolean }>;
   mkdir(path: string, options: { recursive: true; mode: number }): Promise<unknown>;
+  /**
+   * Replaces `path` with `text` durably: resolves once the new content and its name survive a power
+   * cut, and a crash at any moment leaves the old file or the new one. Always the sequence of
+   * `replaceFileStepByStep`; node's runs it on the file-writer thread (./file-writer.ts).
+   */
+  replaceFile(path: string, text: string): Promise<void>;
 }
 
 export const nodeFs: StoreFs = {
@@ -38,7 +47,36 @@ export const nodeFs: StoreFs = {
   readdir: (path) => fsp.readdir(path),
   stat: (path) => fsp.stat(path),
   mkdir: (path, options) => fsp.mkdir(path, options),
+  replaceFile: (path, text) => fileWriterThread().replace(path, text),
 };
+
+/**
+ * The durable replacement, one call at a time: a temp file in the same directory (exclusive, 0600),
+ * its data fsynced, renamed over the target, the directory fsynced. ./file-writer-thread.mjs makes
+ * the same calls in the same order; this form is what a StoreFs without that thread (the power-loss
+ * test's recorder) runs, and what that test proves.
+ */
+export async function replaceFileStepByStep(fs: StoreFs, path: string, text: string): Promise<void> {
+  const directory = dirname(path);
+  // A random suffix: two writers never share a temp file, and a crash leftover never blocks a write.
+  const temp = join(directory, `.${basename(path)}.${randomBytes(6).toString('hex')}.tmp`);
+  // 0600: records hold password hashes and sealed secrets.
+  const handle = await fs.open(temp, 'wx', 0o600);
+  try {
+    try {
+      await handle.writeFile(text, 'utf8');
+      await handle.sync();
+    } finally {
+      await handle.close();
+    }
+    await fs.rename(temp, path);
+  } catch (error) {
+    await fs.unlink(temp).catch(() => {});
+    throw error;
+  }
+  // The rename is only durable once the directory entry itself is on disk.
+  await syncDirectory(fs, directory);
+}
 
 /** A directory's fsync running now, and the one queued behind it that later callers join. */
 interface DirectorySyncs {

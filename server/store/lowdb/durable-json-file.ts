@@ -3,8 +3,7 @@
  * or the new file on disk, and a write resolves only once the new file survives a power cut.
  * (lowdb's own TextFile writes through steno, which renames but never fsyncs.)
  */
-import { randomBytes } from 'node:crypto';
-import { basename, dirname, join } from 'node:path';
+import { dirname, join } from 'node:path';
 import type { Adapter } from 'lowdb';
 import { isMissing, nodeFs, type StoreFs, syncDirectory } from '../fs';
 import { ChecksumError, seal, unseal } from '../records';
@@ -78,27 +77,9 @@ export class DurableJsonFile<T> implements Adapter<T> {
   }
 }
 
-/** Temp file in the same directory, fsync, rename over the target, fsync the directory. */
-export async function writeFileDurably(path: string, text: string, fs: StoreFs = nodeFs): Promise<void> {
-  const directory = dirname(path);
-  // A random suffix: two writers never share a temp file, and a crash leftover never blocks a write.
-  const temp = join(directory, `.${basename(path)}.${randomBytes(6).toString('hex')}.tmp`);
-  // 0600: records hold password hashes and TOTP secrets.
-  const handle = await fs.open(temp, 'wx', 0o600);
-  try {
-    try {
-      await handle.writeFile(text, 'utf8');
-      await handle.sync();
-    } finally {
-      await handle.close();
-    }
-    await fs.rename(temp, path);
-  } catch (error) {
-    await fs.unlink(temp).catch(() => {});
-    throw error;
-  }
-  // The rename is only durable once the directory entry itself is on disk.
-  await syncDirectory(fs, directory);
+/** Temp file in the same directory, fsync, rename over the target, fsync the directory (StoreFs.replaceFile). */
+export function writeFileDurably(path: string, text: string, fs: StoreFs = nodeFs): Promise<void> {
+  return fs.replaceFile(path, text);
 }
 
 /** Removes a file durably; resolves false when it was not there. Unlink is atomic: one caller wins. */

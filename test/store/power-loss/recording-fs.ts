@@ -13,7 +13,7 @@
  * is pending. ./crash-states.ts turns each point into the disk states a power cut could leave.
  */
 import { relative, sep } from 'node:path';
-import { nodeFs, type StoreFileHandle, type StoreFs } from '../../../server/store/fs';
+import { nodeFs, replaceFileStepByStep, type StoreFileHandle, type StoreFs } from '../../../server/store/fs';
 
 export type FileChange =
   | { kind: 'write'; offset: number; data: Buffer }
@@ -126,6 +126,11 @@ export class RecordingFs implements StoreFs {
     if (a.dir !== b.dir) throw new Error('recorder: renames across directories are not modelled');
     this.#dirChange(a.dir, { kind: 'rename', from: a.name, to: b.name });
     this.#point(`rename ${this.#rel(from)} -> ${this.#rel(to)}`);
+  }
+
+  /** The store's durable replacement, call by call: the sequence the file-writer thread makes. */
+  replaceFile(path: string, text: string): Promise<void> {
+    return replaceFileStepByStep(this, path, text);
   }
 
   async unlink(path: string): Promise<void> {

@@ -1,0 +1,107 @@
+// @ts-check
+/**
+ * The store's durable file replacements, run on a thread of their own (./file-writer.ts starts it).
+ * Plain JavaScript: it is loaded as it is, from server/ and from the compiled dist/server/ alike
+ * (Node 20 cannot give a worker thread the TypeScript loader).
+ *
+ * Each replacement is the sequence of ./fs.ts `replaceFileStepByStep`, the one the power-loss test
+ * proves: a new temp file beside the target (exclusive, 0600), its data written and fsynced, the
+ * temp renamed over the target, the directory fsynced. Here the calls are synchronous, on this
+ * thread: the event loop pays one message per file instead of eight file-system round trips. The
+ * requests that queued while a batch ran are taken together, and each directory of a batch is
+ * fsynced once, after all its renames (a group commit, like syncDirectory's).
+ */
+import { randomBytes } from 'node:crypto';
+import { closeSync, fsyncSync, openSync, renameSync, unlinkSync, writeSync } from 'node:fs';
+import { basename, dirname, join } from 'node:path';
+import { parentPort, receiveMessageOnPort } from 'node:worker_threads';
+
+/** @typedef {{ id: number, path: string, text: string }} Request */
+/** @typedef {{ id: number, error: { message: string, code?: string } | null }} Reply */
+
+/** @param {unknown} error */
+function describe(error) {
+  const { message, code } = /** @type {NodeJS.ErrnoException} */ (error);
+  return { message: String(message), ...(code ? { code } : {}) };
+}
+
+/**
+ * Writes `text` to a temp file beside `path` and renames it over `path`; throws, leaving no temp
+ * file, if any step fails. The directory is fsynced by the caller.
+ * @param {string} path
+ * @param {string} text
+ */
+function writeAndRename(path, text) {
+  // A random suffix: two writers never share a temp file, and a crash leftover never blocks a write.
+  const temp = join(dirname(path), `.${basename(path)}.${randomBytes(6).toString('hex')}.tmp`);
+  // 0600: records hold password hashes and sealed secrets.
+  const fd = openSync(temp, 'wx', 0o600);
+  try {
+    try {
+      const data = Buffer.from(text, 'utf8');
+      let written = 0;
+      while (written < data.length) written += writeSync(fd, data, written, data.length - written);
+      fsyncSync(fd);
+    } finally {
+      closeSync(fd);
+    }
+    renameSync(temp, path);
+  } catch (error) {
+    try {
+      unlinkSync(temp);
+    } catch {
+      // already renamed, or never created
+    }
+    throw error;
+  }
+}
+
+/** @param {string} directory */
+function fsyncDirectory(directory) {
+  const fd = openSync(directory, 'r');
+  try {
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/**
+ * @param {Request[]} batch
+ * @returns {Reply[]}
+ */
+function replaceAll(batch) {
+  /** @type {Map<number, Reply['error']>} */
+  const failed = new Map();
+  /** @type {Map<string, number[]>} */
+  const renamedIn = new Map();
+  for (const { id, path, text } of batch) {
+    try {
+      writeAndRename(path, text);
+      const directory = dirname(path);
+      renamedIn.set(directory, [...(renamedIn.get(directory) ?? []), id]);
+    } catch (error) {
+      failed.set(id, describe(error));
+    }
+  }
+  // The renames are durable only once their directory is: a failed fsync fails each of them.
+  for (const [directory, ids] of renamedIn) {
+    try {
+      fsyncDirectory(directory);
+    } catch (error) {
+      for (const id of ids) failed.set(id, describe(error));
+    }
+  }
+  return batch.map(({ id }) => ({ id, error: failed.get(id) ?? null }));
+}
+
+const port = parentPort;
+if (port) {
+  port.on('message', (/** @type {Request} */ first) => {
+    const batch = [first];
+    for (let next = receiveMessageOnPort(port); next; next = receiveMessageOnPort(port)) {
+      batch.push(next.message);
+    }
+    port.postMessage(replaceAll(batch));
+  });
+}

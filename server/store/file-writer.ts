@@ -1,0 +1,82 @@
+/**
+ * Durable file replacements on a thread of their own (./file-writer-thread.mjs). On the sign-in
+ * path every attempt rewrites its address's file and its user's file; done with fs/promises, each
+ * replacement was eight round trips through the thread pool (open, write, fsync, close, rename, and
+ * the directory's open, fsync, close), each a promise and a callback on the event loop: about half
+ * of the event loop's time per wrong code (issue 21). Here the event loop posts one message and
+ * gets one answer, and the thread makes the same calls synchronously.
+ *
+ * The thread keeps the process alive only while a replacement is under way, so a command exits as
+ * soon as its work is done. If the thread dies, the replacements in flight fail (the callers see an
+ * error, as for a failed write) and the next one starts a new thread.
+ */
+import { Worker } from 'node:worker_threads';
+import { runtimeFile } from '../runtime-files';
+
+interface Reply {
+  id: number;
+  error: { message: string; code?: string } | null;
+}
+
+interface Pending {
+  resolve: () => void;
+  reject: (error: Error) => void;
+}
+
+/** An error as node's fs would have thrown it, with its code (ENOENT, EEXIST…) for the callers' checks. */
+function fsError(error: NonNullable<Reply['error']>): NodeJS.ErrnoException {
+  const rebuilt: NodeJS.ErrnoException = new Error(error.message);
+  if (error.code) rebuilt.code = error.code;
+  return rebuilt;
+}
+
+export class FileWriterThread {
+  #worker: Worker | null = null;
+  #nextId = 0;
+  readonly #pending = new Map<number, Pending>();
+
+  /** Replaces `path` with `text` durably: resolves once the new file and its name survive a power cut. */
+  replace(path: string, text: string): Promise<void> {
+    const worker = this.#worker ?? this.#start();
+    const id = this.#nextId++;
+    return new Promise<void>((resolve, reject) => {
+      this.#pending.set(id, { resolve, reject });
+      if (this.#pending.size === 1) worker.ref();
+      worker.postMessage({ id, path, text });
+    });
+  }
+
+  #start(): Worker {
+    const worker = new Worker(runtimeFile('store/file-writer-thread.mjs'));
+    worker.unref();
+    worker.on('message', (replies: Reply[]) => {
+      for (const { id, error } of replies) {
+        const pending = this.#pending.get(id);
+        this.#pending.delete(id);
+        if (error) pending?.reject(fsError(error));
+        else pending?.resolve();
+      }
+      if (this.#pending.size === 0) worker.unref();
+    });
+    const lost = (error: Error) => {
+      if (this.#worker !== worker) return;
+      this.#worker = null;
+      for (const { reject } of this.#pending.values()) reject(error);
+      this.#pending.clear();
+    };
+    worker.on('error', lost);
+    worker.on('exit', (code) =>
+      lost(new Error(`the store's file-writer thread stopped (exit code ${code})`)),
+    );
+    this.#worker = worker;
+    return worker;
+  }
+}
+
+let shared: FileWriterThread | null = null;
+
+/** The process's one writer thread, started at the first write. */
+export function fileWriterThread(): FileWriterThread {
+  shared ??= new FileWriterThread();
+  return shared;
+}

@@ -3,11 +3,15 @@
  * adapter has: migrations under a lock, a schema newer than the code, several store instances on one
  * database (as several servers would be), sweeping, and the database going away.
  */
+import { createHash } from 'node:crypto';
 import pg from 'pg';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { DatabaseUnreachableError, PostgresStore } from '../../server/store/postgres';
-import { loadMigrations, SchemaTooNewError } from '../../server/store/postgres/migrations';
+import { Db } from '../../server/store/postgres/db';
+import { loadMigrations, migrate, SchemaTooNewError } from '../../server/store/postgres/migrations';
+import { createUser } from '../../server/store/postgres/users';
 import { OPEN_LOCKOUT, unknownNameKey } from '../../server/store/records';
+import { StoreSecrets } from '../../server/store/secrets';
 import { type Lockout, type Store, StoreUnavailableError } from '../../server/store/types';
 import { storeContract } from '../store/contract';
 import { oidcStoreContract } from '../store/oidc-contract';
@@ -93,6 +97,74 @@ describe('postgres: migrations', () => {
     });
   });
 
+  it('008 applies on a database at 007: the rows written before it are locked, counted and read as before', async () => {
+    const url = await createSchema(databaseUrl);
+    const alice = makeUser('alice', {
+      backupCodes: {
+        id: 'set-1',
+        salt: 'c2FsdA==',
+        generatedAt: '2026-11-27T10:00:00.000Z',
+        codes: [
+          { number: 1, digest: 'ZGlnZXN0MQ==', usedAt: null },
+          { number: 2, digest: 'ZGlnZXN0Mg==', usedAt: null },
+        ],
+      },
+    });
+    const ip = '203.0.113.7';
+    const ipHash = createHash('sha256').update(ip).digest('hex');
+    // The database as the code of 007 left it: a user with codes, two attempts of an address, a name tried once.
+    const db = new Db({ url }, () => {});
+    try {
+      await migrate(
+        db,
+        (await loadMigrations()).filter((migration) => migration.version <= 7),
+      );
+      await createUser(db, new StoreSecrets(null), alice);
+    } finally {
+      await db.end();
+    }
+    await sql(
+      url,
+      "INSERT INTO ip_failures (ip_hash, at) VALUES ($1, '2026-11-27T10:00:00Z'), ($1, '2026-11-27T10:01:00Z')",
+      [ipHash],
+    );
+    const tried = { ...OPEN_LOCKOUT, failures: ['2026-11-27T10:00:00.000Z'], consecutiveFailures: 1 };
+    await sql(url, 'INSERT INTO unknown_name_lockouts (name_hash, lockout) VALUES ($1, $2)', [
+      unknownNameKey('mallory'),
+      JSON.stringify(tried),
+    ]);
+
+    const store = await openOn(url);
+    const applied = await sql<{ name: string }>(
+      url,
+      'SELECT name FROM sparekey_migrations WHERE version = 8',
+    );
+    expect(applied).toEqual([{ name: '008_one_round_trip' }]);
+    // The two attempts of 007 count: room for one more of three, then none.
+    const since = '2026-11-27T09:45:00.000Z';
+    expect(await store.reserveIpAttempt(ip, since, 3, '2026-11-27T10:02:00.000Z')).toBe(true);
+    expect(await store.reserveIpAttempt(ip, since, 3, '2026-11-27T10:02:00.000Z')).toBe(false);
+    await store.releaseIpAttempt(ip, '2026-11-27T10:00:00.000Z');
+    expect(await store.countIpFailures(ip, since)).toBe(2);
+    // The user and its codes, read under its lock; one code spent, the other left.
+    const spent = await store.updateUser(alice.id, (user) => {
+      const set = user.backupCodes;
+      if (!set) return { user: null, result: null };
+      const codes = set.codes.map((code) =>
+        code.number === 1 ? { ...code, usedAt: '2026-11-27T10:05:00.000Z' } : code,
+      );
+      return { user: { ...user, backupCodes: { ...set, codes } }, result: set.codes.length };
+    });
+    expect(spent).toBe(2);
+    expect((await store.getUser(alice.id))?.backupCodes?.codes.map((code) => code.usedAt)).toEqual([
+      '2026-11-27T10:05:00.000Z',
+      null,
+    ]);
+    // The name's lockout of 007 is the one the next change starts from.
+    const seen = await store.updateUnknownNameLockout('mallory', (lockout) => ({ lockout, result: lockout }));
+    expect(seen).toEqual(tried);
+  });
+
   it('refuses to start on a schema newer than the code, and says so', async () => {
     const url = await createSchema(databaseUrl);
     await (await openOn(url)).close();
@@ -135,6 +207,55 @@ describe('postgres: several instances on one database', () => {
       });
     const results = await Promise.all(Array.from({ length: 50 }, (_, i) => spend(i % 2 ? one : two)));
     expect(results.filter(Boolean)).toHaveLength(1);
+  });
+
+  it('grants one address exactly its limit when 60 reservations race across two store instances', async () => {
+    const url = await createSchema(databaseUrl);
+    const [one, two] = [await openOn(url), await openOn(url)];
+    const since = '2026-11-27T09:45:00.000Z';
+    const at = '2026-11-27T10:00:00.000Z';
+    const granted = await Promise.all(
+      Array.from({ length: 60 }, (_, i) =>
+        (i % 2 ? one : two).reserveIpAttempt('203.0.113.7', since, 20, at),
+      ),
+    );
+    expect(granted.filter(Boolean)).toHaveLength(20);
+    expect(await one.countIpFailures('203.0.113.7', since)).toBe(20);
+    // Five releases racing on both give back five slots, though all twenty were made in one millisecond.
+    await Promise.all(
+      Array.from({ length: 5 }, (_, i) => (i % 2 ? one : two).releaseIpAttempt('203.0.113.7', at)),
+    );
+    expect(await two.countIpFailures('203.0.113.7', since)).toBe(15);
+  });
+
+  it('loses none of 40 lockout changes of one user, or of one unknown name, racing across two instances', async () => {
+    const url = await createSchema(databaseUrl);
+    const [one, two] = [await openOn(url), await openOn(url)];
+    const alice = makeUser('alice');
+    await one.createUser(alice);
+    const countFailure = (lockout: Lockout) => ({
+      ...lockout,
+      consecutiveFailures: lockout.consecutiveFailures + 1,
+    });
+    await Promise.all(
+      Array.from({ length: 40 }, (_, i) =>
+        (i % 2 ? one : two).updateUser(alice.id, (user) => ({
+          user: { ...user, mfaLockout: countFailure(user.mfaLockout) },
+          result: null,
+        })),
+      ),
+    );
+    expect((await one.getUser(alice.id))?.mfaLockout.consecutiveFailures).toBe(40);
+    await Promise.all(
+      Array.from({ length: 40 }, (_, i) =>
+        (i % 2 ? one : two).updateUnknownNameLockout('mallory', (lockout) => ({
+          lockout: countFailure(lockout),
+          result: null,
+        })),
+      ),
+    );
+    const last = await two.updateUnknownNameLockout('mallory', (lockout) => ({ lockout, result: lockout }));
+    expect(last.consecutiveFailures).toBe(40);
   });
 
   it('sees a policy, a user and a logout written through another instance at once (no cache)', async () => {

@@ -1,15 +1,13 @@
 /**
  * Password lockouts of names no account has, shared by every instance. The change runs under a
- * transaction-scoped advisory lock on the name, so concurrent guesses at one unknown name queue there
- * exactly as guesses at an account queue on its row lock.
+ * transaction-scoped advisory lock on the name (key space "SPUN", taken by sparekey_lock_unknown_name of
+ * migration 008), so concurrent guesses at one unknown name queue there exactly as guesses at an
+ * account queue on its row lock, in as many round trips as those (the timing tells nothing).
  */
 import { OPEN_LOCKOUT, unknownNameKey } from '../records';
 import type { Lockout } from '../types';
 import type { Db, Queryable } from './db';
 import { ABANDONED_INTERVAL } from './tokens';
-
-/** First key of the two-key advisory locks on unknown names ("SPUN"), apart from the address locks. */
-const UNKNOWN_NAME_LOCK_SPACE = 0x5350554e;
 
 /** A name that was locked keeps its escalation for this long, as an account's lockout would. */
 const LOCKED_INTERVAL = '30 days';
@@ -22,9 +20,9 @@ export async function updateUnknownNameLockout<T>(
 ): Promise<T> {
   const key = unknownNameKey(username);
   return db.transaction(async (tx) => {
-    await tx.query('SELECT pg_advisory_xact_lock($1, hashtext($2))', [UNKNOWN_NAME_LOCK_SPACE, key]);
-    const [row] = await tx.query<{ lockout: Lockout }>(
-      'SELECT lockout FROM unknown_name_lockouts WHERE name_hash = $1',
+    // The name's lock, then its lockout read after the lock is granted: one statement (migration 008).
+    const [row] = await tx.query<{ lockout: Lockout | null }>(
+      'SELECT sparekey_lock_unknown_name($1) AS lockout',
       [key],
     );
     const next = change(row?.lockout ?? OPEN_LOCKOUT);

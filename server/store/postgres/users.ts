@@ -17,18 +17,11 @@ import { type Db, type Queryable, sqlState, violatedConstraint } from './db';
 import { sealingKeyId } from './storage-key';
 import { deleteTokensOfUser } from './tokens';
 
-/** One user with their set and its codes, read by one statement (one snapshot). */
-const SELECT_USERS = `
-  SELECT u.id, u.username, u.role, u.password_hash, u.created_at, u.mfa_type, u.totp_secret,
-         u.mfa_enrolled, u.mfa_configure_later, u.totp_last_step, u.must_change_password,
-         u.mfa_failures, u.mfa_locked_until, u.mfa_locks, u.mfa_consecutive_failures,
-         u.mfa_needs_admin_unlock, u.password_failures, u.password_locked_until, u.password_locks,
-         u.password_consecutive_failures, u.password_needs_admin_unlock,
-         s.set_id, s.salt, s.generated_at,
-         (SELECT json_agg(json_build_object('number', c.number, 'digest', c.digest, 'usedAt', c.used_at)
-                          ORDER BY c.number)
-            FROM backup_codes c WHERE c.user_id = u.id) AS codes
-    FROM users u LEFT JOIN backup_code_sets s ON s.user_id = u.id`;
+/**
+ * One user with their set and its codes, read by one statement (one snapshot): the view of migration
+ * 008, which sparekey_lock_user also reads, so the record has one shape whichever way it is read.
+ */
+const SELECT_USERS = 'SELECT * FROM user_records u';
 
 /** The columns of one Lockout: `mfa_…` or `password_…`. */
 interface LockoutRow {
@@ -383,10 +376,7 @@ export async function createUsers(db: Db, secrets: StoreSecrets, users: UserReco
 
 /**
  * The Store's updateUser: the user's row is locked (SELECT … FOR UPDATE) for the whole read-change-
- * write, so calls for one user run one at a time across every instance. The record is read by a
- * second statement after the lock is held: in READ COMMITTED each statement sees what was committed
- * before it began, so it sees the previous holder's writes (a statement that waited for the lock
- * would see the codes as they were before it waited).
+ * write, so calls for one user run one at a time across every instance.
  */
 export async function updateUser<T>(
   db: Db,
@@ -405,10 +395,12 @@ async function changeLockedUser<T>(
   change: (user: UserRecord) => { user: UserRecord | null; result: T },
   keepAnAdmin: boolean,
 ): Promise<T | null> {
-  const locked = await tx.query('SELECT 1 FROM users WHERE id = $1 FOR UPDATE', [id]);
-  if (locked.length === 0) return null;
-  const current = await getUser(tx, secrets, id);
-  if (!current) return null;
+  // One statement locks the row and then reads the record (migration 008): a plain SELECT … FOR
+  // UPDATE that waited for the lock would read the codes as they were before it waited, so the read
+  // runs inside the function, with a snapshot taken after the lock was granted.
+  const [row] = await tx.query<UserRow>('SELECT * FROM sparekey_lock_user($1)', [id]);
+  if (!row) return null;
+  const current = userFromRow(row, secrets);
   const { user: next, result } = change(structuredClone(current));
   if (next === null) return result;
   const record = checked(structuredClone(next));

@@ -28,7 +28,11 @@ export const ENTRY_POINTS: Record<string, string> = {
 };
 
 /** What the server reads from disk at run time, by its path under server/ (server/runtime-files.ts). */
-export const RUNTIME_FILES = ['web/sparekey.css', 'store/postgres/migrations', 'store/file-writer-thread.mjs'];
+export const RUNTIME_FILES = [
+  'web/sparekey.css',
+  'store/postgres/migrations',
+  'store/file-writer-thread.mjs',
+];
 
 const OPTIONS = {
   entryPoints: Object.fromEntries(

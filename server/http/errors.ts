@@ -12,14 +12,21 @@ export interface ErrorExtras {
 }
 
 export class ApiError extends Error {
-  constructor(
-    readonly status: ContentfulStatusCode,
-    readonly code: string,
-    message: string,
-    readonly extras: ErrorExtras = {},
-  ) {
+  readonly status: ContentfulStatusCode;
+  readonly code: string;
+  readonly extras: ErrorExtras;
+
+  constructor(status: ContentfulStatusCode, code: string, message: string, extras: ErrorExtras = {}) {
+    // An answer to the client, never logged as a fault: no stack trace to capture. Capturing one
+    // cost more of the event loop than writing the answer, and every wrong code throws one.
+    const stackTraceLimit = Error.stackTraceLimit;
+    Error.stackTraceLimit = 0;
     super(message);
+    Error.stackTraceLimit = stackTraceLimit;
     this.name = 'ApiError';
+    this.status = status;
+    this.code = code;
+    this.extras = extras;
   }
 
   toBody() {

@@ -7,7 +7,8 @@
  * rekey the previous one's), not this process's setting: during a PostgreSQL rekey instances that
  * hold both keys keep sealing under whichever the store calls current.
  */
-import { isSealed, Keyring, parseStorageKey, type StorageKey } from '../crypto/sealing';
+import { isSealed, Keyring, parseStorageKey, type StorageKey, sealedKeyId } from '../crypto/sealing';
+import { LruCache } from './lru-cache';
 import { DamagedAccountError, type OidcKeys, StoreDamagedError, type UserRecord } from './types';
 
 /** What a process was given: the key it runs with and, during a rekey, the one being replaced. */
@@ -43,6 +44,9 @@ export class StorageKeyMissingError extends StorageKeyError {
   }
 }
 
+/** Users whose sealed TOTP secret is remembered (as many as the lowdb store keeps records of by default). */
+const SEALED_TOTP_MEMO = 1000;
+
 /** The id OIDC key sets are sealed under: there is one set per store. */
 const OIDC_KEYS_RECORD = 'oidc-keys';
 
@@ -54,6 +58,15 @@ export interface SealedOidcKeys {
 export class StoreSecrets {
   readonly #keyring: Keyring | null;
   readonly #given: StorageKeys | null;
+  /**
+   * Each user's TOTP secret as last sealed or opened. Every failed sign-in attempt rewrites its
+   * user's record (the lockout counter) with the secret unchanged: the sealed form it already has is
+   * written again instead of sealing anew (AES-GCM with a fresh IV and a subkey derivation, on the
+   * event loop, per attempt). Under another key, or another secret, it is sealed again.
+   */
+  readonly #sealedTotp = new LruCache<string, { keyId: string; secret: string; sealed: string }>(
+    SEALED_TOTP_MEMO,
+  );
 
   constructor(keys: StorageKeys | null) {
     this.#given = keys;
@@ -108,7 +121,11 @@ export class StoreSecrets {
   /** A TOTP secret as it is stored: sealed under `keyId` for this user, or clear without keys. */
   sealTotp(keyId: string | null, userId: string, secret: string | null): string | null {
     if (secret === null || keyId === null || !this.#keyring) return secret;
-    return this.#keyring.seal(keyId, 'totp-secret', userId, secret);
+    const known = this.#sealedTotp.get(userId);
+    if (known?.keyId === keyId && known.secret === secret) return known.sealed;
+    const sealed = this.#keyring.seal(keyId, 'totp-secret', userId, secret);
+    this.#sealedTotp.set(userId, { keyId, secret, sealed });
+    return sealed;
   }
 
   /**
@@ -131,7 +148,10 @@ export class StoreSecrets {
   openTotpOf(userId: string, stored: string | null): string | null {
     if (stored === null || !isSealed(stored)) return stored;
     if (!this.#keyring) throw new StorageKeyMissingError();
-    return this.#keyring.open('totp-secret', userId, stored);
+    const secret = this.#keyring.open('totp-secret', userId, stored);
+    const keyId = sealedKeyId(stored);
+    if (keyId !== null) this.#sealedTotp.set(userId, { keyId, secret, sealed: stored });
+    return secret;
   }
 
   /**

@@ -1,6 +1,7 @@
 // @ts-check
 /**
- * The store's durable file replacements, run on a thread of their own (./file-writer.ts starts it).
+ * The store's durable file replacements and log appends, run on a thread of their own
+ * (./file-writer.ts starts it).
  * Plain JavaScript: it is loaded as it is, from server/ and from the compiled dist/server/ alike
  * (Node 20 cannot give a worker thread the TypeScript loader).
  *
@@ -12,11 +13,14 @@
  * fsynced once, after all its renames (a group commit, like syncDirectory's).
  */
 import { randomBytes } from 'node:crypto';
-import { closeSync, fsyncSync, openSync, renameSync, unlinkSync, writeSync } from 'node:fs';
+import { closeSync, fdatasyncSync, fsyncSync, openSync, renameSync, unlinkSync, writeSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { parentPort, receiveMessageOnPort } from 'node:worker_threads';
 
-/** @typedef {{ id: number, path: string, text: string }} Request */
+/**
+ * A replacement of the file at `path`, or an append to the open file `fd` (durable once fdatasynced).
+ * @typedef {{ id: number, path: string, text: string } | { id: number, fd: number, text: string }} Request
+ */
 /** @typedef {{ id: number, error: { message: string, code?: string } | null }} Reply */
 
 /** @param {unknown} error */
@@ -56,6 +60,19 @@ function writeAndRename(path, text) {
   }
 }
 
+/**
+ * Appends `text` at the end of the open file `fd` (opened with O_APPEND) and fdatasyncs it: the
+ * sequence of ./fs.ts `appendStepByStep`.
+ * @param {number} fd
+ * @param {string} text
+ */
+function appendAndSync(fd, text) {
+  const data = Buffer.from(text, 'utf8');
+  let written = 0;
+  while (written < data.length) written += writeSync(fd, data, written, data.length - written);
+  fdatasyncSync(fd);
+}
+
 /** @param {string} directory */
 function fsyncDirectory(directory) {
   const fd = openSync(directory, 'r');
@@ -70,18 +87,22 @@ function fsyncDirectory(directory) {
  * @param {Request[]} batch
  * @returns {Reply[]}
  */
-function replaceAll(batch) {
+function writeAll(batch) {
   /** @type {Map<number, Reply['error']>} */
   const failed = new Map();
   /** @type {Map<string, number[]>} */
   const renamedIn = new Map();
-  for (const { id, path, text } of batch) {
+  for (const request of batch) {
     try {
-      writeAndRename(path, text);
-      const directory = dirname(path);
-      renamedIn.set(directory, [...(renamedIn.get(directory) ?? []), id]);
+      if ('fd' in request) {
+        appendAndSync(request.fd, request.text);
+        continue;
+      }
+      writeAndRename(request.path, request.text);
+      const directory = dirname(request.path);
+      renamedIn.set(directory, [...(renamedIn.get(directory) ?? []), request.id]);
     } catch (error) {
-      failed.set(id, describe(error));
+      failed.set(request.id, describe(error));
     }
   }
   // The renames are durable only once their directory is: a failed fsync fails each of them.
@@ -102,6 +123,6 @@ if (port) {
     for (let next = receiveMessageOnPort(port); next; next = receiveMessageOnPort(port)) {
       batch.push(next.message);
     }
-    port.postMessage(replaceAll(batch));
+    port.postMessage(writeAll(batch));
   });
 }

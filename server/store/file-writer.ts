@@ -1,5 +1,5 @@
 /**
- * Durable file replacements on a thread of their own (./file-writer-thread.mjs). On the sign-in
+ * Durable file replacements and log appends on a thread of their own (./file-writer-thread.mjs). On the sign-in
  * path every attempt rewrites its address's file and its user's file; done with fs/promises, each
  * replacement was eight round trips through the thread pool (open, write, fsync, close, rename, and
  * the directory's open, fsync, close), each a promise and a callback on the event loop: about half
@@ -37,12 +37,24 @@ export class FileWriterThread {
 
   /** Replaces `path` with `text` durably: resolves once the new file and its name survive a power cut. */
   replace(path: string, text: string): Promise<void> {
+    return this.#send({ path, text });
+  }
+
+  /**
+   * Appends `text` to the open file `fd` (opened for appending) and fdatasyncs it. The caller keeps
+   * `fd` open until this settles.
+   */
+  append(fd: number, text: string): Promise<void> {
+    return this.#send({ fd, text });
+  }
+
+  #send(request: { path: string; text: string } | { fd: number; text: string }): Promise<void> {
     const worker = this.#worker ?? this.#start();
     const id = this.#nextId++;
     return new Promise<void>((resolve, reject) => {
       this.#pending.set(id, { resolve, reject });
       if (this.#pending.size === 1) worker.ref();
-      worker.postMessage({ id, path, text });
+      worker.postMessage({ id, ...request });
     });
   }
 

@@ -20,6 +20,12 @@ export interface StoreFileHandle {
   truncate(length: number): Promise<void>;
   stat(): Promise<{ size: number }>;
   close(): Promise<void>;
+  /**
+   * Writes all of `text` at the end of a file opened with 'a+' and fdatasyncs it: an append that
+   * resolves once it is on disk. Always the sequence of `appendStepByStep`; node's runs it on the
+   * file-writer thread.
+   */
+  appendDurably(text: string): Promise<void>;
 }
 
 export interface StoreFs {
@@ -39,8 +45,24 @@ export interface StoreFs {
   replaceFile(path: string, text: string): Promise<void>;
 }
 
+/** Node's FileHandle, whose durable appends go to the file-writer thread (one message, not two round trips). */
+async function openNodeFile(path: string, flags: 'r' | 'wx' | 'a+', mode?: number): Promise<StoreFileHandle> {
+  const handle = await fsp.open(path, flags, mode);
+  return {
+    read: (buffer, offset, length, position) => handle.read(buffer, offset, length, position),
+    write: (buffer, offset, length) => handle.write(buffer, offset, length),
+    writeFile: (data, encoding) => handle.writeFile(data, encoding),
+    sync: () => handle.sync(),
+    datasync: () => handle.datasync(),
+    truncate: (length) => handle.truncate(length),
+    stat: () => handle.stat(),
+    close: () => handle.close(),
+    appendDurably: (text) => fileWriterThread().append(handle.fd, text),
+  };
+}
+
 export const nodeFs: StoreFs = {
-  open: (path, flags, mode) => fsp.open(path, flags, mode),
+  open: openNodeFile,
   readFile: (path, encoding) => fsp.readFile(path, encoding),
   rename: (from, to) => fsp.rename(from, to),
   unlink: (path) => fsp.unlink(path),
@@ -49,6 +71,19 @@ export const nodeFs: StoreFs = {
   mkdir: (path, options) => fsp.mkdir(path, options),
   replaceFile: (path, text) => fileWriterThread().replace(path, text),
 };
+
+/**
+ * The durable append, one call at a time: every byte written (a short write continues), then an
+ * fdatasync. The file-writer thread makes the same calls; this form is the power-loss recorder's.
+ */
+export async function appendStepByStep(handle: StoreFileHandle, text: string): Promise<void> {
+  const buffer = Buffer.from(text, 'utf8');
+  let written = 0;
+  while (written < buffer.length) {
+    written += (await handle.write(buffer, written, buffer.length - written)).bytesWritten;
+  }
+  await handle.datasync();
+}
 
 /**
  * The durable replacement, one call at a time: a temp file in the same directory (exclusive, 0600),

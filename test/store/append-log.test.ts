@@ -1,11 +1,41 @@
-import { type FileHandle, open, readFile, writeFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { describe, expect, it, vi } from 'vitest';
+import { describe, expect, it } from 'vitest';
+import { nodeFs, type StoreFs } from '../../server/store/fs';
 import { AppendLog, type LineSpan } from '../../server/store/lowdb/append-log';
 import { KeyedMutex } from '../../server/store/lowdb/keyed-mutex';
 import { tempDir } from './store-fixtures';
 
-type WriteAt = (this: FileHandle, buffer: Buffer, offset: number, length: number) => Promise<unknown>;
+/**
+ * The real disk, except that once `disk.failNextAppendHalfway` is set, the next durable append
+ * writes its first four bytes and fails, and the truncate that follows fails too.
+ */
+function diskFailingMidAppend(disk: { failNextAppendHalfway: boolean }): StoreFs {
+  return {
+    ...nodeFs,
+    open: async (path, flags, mode) => {
+      const handle = await nodeFs.open(path, flags, mode);
+      let failTruncate = false;
+      return {
+        ...handle,
+        appendDurably: async (text) => {
+          if (!disk.failNextAppendHalfway) return handle.appendDurably(text);
+          disk.failNextAppendHalfway = false;
+          failTruncate = true;
+          await handle.appendDurably(text.slice(0, 4));
+          throw new Error('EIO: i/o error, write');
+        },
+        truncate: async (length) => {
+          if (failTruncate) {
+            failTruncate = false;
+            throw new Error('EIO: i/o error, truncate');
+          }
+          return handle.truncate(length);
+        },
+      };
+    },
+  };
+}
 
 async function openLog(): Promise<AppendLog> {
   const log = new AppendLog(join(await tempDir(), 'log.jsonl'));
@@ -160,31 +190,17 @@ describe('AppendLog positions', () => {
 
   it('after a write that failed halfway and could not be cut back, the next line still lands where it is said to', async () => {
     const spans: LineSpan[] = [];
+    const disk = { failNextAppendHalfway: false };
     const log = new AppendLog(join(await tempDir(), 'log.jsonl'), {
       onAppend: (_line, span) => spans.push(span),
+      fs: diskFailingMidAppend(disk),
     });
     await log.open();
     await log.append('first');
     // The disk fails mid-write, and the cut-back after it fails too: half a line stays in the file.
-    const probe = await open(log.path, 'r');
-    const proto = Object.getPrototypeOf(probe) as FileHandle;
-    await probe.close();
-    const realWrite = proto.write as unknown as WriteAt;
-    const halfWrite: WriteAt = async function (this: FileHandle, buffer) {
-      await realWrite.call(this, buffer, 0, 4);
-      throw new Error('EIO: i/o error, write');
-    };
-    const write = vi
-      .spyOn(proto, 'write')
-      .mockImplementationOnce(halfWrite as unknown as FileHandle['write']);
-    const truncate = vi.spyOn(proto, 'truncate').mockRejectedValueOnce(new Error('EIO: i/o error, truncate'));
-    try {
-      await expect(log.append('lost')).rejects.toThrow('EIO');
-      await log.append('second');
-    } finally {
-      write.mockRestore();
-      truncate.mockRestore();
-    }
+    disk.failNextAppendHalfway = true;
+    await expect(log.append('lost')).rejects.toThrow('EIO');
+    await log.append('second');
     expect(await readFile(log.path, 'utf8')).toBe('first\nsecond\n');
     expect(spans).toEqual([
       { offset: 0, length: 5 },

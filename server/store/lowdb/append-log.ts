@@ -304,19 +304,14 @@ export class AppendLog {
   async #flush(): Promise<void> {
     const handle = this.#requireHandle();
     const batch = this.#queue.splice(0);
-    const buffer = Buffer.from(batch.map((pending) => `${pending.line}\n`).join(''), 'utf8');
+    const text = batch.map((pending) => `${pending.line}\n`).join('');
     try {
       // O_APPEND writes at the real end: it must be #size, or every offset handed out would be wrong.
       if (this.#dirty) {
         await handle.truncate(this.#size);
         this.#dirty = false;
       }
-      let written = 0;
-      while (written < buffer.length) {
-        const { bytesWritten } = await handle.write(buffer, written, buffer.length - written);
-        written += bytesWritten;
-      }
-      await handle.datasync();
+      await handle.appendDurably(text);
     } catch (error) {
       // Cut back what this failed batch may have written, so a retry does not follow half a line.
       await handle.truncate(this.#size).then(
@@ -339,7 +334,7 @@ export class AppendLog {
         offset += length + 1;
       }
     }
-    this.#size += buffer.length;
+    this.#size += Buffer.byteLength(text, 'utf8');
     for (const pending of batch) pending.resolve();
   }
 

@@ -13,7 +13,13 @@
  * is pending. ./crash-states.ts turns each point into the disk states a power cut could leave.
  */
 import { relative, sep } from 'node:path';
-import { nodeFs, replaceFileStepByStep, type StoreFileHandle, type StoreFs } from '../../../server/store/fs';
+import {
+  appendStepByStep,
+  nodeFs,
+  replaceFileStepByStep,
+  type StoreFileHandle,
+  type StoreFs,
+} from '../../../server/store/fs';
 
 export type FileChange =
   | { kind: 'write'; offset: number; data: Buffer }
@@ -169,7 +175,7 @@ export class RecordingFs implements StoreFs {
       position = offset + data.length;
       this.#point(`write ${name} ${data.length} bytes at ${offset}`);
     };
-    return {
+    const recorded: StoreFileHandle = {
       read: (buffer, offset, length, at) => handle.read(buffer, offset, length, at),
       stat: () => handle.stat(),
       close: () => handle.close(),
@@ -197,7 +203,10 @@ export class RecordingFs implements StoreFs {
         this.#sync(node);
         this.#point(`fdatasync ${name}`);
       },
+      // The store's durable append, call by call: the sequence the file-writer thread makes.
+      appendDurably: (text) => appendStepByStep(recorded, text),
     };
+    return recorded;
   }
 
   #sync(node: number): void {

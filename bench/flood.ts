@@ -15,6 +15,7 @@ import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { call, startServer } from '../test/support/server';
 import { type CpuWindow, cpuWindow, processCpuMs } from './cpu';
+import { shippedServer } from './shipped-server';
 import { round, type Summary, summarize, timed } from './stats';
 
 export interface FloodOptions {
@@ -49,7 +50,7 @@ export interface FloodResult {
 }
 
 export async function measureFlood(options: FloodOptions, env: Record<string, string> = {}) {
-  const server = await startServer({ env: { TRUST_PROXY: '1', ...env } });
+  const server = await startServer({ env: { TRUST_PROXY: '1', ...env }, command: shippedServer() });
   try {
     const created = await call(server.url, 'POST', '/api/admin/users', {
       token: (

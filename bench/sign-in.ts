@@ -19,6 +19,7 @@ import type { PgCluster } from '../test/support/pg-cluster';
 import { call, type RunningServer, startServer } from '../test/support/server';
 import { BENCH_STORAGE_KEY, buildPostgres } from './build-postgres';
 import { type BuiltUser, buildStore } from './build-store';
+import { shippedServer } from './shipped-server';
 import { round, type Summary, summarize, timed } from './stats';
 
 const PASSWORD = 'bench-password-123';
@@ -60,7 +61,7 @@ export async function measureSignIn(
   const passwordHash = await argon2.hash(PASSWORD, { type: argon2.argon2id, ...params });
   const built = { users: options.accounts, passwordHash, codes: 0 };
   const { dataDir, users } = await buildStore(built);
-  const server = await startServer({ dataDir, env: SERVER_ENV });
+  const server = await startServer({ dataDir, env: SERVER_ENV, command: shippedServer() });
   let load: SignInResult;
   let enumeration: EnumerationResult;
   try {
@@ -74,7 +75,9 @@ export async function measureSignIn(
   const onPostgres = async (instances: number) => {
     const database = await buildPostgres(cluster, built);
     const env = { ...SERVER_ENV, DATABASE_URL: database.url };
-    const servers = await Promise.all(Array.from({ length: instances }, () => startServer({ env })));
+    const servers = await Promise.all(
+      Array.from({ length: instances }, () => startServer({ env, command: shippedServer() })),
+    );
     try {
       return await signInLoad(servers, database.users, options.clients, options.durationMs);
     } finally {

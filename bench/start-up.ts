@@ -12,18 +12,19 @@
  *
  * `node --import tsx bench/start-up.ts` runs these rows alone (BENCH_QUICK=1: fewer rounds).
  */
-import { spawn, spawnSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { get } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { freePort } from '../test/support/server';
+import { buildShippedServer, SHIPPED_SERVER_ARGS } from './shipped-server';
 import { round, type Summary, summarize } from './stats';
 
 const ROOT = resolve(import.meta.dirname, '..');
 
 export const START_COMMANDS = {
-  compiled: ['--enable-source-maps', 'dist/server/sparekey.js', 'serve'],
+  compiled: SHIPPED_SERVER_ARGS,
   tsx: ['--import', 'tsx', 'server/main.ts'],
 } as const;
 
@@ -101,17 +102,8 @@ async function startOnce(variant: Variant): Promise<{ readyMs: number; rssMiB: n
   }
 }
 
-/** The compiled bundles, up to date with the sources (a no-op when they are). */
-function buildServer(): void {
-  const built = spawnSync(process.execPath, ['--import', 'tsx', 'scripts/build-server.ts'], {
-    cwd: ROOT,
-    encoding: 'utf8',
-  });
-  if (built.status !== 0) throw new Error(`the server build failed:\n${built.stdout}${built.stderr}`);
-}
-
 export async function measureStartUp(rounds: number): Promise<StartUpResult> {
-  buildServer();
+  buildShippedServer();
   await startOnce('compiled');
   await startOnce('tsx');
   const samples: Record<Variant, { readyMs: number[]; rssMiB: number[] }> = {

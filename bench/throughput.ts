@@ -20,6 +20,7 @@ import {
 } from './accounts';
 import { type CpuWindow, cpuWindow } from './cpu';
 import { LoadClient } from './load-client';
+import { shippedServer } from './shipped-server';
 import { round, type Summary, summarize, timed } from './stats';
 
 export interface ThroughputOptions {
@@ -57,7 +58,7 @@ export const ATTEMPTS_PER_ACCOUNT = 95;
 const ATTEMPTS_PER_ADDRESS = 90;
 
 /**
- * `nodeArgs` go to the server's node before the tsx loader: `--cpu-prof --cpu-prof-dir=/tmp/…` profiles
+ * `nodeArgs` go to the server's node before its script: `--cpu-prof --cpu-prof-dir=/tmp/…` profiles
  * the server under this load (BENCH_SERVER_CPU_PROF, bench/row3.ts); node refuses them in NODE_OPTIONS.
  */
 export async function measureThroughput(
@@ -68,7 +69,7 @@ export async function measureThroughput(
   const server = await startServer({
     // The accounts are all set up from one address: room for each one's set of codes.
     env: { MFA_LOCKOUT_ATTEMPTS: '100', TRUST_PROXY: '1', CHANGE_LIMIT_PER_ADDRESS: '1000', ...env },
-    command: [process.execPath, ...nodeArgs, '--import', 'tsx', 'server/main.ts'],
+    command: shippedServer(nodeArgs),
   });
   try {
     return await runThroughput(server, options);

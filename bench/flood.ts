@@ -15,7 +15,7 @@ import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { call, startServer } from '../test/support/server';
 import { type CpuWindow, cpuWindow, processCpuMs } from './cpu';
-import { shippedServer } from './shipped-server';
+import { buildShippedServer, shippedServer } from './shipped-server';
 import { round, type Summary, summarize, timed } from './stats';
 
 export interface FloodOptions {
@@ -176,6 +176,7 @@ export const FLOOD_OPTIONS: FloodOptions = {
 
 if (import.meta.filename === process.argv[1]) {
   const honourRetryAfter = process.argv.includes('--honour-retry-after');
+  buildShippedServer();
   measureFlood({ ...FLOOD_OPTIONS, honourRetryAfter }).then(
     (result) => process.stdout.write(`${JSON.stringify(result, null, 2)}\n`),
     (error: unknown) => {

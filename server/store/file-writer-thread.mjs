@@ -23,6 +23,17 @@ import { parentPort, receiveMessageOnPort } from 'node:worker_threads';
  */
 /** @typedef {{ id: number, error: { message: string, code?: string } | null }} Reply */
 
+/**
+ * Writes every byte of `text` to `fd`: a short write continues where it stopped.
+ * @param {number} fd
+ * @param {string} text
+ */
+function writeWhole(fd, text) {
+  const data = Buffer.from(text, 'utf8');
+  let written = 0;
+  while (written < data.length) written += writeSync(fd, data, written, data.length - written);
+}
+
 /** @param {unknown} error */
 function describe(error) {
   const { message, code } = /** @type {NodeJS.ErrnoException} */ (error);
@@ -42,9 +53,7 @@ function writeAndRename(path, text) {
   const fd = openSync(temp, 'wx', 0o600);
   try {
     try {
-      const data = Buffer.from(text, 'utf8');
-      let written = 0;
-      while (written < data.length) written += writeSync(fd, data, written, data.length - written);
+      writeWhole(fd, text);
       fsyncSync(fd);
     } finally {
       closeSync(fd);
@@ -67,9 +76,7 @@ function writeAndRename(path, text) {
  * @param {string} text
  */
 function appendAndSync(fd, text) {
-  const data = Buffer.from(text, 'utf8');
-  let written = 0;
-  while (written < data.length) written += writeSync(fd, data, written, data.length - written);
+  writeWhole(fd, text);
   fdatasyncSync(fd);
 }
 

@@ -1,13 +1,14 @@
 /**
- * Durable file replacements and log appends on a thread of their own (./file-writer-thread.mjs). On the sign-in
- * path every attempt rewrites its address's file and its user's file; done with fs/promises, each
- * replacement was eight round trips through the thread pool (open, write, fsync, close, rename, and
- * the directory's open, fsync, close), each a promise and a callback on the event loop: about half
- * of the event loop's time per wrong code (issue 21). Here the event loop posts one message and
- * gets one answer, and the thread makes the same calls synchronously.
+ * Durable file replacements and log appends on a thread of their own (./file-writer-thread.mjs). On
+ * the sign-in path every attempt rewrites its address's file and its user's file and appends its
+ * audit line; done with fs/promises, each replacement was eight round trips through the thread pool
+ * (open, write, fsync, close, rename, and the directory's open, fsync, close), each a promise and a
+ * callback on the event loop: about half of the event loop's time per wrong code (issue 21). Here
+ * the event loop posts one message and gets one answer, and the thread makes the same calls
+ * synchronously.
  *
- * The thread keeps the process alive only while a replacement is under way, so a command exits as
- * soon as its work is done. If the thread dies, the replacements in flight fail (the callers see an
+ * The thread keeps the process alive only while a write is under way, so a command exits as
+ * soon as its work is done. If the thread dies, the writes in flight fail (the callers see an
  * error, as for a failed write) and the next one starts a new thread.
  */
 import { Worker } from 'node:worker_threads';

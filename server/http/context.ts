@@ -25,6 +25,8 @@ export function canonicalIp(raw: string | undefined): string | null {
   const bare = raw?.trim().replace(/^\[(.*)\]$/, '$1') ?? '';
   const family = isIP(bare);
   if (family === 0) return null;
+  // isIP accepts IPv4 only in its one canonical form (no leading zeros): nothing to rewrite.
+  if (family === 4) return bare;
   const address = new SocketAddress({ address: bare, family: family === 4 ? 'ipv4' : 'ipv6' }).address;
   const mapped = address.match(/^::ffff:(\d+\.\d+\.\d+\.\d+)$/i);
   return mapped?.[1] ?? address;

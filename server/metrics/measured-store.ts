@@ -4,7 +4,7 @@
  * through. A method added to the Store later is measured as a write unless it is listed as a read.
  */
 import type { LowdbStore } from '../store/lowdb';
-import type { NewAuditEvent, Store, TokenRecord } from '../store/types';
+import type { NewAuditEvent, Store, TokenRecord, UserChange, UserRecord } from '../store/types';
 import type { Metrics } from './metrics';
 
 // Typed by the Store's own names (and lowdb's backup read), so a renamed method cannot silently turn into a "write".
@@ -47,6 +47,24 @@ function afterWrite(metrics: Observer, operation: string, args: unknown[]): void
   }
 }
 
+/**
+ * The arguments of a user's change (UserChange), its `change` watched for the audit events it commits
+ * with the record: counted, like appendAudit's, once the write has succeeded.
+ */
+function watchCommittedEvents(operation: string, args: unknown[], committed: NewAuditEvent[]): unknown[] {
+  if (operation !== 'updateUser' && operation !== 'updateUserKeepingAnAdmin') return args;
+  const [id, change] = args as [string, (user: UserRecord) => UserChange<unknown>];
+  return [
+    id,
+    (user: UserRecord) => {
+      const made = change(user);
+      // The last call is the one committed (a store may call `change` again after a retry).
+      committed.splice(0, committed.length, ...(made.audit ?? []));
+      return made;
+    },
+  ];
+}
+
 export function measuredStore(store: Store, metrics: Observer): Store {
   return new Proxy(store, {
     get(target, property) {
@@ -55,10 +73,12 @@ export function measuredStore(store: Store, metrics: Observer): Store {
         return typeof value === 'function' ? value.bind(target) : value;
       }
       return async (...args: unknown[]) => {
+        const committed: NewAuditEvent[] = [];
         const started = performance.now();
-        const result = await value.apply(target, args);
+        const result = await value.apply(target, watchCommittedEvents(property, args, committed));
         metrics.storeWrite(property, (performance.now() - started) / 1000);
         afterWrite(metrics, property, args);
+        for (const event of committed) metrics.countEvent(event);
         return result;
       };
     },

@@ -73,10 +73,14 @@ export async function limitedChange<T>(
     }
     reserved.push(key);
   }
+  let result: T;
   try {
-    return await change();
+    result = await change();
   } catch (error) {
     await giveBack();
     throw error;
   }
+  // The change is done: its places count until the window ends, across a restart too.
+  await Promise.all(reserved.map((key) => deps.store.keepIpAttempts(key)));
+  return result;
 }

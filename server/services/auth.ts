@@ -15,8 +15,8 @@ import {
   tooManyAttempts,
   totpAlreadyUsed,
 } from '../http/errors';
-import type { TokenRecord, UserRecord } from '../store/types';
-import { audit } from './audit';
+import type { NewAuditEvent, TokenRecord, UserRecord } from '../store/types';
+import { audit, auditEvent } from './audit';
 import { findCode } from './backup-codes';
 import { backupCodeReason, backupCodeUsable, mfaStep, unusedCount } from './mfa-policy';
 import {
@@ -32,6 +32,7 @@ import {
   type AddressAttempt,
   accountLocked,
   type FailureOutcome,
+  keepAddressAttempt,
   type LockState,
   lockRefusal,
   lockState,
@@ -100,7 +101,7 @@ export async function checkPassword(
   const ok = await deps.hasher.verifyPassword(user.passwordHash, password);
   const now = deps.clock.now();
   type Settled = { kind: 'ok'; user: UserRecord } | { kind: 'failed'; outcome: FailureOutcome } | ApiError;
-  const settled = await deps.store.updateUser<Settled>(user.id, (current) => {
+  const settling = deps.store.updateUser<Settled>(user.id, (current) => {
     if (ok) {
       const state = lockState(current.passwordLockout, now);
       // Another attempt locked the account while this one hashed: the lock holds for everyone.
@@ -112,8 +113,11 @@ export async function checkPassword(
     return {
       user: { ...current, passwordLockout: failed.lockout },
       result: { kind: 'failed', outcome: failed.outcome },
+      audit: failureEvents(deps, meta, user, 'login_failed', undefined, 'password_locked', failed.outcome),
     };
   });
+  // Issued together, so that their writes go in one batch (Store.keepIpAttempts).
+  const [settled] = await Promise.all([settling, keepAddressAttempt(deps, attempt)]);
   // A wrong password keeps the address's slot (it is the failure); anything else gives it back.
   if (!settled || settled instanceof ApiError || settled.kind !== 'failed') {
     await releaseAddressAttempt(deps, attempt);
@@ -122,8 +126,6 @@ export async function checkPassword(
   if (!settled) throw invalidCredentials();
   if (settled instanceof ApiError) throw settled;
   if (settled.kind === 'ok') return settled.user;
-  await audit(deps, meta, 'login_failed', { subject: user });
-  await auditLock(deps, meta, user, 'password_locked', settled.outcome);
   throw failureRefusal(settled.outcome, wrongPassword);
 }
 
@@ -149,13 +151,15 @@ async function refuseUnknownName(
   }
   await deps.hasher.verifyPassword(await dummyHash(deps), input.password);
   const now = deps.clock.now();
-  const outcome = await deps.store.updateUnknownNameLockout(input.username, (lockout) => {
-    const failed = withFailure(lockout, rule, now, true);
-    return { lockout: failed.lockout, result: failed.outcome };
-  });
-  // Stryker disable next-line ObjectLiteral: audit() records a missing subject as null too
-  await audit(deps, meta, 'login_failed', { subject: null });
-  await auditLock(deps, meta, null, 'password_locked', outcome);
+  const [outcome] = await Promise.all([
+    deps.store.updateUnknownNameLockout(input.username, (lockout) => {
+      const failed = withFailure(lockout, rule, now, true);
+      return { lockout: failed.lockout, result: failed.outcome };
+    }),
+    keepAddressAttempt(deps, attempt),
+  ]);
+  const events = failureEvents(deps, meta, null, 'login_failed', undefined, 'password_locked', outcome);
+  for (const event of events) await deps.store.appendAudit(event);
   throw failureRefusal(outcome, invalidCredentials);
 }
 
@@ -166,25 +170,29 @@ function failureRefusal(outcome: FailureOutcome, plain: () => ApiError): ApiErro
   return plain();
 }
 
-/** Audits a lock that a failure caused (a timed one, or one that waits for an admin); no user: an unknown name. */
-async function auditLock(
+/**
+ * The audit events of a failed attempt: the failure itself, then the lock it caused, if any (a timed
+ * one, or one that waits for an admin). No user: an unknown name.
+ */
+function failureEvents(
   deps: Deps,
   meta: RequestMeta,
   user: UserRecord | null,
-  type: 'password_locked' | 'mfa_locked',
+  type: 'login_failed' | 'backup_code_failed' | 'mfa_failed',
+  details: { method: MfaMethod | 'enrolment' } | undefined,
+  lockType: 'password_locked' | 'mfa_locked',
   outcome: FailureOutcome,
-): Promise<void> {
+): NewAuditEvent[] {
+  const failure = auditEvent(deps, meta, type, { subject: user, ...(details ? { details } : {}) });
   if (outcome.kind === 'locked') {
-    await audit(deps, meta, type, {
-      subject: user,
-      details: { minutes: outcome.lockMs / 60_000, lock: outcome.lock },
-    });
-  } else if (outcome.kind === 'admin') {
-    await audit(deps, meta, type, {
-      subject: user,
-      details: { needsAdminUnlock: true, consecutiveFailures: outcome.consecutiveFailures },
-    });
+    const lock = { minutes: outcome.lockMs / 60_000, lock: outcome.lock };
+    return [failure, auditEvent(deps, meta, lockType, { subject: user, details: lock })];
   }
+  if (outcome.kind === 'admin') {
+    const lock = { needsAdminUnlock: true, consecutiveFailures: outcome.consecutiveFailures };
+    return [failure, auditEvent(deps, meta, lockType, { subject: user, details: lock })];
+  }
+  return [failure];
 }
 
 export async function login(
@@ -253,10 +261,23 @@ async function openChallenge(deps: Deps, meta: RequestMeta, mfaToken: string) {
   }
 }
 
-/** Applies one attempt's outcome to the user under the store's per-user lock. */
-function settle(deps: Deps, user: UserRecord, check: (current: UserRecord) => Check) {
+/**
+ * Applies one attempt's outcome to the user under the store's per-user lock, a failure with its
+ * audit events; resolves once that and the address's reservation are durable.
+ */
+async function settle(
+  deps: Deps,
+  meta: RequestMeta,
+  {
+    user,
+    attempt,
+    method,
+  }: { user: UserRecord; attempt: AddressAttempt | null; method: MfaMethod | 'enrolment' },
+  check: (current: UserRecord) => Check,
+): Promise<Attempt | null> {
   const now = deps.clock.now();
-  return deps.store.updateUser<Attempt>(user.id, (current) => {
+  const failure = method === 'backup_code' ? 'backup_code_failed' : 'mfa_failed';
+  const settling = deps.store.updateUser<Attempt>(user.id, (current) => {
     const state = lockState(current.mfaLockout, now);
     // Another attempt locked the step while this one hashed.
     if (state.kind !== 'open') return { user: null, result: { kind: 'locked', state } };
@@ -270,18 +291,20 @@ function settle(deps: Deps, user: UserRecord, check: (current: UserRecord) => Ch
     return {
       user: { ...current, mfaLockout: failed.lockout },
       result: { kind: 'failed', outcome: failed.outcome },
+      audit: failureEvents(deps, meta, current, failure, { method }, 'mfa_locked', failed.outcome),
     };
   });
+  // Issued together, so that their writes go in one batch (Store.keepIpAttempts).
+  const [outcome] = await Promise.all([settling, keepAddressAttempt(deps, attempt)]);
+  return outcome;
 }
 
 /**
- * Turns an attempt that did not sign in into its answer. A failure keeps the address's slot and is
- * audited; a refusal that judged no secret gives the slot back.
+ * Turns an attempt that did not sign in into its answer. A failure keeps the address's slot (its
+ * audit events were committed with it, in settle); a refusal that judged no secret gives the slot back.
  */
 async function refuseAttempt(
   deps: Deps,
-  meta: RequestMeta,
-  user: UserRecord,
   method: MfaMethod | 'enrolment',
   outcome: Exclude<Attempt, { kind: 'ok' }> | null,
   attempt: AddressAttempt | null,
@@ -290,11 +313,6 @@ async function refuseAttempt(
   if (!outcome || outcome.kind === 'stale') throw expiredMfaToken();
   if (outcome.kind === 'locked') throw lockRefusal(outcome.state, 0);
   if (outcome.kind === 'already_used') throw method === 'totp' ? totpAlreadyUsed() : codeAlreadyUsed();
-  await audit(deps, meta, method === 'backup_code' ? 'backup_code_failed' : 'mfa_failed', {
-    subject: user,
-    details: { method },
-  });
-  await auditLock(deps, meta, user, 'mfa_locked', outcome.outcome);
   throw failureRefusal(outcome.outcome, invalidCode);
 }
 
@@ -329,7 +347,7 @@ export async function verifyMfa(
   let outcome: Attempt | null;
 
   if (input.method === 'totp') {
-    outcome = await settle(deps, user, (current) => {
+    outcome = await settle(deps, meta, { user, attempt, method: input.method }, (current) => {
       const secret = current.mfa.secret;
       const step = secret ? verifyTotp(secret, input.code, now, current.mfa.lastStep) : null;
       // A right code submitted twice (a double click, a resent form) is not a guess: no lockout count.
@@ -347,7 +365,7 @@ export async function verifyMfa(
         ? await deps.hasher.codeDigest(canonical, Buffer.from(set.salt, 'base64'))
         : null;
     let spentNumber = 0;
-    outcome = await settle(deps, user, (current) => {
+    outcome = await settle(deps, meta, { user, attempt, method: input.method }, (current) => {
       // The set may have been replaced or revoked while we hashed: only the set we hashed against counts.
       const currentSet = current.backupCodes;
       if (!digest || !set || !currentSet || currentSet.id !== set.id) return null;
@@ -374,7 +392,7 @@ export async function verifyMfa(
     }
   }
 
-  if (outcome?.kind !== 'ok') return refuseAttempt(deps, meta, user, input.method, outcome, attempt);
+  if (outcome?.kind !== 'ok') return refuseAttempt(deps, input.method, outcome, attempt);
   return completeSignIn(deps, meta, challenge, outcome.user, input.method, attempt);
 }
 
@@ -390,7 +408,7 @@ export async function enroll(
     throw new ApiError(400, 'enrollment_not_pending', 'This sign-in does not set up an authenticator.');
   }
   const now = deps.clock.now();
-  const outcome = await settle(deps, user, (current) => {
+  const outcome = await settle(deps, meta, { user, attempt, method: 'enrolment' }, (current) => {
     // Only while the account is still unenrolled and its MFA record is the one this challenge was
     // issued against: an older challenge must not replace an authenticator enrolled since.
     if (current.mfa.enrolled || challenge.mfaFingerprint !== mfaFingerprint(current)) return 'stale';
@@ -402,7 +420,7 @@ export async function enroll(
     };
   });
   if (!outcome || outcome.kind === 'stale') await deps.store.deleteToken(challenge.hash);
-  if (outcome?.kind !== 'ok') return refuseAttempt(deps, meta, user, 'enrolment', outcome, attempt);
+  if (outcome?.kind !== 'ok') return refuseAttempt(deps, 'enrolment', outcome, attempt);
   await audit(deps, meta, 'mfa_enrolled', { actor: outcome.user, subject: outcome.user });
   const session = await completeSignIn(deps, meta, challenge, outcome.user, 'enrolment', attempt);
   // Every other sign-in in progress was issued against the account without this authenticator.

@@ -50,6 +50,14 @@ export async function reserveAddressAttempt(
   return { ip, at };
 }
 
+/**
+ * Resolves once the reserved slot survives a restart (Store.keepIpAttempts): a failure keeps it, and
+ * is answered only after this.
+ */
+export async function keepAddressAttempt(deps: Deps, attempt: AddressAttempt | null): Promise<void> {
+  if (attempt) await deps.store.keepIpAttempts(attempt.ip);
+}
+
 /** Gives the slot back: the attempt succeeded, or it was refused before any secret was judged. */
 export async function releaseAddressAttempt(deps: Deps, attempt: AddressAttempt | null): Promise<void> {
   if (attempt) await deps.store.releaseIpAttempt(attempt.ip, attempt.at);
@@ -114,7 +122,14 @@ export function lockRefusal(state: LockState, retryMs: number): ApiError {
   return tooManyAttempts(state.kind === 'locked' ? state.remainingMs : retryMs);
 }
 
-const inWindow = (rule: LockoutRule, now: number) => (at: string) => now - Date.parse(at) < rule.windowMs;
+/**
+ * Whether a failure is inside the window. Every time stored is iso()'s one fixed-width UTC form, so
+ * comparing the text orders them as the instants do, without parsing each entry on every attempt.
+ */
+const inWindow = (rule: LockoutRule, now: number) => {
+  const windowStart = iso(now - rule.windowMs);
+  return (at: string) => at > windowStart;
+};
 
 /**
  * Reserves an attempt in the account's window before hashing, under the user's lock (updateUser):

@@ -8,14 +8,14 @@
  * Each replacement is the sequence of ./fs.ts `replaceFileStepByStep`, the one the power-loss test
  * proves: a new temp file beside the target (exclusive, 0600), its data written and fsynced, the
  * temp renamed over the target, the directory fsynced. Here the calls are synchronous, on this
- * thread: the event loop pays one message per file instead of eight file-system round trips. The
- * requests that queued while a batch ran are taken together, and each directory of a batch is
- * fsynced once, after all its renames (a group commit, like syncDirectory's).
+ * thread: the event loop pays one message per batch of files instead of eight file-system round
+ * trips per file. Each message is a batch (the requests made while the one before ran), and each
+ * directory of a batch is fsynced once, after all its renames (a group commit, like syncDirectory's).
  */
 import { randomBytes } from 'node:crypto';
 import { closeSync, fdatasyncSync, fsyncSync, openSync, renameSync, unlinkSync, writeSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
-import { parentPort, receiveMessageOnPort } from 'node:worker_threads';
+import { parentPort } from 'node:worker_threads';
 
 /**
  * A replacement of the file at `path`, or an append to the open file `fd` (durable once fdatasynced).
@@ -125,11 +125,8 @@ function writeAll(batch) {
 
 const port = parentPort;
 if (port) {
-  port.on('message', (/** @type {Request} */ first) => {
-    const batch = [first];
-    for (let next = receiveMessageOnPort(port); next; next = receiveMessageOnPort(port)) {
-      batch.push(next.message);
-    }
+  // The event loop sends the next batch only once this one is answered (./file-writer.ts).
+  port.on('message', (/** @type {Request[]} */ batch) => {
     port.postMessage(writeAll(batch));
   });
 }

@@ -4,8 +4,8 @@
  * audit line; done with fs/promises, each replacement was eight round trips through the thread pool
  * (open, write, fsync, close, rename, and the directory's open, fsync, close), each a promise and a
  * callback on the event loop: about half of the event loop's time per wrong code (issue 21). Here
- * the event loop posts one message and gets one answer, and the thread makes the same calls
- * synchronously.
+ * the event loop posts one message per batch of writes and gets one answer, and the thread makes the
+ * same calls synchronously.
  *
  * The thread keeps the process alive only while a write is under way, so a command exits as
  * soon as its work is done. If the thread dies, the writes in flight fail (the callers see an
@@ -31,14 +31,31 @@ function fsError(error: NonNullable<Reply['error']>): NodeJS.ErrnoException {
   return rebuilt;
 }
 
+type Request = { id: number; path: string; text: string } | { id: number; fd: number; text: string };
+
 export class FileWriterThread {
   #worker: Worker | null = null;
   #nextId = 0;
   readonly #pending = new Map<number, Pending>();
+  /**
+   * Requests not yet sent. Each message to the thread costs the event loop a post and a wake-up for
+   * its answer, so the requests go in batches (a group commit): those made in one turn of the event
+   * loop (an attempt's account, address and audit writes are issued together), and those made while
+   * a batch is on the thread, sent when it answers (the thread would not start them sooner).
+   */
+  #queued: Request[] = [];
+  #batchOnThread = false;
+  #postScheduled = false;
+  #batchesSent = 0;
+
+  /** How many messages (batches of requests) went to the thread: what the event loop paid for. */
+  get batchesSent(): number {
+    return this.#batchesSent;
+  }
 
   /** Replaces `path` with `text` durably: resolves once the new file and its name survive a power cut. */
   replace(path: string, text: string): Promise<void> {
-    return this.#send({ path, text });
+    return this.#send({ id: this.#nextId++, path, text });
   }
 
   /**
@@ -46,23 +63,38 @@ export class FileWriterThread {
    * `fd` open until this settles.
    */
   append(fd: number, text: string): Promise<void> {
-    return this.#send({ fd, text });
+    return this.#send({ id: this.#nextId++, fd, text });
   }
 
-  #send(request: { path: string; text: string } | { fd: number; text: string }): Promise<void> {
+  #send(request: Request): Promise<void> {
     const worker = this.#worker ?? this.#start();
-    const id = this.#nextId++;
     return new Promise<void>((resolve, reject) => {
-      this.#pending.set(id, { resolve, reject });
+      this.#pending.set(request.id, { resolve, reject });
       if (this.#pending.size === 1) worker.ref();
-      worker.postMessage({ id, ...request });
+      this.#queued.push(request);
+      if (this.#batchOnThread || this.#postScheduled) return;
+      this.#postScheduled = true;
+      setImmediate(() => {
+        this.#postScheduled = false;
+        if (!this.#batchOnThread) this.#post();
+      });
     });
+  }
+
+  #post(): void {
+    if (this.#queued.length === 0 || !this.#worker) return;
+    this.#batchOnThread = true;
+    this.#batchesSent++;
+    this.#worker.postMessage(this.#queued);
+    this.#queued = [];
   }
 
   #start(): Worker {
     const worker = new Worker(runtimeFile('store/file-writer-thread.mjs'));
     worker.unref();
     worker.on('message', (replies: Reply[]) => {
+      this.#batchOnThread = false;
+      this.#post();
       for (const { id, error } of replies) {
         const pending = this.#pending.get(id);
         this.#pending.delete(id);
@@ -74,6 +106,8 @@ export class FileWriterThread {
     const lost = (error: Error) => {
       if (this.#worker !== worker) return;
       this.#worker = null;
+      this.#batchOnThread = false;
+      this.#queued = [];
       for (const { reject } of this.#pending.values()) reject(error);
       this.#pending.clear();
     };

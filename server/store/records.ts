@@ -245,3 +245,15 @@ export function unseal(text: string): { json: string; sealed: boolean } {
   if (sumOf(json) !== sum) throw new ChecksumError('checksum mismatch');
   return { json, sealed: true };
 }
+
+/**
+ * Freezes `value` and everything inside it, so that a record kept in memory can be handed out as it
+ * is: a reader that tried to change it would throw (module code is strict) instead of changing it.
+ */
+export function deepFreeze<T>(value: T): T {
+  if (typeof value === 'object' && value !== null && !Object.isFrozen(value)) {
+    for (const inner of Object.values(value)) deepFreeze(inner);
+    Object.freeze(value);
+  }
+  return value;
+}

@@ -100,6 +100,18 @@ export interface AuditQuery {
 
 export type NewAuditEvent = Omit<AuditEvent, 'id'>;
 
+/** What a change of one user (Store.updateUser) returns. */
+export interface UserChange<T> {
+  /** The new record, or null to write nothing. */
+  user: UserRecord | null;
+  result: T;
+  /**
+   * Events committed with the record (one transaction, or one durable batch of writes): an attempt's
+   * lockout and the audit event of its failure are written together, for the price of one commit.
+   */
+  audit?: NewAuditEvent[];
+}
+
 /** One page of audit events, newest first; `nextCursor` continues with older ones, null at the oldest kept. */
 export interface AuditPage {
   events: AuditEvent[];
@@ -202,13 +214,11 @@ export interface Store extends OidcStore {
   /**
    * Reads, changes and writes one user atomically: calls for the same user run one at a time, so
    * `change` sees the latest record (this is what makes spending a code exactly-once). `change`
-   * returns the new record, or null to write nothing. Resolves with what `change` returned, once
-   * durable; resolves null when the user does not exist.
+   * returns the new record, or null to write nothing, and the audit events that record the change.
+   * Resolves with its result once the record and the events are durable; resolves null when the
+   * user does not exist.
    */
-  updateUser<T>(
-    id: string,
-    change: (user: UserRecord) => { user: UserRecord | null; result: T },
-  ): Promise<T | null>;
+  updateUser<T>(id: string, change: (user: UserRecord) => UserChange<T>): Promise<T | null>;
   deleteUser(id: string): Promise<boolean>;
 
   putToken(token: TokenRecord): Promise<void>;
@@ -239,10 +249,7 @@ export interface Store extends OidcStore {
    * every demotion and admin deletion takes) before the user's row, then checks and writes, so two
    * admins demoting each other at once cannot both succeed.
    */
-  updateUserKeepingAnAdmin<T>(
-    id: string,
-    change: (user: UserRecord) => { user: UserRecord | null; result: T },
-  ): Promise<T | null>;
+  updateUserKeepingAnAdmin<T>(id: string, change: (user: UserRecord) => UserChange<T>): Promise<T | null>;
   /** deleteUser that throws LastAdminError for the last administrator. Atomicity: as updateUserKeepingAnAdmin. */
   deleteUserKeepingAnAdmin(id: string): Promise<boolean>;
   /**
@@ -258,6 +265,12 @@ export interface Store extends OidcStore {
    * secret was judged). Atomicity: deletes one row under the address's lock; no-op when none is left.
    */
   releaseIpAttempt(ip: string, at: string): Promise<void>;
+  /**
+   * Resolves once the reservations of `ip` survive a restart: a failure keeps its reservation, and
+   * is answered only after this. A store may make a reservation durable as it records it (a
+   * transaction) or only here (lowdb: then the write joins the attempt's other writes in one batch).
+   */
+  keepIpAttempts(ip: string): Promise<void>;
   /**
    * The password lockout of a name no account has (compared as usernameKey), changed by `change`
    * under that name's lock and written durably, as updateUser does for an account's lockout: an

@@ -4,6 +4,8 @@
  * minute per user and per address, 429 with Retry-After past that, and nothing started while sign-ins
  * are being shed. test/server/overload-abuse-http.test.ts loops generation against the real server.
  */
+import { readdir, readFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createApp } from '../../server/app';
 import { type Admission, HashQueue } from '../../server/crypto/hash-queue';
@@ -83,6 +85,17 @@ describe('generating backup codes', () => {
     // The window slides: a minute later there is room again.
     t.clock.advance(WINDOW_MS + 1);
     expect((await generate(mallory)).status).toBe(201);
+  });
+
+  it('a set made has its places on the disk by the time it is answered, so a restart keeps the limit', async () => {
+    const mallory = await signedInUser('mallory');
+    for (let i = 0; i < PER_USER; i++) expect((await generate(mallory)).status).toBe(201);
+    const dir = join(t.dataDir, 'ip-failures');
+    const lists = await Promise.all(
+      (await readdir(dir)).map(async (name) => JSON.parse(await readFile(join(dir, name), 'utf8')).failures),
+    );
+    // The user's places and the address's, three each.
+    expect(lists.map((failures: string[]) => failures.length)).toEqual([PER_USER, PER_USER]);
   });
 
   it('a wrong password or a refusal costs no place; only a set made does', async () => {

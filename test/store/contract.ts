@@ -16,6 +16,19 @@ import {
 import { type AuditEvent, DEFAULT_POLICY, type Policy } from '../../shared/api';
 import { makeEvent, makeToken, makeUser } from './store-fixtures';
 
+/**
+ * Tries to alter a record the store handed out. A store may hand out its own record frozen (lowdb:
+ * the attempt throws a TypeError) or a copy (PostgreSQL: the attempt succeeds on the copy alone);
+ * either way the store must not change, which the caller then checks.
+ */
+function tryToAlter(alter: () => unknown): void {
+  try {
+    alter();
+  } catch (error) {
+    if (!(error instanceof TypeError)) throw error;
+  }
+}
+
 export interface StoreHarness {
   /** A new, empty, open store, closed after the test. */
   open(): Promise<Store>;
@@ -69,10 +82,12 @@ export function storeContract(name: string, harness: StoreHarness): void {
         expect(await store.getPolicy()).toEqual(CUSTOM_POLICY);
       });
 
-      it('hands out copies: changing a returned policy does not change the store', async () => {
+      it('hands out a policy that cannot change the store: frozen, or a copy', async () => {
         const store = await openStore();
         const policy = await store.getPolicy();
-        policy.backupCodes.enabled = true;
+        tryToAlter(() => {
+          policy.backupCodes.enabled = true;
+        });
         expect((await store.getPolicy()).backupCodes.enabled).toBe(false);
       });
     });
@@ -167,19 +182,53 @@ export function storeContract(name: string, harness: StoreHarness): void {
         expect(await store.deleteUser('../index')).toBe(false);
       });
 
-      it('hands out copies: changing a returned user does not change the store', async () => {
+      it('hands out records that cannot change the store: frozen, or copies', async () => {
         const store = await openStore();
         const alice = makeUser('alice');
         await store.createUser(alice);
         alice.role = 'admin';
         const read = await store.getUser(alice.id);
         if (!read) throw new Error('alice is missing');
-        read.mfaLockout.failures.push('2026-11-27T10:00:00.000Z');
+        tryToAlter(() => read.mfaLockout.failures.push('2026-11-27T10:00:00.000Z'));
+        tryToAlter(() => {
+          read.role = 'admin';
+        });
         expect(await store.getUser(alice.id)).toMatchObject({ role: 'user', mfaLockout: { failures: [] } });
       });
     });
 
     describe('updateUser', () => {
+      it('commits the audit events of a change with it, and none of a change that throws', async () => {
+        const store = await openStore();
+        const alice = makeUser('alice');
+        await store.createUser(alice);
+        const failed = makeEvent({
+          type: 'backup_code_failed',
+          subject: { id: alice.id, username: 'alice' },
+        });
+        const locked = makeEvent({ type: 'mfa_locked', subject: { id: alice.id, username: 'alice' } });
+        const result = await store.updateUser(alice.id, (user) => ({
+          user: { ...user, mfaLockout: { ...user.mfaLockout, locks: 1 } },
+          result: 'locked',
+          audit: [failed, locked],
+        }));
+        expect(result).toBe('locked');
+        // A change that writes no record may still record what happened.
+        const refused = makeEvent({ type: 'mfa_failed', subject: { id: alice.id, username: 'alice' } });
+        await store.updateUser(alice.id, () => ({ user: null, result: null, audit: [refused] }));
+        await expect(
+          store.updateUser(alice.id, () => {
+            throw new Error('boom');
+          }),
+        ).rejects.toThrow('boom');
+
+        const again = await reopen(store);
+        expect((await again.getUser(alice.id))?.mfaLockout.locks).toBe(1);
+        const events = await again.listAudit({ limit: 10 });
+        expect(events.map(({ id: _id, ...event }) => event)).toEqual([refused, locked, failed]);
+        expect(new Set(events.map((event) => event.id)).size).toBe(3);
+      });
+
       it('writes the changed record and resolves with the result of the change', async () => {
         const store = await openStore();
         const alice = makeUser('alice');
@@ -214,7 +263,9 @@ export function storeContract(name: string, harness: StoreHarness): void {
 
         expect(
           await store.updateUser(alice.id, (user) => {
-            user.role = 'admin';
+            tryToAlter(() => {
+              user.role = 'admin';
+            });
             return { user: null, result: 'nothing' };
           }),
         ).toBe('nothing');
@@ -236,7 +287,7 @@ export function storeContract(name: string, harness: StoreHarness): void {
 
         await expect(
           store.updateUser(alice.id, (user) => {
-            user.mfaLockout.failures.push('2026-11-27T10:00:00.000Z');
+            tryToAlter(() => user.mfaLockout.failures.push('2026-11-27T10:00:00.000Z'));
             throw new Error('boom');
           }),
         ).rejects.toThrow('boom');
@@ -574,6 +625,18 @@ export function storeContract(name: string, harness: StoreHarness): void {
         expect(await again.countIpFailures('2001:db8::1', '2026-11-27T10:00:00.000Z')).toBe(1);
         expect(await again.countIpFailures('198.51.100.9', '2026-11-27T10:00:00.000Z')).toBe(0);
         expect(await again.countIpFailures('203.0.113.7', '2026-11-27T10:30:00.000Z')).toBe(0);
+      });
+
+      it('keeps reservations across a restart once kept, and keeping none changes nothing', async () => {
+        const store = await openStore();
+        const since = '2026-11-27T09:00:00.000Z';
+        expect(await store.reserveIpAttempt('203.0.113.7', since, 5, '2026-11-27T10:00:00.000Z')).toBe(true);
+        await store.keepIpAttempts('203.0.113.7');
+        await store.keepIpAttempts('198.51.100.9');
+        expect(await store.countIpFailures('203.0.113.7', since)).toBe(1);
+        const again = await reopen(store);
+        expect(await again.countIpFailures('203.0.113.7', since)).toBe(1);
+        expect(await again.countIpFailures('198.51.100.9', since)).toBe(0);
       });
 
       it('records every one of many concurrent failures of one address', async () => {

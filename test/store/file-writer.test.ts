@@ -35,6 +35,22 @@ describe('FileWriterThread', () => {
     expect(await readFile(join(dir, 'c.json'), 'utf8')).toBe('c');
   });
 
+  it('sends the writes asked in one turn as one batch, and those asked while it runs as the next', async () => {
+    const dir = await tempDir();
+    const writer = new FileWriterThread();
+    await Promise.all(['a', 'b', 'c'].map((name) => writer.replace(join(dir, `${name}.json`), name)));
+    expect(writer.batchesSent).toBe(1);
+
+    const first = writer.replace(join(dir, 'a.json'), 'a2');
+    // The first batch is on the thread now: its answer cannot come before this turn ends.
+    await new Promise((resolve) => setImmediate(resolve));
+    const later = ['b', 'c'].map((name) => writer.replace(join(dir, `${name}.json`), `${name}2`));
+    await Promise.all([first, ...later]);
+    expect(writer.batchesSent).toBe(3);
+    for (const name of ['a', 'b', 'c'])
+      expect(await readFile(join(dir, `${name}.json`), 'utf8')).toBe(`${name}2`);
+  });
+
   it('appends every byte at the end of a file opened for appending, in the order asked', async () => {
     const path = join(await tempDir(), 'log.jsonl');
     const handle = await open(path, 'a+', 0o600);

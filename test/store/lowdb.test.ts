@@ -220,6 +220,7 @@ describe('tokens', () => {
       await utimes(join(dir, 'tokens', `${token.hash}.json`), dayAgo(2), dayAgo(2));
     }
     await store.reserveIpAttempt('198.51.100.1', EVER, Number.POSITIVE_INFINITY, dayAgo(2).toISOString());
+    await store.keepIpAttempts('198.51.100.1');
     const [ipFile] = await readdir(join(dir, 'ip-failures'));
     await utimes(join(dir, 'ip-failures', ipFile ?? ''), dayAgo(2), dayAgo(2));
 
@@ -305,6 +306,37 @@ describe('what a sign-in attempt reads', () => {
     // The file held what memory did: the limit holds across the restart.
     expect(await again.reserveIpAttempt('203.0.113.7', EVER, 3, '2026-11-27T10:05:00.000Z')).toBe(false);
     expect(await again.countIpFailures('203.0.113.7', '2026-11-27T10:01:30.000Z')).toBe(2);
+  });
+
+  it('writes a reservation when its attempt is kept, not while it is only in flight', async () => {
+    const dir = await tempDir();
+    const store = await openStore(dir);
+    const onDisk = async () => {
+      const [file] = await readdir(join(dir, 'ip-failures'));
+      if (!file) return [];
+      const text = await readFile(join(dir, 'ip-failures', file), 'utf8');
+      return (JSON.parse(text) as { failures: string[] }).failures;
+    };
+    const first = '2026-11-27T10:00:00.000Z';
+    const second = '2026-11-27T10:01:00.000Z';
+    expect(await store.reserveIpAttempt('203.0.113.7', EVER, 2, first)).toBe(true);
+    // Counted at once (a second attempt sees it), written only with the attempt's outcome.
+    expect(await onDisk()).toEqual([]);
+    expect(await store.reserveIpAttempt('203.0.113.7', EVER, 2, second)).toBe(true);
+    expect(await store.reserveIpAttempt('203.0.113.7', EVER, 2, '2026-11-27T10:02:00.000Z')).toBe(false);
+    // A reservation given back before it was written costs no write.
+    await store.releaseIpAttempt('203.0.113.7', second);
+    expect(await onDisk()).toEqual([]);
+    // A failure keeps it: durable before the failure is answered.
+    await store.keepIpAttempts('203.0.113.7');
+    expect(await onDisk()).toEqual([first]);
+    // One given back after it was written is removed from the file too.
+    await store.releaseIpAttempt('203.0.113.7', first);
+    expect(await onDisk()).toEqual([]);
+    // Whatever is still in flight when the store closes is written then.
+    expect(await store.reserveIpAttempt('203.0.113.7', EVER, 2, second)).toBe(true);
+    await store.close();
+    expect(await onDisk()).toEqual([second]);
   });
 
   it('a challenge is read from its file once; a write, take or delete is seen by the next read', async () => {

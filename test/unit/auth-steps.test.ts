@@ -2,6 +2,8 @@
  * The sign-in service step by step, on the real lowdb store with a fake clock and the fast hasher:
  * what each step answers, what it records, and what happens when the account changes while a code hashes.
  */
+import { readdir, readFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { hashToken } from '../../server/crypto/tokens';
 import { currentTotp } from '../../server/crypto/totp';
@@ -10,6 +12,7 @@ import { enroll, login, signOut, verifyMfa } from '../../server/services/auth';
 import { generateBackupCodes } from '../../server/services/backup-codes';
 import { readChallenge, resolveSession, sessionMfaPassed } from '../../server/services/sessions';
 import { newUserRecord } from '../../server/services/users';
+import { fileWriterThread } from '../../server/store/file-writer';
 import { OPEN_LOCKOUT } from '../../server/store/records';
 import type { UserRecord } from '../../server/store/types';
 import type { LoginResponse } from '../../shared/api';
@@ -236,6 +239,25 @@ describe('the MFA step', () => {
     expect(await t.deps.store.countIpFailures(IP, new Date(0).toISOString())).toBe(0);
     // The challenge is still alive for the next step's code.
     expect(await readChallenge(t.deps, mfaToken)).not.toBeNull();
+  });
+
+  it("a wrong code's lockout, address failure and audit event are written in one batch, before the answer", async () => {
+    await codes();
+    const { mfaToken } = await challenge();
+    const writer = fileWriterThread();
+    const before = writer.batchesSent;
+    const wrong = await refusal(
+      verifyMfa(t.deps, META, { mfaToken, method: 'backup_code', code: 'AAAAA-AAAAA' }),
+    );
+    expect(wrong.code).toBe('invalid_code');
+    expect(writer.batchesSent - before).toBe(1);
+    // All three were on the disk when the refusal came.
+    const onDisk = async (...path: string[]) => JSON.parse(await readFile(join(t.dataDir, ...path), 'utf8'));
+    expect((await onDisk('users', `${alice.id}.json`)).mfaLockout.failures).toHaveLength(1);
+    const [address] = await readdir(join(t.dataDir, 'ip-failures'));
+    expect((await onDisk('ip-failures', address ?? '')).failures).toHaveLength(1);
+    const log = await readFile(join(t.dataDir, 'audit.jsonl'), 'utf8');
+    expect(log.split('\n').filter((line) => line.includes('"backup_code_failed"'))).toHaveLength(1);
   });
 
   it('wrong codes are audited by method and counted; the last one locks and is audited with the minutes', async () => {

@@ -27,6 +27,14 @@ export class LowdbAddresses {
    * is the only writer of DATA_DIR (dir-lock.ts).
    */
   readonly #failures = new LruCache<string, readonly string[]>(CACHED_ADDRESSES);
+  /**
+   * Lists ahead of their file: reservations recorded but not yet written. A reservation is counted
+   * here, under the address's lock, before any hashing; it is written only when the attempt is
+   * settled (keepIpAttempts, beside the account's own write, in one batch of the file writer) or
+   * given back. Nothing is answered before that write, so a crash while hashing loses only a
+   * reservation whose attempt was never answered. Out of the LRU: an entry leaves only by a write.
+   */
+  readonly #unwritten = new Map<string, readonly string[]>();
 
   constructor(dataDir: string, fs: StoreFs) {
     this.dir = join(dataDir, 'ip-failures');
@@ -39,25 +47,45 @@ export class LowdbAddresses {
 
   async reserveIpAttempt(ip: string, since: string, limit: number, at: string): Promise<boolean> {
     const name = ipFileName(ip);
-    const sinceMs = Date.parse(since);
     return this.#ipLocks.run(name, async () => {
       // Counted and recorded under one lock: concurrent attempts cannot all see room for one more.
-      const recent = (await this.#readIpFailures(name)).filter((t) => !(Date.parse(t) < sinceMs));
+      const recent = (await this.#latest(name)).filter((t) => !(t < since));
       if (recent.length >= limit) return false;
-      await this.#write(name, [...recent, at].slice(-MAX_IP_FAILURES));
+      this.#unwritten.set(name, [...recent, at].slice(-MAX_IP_FAILURES));
       return true;
+    });
+  }
+
+  /** Writes the address's reservations, if any are unwritten; resolves once they are durable. */
+  async keepIpAttempts(ip: string): Promise<void> {
+    const name = ipFileName(ip);
+    await this.#ipLocks.run(name, async () => {
+      const unwritten = this.#unwritten.get(name);
+      if (unwritten) await this.#write(name, [...unwritten]);
     });
   }
 
   async releaseIpAttempt(ip: string, at: string): Promise<void> {
     const name = ipFileName(ip);
     await this.#ipLocks.run(name, async () => {
-      const failures = [...(await this.#readIpFailures(name))];
+      const written = await this.#readIpFailures(name);
+      const failures = [...(this.#unwritten.get(name) ?? written)];
       const index = failures.lastIndexOf(at);
       if (index === -1) return;
       failures.splice(index, 1);
-      await this.#write(name, failures);
+      // A reservation that never reached the file is given back in memory alone.
+      if (!written.includes(at)) this.#unwritten.set(name, failures);
+      else await this.#write(name, failures);
     });
+  }
+  /** Writes every address's unwritten reservations (the store is closing: nothing it recorded is lost). */
+  async writeUnwritten(): Promise<void> {
+    for (const name of [...this.#unwritten.keys()]) {
+      await this.#ipLocks.run(name, async () => {
+        const unwritten = this.#unwritten.get(name);
+        if (unwritten) await this.#write(name, [...unwritten]);
+      });
+    }
   }
 
   /** Counts the failures at or after `since`, and prunes the older ones of this address. */
@@ -65,11 +93,11 @@ export class LowdbAddresses {
     const name = ipFileName(ip);
     const sinceMs = Date.parse(since);
     const isRecent = (at: string) => !(Date.parse(at) < sinceMs);
-    const failures = this.#failures.get(name) ?? (await this.#readFile(name));
+    const failures = this.#unwritten.get(name) ?? this.#failures.get(name) ?? (await this.#readFile(name));
     const recent = failures.filter(isRecent).length;
     if (recent < failures.length) {
       await this.#ipLocks.run(name, async () => {
-        await this.#write(name, (await this.#readIpFailures(name)).filter(isRecent));
+        await this.#write(name, (await this.#latest(name)).filter(isRecent));
       });
     }
     return recent;
@@ -90,7 +118,12 @@ export class LowdbAddresses {
     return removed;
   }
 
-  /** The address's list, from memory or its file; call under the address's lock. Do not change it. */
+  /** The address's list with its unwritten reservations; call under the address's lock. Do not change it. */
+  async #latest(name: string): Promise<readonly string[]> {
+    return this.#unwritten.get(name) ?? (await this.#readIpFailures(name));
+  }
+
+  /** The address's list as its file holds it, from memory or the file; call under the address's lock. Do not change it. */
   async #readIpFailures(name: string): Promise<readonly string[]> {
     const cached = this.#failures.get(name);
     if (cached) return cached;
@@ -109,6 +142,7 @@ export class LowdbAddresses {
       this.#failures.delete(name);
       throw error;
     }
+    this.#unwritten.delete(name);
     this.#failures.set(name, failures);
   }
 
@@ -132,7 +166,15 @@ export class LowdbAddresses {
   }
 }
 
+/** Names of the addresses seen lately: an attempt needs its address's name two or three times. */
+const fileNames = new LruCache<string, string>(CACHED_ADDRESSES);
+
 /** Hashed so the file name neither reveals the address nor depends on what characters it holds. */
 function ipFileName(ip: string): string {
-  return sha256Hex(ip);
+  let name = fileNames.get(ip);
+  if (name === undefined) {
+    name = sha256Hex(ip);
+    fileNames.set(ip, name);
+  }
+  return name;
 }

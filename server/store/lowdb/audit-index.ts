@@ -3,7 +3,7 @@
  * events are read by position instead of by scanning a log that may hold millions of lines.
  * Memory is bounded: at most `depth` lines per user and per type are remembered.
  */
-import { AuditEventType } from '../../../shared/api';
+import { type AuditEvent, AuditEventType } from '../../../shared/api';
 import type { LineSpan } from './append-log';
 
 const TYPES: readonly AuditEventType[] = AuditEventType.options;
@@ -75,12 +75,15 @@ export class AuditIndex {
    * known type is left out: no listing can return it. Other damage is left for the reader's full
    * parse to refuse, so the index only ever holds more lines than match, never fewer.
    */
-  add(line: string, span: LineSpan): void {
-    let raw: unknown;
-    try {
-      raw = JSON.parse(line);
-    } catch {
-      return;
+  /** Indexes the line at `span`; `event`, when the caller still holds what the line says, saves parsing it. */
+  add(line: string, span: LineSpan, event?: AuditEvent): void {
+    let raw: unknown = event;
+    if (raw === undefined) {
+      try {
+        raw = JSON.parse(line);
+      } catch {
+        return;
+      }
     }
     if (typeof raw !== 'object' || raw === null) return;
     const { type, actor, subject } = raw as Record<string, unknown>;

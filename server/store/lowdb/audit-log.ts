@@ -77,6 +77,9 @@ export class AuditLog {
   #segments: Segment[] = [];
   #rotating: Promise<void> | null = null;
 
+  /** The events being appended, by their line: indexed as they are, without parsing the line back. */
+  readonly #appending = new Map<string, AuditEvent>();
+
   constructor(path: string, options: AuditLogOptions = {}) {
     this.#index = new AuditIndex(options.indexDepth);
     this.#fs = options.fs ?? nodeFs;
@@ -87,7 +90,7 @@ export class AuditLog {
     this.#retentionFiles = options.retentionFiles ?? null;
     this.#now = options.now ?? Date.now;
     this.#log = new AppendLog(path, {
-      onAppend: (line, span) => this.#index.add(line, span),
+      onAppend: (line, span) => this.#index.add(line, span, this.#appending.get(line)),
       onEmptied: () => this.#index.clear(),
       isWholeLine: (text) => parseAuditLine(text) !== null,
       fs: options.fs,
@@ -124,7 +127,14 @@ export class AuditLog {
 
   /** Resolves once the event is on disk. */
   async append(event: AuditEvent): Promise<void> {
-    await this.#log.append(seal(lineJson(event)));
+    const line = seal(lineJson(event));
+    // Each line holds a new random id, so no two appends in flight share one.
+    this.#appending.set(line, event);
+    try {
+      await this.#log.append(line);
+    } finally {
+      this.#appending.delete(line);
+    }
     if (this.#log.size >= this.#rotateBytes && !this.#rotating) {
       this.#rotating = this.#rotate()
         .catch((error) =>

@@ -35,6 +35,7 @@ import type {
   Store,
   TokenKind,
   TokenRecord,
+  UserChange,
   UserRecord,
 } from '../types';
 import { LowdbAddresses } from './addresses';
@@ -110,7 +111,10 @@ export class LowdbStore implements Store {
       dataDir,
       this.#fs,
       options,
-      (userId) => this.deleteTokensOfUser(userId),
+      {
+        deleteTokensOfUser: (userId) => this.deleteTokensOfUser(userId),
+        appendAudit: (event) => this.appendAudit(event),
+      },
       sealing,
     );
     this.#addresses = new LowdbAddresses(dataDir, this.#fs);
@@ -200,6 +204,7 @@ export class LowdbStore implements Store {
       this.#sweeping,
       this.#oidc.close(),
     ]);
+    await this.#addresses.writeUnwritten();
     await this.#users.close();
     await this.#audit.close();
     await this.#unlock();
@@ -267,17 +272,14 @@ export class LowdbStore implements Store {
     await this.#users.createUser(user);
   }
 
-  async updateUser<T>(
-    id: string,
-    change: (user: UserRecord) => { user: UserRecord | null; result: T },
-  ): Promise<T | null> {
+  async updateUser<T>(id: string, change: (user: UserRecord) => UserChange<T>): Promise<T | null> {
     this.#assertOpen();
     return this.#users.updateUser(id, change);
   }
 
   async updateUserKeepingAnAdmin<T>(
     id: string,
-    change: (user: UserRecord) => { user: UserRecord | null; result: T },
+    change: (user: UserRecord) => UserChange<T>,
   ): Promise<T | null> {
     this.#assertOpen();
     return this.#users.updateUserKeepingAnAdmin(id, change);
@@ -344,6 +346,11 @@ export class LowdbStore implements Store {
   async releaseIpAttempt(ip: string, at: string): Promise<void> {
     this.#assertOpen();
     await this.#addresses.releaseIpAttempt(ip, at);
+  }
+
+  async keepIpAttempts(ip: string): Promise<void> {
+    this.#assertOpen();
+    await this.#addresses.keepIpAttempts(ip);
   }
 
   /** Counts the failures at or after `since`, and prunes the older ones of this address. */

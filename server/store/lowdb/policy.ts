@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { Low } from 'lowdb';
 import { DEFAULT_POLICY, type Policy, type SavedPolicy } from '../../../shared/api';
 import type { StoreFs } from '../fs';
-import { PolicySchema, parserFor } from '../records';
+import { deepFreeze, PolicySchema, parserFor } from '../records';
 import { DurableJsonFile } from './durable-json-file';
 import { KeyedMutex } from './keyed-mutex';
 
@@ -19,23 +19,25 @@ export class LowdbPolicy {
   }
 
   /** Throws CorruptFileError when policy.json cannot be read: a default policy would be wrong. */
-  read(): Promise<void> {
-    return this.#policy.read();
+  async read(): Promise<void> {
+    await this.#policy.read();
+    deepFreeze(this.#policy.data);
   }
 
   idle(): Promise<void> {
     return this.#policyLock.idle();
   }
 
+  /** Frozen: handed out as it is (every sign-in reads it), and no reader can change it. */
   getPolicy(): Policy {
-    return structuredClone(this.#policy.data);
+    return this.#policy.data;
   }
 
   async setPolicy(policy: Policy): Promise<void> {
     const checked = PolicySchema.parse(policy);
     await this.#policyLock.run('policy', async () => {
       await this.#policy.adapter.write(checked);
-      this.#policy.data = checked;
+      this.#policy.data = deepFreeze(checked);
     });
   }
 }

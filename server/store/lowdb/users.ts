@@ -9,12 +9,14 @@ import { sealedKeyId } from '../../crypto/sealing';
 import type { BackupItem } from '../backup';
 import type { StoreFs } from '../fs';
 import { LruCache } from '../lru-cache';
-import { parserFor, UserRecordSchema, usernameKey } from '../records';
+import { deepFreeze, parserFor, UserRecordSchema, usernameKey } from '../records';
 import { StoreSecrets } from '../secrets';
 import {
   type DamagedAccount,
   DamagedAccountError,
   LastAdminError,
+  type NewAuditEvent,
+  type UserChange,
   UsernameTakenError,
   type UserRecord,
 } from '../types';
@@ -30,6 +32,14 @@ export interface UserSealing {
 }
 
 export const CLEAR: UserSealing = { secrets: new StoreSecrets(null), keyId: () => null };
+
+/** What the users' changes reach in the rest of the store (./index.ts). */
+export interface UserLinks {
+  /** A deleted user's sessions and challenges go with them (./tokens.ts). */
+  deleteTokensOfUser: (userId: string) => Promise<void>;
+  /** Appends an audit event committed with a change (UserChange.audit) to the audit log. */
+  appendAudit: (event: NewAuditEvent) => Promise<unknown>;
+}
 
 export interface LowdbUsersOptions {
   /** Users kept in memory after a read or write under their lock (default 1000). */
@@ -54,15 +64,14 @@ export class LowdbUsers {
   readonly #pendingIds = new Set<string>();
   /** Accounts whose file was found damaged, until a read finds it whole again or it is deleted. */
   readonly #damaged = new Map<string, DamagedAccount>();
-  /** A deleted user's sessions and challenges go with them (./tokens.ts). */
-  readonly #deleteTokensOfUser: (userId: string) => Promise<void>;
+  readonly #links: UserLinks;
   readonly #sealing: UserSealing;
 
   constructor(
     dataDir: string,
     fs: StoreFs,
     options: LowdbUsersOptions,
-    deleteTokensOfUser: (userId: string) => Promise<void>,
+    links: UserLinks,
     sealing: UserSealing = CLEAR,
   ) {
     this.#sealing = sealing;
@@ -73,7 +82,7 @@ export class LowdbUsers {
       fs,
     });
     this.#users = new LruCache(options.userCacheSize ?? 1000);
-    this.#deleteTokensOfUser = deleteTokensOfUser;
+    this.#links = links;
   }
 
   /** Reads the user index; throws IndexUnreadableError when it cannot be read. */
@@ -133,7 +142,7 @@ export class LowdbUsers {
   async getUser(id: string): Promise<UserRecord | null> {
     if (!SAFE_NAME.test(id) || !this.#index.get(id)) return null;
     const cached = this.#users.get(id);
-    if (cached) return structuredClone(cached);
+    if (cached) return cached;
     return this.#readUser(id);
   }
 
@@ -166,7 +175,7 @@ export class LowdbUsers {
           await removeFileDurably(this.#userPath(record.id), this.#fs).catch(() => {});
           throw error;
         }
-        this.#users.set(record.id, record);
+        this.#cache(record);
       });
     } finally {
       this.#pendingKeys.delete(key);
@@ -174,16 +183,13 @@ export class LowdbUsers {
     }
   }
 
-  async updateUser<T>(
-    id: string,
-    change: (user: UserRecord) => { user: UserRecord | null; result: T },
-  ): Promise<T | null> {
+  async updateUser<T>(id: string, change: (user: UserRecord) => UserChange<T>): Promise<T | null> {
     return this.#updateUser(id, change, false);
   }
 
   async updateUserKeepingAnAdmin<T>(
     id: string,
-    change: (user: UserRecord) => { user: UserRecord | null; result: T },
+    change: (user: UserRecord) => UserChange<T>,
   ): Promise<T | null> {
     return this.#adminsLock.run('admins', () => this.#updateUser(id, change, true));
   }
@@ -228,7 +234,7 @@ export class LowdbUsers {
         });
       }
       await this.#writeFile(record);
-      this.#users.set(record.id, record);
+      this.#cache(record);
       this.#damaged.delete(record.id);
     });
     return 'replaced';
@@ -263,7 +269,7 @@ export class LowdbUsers {
 
   async #updateUser<T>(
     id: string,
-    change: (user: UserRecord) => { user: UserRecord | null; result: T },
+    change: (user: UserRecord) => UserChange<T>,
     keepAnAdmin: boolean,
   ): Promise<T | null> {
     if (!SAFE_NAME.test(id)) return null;
@@ -272,11 +278,17 @@ export class LowdbUsers {
       if (!entry) return null;
       const current = this.#users.get(id) ?? (await this.#readUser(id));
       if (!current) return null;
-      this.#users.set(id, current);
-      // `change` gets a copy: if it throws halfway, the cached record is untouched.
-      const { user: next, result } = change(structuredClone(current));
-      if (next === null) return result;
-      const record = parseUser(structuredClone(next));
+      this.#cache(current);
+      // `change` gets the cached record itself, frozen: it builds the next one and cannot alter this one.
+      const { user: next, result, audit = [] } = change(current);
+      if (next === null) {
+        await Promise.all(audit.map(this.#links.appendAudit));
+        return result;
+      }
+      // Not checked with zod again: `change` built it, typed, from a record checked when it was read,
+      // and every read from the disk checks it (seal and schema) anyway. A zod pass here cost more
+      // than anything else under the lock (issue 21). It is frozen when cached, like every record.
+      const record = next;
       if (record.id !== id) throw new Error('updateUser cannot change a user id.');
       if (keepAnAdmin && record.role !== 'admin' && this.#isLastAdmin(id)) throw new LastAdminError();
       const key = usernameKey(record.username);
@@ -293,14 +305,15 @@ export class LowdbUsers {
         const indexChanged = record.username !== entry.username || record.role !== entry.role;
         if (indexChanged) await this.#index.put({ id, username: record.username, key, role: record.role });
         try {
-          await this.#writeFile(record);
+          // Issued together, so the file writer takes them in one batch (./file-writer.ts).
+          await Promise.all([this.#writeFile(record), ...audit.map(this.#links.appendAudit)]);
         } catch (error) {
           // The rename may have happened before the failure: the next call must read the file, not trust memory.
           this.#users.delete(id);
           if (indexChanged) await this.#index.put(entry).catch(() => {});
           throw error;
         }
-        this.#users.set(id, record);
+        this.#cache(record);
       } finally {
         if (renamed) this.#pendingKeys.delete(key);
       }
@@ -320,7 +333,7 @@ export class LowdbUsers {
       await removeFileDurably(this.#userPath(id), this.#fs);
       return true;
     });
-    if (deleted) await this.#deleteTokensOfUser(id);
+    if (deleted) await this.#links.deleteTokensOfUser(id);
     return deleted;
   }
 
@@ -347,6 +360,14 @@ export class LowdbUsers {
       });
     }
     return rewritten;
+  }
+
+  /**
+   * Keeps `record` for the reads and changes that follow, frozen, so that it is handed out as it is
+   * instead of copied for every reader: a caller that tried to change it would throw, not corrupt it.
+   */
+  #cache(record: UserRecord): void {
+    this.#users.set(record.id, deepFreeze(record));
   }
 
   /** The record as stored: its TOTP secret sealed under the store's current key. */

@@ -21,6 +21,7 @@ import {
   StoreUnavailableError,
   type TokenKind,
   type TokenRecord,
+  type UserChange,
   type UserRecord,
 } from '../types';
 import { countIpFailures, releaseIpAttempt, reserveIpAttempt, sweepIpFailures } from './addresses';
@@ -142,10 +143,7 @@ export class PostgresStore implements Store {
     return users.createUsers(this.#open(), this.#secrets, records);
   }
 
-  async updateUser<T>(
-    id: string,
-    change: (user: UserRecord) => { user: UserRecord | null; result: T },
-  ): Promise<T | null> {
+  async updateUser<T>(id: string, change: (user: UserRecord) => UserChange<T>): Promise<T | null> {
     return users.updateUser(this.#open(), this.#secrets, id, change);
   }
 
@@ -155,7 +153,7 @@ export class PostgresStore implements Store {
 
   async updateUserKeepingAnAdmin<T>(
     id: string,
-    change: (user: UserRecord) => { user: UserRecord | null; result: T },
+    change: (user: UserRecord) => UserChange<T>,
   ): Promise<T | null> {
     return users.updateUserKeepingAnAdmin(this.#open(), this.#secrets, id, change);
   }
@@ -193,6 +191,11 @@ export class PostgresStore implements Store {
 
   async releaseIpAttempt(ip: string, at: string): Promise<void> {
     return releaseIpAttempt(this.#open(), ip, at);
+  }
+
+  /** Nothing to wait for: reserveIpAttempt committed the reservation. */
+  async keepIpAttempts(_ip: string): Promise<void> {
+    this.#open();
   }
 
   async updateUnknownNameLockout<T>(

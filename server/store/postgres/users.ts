@@ -2,6 +2,7 @@
  * Users, their backup-code sets and codes. The mapping between UserRecord and the rows lives here
  * and only here: `userFromRow` reads one, `writeUser`/`writeChange` write one.
  */
+import { randomUUID } from 'node:crypto';
 import type { MfaType, Role } from '../../../shared/api';
 import { UserRecordSchema } from '../records';
 import type { StoreSecrets } from '../secrets';
@@ -10,9 +11,11 @@ import {
   LastAdminError,
   type Lockout,
   StoreUnavailableError,
+  type UserChange,
   UsernameTakenError,
   type UserRecord,
 } from '../types';
+import { insertEvents } from './audit';
 import { type Db, type Queryable, sqlState, violatedConstraint } from './db';
 import { sealingKeyId } from './storage-key';
 import { deleteTokensOfUser } from './tokens';
@@ -382,7 +385,7 @@ export async function updateUser<T>(
   db: Db,
   secrets: StoreSecrets,
   id: string,
-  change: (user: UserRecord) => { user: UserRecord | null; result: T },
+  change: (user: UserRecord) => UserChange<T>,
 ): Promise<T | null> {
   return db.transaction((tx) => changeLockedUser(tx, secrets, id, change, false));
 }
@@ -392,7 +395,7 @@ async function changeLockedUser<T>(
   tx: Queryable,
   secrets: StoreSecrets,
   id: string,
-  change: (user: UserRecord) => { user: UserRecord | null; result: T },
+  change: (user: UserRecord) => UserChange<T>,
   keepAnAdmin: boolean,
 ): Promise<T | null> {
   // One statement locks the row and then reads the record (migration 008): a plain SELECT … FOR
@@ -401,14 +404,24 @@ async function changeLockedUser<T>(
   const [row] = await tx.query<UserRow>('SELECT * FROM sparekey_lock_user($1)', [id]);
   if (!row) return null;
   const current = userFromRow(row, secrets);
-  const { user: next, result } = change(structuredClone(current));
-  if (next === null) return result;
+  const { user: next, result, audit = [] } = change(structuredClone(current));
+  // In the same transaction as the change they record: both commit, or neither.
+  const recordEvents = () =>
+    insertEvents(
+      tx,
+      audit.map((event) => ({ id: randomUUID(), ...event })),
+    );
+  if (next === null) {
+    if (audit.length > 0) await recordEvents();
+    return result;
+  }
   const record = checked(structuredClone(next));
   if (record.id !== id) throw new Error('updateUser cannot change a user id.');
   if (keepAnAdmin && current.role === 'admin' && record.role !== 'admin' && !(await hasOtherAdmin(tx, id))) {
     throw new LastAdminError();
   }
   await writeChange(tx, secrets, current, record);
+  if (audit.length > 0) await recordEvents();
   return result;
 }
 
@@ -451,7 +464,7 @@ export async function updateUserKeepingAnAdmin<T>(
   db: Db,
   secrets: StoreSecrets,
   id: string,
-  change: (user: UserRecord) => { user: UserRecord | null; result: T },
+  change: (user: UserRecord) => UserChange<T>,
 ): Promise<T | null> {
   return withRetry(() =>
     db.transaction(async (tx) => {

@@ -90,11 +90,12 @@ async function workload(root: string) {
   };
   const spend = async (user: UserRecord, set: BackupCodeSet, number: number) => {
     const spent = await store.updateUser(user.id, (current) => {
-      const code = current.backupCodes?.id === set.id ? current.backupCodes.codes[number - 1] : undefined;
-      if (!code?.digest) return { user: null, result: false };
-      code.digest = null;
-      code.usedAt = new Date().toISOString();
-      return { user: current, result: true };
+      const held = current.backupCodes;
+      const code = held?.id === set.id ? held.codes[number - 1] : undefined;
+      if (!held || !code?.digest) return { user: null, result: false };
+      const spentCode = { ...code, digest: null, usedAt: new Date().toISOString() };
+      const codes = held.codes.map((other) => (other === code ? spentCode : other));
+      return { user: { ...current, backupCodes: { ...held, codes } }, result: true };
     });
     expect(spent).toBe(true);
     ack({ kind: 'spent', userId: user.id, setId: set.id, number });

@@ -1,6 +1,6 @@
 import { readdir, readFile, stat, utimes, writeFile } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { nodeFs, type StoreFs } from '../../server/store/fs';
 import { IndexUnreadableError, LowdbStore } from '../../server/store/lowdb';
 import { OPEN_LOCKOUT, unknownNameKey } from '../../server/store/records';
@@ -337,6 +337,36 @@ describe('what a sign-in attempt reads', () => {
     expect(await store.reserveIpAttempt('203.0.113.7', EVER, 2, second)).toBe(true);
     await store.close();
     expect(await onDisk()).toEqual([second]);
+  });
+
+  it('closes even when a reservation in flight cannot be written then, and says so in the log', async () => {
+    const dir = await tempDir();
+    let diskFull = false;
+    const fs: StoreFs = {
+      ...nodeFs,
+      replaceFile: (path, text) =>
+        diskFull && path.includes('ip-failures')
+          ? Promise.reject(Object.assign(new Error('no space left on device'), { code: 'ENOSPC' }))
+          : nodeFs.replaceFile(path, text),
+    };
+    const store = await openStore(dir, { fs });
+    expect(await store.reserveIpAttempt('203.0.113.7', EVER, 2, '2026-11-27T10:00:00.000Z')).toBe(true);
+    diskFull = true;
+    const logged = vi.spyOn(console, 'error').mockImplementation(() => {});
+    try {
+      await store.close();
+      expect(logged.mock.calls.map(([line]) => JSON.parse(String(line)))).toEqual([
+        expect.objectContaining({
+          msg: 'ip-failures file not written at close',
+          error: expect.stringMatching(/no space/),
+        }),
+      ]);
+    } finally {
+      logged.mockRestore();
+    }
+    // Closed for real: the directory's lock is free for the next server.
+    const again = await openStore(dir);
+    expect(await again.countIpFailures('203.0.113.7', EVER)).toBe(0);
   });
 
   it('a challenge is read from its file once; a write, take or delete is seen by the next read', async () => {

@@ -78,13 +78,20 @@ export class LowdbAddresses {
       else await this.#write(name, failures);
     });
   }
-  /** Writes every address's unwritten reservations (the store is closing: nothing it recorded is lost). */
+
+  /**
+   * Writes every address's unwritten reservations: the store is closing, and what it counted should
+   * outlive it. One that cannot be written is logged, and the store closes anyway (no answer was
+   * given for it).
+   */
   async writeUnwritten(): Promise<void> {
     for (const name of [...this.#unwritten.keys()]) {
-      await this.#ipLocks.run(name, async () => {
-        const unwritten = this.#unwritten.get(name);
-        if (unwritten) await this.#write(name, [...unwritten]);
-      });
+      await this.#ipLocks
+        .run(name, async () => {
+          const unwritten = this.#unwritten.get(name);
+          if (unwritten) await this.#write(name, [...unwritten]);
+        })
+        .catch((error) => logError('ip-failures file not written at close', error));
     }
   }
 

@@ -57,12 +57,8 @@ export class LowdbAddresses {
   }
 
   /** Writes the address's reservations, if any are unwritten; resolves once they are durable. */
-  async keepIpAttempts(ip: string): Promise<void> {
-    const name = ipFileName(ip);
-    await this.#ipLocks.run(name, async () => {
-      const unwritten = this.#unwritten.get(name);
-      if (unwritten) await this.#write(name, [...unwritten]);
-    });
+  keepIpAttempts(ip: string): Promise<void> {
+    return this.#writeUnwrittenOf(ipFileName(ip));
   }
 
   async releaseIpAttempt(ip: string, at: string): Promise<void> {
@@ -86,13 +82,18 @@ export class LowdbAddresses {
    */
   async writeUnwritten(): Promise<void> {
     for (const name of [...this.#unwritten.keys()]) {
-      await this.#ipLocks
-        .run(name, async () => {
-          const unwritten = this.#unwritten.get(name);
-          if (unwritten) await this.#write(name, [...unwritten]);
-        })
-        .catch((error) => logError('ip-failures file not written at close', error));
+      await this.#writeUnwrittenOf(name).catch((error) =>
+        logError('ip-failures file not written at close', error),
+      );
     }
+  }
+
+  /** Writes the list of the address named `name` under its lock, if it holds unwritten reservations. */
+  async #writeUnwrittenOf(name: string): Promise<void> {
+    await this.#ipLocks.run(name, async () => {
+      const unwritten = this.#unwritten.get(name);
+      if (unwritten) await this.#write(name, [...unwritten]);
+    });
   }
 
   /** Counts the failures at or after `since`, and prunes the older ones of this address. */

@@ -67,9 +67,16 @@ export async function insertEvents(db: Queryable, events: AuditEvent[]): Promise
   return rows.length;
 }
 
+/** Gives each event its id and inserts them in one statement; resolves with them as stored. */
+export async function appendEvents(db: Queryable, events: NewAuditEvent[]): Promise<AuditEvent[]> {
+  const stored = events.map((event): AuditEvent => ({ id: randomUUID(), ...event }));
+  await insertEvents(db, stored);
+  return stored;
+}
+
 export async function appendAudit(db: Queryable, event: NewAuditEvent): Promise<AuditEvent> {
-  const stored: AuditEvent = { id: randomUUID(), ...event };
-  await insertEvents(db, [stored]);
+  const [stored] = await appendEvents(db, [event]);
+  if (!stored) throw new Error('appendEvents returned no event.');
   return stored;
 }
 

@@ -2,7 +2,6 @@
  * Users, their backup-code sets and codes. The mapping between UserRecord and the rows lives here
  * and only here: `userFromRow` reads one, `writeUser`/`writeChange` write one.
  */
-import { randomUUID } from 'node:crypto';
 import type { MfaType, Role } from '../../../shared/api';
 import { UserRecordSchema } from '../records';
 import type { StoreSecrets } from '../secrets';
@@ -15,7 +14,7 @@ import {
   UsernameTakenError,
   type UserRecord,
 } from '../types';
-import { insertEvents } from './audit';
+import { appendEvents } from './audit';
 import { type Db, type Queryable, sqlState, violatedConstraint } from './db';
 import { sealingKeyId } from './storage-key';
 import { deleteTokensOfUser } from './tokens';
@@ -406,11 +405,7 @@ async function changeLockedUser<T>(
   const current = userFromRow(row, secrets);
   const { user: next, result, audit = [] } = change(structuredClone(current));
   // In the same transaction as the change they record: both commit, or neither.
-  const recordEvents = () =>
-    insertEvents(
-      tx,
-      audit.map((event) => ({ id: randomUUID(), ...event })),
-    );
+  const recordEvents = () => appendEvents(tx, audit);
   if (next === null) {
     if (audit.length > 0) await recordEvents();
     return result;

@@ -3,14 +3,13 @@
  * security settings, logger), so tests build it with fakes or with the real parts.
  */
 import { randomUUID } from 'node:crypto';
-import type { HttpBindings } from '@hono/node-server';
 import { OpenAPIHono } from '@hono/zod-openapi';
 import type { Context } from 'hono';
 import { HTTPException } from 'hono/http-exception';
-import { secureHeaders } from 'hono/secure-headers';
 import type { Deps } from './deps';
 import { limitBody as limitBodySize } from './http/body-limit';
 import { type AppEnv, requestMeta } from './http/context';
+import { defaultHeaders, nodeResponse, withDefaultHeaders } from './http/default-headers';
 import { ApiError, accountDamaged, storeDamaged, storeUnavailable } from './http/errors';
 import { healthRoutes } from './http/health';
 import { admitSignIn, isSignInPath, SIGN_IN_PATHS } from './http/overload';
@@ -20,7 +19,7 @@ import { oidcRoutes } from './oidc/routes';
 import { adminRoutes } from './routes/admin';
 import { applicationRoutes } from './routes/applications';
 import { authRoutes } from './routes/auth';
-import { extensionRoutes, isExtensionPath } from './routes/extension';
+import { extensionRoutes } from './routes/extension';
 import { meRoutes } from './routes/me';
 import { webRoutes } from './routes/web';
 import { DamagedAccountError, StoreDamagedError, StoreUnavailableError } from './store/types';
@@ -34,23 +33,8 @@ export const MAX_BODY_BYTES = 16 * 1024;
  * OpenID Connect provider's), the one written there (hono's placeholder for those says 200).
  */
 function statusSent(c: Context): number {
-  const outgoing = (c.env as Partial<HttpBindings> | undefined)?.outgoing;
+  const outgoing = nodeResponse(c);
   return outgoing?.headersSent ? outgoing.statusCode : c.res.status;
-}
-
-/**
- * Sets a header on the response a handler already returned, in place, as hono's secureHeaders does.
- * `c.header()` at that point rebuilds the response around its body as a stream (on the Node server,
- * a full Request/Response of the fetch API per call, then written out by reading that stream), which
- * cost more event-loop time per sign-in than validating it. A response whose headers cannot change
- * (one passed through from a fetch) falls back to the rebuild.
- */
-function setFinalHeader(c: Context, name: string, value: string): void {
-  try {
-    c.res.headers.set(name, value);
-  } catch {
-    c.header(name, value);
-  }
 }
 
 export function createApp(deps: Deps, log: Logger = silentLogger) {
@@ -61,7 +45,6 @@ export function createApp(deps: Deps, log: Logger = silentLogger) {
     const started = performance.now();
     c.set('requestId', requestId);
     await next();
-    setFinalHeader(c, 'X-Request-Id', requestId);
     log.info('request', {
       requestId,
       method: c.req.method,
@@ -70,30 +53,7 @@ export function createApp(deps: Deps, log: Logger = silentLogger) {
       ms: Math.round((performance.now() - started) * 10) / 10,
     });
   });
-  app.use(
-    secureHeaders({
-      // Pages are server-rendered forms: no script at all, styles and images from ourselves only.
-      contentSecurityPolicy: {
-        defaultSrc: ["'none'"],
-        styleSrc: ["'self'"],
-        imgSrc: ["'self'", 'data:'],
-        formAction: ["'self'"],
-        frameAncestors: ["'none'"],
-        baseUri: ["'none'"],
-      },
-      referrerPolicy: 'no-referrer',
-      xFrameOptions: 'DENY',
-      strictTransportSecurity: deps.security.https ? 'max-age=31536000; includeSubDomains' : false,
-      crossOriginResourcePolicy: 'same-origin',
-    }),
-  );
-  app.use(async (c, next) => {
-    await next();
-    // API answers carry tokens, codes and account state: no cache may keep them. The extension's
-    // packages hold no secret and say themselves how long they may be kept.
-    if (isExtensionPath(c.req.path) && c.res.headers.has('Cache-Control')) return;
-    setFinalHeader(c, 'Cache-Control', 'no-store');
-  });
+  app.use(withDefaultHeaders(defaultHeaders(deps.security.https)));
   const limitBody = limitBodySize(MAX_BODY_BYTES, () => {
     throw new ApiError(413, 'payload_too_large', `The request body is larger than ${MAX_BODY_BYTES} bytes.`);
   });

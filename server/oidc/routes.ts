@@ -53,18 +53,6 @@ import {
  */
 const INTERACTION_COOKIE = { name: 'sparekey_oidc', path: '/', maxAge: () => 10 * 60 };
 
-/** The provider's answers bypass hono's middleware, so they get the same headers here. */
-function securityHeaders(deps: Deps): Record<string, string> {
-  return {
-    'Content-Security-Policy': contentSecurityPolicy(),
-    'X-Frame-Options': 'DENY',
-    'X-Content-Type-Options': 'nosniff',
-    'Referrer-Policy': 'no-referrer',
-    'Cross-Origin-Opener-Policy': 'same-origin',
-    ...(deps.security.https ? { 'Strict-Transport-Security': 'max-age=31536000; includeSubDomains' } : {}),
-  };
-}
-
 /** What the Koa side needs from the Hono request: a way to end this browser's SpareKey session. */
 const webContexts = new WeakMap<
   IncomingMessage,
@@ -380,7 +368,6 @@ export function oidcRoutes(
       deps,
       incoming.url ?? '/',
     );
-    for (const [name, value] of Object.entries(securityHeaders(deps))) outgoing.setHeader(name, value);
     webContexts.set(incoming, {
       requestId: c.get('requestId'),
       endSparekeySession: () => endSparekeySession(c, deps),

@@ -27,8 +27,6 @@ const UPDATES_CACHE = 'no-cache, max-age=0';
 /** Packages may be kept, but checked against their ETag before each use: a new one has the same name. */
 const PACKAGE_CACHE = 'no-cache';
 
-export const isExtensionPath = (path: string) => path.startsWith('/extension/');
-
 const notServed = (what: string) => new ApiError(404, 'not_found', `This server serves no ${what}.`);
 
 interface LoadedFile {

@@ -152,6 +152,26 @@ describe('what the provider offers, and to whom', () => {
     }
   });
 
+  it('the provider’s own answers carry the security headers and a request id; the token endpoint keeps its own no-store', async () => {
+    const ids = new Set<string | null>();
+    const answers = [
+      await fetch(`${server.url}/.well-known/openid-configuration`),
+      await fetch(`${server.url}/oidc/jwks`),
+      await token(APP_ORIGIN),
+    ];
+    for (const answer of answers) {
+      const what = answer.url;
+      expect(answer.headers.get('content-security-policy'), what).toContain("frame-ancestors 'none'");
+      expect(answer.headers.get('x-frame-options'), what).toBe('DENY');
+      expect(answer.headers.get('x-content-type-options'), what).toBe('nosniff');
+      expect(answer.headers.get('referrer-policy'), what).toBe('no-referrer');
+      expect(answer.headers.get('cache-control'), what).toContain('no-store');
+      ids.add(answer.headers.get('x-request-id'));
+    }
+    expect([...ids].every((id) => /^[0-9a-f-]{36}$/.test(id ?? ''))).toBe(true);
+    expect(ids.size).toBe(answers.length);
+  });
+
   it('has no pushed-authorization-request endpoint: not in discovery, 404 at its path', async () => {
     const discovery = await (await fetch(`${server.url}/.well-known/openid-configuration`)).json();
     expect(discovery).not.toHaveProperty('pushed_authorization_request_endpoint');

@@ -8,8 +8,8 @@ import type { Context } from 'hono';
 import { HTTPException } from 'hono/http-exception';
 import type { Deps } from './deps';
 import { limitBody as limitBodySize } from './http/body-limit';
-import { type AppEnv, requestMeta } from './http/context';
-import { defaultHeaders, nodeResponse, withDefaultHeaders } from './http/default-headers';
+import { type AppEnv, nodeBindings, requestMeta } from './http/context';
+import { defaultHeaders, withDefaultHeaders } from './http/default-headers';
 import { ApiError, accountDamaged, storeDamaged, storeUnavailable } from './http/errors';
 import { healthRoutes } from './http/health';
 import { admitSignIn, isSignInPath, SIGN_IN_PATHS } from './http/overload';
@@ -33,7 +33,7 @@ export const MAX_BODY_BYTES = 16 * 1024;
  * OpenID Connect provider's), the one written there (hono's placeholder for those says 200).
  */
 function statusSent(c: Context): number {
-  const outgoing = nodeResponse(c);
+  const outgoing = nodeBindings(c)?.outgoing;
   return outgoing?.headersSent ? outgoing.statusCode : c.res.status;
 }
 

@@ -1,5 +1,6 @@
 /** Per-request variables and the middleware that sets them. */
 import { isIP, SocketAddress } from 'node:net';
+import type { HttpBindings } from '@hono/node-server';
 import { getConnInfo } from '@hono/node-server/conninfo';
 import type { Context, MiddlewareHandler } from 'hono';
 import type { Deps, RequestMeta } from '../deps';
@@ -125,3 +126,9 @@ export const requireAdmin: MiddlewareHandler<AppEnv> = async (c, next) => {
   if (c.get('user').role !== 'admin') throw forbidden();
   await next();
 };
+
+/** The Node request and response under this request, or null in-process (tests' app.request). */
+export function nodeBindings(c: Context): HttpBindings | null {
+  const env = c.env as Partial<HttpBindings> | undefined;
+  return env?.incoming && env.outgoing ? (env as HttpBindings) : null;
+}

@@ -9,10 +9,9 @@
  * fetch Response, as hono's secureHeaders does, every answer paid for a full Headers object built
  * and read back: about a tenth of a millisecond of event loop per sign-in attempt (issue 21).
  */
-import type { HttpBindings } from '@hono/node-server';
-import type { Context, MiddlewareHandler } from 'hono';
+import type { MiddlewareHandler } from 'hono';
 import { contentSecurityPolicy } from '../oidc/views';
-import type { AppEnv } from './context';
+import { type AppEnv, nodeBindings } from './context';
 
 export function defaultHeaders(https: boolean): ReadonlyArray<readonly [string, string]> {
   return [
@@ -33,11 +32,6 @@ export function defaultHeaders(https: boolean): ReadonlyArray<readonly [string, 
   ];
 }
 
-/** Node's response under this request, or null in-process (tests' app.request). */
-export function nodeResponse(c: Context): HttpBindings['outgoing'] | null {
-  return (c.env as Partial<HttpBindings> | undefined)?.outgoing ?? null;
-}
-
 /**
  * Puts `headers` and the request's id on every answer. In-process, with no Node response, they are
  * added to the returned Response, still only where the handler set none.
@@ -47,7 +41,7 @@ export function withDefaultHeaders(
 ): MiddlewareHandler<AppEnv> {
   return async (c, next) => {
     const requestId = c.get('requestId');
-    const outgoing = nodeResponse(c);
+    const outgoing = nodeBindings(c)?.outgoing;
     if (outgoing) {
       for (const [name, value] of headers) outgoing.setHeader(name, value);
       outgoing.setHeader('X-Request-Id', requestId);

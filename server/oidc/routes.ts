@@ -12,11 +12,10 @@
  */
 import { createHash } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
-import type { HttpBindings } from '@hono/node-server';
 import { RESPONSE_ALREADY_SENT } from '@hono/node-server/utils/response';
 import { type Context, Hono } from 'hono';
 import type { Deps } from '../deps';
-import type { AppEnv } from '../http/context';
+import { type AppEnv, nodeBindings } from '../http/context';
 import { STORE_RETRY_AFTER_S, tooManyRequests } from '../http/errors';
 import { RequestBudget } from '../http/rate-limit';
 import { type Logger, silentLogger } from '../log';
@@ -242,11 +241,6 @@ async function endSparekeySession(c: Context<AppEnv>, deps: Deps): Promise<strin
   const before = new Set(c.res.headers.getSetCookie());
   clearCookie(c, deps, SESSION_COOKIE);
   return c.res.headers.getSetCookie().filter((cookie) => !before.has(cookie));
-}
-
-function nodeBindings(c: Context): HttpBindings | null {
-  const env = c.env as Partial<HttpBindings> | undefined;
-  return env?.incoming && env.outgoing ? (env as HttpBindings) : null;
 }
 
 /** The path on this server as the browser sees it under PUBLIC_URL (which may carry a path). */

@@ -76,8 +76,7 @@ export async function appendEvents(db: Queryable, events: NewAuditEvent[]): Prom
 
 export async function appendAudit(db: Queryable, event: NewAuditEvent): Promise<AuditEvent> {
   const [stored] = await appendEvents(db, [event]);
-  if (!stored) throw new Error('appendEvents returned no event.');
-  return stored;
+  return stored as AuditEvent;
 }
 
 /** Where a page stopped: the seq of its last event, with a format version so a later format can refuse it. */
